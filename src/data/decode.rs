@@ -1,0 +1,133 @@
+//! Decoding every image of a split once, resized to the model's input size, on all cores.
+//! A file that is not a readable image is skipped with a warning naming it.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::Result;
+use image::imageops::FilterType;
+
+use super::ScannedSplit;
+use crate::bail_input;
+
+/// A split's images as `[n, height, width, 3]` RGB bytes, with their labels.
+#[derive(Debug)]
+pub struct DecodedSplit {
+    pub height: usize,
+    pub width: usize,
+    pub pixels: Vec<u8>,
+    pub labels: Vec<u32>,
+    pub skipped: Vec<SkippedFile>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SkippedFile {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+impl DecodedSplit {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    pub fn image(&self, index: usize) -> &[u8] {
+        let size = self.height * self.width * 3;
+        &self.pixels[index * size..(index + 1) * size]
+    }
+}
+
+/// Decodes and resizes every file of the split to `[height, width]` (bilinear, antialiased).
+/// Errors when a class is left without a single readable image.
+pub fn decode_split(
+    split: &str,
+    scanned: &ScannedSplit,
+    [height, width]: [u32; 2],
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<DecodedSplit> {
+    let image_bytes = height as usize * width as usize * 3;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let results: Vec<Vec<(usize, Result<Vec<u8>, String>)>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((path, _)) = scanned.files.get(index) else {
+                            break;
+                        };
+                        out.push((index, decode_resized(path, width, height)));
+                        progress(done.fetch_add(1, Ordering::Relaxed) + 1);
+                    }
+                    out
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| worker.join().expect("decoder threads catch their panics"))
+            .collect()
+    });
+    let mut decoded: Vec<(usize, Result<Vec<u8>, String>)> =
+        results.into_iter().flatten().collect();
+    decoded.sort_by_key(|(index, _)| *index);
+
+    let mut pixels = Vec::with_capacity(decoded.len() * image_bytes);
+    let mut labels = Vec::with_capacity(decoded.len());
+    let mut skipped = Vec::new();
+    for (index, result) in decoded {
+        let (path, label) = &scanned.files[index];
+        match result {
+            Ok(bytes) => {
+                pixels.extend_from_slice(&bytes);
+                labels.push(*label);
+            }
+            Err(reason) => {
+                tracing::warn!("skipping {}: {reason}", path.display());
+                skipped.push(SkippedFile {
+                    path: path.clone(),
+                    reason,
+                });
+            }
+        }
+    }
+    for (class_index, class) in scanned.classes.iter().enumerate() {
+        if !labels.iter().any(|&label| label as usize == class_index) {
+            bail_input!(
+                "the {split} class folder `{}` has no readable image",
+                scanned.root.join(class).display()
+            );
+        }
+    }
+    Ok(DecodedSplit {
+        height: height as usize,
+        width: width as usize,
+        pixels,
+        labels,
+        skipped,
+    })
+}
+
+/// One file to RGB bytes at the target size. Never panics: a decoder panic on a hostile
+/// file becomes an error like any other.
+fn decode_resized(path: &std::path::Path, width: u32, height: u32) -> Result<Vec<u8>, String> {
+    std::panic::catch_unwind(|| {
+        let image = image::ImageReader::open(path)
+            .map_err(|err| err.to_string())?
+            .with_guessed_format()
+            .map_err(|err| err.to_string())?
+            .decode()
+            .map_err(|err| format!("not a readable image ({err})"))?;
+        let rgb = image.into_rgb8();
+        let resized = image::imageops::resize(&rgb, width, height, FilterType::Triangle);
+        Ok(resized.into_raw())
+    })
+    .unwrap_or_else(|_| Err("the image decoder failed on this file".to_string()))
+}

@@ -1,0 +1,10 @@
+//! Image-folder datasets: scanning class folders, decoding and resizing every image once,
+//! and batching with seeded shuffling and augmentation on a prefetch thread.
+
+mod decode;
+mod loader;
+mod scan;
+
+pub use decode::{DecodedSplit, SkippedFile, decode_split};
+pub use loader::{Batch, BatchLoader, Preprocess, shuffled_order};
+pub use scan::{ScannedSplit, scan_split};

@@ -1,0 +1,232 @@
+//! One run of a pipeline, end to end: parse, scan and decode the data, build the model,
+//! record the run, train, and record the outcome. Nothing is recorded until the input has
+//! been checked; once recorded, a run always ends with a final status.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, Result};
+use burn::module::Module;
+use burn::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::bail_input;
+use crate::data::{DecodedSplit, ScannedSplit, decode_split, scan_split};
+use crate::model::{TrainableModel, build_classifier};
+use crate::spec::{Pipeline, flatten_params, load_pipeline};
+use crate::store::{RunRecord, RunStatus, Store, new_run_id};
+use crate::train::{EpochMetrics, EpochOutcome, FitOptions, FitStop, fit};
+
+/// Set by Ctrl-C; training stops after the current batch and the run is recorded as
+/// interrupted.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+pub struct RunOptions {
+    pub store: PathBuf,
+    pub device: Device,
+    pub show_progress: bool,
+}
+
+/// Runs the pipeline in `file` and returns its final record.
+pub fn run_pipeline(file: &Path, options: &RunOptions) -> Result<RunRecord> {
+    let pipeline = load_pipeline(file)?;
+    let spec = &pipeline.spec;
+    let train_files = scan_split("training", &spec.data.train)?;
+    let validation_files = scan_split("validation", &spec.data.validation)?;
+    check_same_classes(&train_files, &validation_files)?;
+
+    options.device.seed(spec.pipeline.seed);
+    let classifier = build_classifier(spec, &train_files.classes, &options.device)?;
+    let train = Arc::new(decode_logged(
+        "training",
+        &train_files,
+        spec.data.image_size,
+    )?);
+    let validation = Arc::new(decode_logged(
+        "validation",
+        &validation_files,
+        spec.data.image_size,
+    )?);
+
+    let store = Store::new(&options.store);
+    let mut record = new_record(
+        &pipeline,
+        &train_files.classes,
+        &train,
+        &validation,
+        &options.device,
+    );
+    store.put_run(&record)?;
+    tracing::info!(
+        "run {} of `{}`: {} training and {} validation images, classes {:?}",
+        record.id,
+        record.pipeline,
+        train.len(),
+        validation.len(),
+        record.classes
+    );
+    install_interrupt_handler();
+
+    let fit_options = FitOptions {
+        device: options.device.clone(),
+        loss: spec.train.loss,
+        optimizer: &spec.train.optimizer,
+        epochs: spec.train.epochs,
+        batch_size: spec.data.batch_size,
+        augment: &spec.augment,
+        preprocess: classifier.preprocess,
+        seed: spec.pipeline.seed,
+        show_progress: options.show_progress,
+        interrupted: &INTERRUPTED,
+    };
+    let checkpoints = store.checkpoint_dir(&record.id);
+    let outcome = fit(
+        &classifier.frozen,
+        classifier.trainable,
+        train,
+        validation,
+        &fit_options,
+        |epoch, model| {
+            log_epoch(epoch, spec.train.epochs);
+            let improved = record.add_epoch(epoch);
+            let last = save_checkpoint(model, &checkpoints, "last")?;
+            record.checkpoint = Some(last.display().to_string());
+            if improved {
+                let best = save_checkpoint(model, &checkpoints, "best")?;
+                record.best_checkpoint = Some(best.display().to_string());
+            }
+            store.put_epoch(&record, epoch)?;
+            Ok(EpochOutcome::Continue)
+        },
+    );
+    record.ended_at = Some(crate::store::now_millis());
+    match outcome {
+        Ok((_, stop)) => {
+            record.status = match stop {
+                FitStop::Completed => RunStatus::Finished,
+                FitStop::StoppedEarly => RunStatus::StoppedEarly,
+                FitStop::Interrupted => RunStatus::Interrupted,
+            };
+            if stop == FitStop::Interrupted {
+                record.reason = Some("interrupted by the user (Ctrl-C)".into());
+            }
+            store.put_run(&record)?;
+            Ok(record)
+        }
+        Err(error) => {
+            record.status = RunStatus::Failed;
+            record.reason = Some(format!("{error:#}"));
+            store.put_run(&record)?;
+            Err(error.context(format!("run {} failed", record.id)))
+        }
+    }
+}
+
+fn check_same_classes(train: &ScannedSplit, validation: &ScannedSplit) -> Result<()> {
+    if train.classes != validation.classes {
+        bail_input!(
+            "the training folder `{}` has classes {:?} but the validation folder `{}` has {:?}: both need the same class subfolders",
+            train.root.display(),
+            train.classes,
+            validation.root.display(),
+            validation.classes
+        );
+    }
+    Ok(())
+}
+
+fn decode_logged(split: &str, files: &ScannedSplit, size: [u32; 2]) -> Result<DecodedSplit> {
+    let started = std::time::Instant::now();
+    let decoded = decode_split(split, files, size, &|_| {})?;
+    tracing::info!(
+        "decoded {} {split} images at {}x{} in {:.1} s ({} skipped)",
+        decoded.len(),
+        size[0],
+        size[1],
+        started.elapsed().as_secs_f64(),
+        decoded.skipped.len()
+    );
+    Ok(decoded)
+}
+
+fn new_record(
+    pipeline: &Pipeline,
+    classes: &[String],
+    train: &DecodedSplit,
+    validation: &DecodedSplit,
+    device: &Device,
+) -> RunRecord {
+    let skipped_files = train
+        .skipped
+        .iter()
+        .chain(&validation.skipped)
+        .map(|skipped| format!("{}: {}", skipped.path.display(), skipped.reason))
+        .collect();
+    RunRecord {
+        id: new_run_id(),
+        pipeline: pipeline.spec.pipeline.name.clone(),
+        pipeline_file: pipeline.file.display().to_string(),
+        spec_text: pipeline.text.clone(),
+        spec_hash: format!("{:x}", Sha256::digest(pipeline.text.as_bytes())),
+        params: flatten_params(&pipeline.spec),
+        seed: pipeline.spec.pipeline.seed,
+        status: RunStatus::Running,
+        reason: None,
+        started_at: crate::store::now_millis(),
+        ended_at: None,
+        host: std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|name| name.trim().to_string())
+            .unwrap_or_default(),
+        pid: std::process::id(),
+        device: format!("{device:?}"),
+        runner_version: env!("CARGO_PKG_VERSION").to_string(),
+        classes: classes.to_vec(),
+        train_images: train.len(),
+        validation_images: validation.len(),
+        skipped_files,
+        epochs: 0,
+        best_epoch: None,
+        best: Default::default(),
+        last: Default::default(),
+        checkpoint: None,
+        best_checkpoint: None,
+    }
+}
+
+fn log_epoch(epoch: &EpochMetrics, epochs: usize) {
+    tracing::info!(
+        "epoch {}/{epochs}: loss {:.4} accuracy {:.4} val_loss {:.4} val_accuracy {:.4} ({:.1} s)",
+        epoch.epoch,
+        epoch.loss,
+        epoch.accuracy,
+        epoch.val_loss,
+        epoch.val_accuracy,
+        epoch.seconds
+    );
+}
+
+/// Writes the trainable weights to `dir/NAME.bpk` through a temporary file, so a crash
+/// never leaves a half-written checkpoint under the final name.
+fn save_checkpoint(model: &TrainableModel, dir: &Path, name: &str) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    let partial = dir.join(format!("{name}.bpk.partial"));
+    let path = dir.join(format!("{name}.bpk"));
+    let _ = std::fs::remove_file(&partial);
+    model.clone().save_file(&partial).map_err(|err| {
+        anyhow::anyhow!("cannot write checkpoint `{}`: {err:?}", partial.display())
+    })?;
+    std::fs::rename(&partial, &path)
+        .with_context(|| format!("cannot move checkpoint to `{}`", path.display()))?;
+    Ok(path)
+}
+
+fn install_interrupt_handler() {
+    // A second installation (a second run in the same process) keeps the first handler.
+    let _ = ctrlc::set_handler(|| {
+        if INTERRUPTED.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupted: stopping after this batch (Ctrl-C again to quit at once)");
+    });
+}

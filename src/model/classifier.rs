@@ -1,0 +1,152 @@
+//! A classifier split where gradients stop: the frozen prefix of the backbone runs as pure
+//! inference (BatchNorm folded, no autograd graph), the rest (unfrozen backbone layers and
+//! the head) is the trainable module.
+
+use anyhow::Result;
+use burn::prelude::*;
+
+use super::backbone::build_backbone;
+use super::head::{Head, HeadOutput};
+use super::layers::BackboneLayer;
+use crate::bail_input;
+use crate::data::Preprocess;
+use crate::spec::{Activation, Loss, PipelineSpec};
+
+/// The backbone layers before the first trainable one, ready for inference.
+pub struct FrozenFeatures {
+    layers: Vec<BackboneLayer>,
+}
+
+impl FrozenFeatures {
+    pub fn forward(&self, images: Tensor<4>) -> Tensor<4> {
+        self.layers.iter().fold(images, |x, layer| layer.forward(x))
+    }
+}
+
+/// Everything that learns: backbone layers after the frozen prefix (frozen ones among them
+/// stay frozen) and the head.
+#[derive(Module, Debug)]
+pub struct TrainableModel {
+    pub backbone: Vec<BackboneLayer>,
+    pub head: Head,
+}
+
+impl TrainableModel {
+    /// Logits from the frozen prefix's features.
+    pub fn forward_logits(&self, features: Tensor<4>) -> Tensor<2> {
+        let features = self
+            .backbone
+            .iter()
+            .fold(features, |x, layer| layer.forward(x));
+        self.head.forward_logits(features)
+    }
+}
+
+pub struct Classifier {
+    pub frozen: FrozenFeatures,
+    pub trainable: TrainableModel,
+    pub output: HeadOutput,
+    pub preprocess: Preprocess,
+    /// Names of the kept backbone layers, and how many of them are in the frozen prefix.
+    pub layer_names: Vec<String>,
+    pub frozen_prefix: usize,
+    /// `[channels, height, width]` of the frozen prefix's output for one image.
+    pub frozen_output_shape: [usize; 3],
+}
+
+/// Builds backbone and head for `classes` and checks that the head's output fits the loss.
+/// The trainable part lives on `device.autodiff()`, the frozen prefix on `device`.
+pub fn build_classifier(
+    spec: &PipelineSpec,
+    classes: &[String],
+    device: &Device,
+) -> Result<Classifier> {
+    let train_device = device.clone().autodiff();
+    let backbone = build_backbone(&spec.backbone, &train_device)?;
+    let frozen_prefix = backbone.frozen.iter().take_while(|frozen| **frozen).count();
+    let layer_names = backbone
+        .layers
+        .iter()
+        .map(|(name, _)| name.clone())
+        .collect();
+    let mut layers = backbone
+        .layers
+        .into_iter()
+        .map(|(_, layer)| layer)
+        .collect::<Vec<_>>();
+    let tail = layers.split_off(frozen_prefix);
+    let frozen = FrozenFeatures {
+        layers: layers
+            .into_iter()
+            .map(|layer| layer.valid().fold_batchnorm())
+            .collect(),
+    };
+    let tail: Vec<BackboneLayer> = tail
+        .into_iter()
+        .zip(&backbone.frozen[frozen_prefix..])
+        .map(|(layer, frozen)| if *frozen { layer.freeze() } else { layer })
+        .collect();
+
+    let [height, width] = spec.data.image_size.map(|side| side as usize);
+    let probe = Tensor::<4>::zeros([1, 3, height, width], device);
+    let frozen_output = frozen.forward(probe);
+    let frozen_output_shape = shape_of(&frozen_output);
+    let backbone_output = tail
+        .iter()
+        .fold(frozen_output, |x, layer| layer.valid().forward(x));
+    let (head, output) = Head::new(&spec.head, shape_of(&backbone_output), &train_device)?;
+    check_output_fits_loss(spec.train.loss, output, classes, spec.head.len() - 1)?;
+    Ok(Classifier {
+        frozen,
+        trainable: TrainableModel {
+            backbone: tail,
+            head,
+        },
+        output,
+        preprocess: backbone.preprocess,
+        layer_names,
+        frozen_prefix,
+        frozen_output_shape,
+    })
+}
+
+fn shape_of(features: &Tensor<4>) -> [usize; 3] {
+    let [_, channels, height, width] = features.dims();
+    [channels, height, width]
+}
+
+/// The head must end in what the loss expects for this many classes; the message says
+/// what the last layer should be.
+fn check_output_fits_loss(
+    loss: Loss,
+    output: HeadOutput,
+    classes: &[String],
+    last: usize,
+) -> Result<()> {
+    let count = classes.len();
+    match loss {
+        Loss::BinaryCrossentropy if count != 2 => bail_input!(
+            "`train.loss` = \"binary_crossentropy\" needs exactly 2 classes, but the data has {count} ({}): use \"categorical_crossentropy\" with a last dense layer of {count} units and softmax",
+            classes.join(", ")
+        ),
+        Loss::BinaryCrossentropy
+            if output.units != 1 || output.activation != Activation::Sigmoid =>
+        {
+            bail_input!(
+                "the last head layer (`head.{last}`) has {} units with {:?} activation, but binary_crossentropy needs `units = 1` and `activation = \"sigmoid\"`",
+                output.units,
+                output.activation
+            )
+        }
+        Loss::CategoricalCrossentropy
+            if output.units != count || output.activation != Activation::Softmax =>
+        {
+            bail_input!(
+                "the last head layer (`head.{last}`) has {} units with {:?} activation, but categorical_crossentropy on {count} classes needs `units = {count}` and `activation = \"softmax\"`",
+                output.units,
+                output.activation
+            )
+        }
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,147 @@
+//! The new head declared by `[[head]]`: pooling or flattening, dense layers with their
+//! activations, dropout.
+
+use anyhow::Result;
+use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
+use burn::prelude::*;
+
+use crate::bail_input;
+use crate::spec::{Activation, HeadLayerSpec};
+
+#[derive(Module, Debug, Default)]
+pub struct GlobalAvgPool;
+
+#[derive(Module, Debug, Default)]
+pub struct Flatten;
+
+#[derive(Module, Debug)]
+pub struct Dense {
+    pub linear: Linear,
+    #[module(skip)]
+    pub activation: Activation,
+}
+
+#[derive(Module, Debug)]
+pub enum HeadLayer {
+    GlobalAvgPool(GlobalAvgPool),
+    Flatten(Flatten),
+    Dense(Dense),
+    Dropout(Dropout),
+}
+
+#[derive(Module, Debug)]
+pub struct Head {
+    pub layers: Vec<HeadLayer>,
+}
+
+/// What the head's last layer produces, before its final activation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeadOutput {
+    pub units: usize,
+    pub activation: Activation,
+}
+
+/// A head's intermediate value: a feature map until it is pooled or flattened.
+enum Value {
+    Map(Tensor<4>),
+    Flat(Tensor<2>),
+}
+
+impl Head {
+    /// Builds the head for backbone features of shape `[channels, height, width]`. Dense layers
+    /// use Keras' defaults (Glorot-uniform kernel, zero bias).
+    pub fn new(
+        specs: &[HeadLayerSpec],
+        feature_shape: [usize; 3],
+        device: &Device,
+    ) -> Result<(Self, HeadOutput)> {
+        let [channels, height, width] = feature_shape;
+        let mut flat_width: Option<usize> = None;
+        let mut layers = Vec::new();
+        let mut output = None;
+        for (index, spec) in specs.iter().enumerate() {
+            let layer = match *spec {
+                HeadLayerSpec::GlobalAvgPool | HeadLayerSpec::Flatten if flat_width.is_some() => {
+                    bail_input!(
+                        "`head.{index}`: the features are already flat; pool or flatten once, before the first dense layer"
+                    )
+                }
+                HeadLayerSpec::GlobalAvgPool => {
+                    flat_width = Some(channels);
+                    HeadLayer::GlobalAvgPool(GlobalAvgPool)
+                }
+                HeadLayerSpec::Flatten => {
+                    flat_width = Some(channels * height * width);
+                    HeadLayer::Flatten(Flatten)
+                }
+                HeadLayerSpec::Dense { units, activation } => {
+                    let Some(inputs) = flat_width else {
+                        bail_input!(
+                            "`head.{index}`: a dense layer needs flat features; add a `global_avg_pool` or `flatten` layer before it (the backbone gives [{channels}, {height}, {width}])"
+                        )
+                    };
+                    flat_width = Some(units);
+                    output = Some(HeadOutput { units, activation });
+                    let linear = LinearConfig::new(inputs, units)
+                        .with_initializer(Initializer::XavierUniform { gain: 1.0 })
+                        .init(device);
+                    let linear = Linear {
+                        bias: linear.bias.map(|bias| bias.map(|b| b.zeros_like())),
+                        ..linear
+                    };
+                    HeadLayer::Dense(Dense { linear, activation })
+                }
+                HeadLayerSpec::Dropout { rate } => {
+                    HeadLayer::Dropout(DropoutConfig::new(rate).init())
+                }
+            };
+            layers.push(layer);
+        }
+        let last_is_dense = matches!(layers.last(), Some(HeadLayer::Dense(_)));
+        let (Some(output), true) = (output, last_is_dense) else {
+            bail_input!(
+                "the last `[[head]]` layer must be a `dense` layer: it gives the class scores"
+            )
+        };
+        Ok((Self { layers }, output))
+    }
+
+    /// The last dense layer's pre-activation output: logits, which the losses and
+    /// predictions turn into probabilities stably.
+    pub fn forward_logits(&self, features: Tensor<4>) -> Tensor<2> {
+        let last = self.layers.len() - 1;
+        let mut value = Value::Map(features);
+        for (index, layer) in self.layers.iter().enumerate() {
+            value = match (layer, value) {
+                (HeadLayer::GlobalAvgPool(_), Value::Map(x)) => {
+                    Value::Flat(x.mean_dim(3).mean_dim(2).flatten(1, 3))
+                }
+                (HeadLayer::Flatten(_), Value::Map(x)) => Value::Flat(x.flatten(1, 3)),
+                (HeadLayer::Dropout(dropout), Value::Map(x)) => Value::Map(dropout.forward(x)),
+                (HeadLayer::Dropout(dropout), Value::Flat(x)) => Value::Flat(dropout.forward(x)),
+                (HeadLayer::Dense(dense), Value::Flat(x)) => {
+                    let x = dense.linear.forward(x);
+                    Value::Flat(if index == last {
+                        x
+                    } else {
+                        activate(x, dense.activation)
+                    })
+                }
+                _ => unreachable!("Head::new only builds heads whose layers fit their inputs"),
+            };
+        }
+        match value {
+            Value::Flat(logits) => logits,
+            Value::Map(_) => unreachable!("Head::new ends every head with a dense layer"),
+        }
+    }
+}
+
+fn activate(x: Tensor<2>, activation: Activation) -> Tensor<2> {
+    match activation {
+        Activation::Linear => x,
+        Activation::Relu => burn::tensor::activation::relu(x),
+        Activation::Sigmoid => burn::tensor::activation::sigmoid(x),
+        Activation::Softmax => burn::tensor::activation::softmax(x, 1),
+    }
+}

@@ -1,0 +1,16 @@
+//! Backbones (with named layers for cuts and freeze ranges), weight loading, the head
+//! builder, and the split of a classifier into a frozen part and a trainable part.
+
+mod backbone;
+mod classifier;
+mod conv_bn;
+pub mod efficientnet_lite;
+mod head;
+mod layers;
+mod weights;
+
+pub use backbone::{Backbone, build_backbone};
+pub use classifier::{Classifier, FrozenFeatures, TrainableModel, build_classifier};
+pub use head::{Head, HeadOutput};
+pub use layers::BackboneLayer;
+pub use weights::load_pytorch;

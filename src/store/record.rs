@@ -1,0 +1,111 @@
+//! What the store keeps about a run.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::train::EpochMetrics;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    Finished,
+    StoppedEarly,
+    Failed,
+    Interrupted,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Finished => "finished",
+            RunStatus::StoppedEarly => "stopped_early",
+            RunStatus::Failed => "failed",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub id: String,
+    pub pipeline: String,
+    pub pipeline_file: String,
+    /// The pipeline file's text, as run.
+    pub spec_text: String,
+    /// SHA-256 of `spec_text`, hex.
+    pub spec_hash: String,
+    /// The resolved spec flattened to key paths (`head.2.rate`).
+    pub params: BTreeMap<String, serde_json::Value>,
+    pub seed: u64,
+    pub status: RunStatus,
+    /// Why a run failed, was interrupted or stopped early.
+    pub reason: Option<String>,
+    /// Milliseconds since the Unix epoch.
+    pub started_at: u64,
+    pub ended_at: Option<u64>,
+    pub host: String,
+    pub pid: u32,
+    pub device: String,
+    pub runner_version: String,
+    pub classes: Vec<String>,
+    pub train_images: usize,
+    pub validation_images: usize,
+    /// Files that were not readable images, skipped with a warning.
+    pub skipped_files: Vec<String>,
+    /// Epochs recorded so far (their metrics are in the store's `epochs` tree).
+    pub epochs: usize,
+    /// The epoch with the lowest validation loss (Keras' default monitor), 1-based.
+    pub best_epoch: Option<usize>,
+    /// The best value of each metric over the epochs: highest accuracy, lowest loss.
+    pub best: BTreeMap<String, f64>,
+    /// The metrics of the last epoch.
+    pub last: BTreeMap<String, f64>,
+    /// Checkpoint of the last epoch, and of the best one.
+    pub checkpoint: Option<String>,
+    pub best_checkpoint: Option<String>,
+}
+
+impl RunRecord {
+    /// Folds one more epoch into the summary fields. Returns whether it is the new best epoch.
+    pub fn add_epoch(&mut self, epoch: &EpochMetrics) -> bool {
+        let improved = self
+            .best
+            .get("val_loss")
+            .is_none_or(|&best| epoch.val_loss < best);
+        if improved {
+            self.best_epoch = Some(epoch.epoch);
+        }
+        let values = metric_values(epoch);
+        for (name, value, higher_is_better) in values {
+            self.best
+                .entry(name.to_string())
+                .and_modify(|current| {
+                    if (higher_is_better && value > *current)
+                        || (!higher_is_better && value < *current)
+                    {
+                        *current = value;
+                    }
+                })
+                .or_insert(value);
+        }
+        self.last = values
+            .iter()
+            .map(|(name, value, _)| (name.to_string(), *value))
+            .collect();
+        self.epochs = epoch.epoch;
+        improved
+    }
+}
+
+/// `(name, value, higher is better)` of each recorded metric.
+fn metric_values(epoch: &EpochMetrics) -> [(&'static str, f64, bool); 4] {
+    [
+        ("loss", epoch.loss, false),
+        ("accuracy", epoch.accuracy, true),
+        ("val_loss", epoch.val_loss, false),
+        ("val_accuracy", epoch.val_accuracy, true),
+    ]
+}

@@ -1,0 +1,11 @@
+//! Fitting a classifier: optimizers, losses, per-epoch metrics and the training loop.
+
+mod fit;
+mod loss;
+mod metrics;
+mod optim;
+
+pub use fit::{EpochOutcome, FitOptions, FitStop, fit};
+pub use loss::{loss_from_logits, predicted_classes};
+pub use metrics::EpochMetrics;
+pub use optim::build_optimizer;

