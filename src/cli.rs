@@ -80,9 +80,11 @@ pub fn execute(cli: Cli) -> Result<()> {
             device,
             quiet,
         } => {
+            let (device, device_label) = select_device(device)?;
             let options = RunOptions {
                 store: cli.store.clone(),
-                device: select_device(device)?,
+                device,
+                device_label,
                 show_progress: !quiet && std::io::stderr().is_terminal(),
             };
             let run = run_pipeline(&file, &options)?;
@@ -127,12 +129,16 @@ pub fn execute(cli: Cli) -> Result<()> {
     Ok(())
 }
 
-fn select_device(choice: DeviceChoice) -> Result<Device> {
+/// The device to train on, and its name for the run record.
+fn select_device(choice: DeviceChoice) -> Result<(Device, String)> {
     let cuda = crate::device::cuda_available();
+    let cpu = || Ok((crate::device::cpu(), "cpu".to_string()));
     match choice {
-        DeviceChoice::Cpu => Ok(crate::device::cpu()),
-        DeviceChoice::Auto if !cuda => Ok(crate::device::cpu()),
-        DeviceChoice::Auto | DeviceChoice::Cuda if cuda => Ok(crate::device::cuda(0)),
+        DeviceChoice::Cpu => cpu(),
+        DeviceChoice::Auto if !cuda => cpu(),
+        DeviceChoice::Auto | DeviceChoice::Cuda if cuda => {
+            Ok((crate::device::cuda(0), "cuda:0".to_string()))
+        }
         _ => crate::bail_input!(
             "`--device cuda`: this LibTorch has no usable CUDA device (provision the CUDA build with `scripts/setup.sh --cuda`)"
         ),

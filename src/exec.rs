@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::bail_input;
 use crate::data::{DecodedSplit, ScannedSplit, decode_split, scan_split};
 use crate::model::{TrainableModel, build_classifier};
-use crate::spec::{Pipeline, flatten_params, load_pipeline};
+use crate::spec::{Pipeline, load_pipeline};
 use crate::store::{RunRecord, RunStatus, Store, new_run_id};
 use crate::train::{EpochMetrics, EpochOutcome, FitOptions, FitStop, fit};
 
@@ -25,6 +25,8 @@ static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 pub struct RunOptions {
     pub store: PathBuf,
     pub device: Device,
+    /// How the device is named in the run record: `cpu`, `cuda:0`.
+    pub device_label: String,
     pub show_progress: bool,
 }
 
@@ -55,7 +57,7 @@ pub fn run_pipeline(file: &Path, options: &RunOptions) -> Result<RunRecord> {
         &train_files.classes,
         &train,
         &validation,
-        &options.device,
+        &options.device_label,
     );
     store.put_run(&record)?;
     tracing::info!(
@@ -155,7 +157,7 @@ fn new_record(
     classes: &[String],
     train: &DecodedSplit,
     validation: &DecodedSplit,
-    device: &Device,
+    device: &str,
 ) -> RunRecord {
     let skipped_files = train
         .skipped
@@ -169,7 +171,7 @@ fn new_record(
         pipeline_file: pipeline.file.display().to_string(),
         spec_text: pipeline.text.clone(),
         spec_hash: format!("{:x}", Sha256::digest(pipeline.text.as_bytes())),
-        params: flatten_params(&pipeline.spec),
+        params: pipeline.params.clone(),
         seed: pipeline.spec.pipeline.seed,
         status: RunStatus::Running,
         reason: None,
@@ -179,7 +181,7 @@ fn new_record(
             .map(|name| name.trim().to_string())
             .unwrap_or_default(),
         pid: std::process::id(),
-        device: format!("{device:?}"),
+        device: device.to_string(),
         runner_version: env!("CARGO_PKG_VERSION").to_string(),
         classes: classes.to_vec(),
         train_images: train.len(),

@@ -41,6 +41,9 @@ impl DecodedSplit {
     }
 }
 
+/// A file's index in the scan and its pixels, or why it could not be read.
+type DecodedFile = (usize, Result<Vec<u8>, String>);
+
 /// Decodes and resizes every file of the split to `[height, width]` (bilinear, antialiased).
 /// Errors when a class is left without a single readable image.
 pub fn decode_split(
@@ -53,7 +56,7 @@ pub fn decode_split(
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
-    let results: Vec<Vec<(usize, Result<Vec<u8>, String>)>> = std::thread::scope(|scope| {
+    let results: Vec<Vec<DecodedFile>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
@@ -75,8 +78,7 @@ pub fn decode_split(
             .map(|worker| worker.join().expect("decoder threads catch their panics"))
             .collect()
     });
-    let mut decoded: Vec<(usize, Result<Vec<u8>, String>)> =
-        results.into_iter().flatten().collect();
+    let mut decoded: Vec<DecodedFile> = results.into_iter().flatten().collect();
     decoded.sort_by_key(|(index, _)| *index);
 
     let mut pixels = Vec::with_capacity(decoded.len() * image_bytes);

@@ -6,6 +6,8 @@ use burn::prelude::*;
 use super::conv_bn::ConvBn;
 use super::efficientnet_lite::MbConv;
 
+// A backbone holds a few dozen layers: boxing the larger variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum BackboneLayer {
     ConvBn(ConvBn),

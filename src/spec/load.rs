@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use super::validate::validate_values;
-use super::{Pipeline, PipelineSpec};
+use super::{Pipeline, PipelineSpec, flatten_params};
 use crate::error::input_error;
 
 /// Reads, parses and checks a pipeline file.
@@ -23,11 +23,13 @@ pub fn load_pipeline(file: &Path) -> Result<Pipeline> {
         .map_err(|err| input_error(render_toml_error(file, &text, err.message(), err.span())))?;
     validate_values(&spec)
         .map_err(|problem| input_error(format!("{}: {problem}", file.display())))?;
+    let params = flatten_params(&spec);
     resolve_paths(&mut spec, file.parent().unwrap_or(Path::new(".")));
     Ok(Pipeline {
-        file: file.to_path_buf(),
+        file: std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf()),
         text,
         spec,
+        params,
     })
 }
 

@@ -19,7 +19,11 @@ pub struct Pipeline {
     pub file: PathBuf,
     /// The file's text, as read.
     pub text: String,
+    /// Paths resolved against the file's folder.
     pub spec: PipelineSpec,
+    /// The spec flattened to key paths, with values as written in the file (paths
+    /// unresolved), so runs compare the same wherever they were started.
+    pub params: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -32,7 +32,7 @@ pub fn build_optimizer(spec: &OptimizerSpec) -> ModuleOptimizer {
         OptimizerSpec::Sgd {
             momentum, nesterov, ..
         } => SgdConfig::new()
-            .with_momentum((momentum > 0.0).then(|| MomentumConfig {
+            .with_momentum((momentum > 0.0).then_some(MomentumConfig {
                 momentum,
                 dampening: 0.0,
                 nesterov,
