@@ -5,6 +5,7 @@
 //! [`store`] records the run, and [`report`] prints what was recorded. [`exec`] strings
 //! these stages together for one run; [`cli`] maps commands onto them.
 
+pub mod allocator;
 pub mod cli;
 pub mod data;
 pub mod device;

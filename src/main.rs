@@ -7,6 +7,7 @@ use runner::error::is_input_error;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
+    runner::allocator::keep_freed_memory();
     let cli = Cli::parse();
     let default_level = match cli.verbose {
         0 => "info",
