@@ -9,14 +9,18 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::exec::{RunOptions, run_pipeline};
 use crate::report;
-use crate::store::Store;
+use crate::report::compare::{CompareOptions, compare};
+use crate::report::compare_format;
+use crate::report::plot::{PlottedRun, plot_runs};
+use crate::report::select::{Condition, RunFilter, display, parse_since};
+use crate::store::{RunRecord, RunStatus, Store};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "runner",
     version,
     about = "Declarative transfer-learning pipelines and experiment runs for image classifiers",
-    after_help = "Example:\n  runner run pipelines/cats_dogs.toml\n  runner list\n  runner show 20261128-183012-k3f --format json"
+    after_help = "Examples:\n  runner run pipelines/cats_dogs.toml\n  runner list\n  runner show 20261128-183012-k3f --format json\n  runner compare --pipeline cats_dogs --sort val_accuracy\n  runner plot 20261128-183012-k3f --out curves.png"
 )]
 pub struct Cli {
     /// More log output: -v for debug, -vv for trace (RUST_LOG overrides)
@@ -44,12 +48,16 @@ pub enum Command {
         quiet: bool,
     },
     /// List the recorded runs, oldest first
-    #[command(after_help = "Example:\n  runner list --format json")]
+    #[command(
+        after_help = "Example:\n  runner list --pipeline cats_dogs --status finished --since 2days"
+    )]
     List {
+        #[command(flatten)]
+        filter: FilterArgs,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
-    /// Show one run: parameters, per-epoch metrics, checkpoints
+    /// Show one run: parameters, per-epoch metrics, artifacts
     #[command(after_help = "Example:\n  runner show 20261128-183012-k3f --format json")]
     Show {
         /// A run id, or a prefix that matches one run
@@ -57,6 +65,96 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Put runs side by side: the parameters that differ, then each metric
+    #[command(
+        after_help = "Examples:\n  runner compare --pipeline cats_dogs --sort val_accuracy\n  runner compare --sweep dropout --where 'head.2.rate >= 0.2' --format markdown\n  runner compare 20261128-183012 20261128-190244 --all-params --last"
+    )]
+    Compare {
+        /// Runs to compare (ids or unique prefixes); all runs matching the filters if none
+        runs: Vec<String>,
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// Show every parameter, not only those that differ
+        #[arg(long)]
+        all_params: bool,
+        /// Metrics of the last epoch instead of the best
+        #[arg(long)]
+        last: bool,
+        /// Keep runs that differ only by seed as separate rows (default: mean ± std)
+        #[arg(long)]
+        no_group: bool,
+        /// Order rows best-first by this metric (loss, accuracy, val_loss, val_accuracy)
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(report::compare::METRICS))]
+        sort: Option<String>,
+        #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
+        format: CompareFormat,
+    },
+    /// Plot training and validation accuracy and loss per epoch of one or more runs
+    #[command(
+        after_help = "Example:\n  runner plot 20261128-183012 20261128-190244 --out docs/curves.png"
+    )]
+    Plot {
+        /// Runs to plot (ids or unique prefixes)
+        #[arg(required = true)]
+        runs: Vec<String>,
+        /// The image to write: .png or .svg
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Delete runs: their records, metrics and checkpoints
+    #[command(after_help = "Example:\n  runner rm 20261128-183012-k3f")]
+    Rm {
+        #[arg(required = true)]
+        runs: Vec<String>,
+    },
+    /// Remove checkpoints of deleted runs and half-written files, and record runs whose
+    /// process died as interrupted
+    #[command(after_help = "Example:\n  runner gc")]
+    Gc,
+}
+
+/// Filters shared by `list` and `compare`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct FilterArgs {
+    /// Only runs of this pipeline (its `pipeline.name`)
+    #[arg(long)]
+    pipeline: Option<String>,
+    /// Only trials of this sweep
+    #[arg(long)]
+    sweep: Option<String>,
+    /// Only runs with this status
+    #[arg(long, value_parser = ["running", "finished", "stopped_early", "failed", "interrupted"])]
+    status: Option<String>,
+    /// Only runs started since: a duration (2h, 3days) or a date (2026-11-28)
+    #[arg(long)]
+    since: Option<String>,
+    /// Only runs where a parameter or best metric satisfies KEY OP VALUE (repeatable)
+    #[arg(long = "where", value_name = "KEY OP VALUE")]
+    conditions: Vec<String>,
+}
+
+impl FilterArgs {
+    fn to_filter(&self) -> Result<RunFilter> {
+        Ok(RunFilter {
+            pipeline: self.pipeline.clone(),
+            sweep: self.sweep.clone(),
+            status: self.status.clone(),
+            since: self.since.as_deref().map(parse_since).transpose()?,
+            conditions: self
+                .conditions
+                .iter()
+                .map(|c| Condition::parse(c))
+                .collect::<Result<_>>()?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompareFormat {
+    Table,
+    Csv,
+    Json,
+    Markdown,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -101,11 +199,16 @@ pub fn execute(cli: Cli) -> Result<()> {
                 run.id
             );
         }
-        Command::List { format } => {
-            let runs = store.runs()?;
+        Command::List { filter, format } => {
+            let filter = filter.to_filter()?;
+            let runs: Vec<RunRecord> = store
+                .runs()?
+                .into_iter()
+                .filter(|run| filter.matches(run))
+                .collect();
             match format {
                 Format::Table if runs.is_empty() => {
-                    eprintln!("no runs recorded in `{}`", cli.store.display());
+                    eprintln!("no runs recorded in `{}` match", cli.store.display());
                 }
                 Format::Table => println!("{}", report::runs_table(&runs)),
                 Format::Json => println!(
@@ -119,14 +222,122 @@ pub fn execute(cli: Cli) -> Result<()> {
             let history = store.epochs(&record.id)?;
             match format {
                 Format::Table => print!("{}", report::run_text(&record, &history)),
-                Format::Json => println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report::run_json(&record, &history))?
-                ),
+                Format::Json => {
+                    let spec_text = store.spec_text(&record.spec_hash)?;
+                    let json = report::run_json(&record, &history, spec_text.as_deref());
+                    println!("{}", serde_json::to_string_pretty(&json)?);
+                }
             }
+        }
+        Command::Compare {
+            runs,
+            filter,
+            all_params,
+            last,
+            no_group,
+            sort,
+            format,
+        } => {
+            let filter = filter.to_filter()?;
+            let selected: Vec<RunRecord> = select_runs(&store, &runs)?
+                .into_iter()
+                .filter(|run| filter.matches(run))
+                .collect();
+            if selected.is_empty() {
+                crate::bail_input!("no recorded run matches (see `runner list`)");
+            }
+            let mut comparison = compare(
+                &selected,
+                CompareOptions {
+                    all_params,
+                    last,
+                    no_group,
+                },
+            );
+            if let Some(metric) = sort {
+                comparison.sort_by(&metric);
+            }
+            match format {
+                CompareFormat::Table => println!("{}", compare_format::to_table(&comparison)),
+                CompareFormat::Markdown => print!("{}", compare_format::to_markdown(&comparison)),
+                CompareFormat::Csv => print!("{}", compare_format::to_csv(&comparison)?),
+                CompareFormat::Json => {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&compare_format::to_json(&comparison))?
+                    )
+                }
+            }
+        }
+        Command::Plot { runs, out } => {
+            let records = select_runs(&store, &runs)?;
+            // The legend names each run by what sets it apart from the others.
+            let differing = compare(
+                &records,
+                CompareOptions {
+                    no_group: true,
+                    ..Default::default()
+                },
+            );
+            let mut plotted = Vec::new();
+            for (record, row) in records.iter().zip(&differing.rows) {
+                let params: Vec<String> = row
+                    .params
+                    .iter()
+                    .map(|(key, value)| format!("{key}={}", display(value)))
+                    .collect();
+                let label = if params.is_empty() {
+                    record.id.clone()
+                } else {
+                    format!("{} ({})", record.id, params.join(", "))
+                };
+                plotted.push(PlottedRun {
+                    label,
+                    history: store.epochs(&record.id)?,
+                });
+            }
+            plot_runs(&plotted, &out)?;
+            eprintln!("wrote {}", out.display());
+        }
+        Command::Rm { runs } => {
+            let records = select_runs(&store, &runs)?;
+            if let Some(running) = records.iter().find(|run| run.status == RunStatus::Running) {
+                crate::bail_input!(
+                    "run {} is still running (pid {}): stop it first",
+                    running.id,
+                    running.process.pid
+                );
+            }
+            let ids: Vec<String> = records.iter().map(|run| run.id.clone()).collect();
+            store.delete_runs(&ids)?;
+            for id in &ids {
+                let dir = store.checkpoint_dir(id);
+                if dir.exists() {
+                    std::fs::remove_dir_all(&dir)?;
+                }
+                eprintln!("removed {id}");
+            }
+        }
+        Command::Gc => {
+            let report = store.collect_garbage()?;
+            eprintln!(
+                "removed {} orphaned checkpoint folder(s) and {} half-written file(s) ({} bytes); marked {} dead run(s) interrupted",
+                report.orphaned_folders,
+                report.partial_files,
+                report.bytes_freed,
+                report.runs_marked_interrupted
+            );
         }
     }
     Ok(())
+}
+
+/// The runs named by ids or unique prefixes, in the order given; every run if none.
+fn select_runs(store: &Store, ids: &[String]) -> Result<Vec<RunRecord>> {
+    if ids.is_empty() {
+        return store.runs();
+    }
+    ids.iter().map(|id| store.find_run(id)).collect()
 }
 
 /// The device to train on, and its name for the run record.

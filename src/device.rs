@@ -4,6 +4,9 @@
 
 use burn::prelude::Device;
 
+/// The LibTorch version runner links; torch-sys refuses to build against any other.
+pub const LIBTORCH_VERSION: &str = "2.9.0";
+
 /// LibTorch on the CPU.
 #[allow(deprecated)]
 pub fn cpu() -> Device {

@@ -2,9 +2,11 @@
 //! record the run, train, and record the outcome. Nothing is recorded until the input has
 //! been checked; once recorded, a run always ends with a final status.
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use burn::module::Module;
@@ -15,7 +17,10 @@ use crate::bail_input;
 use crate::data::{DecodedSplit, ScannedSplit, decode_split, scan_split};
 use crate::model::{TrainableModel, build_classifier};
 use crate::spec::{Pipeline, load_pipeline};
-use crate::store::{RunRecord, RunStatus, Store, new_run_id};
+use crate::store::{
+    Artifact, HEARTBEAT_INTERVAL, RunRecord, RunStatus, Store, new_run_id, now_millis, this_host,
+    this_process,
+};
 use crate::train::{EpochMetrics, EpochOutcome, FitOptions, FitStop, fit};
 
 /// Set by Ctrl-C; training stops after the current batch and the run is recorded as
@@ -52,14 +57,23 @@ pub fn run_pipeline(file: &Path, options: &RunOptions) -> Result<RunRecord> {
     )?);
 
     let store = Store::new(&options.store);
+    let dataset_hash = format!(
+        "{:x}",
+        Sha256::digest(format!(
+            "{}\n{}",
+            train_files.manifest(),
+            validation_files.manifest()
+        ))
+    );
     let mut record = new_record(
         &pipeline,
         &train_files.classes,
         &train,
         &validation,
         &options.device_label,
+        dataset_hash,
     );
-    store.put_run(&record)?;
+    store.create_run(&record, &pipeline.text)?;
     tracing::info!(
         "run {} of `{}`: {} training and {} validation images, classes {:?}",
         record.id,
@@ -69,6 +83,16 @@ pub fn run_pipeline(file: &Path, options: &RunOptions) -> Result<RunRecord> {
         record.classes
     );
     install_interrupt_handler();
+    let record_id = record.id.clone();
+    let last_heartbeat = Cell::new(Instant::now());
+    let heartbeat = || {
+        if last_heartbeat.get().elapsed() >= HEARTBEAT_INTERVAL {
+            last_heartbeat.set(Instant::now());
+            if let Err(error) = store.touch(&record_id) {
+                tracing::warn!("cannot refresh the run's heartbeat: {error:#}");
+            }
+        }
+    };
 
     let fit_options = FitOptions {
         device: options.device.clone(),
@@ -81,6 +105,7 @@ pub fn run_pipeline(file: &Path, options: &RunOptions) -> Result<RunRecord> {
         seed: spec.pipeline.seed,
         show_progress: options.show_progress,
         interrupted: &INTERRUPTED,
+        heartbeat: &heartbeat,
     };
     let checkpoints = store.checkpoint_dir(&record.id);
     let outcome = fit(
@@ -92,17 +117,22 @@ pub fn run_pipeline(file: &Path, options: &RunOptions) -> Result<RunRecord> {
         |epoch, model| {
             log_epoch(epoch, spec.train.epochs);
             let improved = record.add_epoch(epoch);
-            let last = save_checkpoint(model, &checkpoints, "last")?;
-            record.checkpoint = Some(last.display().to_string());
-            if improved {
-                let best = save_checkpoint(model, &checkpoints, "best")?;
-                record.best_checkpoint = Some(best.display().to_string());
+            record.heartbeat_at = now_millis();
+            let names: &[&str] = if improved {
+                &["last", "best"]
+            } else {
+                &["last"]
+            };
+            for name in names {
+                let artifact = save_checkpoint(model, &checkpoints, name)?;
+                record.artifacts.insert(name.to_string(), artifact);
             }
             store.put_epoch(&record, epoch)?;
             Ok(EpochOutcome::Continue)
         },
     );
-    record.ended_at = Some(crate::store::now_millis());
+    record.ended_at = Some(now_millis());
+    record.heartbeat_at = now_millis();
     match outcome {
         Ok((_, stop)) => {
             record.status = match stop {
@@ -158,6 +188,7 @@ fn new_record(
     train: &DecodedSplit,
     validation: &DecodedSplit,
     device: &str,
+    dataset_hash: String,
 ) -> RunRecord {
     let skipped_files = train
         .skipped
@@ -165,24 +196,27 @@ fn new_record(
         .chain(&validation.skipped)
         .map(|skipped| format!("{}: {}", skipped.path.display(), skipped.reason))
         .collect();
+    let now = now_millis();
     RunRecord {
         id: new_run_id(),
         pipeline: pipeline.spec.pipeline.name.clone(),
         pipeline_file: pipeline.file.display().to_string(),
-        spec_text: pipeline.text.clone(),
         spec_hash: format!("{:x}", Sha256::digest(pipeline.text.as_bytes())),
         params: pipeline.params.clone(),
         seed: pipeline.spec.pipeline.seed,
+        sweep: None,
+        trial: None,
         status: RunStatus::Running,
         reason: None,
-        started_at: crate::store::now_millis(),
+        started_at: now,
         ended_at: None,
-        host: std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|name| name.trim().to_string())
-            .unwrap_or_default(),
-        pid: std::process::id(),
+        heartbeat_at: now,
+        host: this_host(),
+        process: this_process(),
         device: device.to_string(),
         runner_version: env!("CARGO_PKG_VERSION").to_string(),
+        libtorch_version: crate::device::LIBTORCH_VERSION.to_string(),
+        dataset_hash,
         classes: classes.to_vec(),
         train_images: train.len(),
         validation_images: validation.len(),
@@ -191,8 +225,7 @@ fn new_record(
         best_epoch: None,
         best: Default::default(),
         last: Default::default(),
-        checkpoint: None,
-        best_checkpoint: None,
+        artifacts: Default::default(),
     }
 }
 
@@ -210,7 +243,7 @@ fn log_epoch(epoch: &EpochMetrics, epochs: usize) {
 
 /// Writes the trainable weights to `dir/NAME.bpk` through a temporary file, so a crash
 /// never leaves a half-written checkpoint under the final name.
-fn save_checkpoint(model: &TrainableModel, dir: &Path, name: &str) -> Result<PathBuf> {
+fn save_checkpoint(model: &TrainableModel, dir: &Path, name: &str) -> Result<Artifact> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     let partial = dir.join(format!("{name}.bpk.partial"));
     let path = dir.join(format!("{name}.bpk"));
@@ -220,7 +253,10 @@ fn save_checkpoint(model: &TrainableModel, dir: &Path, name: &str) -> Result<Pat
     })?;
     std::fs::rename(&partial, &path)
         .with_context(|| format!("cannot move checkpoint to `{}`", path.display()))?;
-    Ok(path)
+    Ok(Artifact {
+        bytes: std::fs::metadata(&path).map_or(0, |meta| meta.len()),
+        path: path.display().to_string(),
+    })
 }
 
 fn install_interrupt_handler() {

@@ -42,7 +42,10 @@ fn a_run_trains_records_and_reads_back() {
     assert_eq!(record["status"], "finished");
     assert_eq!(record["params"]["head.1.rate"], 0.2);
     assert_eq!(record["params"]["train.optimizer.type"], "adam");
-    assert_eq!(record["params"]["data.train"], "data/train", "params keep paths as written");
+    assert_eq!(
+        record["params"]["data.train"], "data/train",
+        "params keep paths as written"
+    );
     assert_eq!(record["device"], "cpu");
     assert_eq!(record["skipped_files"].as_array().unwrap().len(), 2);
     assert_eq!(record["train_images"], 32);

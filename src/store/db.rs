@@ -1,20 +1,23 @@
 //! Access to the sled database. sled lets one process hold a database at a time, so every
 //! operation opens it, does its work, flushes and closes it again; a process that finds
 //! the database busy retries for a while. A reader never creates a store.
+//!
+//! Trees: `meta` (schema version), `runs` (id -> run record), `epochs` (id/epoch ->
+//! metrics), `specs` (spec hash -> pipeline text).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use sled::Transactional;
 
+use super::liveness::{mark_if_stale, this_host};
+use super::migrate::migrate;
 use super::record::RunRecord;
+use super::run_id::now_millis;
 use crate::bail_input;
 use crate::train::EpochMetrics;
 
-/// The layout version this runner writes. A store with a newer version is refused.
-pub const SCHEMA_VERSION: u32 = 1;
-const SCHEMA_KEY: &[u8] = b"schema_version";
 /// How long to wait for another runner process to release the database.
 const LOCK_WAIT: Duration = Duration::from_secs(60);
 
@@ -40,7 +43,23 @@ impl Store {
         self.root.join("checkpoints").join(run_id)
     }
 
-    /// Writes (or replaces) a run record.
+    /// Records a new run and its pipeline text.
+    pub fn create_run(&self, record: &RunRecord, spec_text: &str) -> Result<()> {
+        self.write(|db| {
+            let runs = db.open_tree("runs")?;
+            let specs = db.open_tree("specs")?;
+            let run_value = serde_json::to_vec(record)?;
+            (&runs, &specs)
+                .transaction(|(runs, specs)| {
+                    runs.insert(record.id.as_bytes(), run_value.as_slice())?;
+                    specs.insert(record.spec_hash.as_bytes(), spec_text.as_bytes())?;
+                    Ok(())
+                })
+                .map_err(|err: sled::transaction::TransactionError| anyhow::anyhow!("{err}"))
+        })
+    }
+
+    /// Replaces a run record.
     pub fn put_run(&self, record: &RunRecord) -> Result<()> {
         self.write(|db| {
             db.open_tree("runs")?
@@ -63,18 +82,72 @@ impl Store {
                     epochs.insert(epoch_key.as_slice(), epoch_value.as_slice())?;
                     Ok(())
                 })
-                .map_err(|err: sled::transaction::TransactionError| anyhow::anyhow!("{err}"))?;
+                .map_err(|err: sled::transaction::TransactionError| anyhow::anyhow!("{err}"))
+        })
+    }
+
+    /// Refreshes a running run's heartbeat without touching the rest of its record.
+    pub fn touch(&self, run_id: &str) -> Result<()> {
+        self.write(|db| {
+            db.open_tree("runs")?
+                .fetch_and_update(run_id.as_bytes(), |value| {
+                    let mut record: RunRecord = serde_json::from_slice(value?).ok()?;
+                    record.heartbeat_at = now_millis();
+                    serde_json::to_vec(&record).ok()
+                })?;
             Ok(())
         })
     }
 
-    /// Every run, oldest first.
+    /// Removes runs with their epochs; their pipeline texts stay while another run uses them.
+    pub fn delete_runs(&self, ids: &[String]) -> Result<()> {
+        self.write(|db| {
+            let runs = db.open_tree("runs")?;
+            let epochs = db.open_tree("epochs")?;
+            for id in ids {
+                runs.remove(id.as_bytes())?;
+                for key in epochs.scan_prefix(epoch_prefix(id)).keys() {
+                    epochs.remove(key?)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Records `running` runs whose process is gone as interrupted; returns how many.
+    pub fn persist_stale_runs(&self) -> Result<usize> {
+        if !self.db_path().exists() {
+            return Ok(0);
+        }
+        self.write(|db| {
+            let (host, now) = (this_host(), now_millis());
+            let runs = db.open_tree("runs")?;
+            let mut marked = 0;
+            for entry in runs.iter() {
+                let (key, value) = entry?;
+                let mut run: RunRecord = parse(&key, &value)?;
+                let status = run.status;
+                mark_if_stale(&mut run, &host, now);
+                if run.status != status {
+                    runs.insert(key, serde_json::to_vec(&run)?)?;
+                    marked += 1;
+                }
+            }
+            Ok(marked)
+        })
+    }
+
+    /// Every run, oldest first, with stale `running` records shown as interrupted.
     pub fn runs(&self) -> Result<Vec<RunRecord>> {
         self.read(|db| {
+            let host = this_host();
+            let now = now_millis();
             let mut runs = Vec::new();
             for entry in db.open_tree("runs")?.iter() {
                 let (key, value) = entry?;
-                runs.push(parse(&key, &value)?);
+                let mut run: RunRecord = parse(&key, &value)?;
+                mark_if_stale(&mut run, &host, now);
+                runs.push(run);
             }
             Ok(runs)
         })
@@ -83,15 +156,11 @@ impl Store {
 
     /// The run with this id, or the only run whose id starts with it.
     pub fn find_run(&self, id: &str) -> Result<RunRecord> {
-        let found = self.read(|db| {
-            let mut matches = Vec::new();
-            for entry in db.open_tree("runs")?.scan_prefix(id.as_bytes()) {
-                let (key, value) = entry?;
-                matches.push(parse::<RunRecord>(&key, &value)?);
-            }
-            Ok(matches)
-        })?;
-        let mut matches = found.unwrap_or_default();
+        let mut matches: Vec<RunRecord> = self
+            .runs()?
+            .into_iter()
+            .filter(|run| run.id.starts_with(id))
+            .collect();
         if let Some(exact) = matches.iter().position(|run| run.id == id) {
             return Ok(matches.swap_remove(exact));
         }
@@ -115,10 +184,8 @@ impl Store {
     /// The recorded epochs of a run, in order.
     pub fn epochs(&self, run_id: &str) -> Result<Vec<EpochMetrics>> {
         self.read(|db| {
-            let mut prefix = run_id.as_bytes().to_vec();
-            prefix.push(b'/');
             let mut epochs = Vec::new();
-            for entry in db.open_tree("epochs")?.scan_prefix(prefix) {
+            for entry in db.open_tree("epochs")?.scan_prefix(epoch_prefix(run_id)) {
                 let (key, value) = entry?;
                 epochs.push(parse(&key, &value)?);
             }
@@ -127,14 +194,21 @@ impl Store {
         .map(Option::unwrap_or_default)
     }
 
+    /// The pipeline text a run was started from.
+    pub fn spec_text(&self, spec_hash: &str) -> Result<Option<String>> {
+        self.read(|db| {
+            Ok(db
+                .open_tree("specs")?
+                .get(spec_hash.as_bytes())?
+                .map(|text| String::from_utf8_lossy(&text).into_owned()))
+        })
+        .map(Option::flatten)
+    }
+
     fn write<T>(&self, work: impl FnOnce(&sled::Db) -> Result<T>) -> Result<T> {
         std::fs::create_dir_all(&self.root)
             .with_context(|| format!("cannot create the store folder `{}`", self.root.display()))?;
         let db = self.open()?;
-        let meta = db.open_tree("meta")?;
-        if meta.get(SCHEMA_KEY)?.is_none() {
-            meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
-        }
         let result = work(&db)?;
         db.flush()?;
         Ok(result)
@@ -149,6 +223,8 @@ impl Store {
         work(&db).map(Some)
     }
 
+    /// Opens the database, waiting while another process holds it, and brings an older
+    /// layout up to date.
     fn open(&self) -> Result<sled::Db> {
         let path = self.db_path();
         let started = Instant::now();
@@ -158,7 +234,7 @@ impl Store {
                 Err(sled::Error::Io(err))
                     if is_lock_contention(&err) && started.elapsed() < LOCK_WAIT =>
                 {
-                    std::thread::sleep(Duration::from_millis(50));
+                    std::thread::sleep(Duration::from_millis(20));
                 }
                 Err(err) => {
                     return Err(err).with_context(|| {
@@ -167,39 +243,23 @@ impl Store {
                 }
             }
         };
-        check_schema(&db, &path)?;
+        migrate(&db, &path)?;
         Ok(db)
     }
-}
-
-fn check_schema(db: &sled::Db, path: &Path) -> Result<()> {
-    let Some(stored) = db.open_tree("meta")?.get(SCHEMA_KEY)? else {
-        return Ok(());
-    };
-    let version = <[u8; 4]>::try_from(stored.as_ref())
-        .map(u32::from_be_bytes)
-        .map_err(|_| {
-            anyhow::anyhow!(
-                "the store at `{}` has a corrupt schema version",
-                path.display()
-            )
-        })?;
-    if version > SCHEMA_VERSION {
-        bail!(crate::error::InputError(format!(
-            "the store at `{}` has schema version {version}, newer than this runner's {SCHEMA_VERSION}: use a newer runner",
-            path.display()
-        )));
-    }
-    Ok(())
 }
 
 fn is_lock_contention(err: &std::io::Error) -> bool {
     err.kind() == std::io::ErrorKind::WouldBlock || err.to_string().contains("lock")
 }
 
+fn epoch_prefix(run_id: &str) -> Vec<u8> {
+    let mut prefix = run_id.as_bytes().to_vec();
+    prefix.push(b'/');
+    prefix
+}
+
 fn epoch_key(run_id: &str, epoch: usize) -> Vec<u8> {
-    let mut key = run_id.as_bytes().to_vec();
-    key.push(b'/');
+    let mut key = epoch_prefix(run_id);
     key.extend_from_slice(&(epoch as u32).to_be_bytes());
     key
 }

@@ -2,13 +2,19 @@
 //! as files beside it.
 //!
 //! Layout under the store root:
-//!   db/                    sled database (trees `meta`, `runs`, `epochs`)
+//!   db/                    sled database (see `db` for its trees, `migrate` for versions)
 //!   checkpoints/RUN_ID/    checkpoint files, each written to a temporary name and renamed
 
 mod db;
+mod gc;
+mod liveness;
+mod migrate;
 mod record;
 mod run_id;
 
-pub use db::{SCHEMA_VERSION, Store};
-pub use record::{RunRecord, RunStatus};
+pub use db::Store;
+pub use gc::GcReport;
+pub use liveness::{HEARTBEAT_INTERVAL, this_host, this_process};
+pub use migrate::SCHEMA_VERSION;
+pub use record::{Artifact, ProcessId, RunRecord, RunStatus};
 pub use run_id::{new_run_id, now_millis};

@@ -30,26 +30,33 @@ impl RunStatus {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
+    /// Sortable by start time: `20261128-183012-k3f`.
     pub id: String,
     pub pipeline: String,
     pub pipeline_file: String,
-    /// The pipeline file's text, as run.
-    pub spec_text: String,
-    /// SHA-256 of `spec_text`, hex.
+    /// SHA-256 of the pipeline file's text, hex; the text is in the store's `specs` tree.
     pub spec_hash: String,
-    /// The resolved spec flattened to key paths (`head.2.rate`).
+    /// The spec flattened to key paths (`head.2.rate`), values as written in the file.
     pub params: BTreeMap<String, serde_json::Value>,
     pub seed: u64,
+    /// The sweep this run is a trial of, and its index there.
+    pub sweep: Option<String>,
+    pub trial: Option<usize>,
     pub status: RunStatus,
     /// Why a run failed, was interrupted or stopped early.
     pub reason: Option<String>,
     /// Milliseconds since the Unix epoch.
     pub started_at: u64,
     pub ended_at: Option<u64>,
+    /// The last time the recording process showed it was alive.
+    pub heartbeat_at: u64,
     pub host: String,
-    pub pid: u32,
+    pub process: ProcessId,
     pub device: String,
     pub runner_version: String,
+    pub libtorch_version: String,
+    /// SHA-256 over the training and validation manifests (path, size, label of each file).
+    pub dataset_hash: String,
     pub classes: Vec<String>,
     pub train_images: usize,
     pub validation_images: usize,
@@ -63,9 +70,22 @@ pub struct RunRecord {
     pub best: BTreeMap<String, f64>,
     /// The metrics of the last epoch.
     pub last: BTreeMap<String, f64>,
-    /// Checkpoint of the last epoch, and of the best one.
-    pub checkpoint: Option<String>,
-    pub best_checkpoint: Option<String>,
+    /// Files the run produced, by name: `last` and `best` checkpoints, plots, exports.
+    pub artifacts: BTreeMap<String, Artifact>,
+}
+
+/// A process on a host, told apart from a later process that reuses its pid by its start
+/// time (clock ticks after boot, from `/proc/PID/stat`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessId {
+    pub pid: u32,
+    pub start_ticks: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Artifact {
+    pub path: String,
+    pub bytes: u64,
 }
 
 impl RunRecord {

@@ -34,6 +34,8 @@ pub struct FitOptions<'a> {
     pub show_progress: bool,
     /// Set from another thread (Ctrl-C) to stop after the current batch.
     pub interrupted: &'a AtomicBool,
+    /// Called after every batch, to show the run is alive.
+    pub heartbeat: &'a dyn Fn(),
 }
 
 /// What the caller wants after an epoch.
@@ -146,6 +148,7 @@ pub fn fit(
             let gradients = GradientsParams::from_grads(loss.backward(), &model);
             model = optimizer.step(lr, model, gradients);
             train_metrics.add_batch(loss_value, &predicted, &labels);
+            (options.heartbeat)();
             bar.set_message(format!(
                 "loss {:.4} accuracy {:.4}",
                 train_metrics.loss(),
@@ -212,6 +215,7 @@ fn extract_features(
             bail!("interrupted while computing {label}");
         }
         parts.push(frozen.forward(batch_tensor(batch, split, &options.device)));
+        (options.heartbeat)();
         bar.inc(1);
     }
     bar.finish_and_clear();

@@ -1,0 +1,165 @@
+//! Runs as tables and JSON for `runner list` and `runner show`.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use serde_json::{Value, json};
+
+use crate::store::RunRecord;
+use crate::train::EpochMetrics;
+
+/// `runner list` as a table, oldest run first.
+pub fn runs_table(runs: &[RunRecord]) -> String {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_header([
+        "run",
+        "pipeline",
+        "status",
+        "epochs",
+        "best val_accuracy",
+        "best val_loss",
+        "started",
+    ]);
+    for run in runs {
+        table.add_row([
+            run.id.clone(),
+            run.pipeline.clone(),
+            run.status.as_str().to_string(),
+            run.epochs.to_string(),
+            metric_cell(run.best.get("val_accuracy")),
+            metric_cell(run.best.get("val_loss")),
+            timestamp(run.started_at),
+        ]);
+    }
+    table.to_string()
+}
+
+/// `runner list --format json`: one summary object per run.
+pub fn runs_json(runs: &[RunRecord]) -> Value {
+    Value::Array(runs.iter().map(run_summary).collect())
+}
+
+fn run_summary(run: &RunRecord) -> Value {
+    json!({
+        "run": run.id,
+        "pipeline": run.pipeline,
+        "status": run.status.as_str(),
+        "reason": run.reason,
+        "epochs": run.epochs,
+        "best_epoch": run.best_epoch,
+        "best": run.best,
+        "last": run.last,
+        "started_at": timestamp(run.started_at),
+        "ended_at": run.ended_at.map(timestamp),
+    })
+}
+
+/// `runner show --format json`: the whole record with its per-epoch history and the
+/// pipeline text it ran.
+pub fn run_json(run: &RunRecord, history: &[EpochMetrics], spec_text: Option<&str>) -> Value {
+    let mut value = run_summary(run);
+    let object = value.as_object_mut().expect("a summary is an object");
+    let extra = json!({
+        "pipeline_file": run.pipeline_file,
+        "spec_hash": run.spec_hash,
+        "spec": spec_text,
+        "sweep": run.sweep,
+        "trial": run.trial,
+        "dataset_hash": run.dataset_hash,
+        "libtorch_version": run.libtorch_version,
+        "artifacts": run.artifacts,
+        "params": run.params,
+        "seed": run.seed,
+        "history": history,
+        "classes": run.classes,
+        "train_images": run.train_images,
+        "validation_images": run.validation_images,
+        "skipped_files": run.skipped_files,
+        "device": run.device,
+        "host": run.host,
+        "runner_version": run.runner_version,
+        "checkpoint": run.artifacts.get("last").map(|artifact| &artifact.path),
+        "best_checkpoint": run.artifacts.get("best").map(|artifact| &artifact.path),
+    });
+    object.extend(extra.as_object().expect("an object literal").clone());
+    value
+}
+
+/// `runner show` for people: the summary, the parameters and the per-epoch table.
+pub fn run_text(run: &RunRecord, history: &[EpochMetrics]) -> String {
+    let mut out = String::new();
+    let line =
+        |out: &mut String, key: &str, value: String| out.push_str(&format!("{key:<12} {value}\n"));
+    line(&mut out, "run", run.id.clone());
+    line(
+        &mut out,
+        "pipeline",
+        format!("{} ({})", run.pipeline, run.pipeline_file),
+    );
+    let status = match &run.reason {
+        Some(reason) => format!("{}: {reason}", run.status.as_str()),
+        None => run.status.as_str().to_string(),
+    };
+    line(&mut out, "status", status);
+    line(&mut out, "started", timestamp(run.started_at));
+    if let Some(ended) = run.ended_at {
+        line(&mut out, "ended", timestamp(ended));
+    }
+    line(&mut out, "device", run.device.clone());
+    line(&mut out, "classes", run.classes.join(", "));
+    line(
+        &mut out,
+        "images",
+        format!(
+            "{} training, {} validation, {} skipped",
+            run.train_images,
+            run.validation_images,
+            run.skipped_files.len()
+        ),
+    );
+    if let Some(best) = run.best_epoch {
+        line(&mut out, "best epoch", format!("{best} (lowest val_loss)"));
+    }
+    for (name, artifact) in &run.artifacts {
+        line(
+            &mut out,
+            name,
+            format!("{} ({} bytes)", artifact.path, artifact.bytes),
+        );
+    }
+    out.push_str("\nparams\n");
+    for (key, value) in &run.params {
+        out.push_str(&format!("  {key} = {value}\n"));
+    }
+    if !history.is_empty() {
+        let mut table = Table::new();
+        table.load_preset(UTF8_FULL_CONDENSED).set_header([
+            "epoch",
+            "loss",
+            "accuracy",
+            "val_loss",
+            "val_accuracy",
+            "seconds",
+        ]);
+        for epoch in history {
+            table.add_row([
+                epoch.epoch.to_string(),
+                format!("{:.4}", epoch.loss),
+                format!("{:.4}", epoch.accuracy),
+                format!("{:.4}", epoch.val_loss),
+                format!("{:.4}", epoch.val_accuracy),
+                format!("{:.1}", epoch.seconds),
+            ]);
+        }
+        out.push_str(&format!("\n{table}\n"));
+    }
+    out
+}
+
+fn metric_cell(value: Option<&f64>) -> String {
+    value.map_or_else(|| "-".to_string(), |value| format!("{value:.4}"))
+}
+
+fn timestamp(millis: u64) -> String {
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(millis)).to_string()
+}
