@@ -8,6 +8,7 @@ use burn::prelude::Device;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::exec::{RunOptions, run_pipeline};
+use crate::inference::{export, load_trained, predict};
 use crate::report;
 use crate::report::compare::{CompareOptions, compare};
 use crate::report::compare_format;
@@ -98,6 +99,24 @@ pub enum Command {
         #[arg(required = true)]
         runs: Vec<String>,
         /// The image to write: .png or .svg
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Classify images with a run's trained model (its best checkpoint)
+    #[command(after_help = "Example:\n  runner predict 20261128-183012-k3f photos/*.jpg")]
+    Predict {
+        run: String,
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Export a run's trained model as safetensors, with its classes and preprocessing in
+    /// a JSON file beside it
+    #[command(after_help = "Example:\n  runner export 20261128-183012-k3f --out model.safetensors")]
+    Export {
+        run: String,
+        /// The .safetensors file to write; FILE.json is written beside it
         #[arg(long)]
         out: PathBuf,
     },
@@ -221,10 +240,10 @@ pub fn execute(cli: Cli) -> Result<()> {
             let record = store.find_run(&run)?;
             let history = store.epochs(&record.id)?;
             match format {
-                Format::Table => print!("{}", report::run_text(&record, &history)),
+                Format::Table => print!("{}", report::run_text(&record, &history, &store)),
                 Format::Json => {
                     let spec_text = store.spec_text(&record.spec_hash)?;
-                    let json = report::run_json(&record, &history, spec_text.as_deref());
+                    let json = report::run_json(&record, &history, spec_text.as_deref(), &store);
                     println!("{}", serde_json::to_string_pretty(&json)?);
                 }
             }
@@ -298,6 +317,33 @@ pub fn execute(cli: Cli) -> Result<()> {
             }
             plot_runs(&plotted, &out)?;
             eprintln!("wrote {}", out.display());
+        }
+        Command::Predict {
+            run,
+            images,
+            format,
+        } => {
+            let record = store.find_run(&run)?;
+            let device = crate::device::cpu();
+            let model = load_trained(&store, &record, &device)?;
+            let predictions = predict(&model, &images, &device)?;
+            match format {
+                Format::Table => {
+                    for prediction in &predictions {
+                        println!(
+                            "{}\t{}\t{:.4}",
+                            prediction.image, prediction.class, prediction.probability
+                        );
+                    }
+                }
+                Format::Json => println!("{}", serde_json::to_string_pretty(&predictions)?),
+            }
+        }
+        Command::Export { run, out } => {
+            let record = store.find_run(&run)?;
+            let model = load_trained(&store, &record, &crate::device::cpu())?;
+            let metadata = export(model, &record, &out)?;
+            eprintln!("wrote {} and {}", out.display(), metadata.display());
         }
         Command::Rm { runs } => {
             let records = select_runs(&store, &runs)?;

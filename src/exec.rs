@@ -107,7 +107,6 @@ pub fn run_pipeline(file: &Path, options: &RunOptions) -> Result<RunRecord> {
         interrupted: &INTERRUPTED,
         heartbeat: &heartbeat,
     };
-    let checkpoints = store.checkpoint_dir(&record.id);
     let outcome = fit(
         &classifier.frozen,
         classifier.trainable,
@@ -124,7 +123,7 @@ pub fn run_pipeline(file: &Path, options: &RunOptions) -> Result<RunRecord> {
                 &["last"]
             };
             for name in names {
-                let artifact = save_checkpoint(model, &checkpoints, name)?;
+                let artifact = save_checkpoint(model, &store, &record.id, name)?;
                 record.artifacts.insert(name.to_string(), artifact);
             }
             store.put_epoch(&record, epoch)?;
@@ -241,10 +240,16 @@ fn log_epoch(epoch: &EpochMetrics, epochs: usize) {
     );
 }
 
-/// Writes the trainable weights to `dir/NAME.bpk` through a temporary file, so a crash
-/// never leaves a half-written checkpoint under the final name.
-fn save_checkpoint(model: &TrainableModel, dir: &Path, name: &str) -> Result<Artifact> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+/// Writes the trainable weights to the run's `NAME.bpk` through a temporary file, so a
+/// crash never leaves a half-written checkpoint under the final name.
+fn save_checkpoint(
+    model: &TrainableModel,
+    store: &Store,
+    run_id: &str,
+    name: &str,
+) -> Result<Artifact> {
+    let dir = store.checkpoint_dir(run_id);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     let partial = dir.join(format!("{name}.bpk.partial"));
     let path = dir.join(format!("{name}.bpk"));
     let _ = std::fs::remove_file(&partial);
@@ -255,7 +260,7 @@ fn save_checkpoint(model: &TrainableModel, dir: &Path, name: &str) -> Result<Art
         .with_context(|| format!("cannot move checkpoint to `{}`", path.display()))?;
     Ok(Artifact {
         bytes: std::fs::metadata(&path).map_or(0, |meta| meta.len()),
-        path: path.display().to_string(),
+        path: store.relative_path(&path),
     })
 }
 

@@ -11,6 +11,7 @@ pub mod data;
 pub mod device;
 pub mod error;
 pub mod exec;
+pub mod inference;
 pub mod model;
 pub mod report;
 pub mod spec;

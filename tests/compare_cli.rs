@@ -19,49 +19,100 @@ fn compare_plot_rm_and_gc_on_recorded_runs() {
         std::fs::write(&file, text).unwrap();
         let output = runner(&store, &["run", file.to_str().unwrap()]);
         assert!(output.status.success(), "{}", stderr(&output));
-        ids.push(stdout(&output).split_whitespace().nth(1).unwrap().to_string());
+        ids.push(
+            stdout(&output)
+                .split_whitespace()
+                .nth(1)
+                .unwrap()
+                .to_string(),
+        );
     }
 
-    let rows: Vec<Value> = serde_json::from_str(&stdout(&runner(&store, &["compare", "--format", "json"]))).unwrap();
+    let rows: Vec<Value> =
+        serde_json::from_str(&stdout(&runner(&store, &["compare", "--format", "json"]))).unwrap();
     assert_eq!(rows.len(), 2, "the two seeds of rate 0.2 are one row");
     assert_eq!(rows[0]["seeds"], 2);
     assert_eq!(rows[0]["params"], serde_json::json!({"head.1.rate": 0.2}));
     let filtered: Vec<Value> = serde_json::from_str(&stdout(&runner(
         &store,
-        &["compare", "--where", "head.1.rate >= 0.3", "--format", "json"],
+        &[
+            "compare",
+            "--where",
+            "head.1.rate >= 0.3",
+            "--format",
+            "json",
+        ],
     )))
     .unwrap();
     assert_eq!(filtered.len(), 1);
     assert_eq!(filtered[0]["run"], ids[2].as_str());
 
-    let csv = stdout(&runner(&store, &["compare", "--no-group", "--format", "csv"]));
+    let csv = stdout(&runner(
+        &store,
+        &["compare", "--no-group", "--format", "csv"],
+    ));
     let mut reader = csv::Reader::from_reader(csv.as_bytes());
     assert_eq!(reader.records().count(), 3);
 
     let png = dir.path().join("curves.png");
-    let plotted = runner(&store, &["plot", &ids[0], &ids[2], "--out", png.to_str().unwrap()]);
+    let plotted = runner(
+        &store,
+        &["plot", &ids[0], &ids[2], "--out", png.to_str().unwrap()],
+    );
     assert!(plotted.status.success(), "{}", stderr(&plotted));
     let image = image::open(&png).unwrap();
     assert_eq!((image.width(), image.height()), (1200, 520));
     let svg = dir.path().join("curves.svg");
-    assert!(runner(&store, &["plot", &ids[0], "--out", svg.to_str().unwrap()]).status.success());
+    assert!(
+        runner(&store, &["plot", &ids[0], "--out", svg.to_str().unwrap()])
+            .status
+            .success()
+    );
     assert!(std::fs::read_to_string(&svg).unwrap().contains("<svg"));
-    let bad = runner(&store, &["plot", &ids[0], "--out", dir.path().join("x.gif").to_str().unwrap()]);
+    let bad = runner(
+        &store,
+        &[
+            "plot",
+            &ids[0],
+            "--out",
+            dir.path().join("x.gif").to_str().unwrap(),
+        ],
+    );
     assert_eq!(bad.status.code(), Some(2));
 
     let removed = runner(&store, &["rm", &ids[1]]);
     assert!(removed.status.success(), "{}", stderr(&removed));
-    let listed: Vec<Value> = serde_json::from_str(&stdout(&runner(&store, &["list", "--format", "json"]))).unwrap();
+    let listed: Vec<Value> =
+        serde_json::from_str(&stdout(&runner(&store, &["list", "--format", "json"]))).unwrap();
     assert_eq!(listed.len(), 2);
     assert!(!store.join("checkpoints").join(&ids[1]).exists());
 
     std::fs::create_dir_all(store.join("checkpoints/orphan")).unwrap();
     std::fs::write(store.join("checkpoints/orphan/last.bpk"), b"12345").unwrap();
-    std::fs::write(store.join("checkpoints").join(&ids[0]).join("last.bpk.partial"), b"123").unwrap();
+    std::fs::write(
+        store
+            .join("checkpoints")
+            .join(&ids[0])
+            .join("last.bpk.partial"),
+        b"123",
+    )
+    .unwrap();
     let gc = runner(&store, &["gc"]);
     assert!(gc.status.success(), "{}", stderr(&gc));
-    assert!(stderr(&gc).contains("removed 1 orphaned checkpoint folder(s) and 1 half-written file(s) (8 bytes)"), "{}", stderr(&gc));
-    assert!(store.join("checkpoints").join(&ids[0]).join("last.bpk").exists());
+    assert!(
+        stderr(&gc).contains(
+            "removed 1 orphaned checkpoint folder(s) and 1 half-written file(s) (8 bytes)"
+        ),
+        "{}",
+        stderr(&gc)
+    );
+    assert!(
+        store
+            .join("checkpoints")
+            .join(&ids[0])
+            .join("last.bpk")
+            .exists()
+    );
 }
 
 #[test]
@@ -71,11 +122,17 @@ fn list_filters() {
     let store = dir.path().join("store");
     let file = dir.path().join("p.toml");
     std::fs::write(&file, tiny_pipeline(STEM_ONLY_BACKBONE, 1)).unwrap();
-    assert!(runner(&store, &["run", file.to_str().unwrap()]).status.success());
+    assert!(
+        runner(&store, &["run", file.to_str().unwrap()])
+            .status
+            .success()
+    );
     let count = |args: &[&str]| {
         let mut all = vec!["list", "--format", "json"];
         all.extend_from_slice(args);
-        serde_json::from_str::<Vec<Value>>(&stdout(&runner(&store, &all))).unwrap().len()
+        serde_json::from_str::<Vec<Value>>(&stdout(&runner(&store, &all)))
+            .unwrap()
+            .len()
     };
     assert_eq!(count(&[]), 1);
     assert_eq!(count(&["--pipeline", "tiny"]), 1);

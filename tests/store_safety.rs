@@ -11,7 +11,11 @@ use serde_json::Value;
 
 fn list_json(store: &std::path::Path) -> Vec<Value> {
     let output = runner(store, &["list", "--format", "json"]);
-    assert!(output.status.success(), "the store opens: {}", stderr(&output));
+    assert!(
+        output.status.success(),
+        "the store opens: {}",
+        stderr(&output)
+    );
     serde_json::from_str(&stdout(&output)).unwrap()
 }
 
@@ -36,7 +40,11 @@ fn kill_9_at_random_points_never_loses_a_finished_run() {
     // One run that finishes, which every later kill must leave intact.
     let finished = runner(&store, &["run", pipeline.to_str().unwrap()]);
     assert!(finished.status.success(), "{}", stderr(&finished));
-    let finished_id = stdout(&finished).split_whitespace().nth(1).unwrap().to_string();
+    let finished_id = stdout(&finished)
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string();
     let started = Instant::now();
     let full_run = {
         let mut child = start_run(&store, &pipeline);
@@ -56,11 +64,17 @@ fn kill_9_at_random_points_never_loses_a_finished_run() {
         child.wait().unwrap();
 
         let runs = list_json(&store);
-        let finished = runs.iter().find(|run| run["run"] == finished_id.as_str()).unwrap_or_else(|| panic!("trial {trial}: the finished run is gone"));
+        let finished = runs
+            .iter()
+            .find(|run| run["run"] == finished_id.as_str())
+            .unwrap_or_else(|| panic!("trial {trial}: the finished run is gone"));
         assert_eq!(finished["status"], "finished", "trial {trial}");
         assert_eq!(finished["epochs"], 6, "trial {trial}");
         for run in &runs {
-            assert_ne!(run["status"], "running", "trial {trial}: a killed run still shows as running: {run}");
+            assert_ne!(
+                run["status"], "running",
+                "trial {trial}: a killed run still shows as running: {run}"
+            );
         }
     }
 }
@@ -82,12 +96,20 @@ fn compare_works_while_a_run_is_writing() {
             compared += 1;
         } else {
             // Before the run is recorded there is nothing to compare yet.
-            assert!(stderr(&output).contains("no recorded run matches"), "{}", stderr(&output));
+            assert!(
+                stderr(&output).contains("no recorded run matches"),
+                "{}",
+                stderr(&output)
+            );
         }
     }
     assert!(child.wait().unwrap().success());
-    assert!(compared >= 3, "compare ran {compared} times while the run was writing");
-    let rows: Vec<Value> = serde_json::from_str(&stdout(&runner(&store, &["compare", "--format", "json"]))).unwrap();
+    assert!(
+        compared >= 3,
+        "compare ran {compared} times while the run was writing"
+    );
+    let rows: Vec<Value> =
+        serde_json::from_str(&stdout(&runner(&store, &["compare", "--format", "json"]))).unwrap();
     assert_eq!(rows[0]["status"], "finished");
     assert_eq!(rows[0]["epochs"], 30);
 }
@@ -95,7 +117,10 @@ fn compare_works_while_a_run_is_writing() {
 /// A version-1 store as the first runner wrote it: the pipeline text inside the record.
 fn write_v1_store(store: &std::path::Path) {
     let db = sled::open(store.join("db")).unwrap();
-    db.open_tree("meta").unwrap().insert("schema_version", &1u32.to_be_bytes()).unwrap();
+    db.open_tree("meta")
+        .unwrap()
+        .insert("schema_version", &1u32.to_be_bytes())
+        .unwrap();
     let record = serde_json::json!({
         "id": "20261128-100000-abc", "pipeline": "old", "pipeline_file": "old.toml",
         "spec_text": "[pipeline]\nname = \"old\"\n", "spec_hash": "feed",
@@ -104,9 +129,12 @@ fn write_v1_store(store: &std::path::Path) {
         "runner_version": "0.1.0", "classes": ["a", "b"], "train_images": 2,
         "validation_images": 2, "skipped_files": [], "epochs": 1, "best_epoch": 1,
         "best": {"val_accuracy": 0.75}, "last": {"val_accuracy": 0.75},
-        "checkpoint": "ckpt/last.bpk", "best_checkpoint": null
+        "checkpoint": "/somewhere/runs/checkpoints/20261128-100000-abc/last.bpk", "best_checkpoint": null
     });
-    db.open_tree("runs").unwrap().insert("20261128-100000-abc", serde_json::to_vec(&record).unwrap()).unwrap();
+    db.open_tree("runs")
+        .unwrap()
+        .insert("20261128-100000-abc", serde_json::to_vec(&record).unwrap())
+        .unwrap();
     db.flush().unwrap();
 }
 
@@ -119,11 +147,18 @@ fn a_version_1_store_is_upgraded() {
     assert!(output.status.success(), "{}", stderr(&output));
     let run: Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(run["spec"], "[pipeline]\nname = \"old\"\n");
-    assert_eq!(run["artifacts"]["last"]["path"], "ckpt/last.bpk");
+    assert_eq!(
+        run["artifacts"]["last"]["path"],
+        "checkpoints/20261128-100000-abc/last.bpk"
+    );
     assert_eq!(run["best"]["val_accuracy"], 0.75);
     assert_eq!(run["status"], "finished");
     // Upgraded once: a second read sees the same.
-    let again: Value = serde_json::from_str(&stdout(&runner(&store, &["show", "20261128-100000", "--format", "json"]))).unwrap();
+    let again: Value = serde_json::from_str(&stdout(&runner(
+        &store,
+        &["show", "20261128-100000", "--format", "json"],
+    )))
+    .unwrap();
     assert_eq!(again, run);
 }
 
@@ -133,10 +168,17 @@ fn a_newer_store_is_refused() {
     let store = dir.path().join("store");
     {
         let db = sled::open(store.join("db")).unwrap();
-        db.open_tree("meta").unwrap().insert("schema_version", &99u32.to_be_bytes()).unwrap();
+        db.open_tree("meta")
+            .unwrap()
+            .insert("schema_version", &99u32.to_be_bytes())
+            .unwrap();
         db.flush().unwrap();
     }
     let output = runner(&store, &["list"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("schema version 99, newer than this runner's 2"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("schema version 99, newer than this runner's 2"),
+        "{}",
+        stderr(&output)
+    );
 }

@@ -119,7 +119,7 @@ pub fn decode_split(
 
 /// One file to RGB bytes at the target size. Never panics: a decoder panic on a hostile
 /// file becomes an error like any other.
-fn decode_resized(path: &std::path::Path, width: u32, height: u32) -> Result<Vec<u8>, String> {
+pub fn decode_resized(path: &std::path::Path, width: u32, height: u32) -> Result<Vec<u8>, String> {
     std::panic::catch_unwind(|| {
         let image = image::ImageReader::open(path)
             .map_err(|err| err.to_string())?

@@ -5,6 +5,6 @@ mod decode;
 mod loader;
 mod scan;
 
-pub use decode::{DecodedSplit, SkippedFile, decode_split};
+pub use decode::{DecodedSplit, SkippedFile, decode_resized, decode_split};
 pub use loader::{Batch, BatchLoader, Preprocess, shuffled_order};
 pub use scan::{ScannedSplit, scan_split};

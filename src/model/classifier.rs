@@ -13,6 +13,7 @@ use crate::data::Preprocess;
 use crate::spec::{Activation, Loss, PipelineSpec};
 
 /// The backbone layers before the first trainable one, ready for inference.
+#[derive(Module, Debug)]
 pub struct FrozenFeatures {
     layers: Vec<BackboneLayer>,
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::{Value, json};
 
-use crate::store::RunRecord;
+use crate::store::{RunRecord, Store};
 use crate::train::EpochMetrics;
 
 /// `runner list` as a table, oldest run first.
@@ -56,7 +56,12 @@ fn run_summary(run: &RunRecord) -> Value {
 
 /// `runner show --format json`: the whole record with its per-epoch history and the
 /// pipeline text it ran.
-pub fn run_json(run: &RunRecord, history: &[EpochMetrics], spec_text: Option<&str>) -> Value {
+pub fn run_json(
+    run: &RunRecord,
+    history: &[EpochMetrics],
+    spec_text: Option<&str>,
+    store: &Store,
+) -> Value {
     let mut value = run_summary(run);
     let object = value.as_object_mut().expect("a summary is an object");
     let extra = json!({
@@ -78,15 +83,15 @@ pub fn run_json(run: &RunRecord, history: &[EpochMetrics], spec_text: Option<&st
         "device": run.device,
         "host": run.host,
         "runner_version": run.runner_version,
-        "checkpoint": run.artifacts.get("last").map(|artifact| &artifact.path),
-        "best_checkpoint": run.artifacts.get("best").map(|artifact| &artifact.path),
+        "checkpoint": run.artifacts.get("last").map(|artifact| store.artifact_path(artifact)),
+        "best_checkpoint": run.artifacts.get("best").map(|artifact| store.artifact_path(artifact)),
     });
     object.extend(extra.as_object().expect("an object literal").clone());
     value
 }
 
 /// `runner show` for people: the summary, the parameters and the per-epoch table.
-pub fn run_text(run: &RunRecord, history: &[EpochMetrics]) -> String {
+pub fn run_text(run: &RunRecord, history: &[EpochMetrics], store: &Store) -> String {
     let mut out = String::new();
     let line =
         |out: &mut String, key: &str, value: String| out.push_str(&format!("{key:<12} {value}\n"));
@@ -124,7 +129,11 @@ pub fn run_text(run: &RunRecord, history: &[EpochMetrics]) -> String {
         line(
             &mut out,
             name,
-            format!("{} ({} bytes)", artifact.path, artifact.bytes),
+            format!(
+                "{} ({} bytes)",
+                store.artifact_path(artifact).display(),
+                artifact.bytes
+            ),
         );
     }
     out.push_str("\nparams\n");

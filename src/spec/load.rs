@@ -19,6 +19,12 @@ pub fn load_pipeline(file: &Path) -> Result<Pipeline> {
             file.display()
         ))
     })?;
+    parse_pipeline(file, text)
+}
+
+/// Parses and checks pipeline `text` as if read from `file` (which need not exist any
+/// more: a recorded run is rebuilt from its stored text).
+pub fn parse_pipeline(file: &Path, text: String) -> Result<Pipeline> {
     let mut spec: PipelineSpec = toml::from_str(&text)
         .map_err(|err| input_error(render_toml_error(file, &text, err.message(), err.span())))?;
     validate_values(&spec)

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-pub use load::load_pipeline;
+pub use load::{load_pipeline, parse_pipeline};
 pub use params::flatten_params;
 
 /// A parsed pipeline file with its paths resolved against the file's folder.

@@ -38,6 +38,20 @@ impl Store {
         self.root.join("db")
     }
 
+    /// An artifact's file: artifact paths are kept relative to the store root, so a store
+    /// can be moved or read from another folder.
+    pub fn artifact_path(&self, artifact: &super::Artifact) -> PathBuf {
+        self.root.join(&artifact.path)
+    }
+
+    /// `path` relative to the store root, for recording an artifact.
+    pub fn relative_path(&self, path: &Path) -> String {
+        path.strip_prefix(&self.root)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    }
+
     /// Where the checkpoints of a run go.
     pub fn checkpoint_dir(&self, run_id: &str) -> PathBuf {
         self.root.join("checkpoints").join(run_id)

@@ -91,6 +91,11 @@ fn v1_to_v2(db: &sled::Db) -> Result<()> {
         for (old, name) in [("checkpoint", "last"), ("best_checkpoint", "best")] {
             if let Some(Value::String(path)) = object.remove(old) {
                 let bytes = std::fs::metadata(&path).map_or(0, |meta| meta.len());
+                // Version 1 kept paths as the run saw them; version 2 keeps them relative
+                // to the store root, where checkpoints always live.
+                let path = path
+                    .find("checkpoints/")
+                    .map_or(path.clone(), |at| path[at..].to_string());
                 artifacts.insert(name.into(), json!({ "path": path, "bytes": bytes }));
             }
         }
