@@ -73,6 +73,27 @@ impl Store {
         })
     }
 
+    /// Records finished runs with their epochs and pipeline texts in one go (imports,
+    /// benchmarks): one open of the database instead of one per epoch.
+    pub fn import_runs(&self, runs: &[(RunRecord, Vec<EpochMetrics>, String)]) -> Result<()> {
+        self.write(|db| {
+            let mut run_batch = sled::Batch::default();
+            let mut epoch_batch = sled::Batch::default();
+            let mut spec_batch = sled::Batch::default();
+            for (record, epochs, spec_text) in runs {
+                run_batch.insert(record.id.as_bytes(), serde_json::to_vec(record)?);
+                spec_batch.insert(record.spec_hash.as_bytes(), spec_text.as_bytes());
+                for epoch in epochs {
+                    epoch_batch.insert(epoch_key(&record.id, epoch.epoch), serde_json::to_vec(epoch)?);
+                }
+            }
+            db.open_tree("runs")?.apply_batch(run_batch)?;
+            db.open_tree("epochs")?.apply_batch(epoch_batch)?;
+            db.open_tree("specs")?.apply_batch(spec_batch)?;
+            Ok(())
+        })
+    }
+
     /// Replaces a run record.
     pub fn put_run(&self, record: &RunRecord) -> Result<()> {
         self.write(|db| {
