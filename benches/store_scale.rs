@@ -3,6 +3,7 @@
 //! (targets: 200 ms and 100 ms).
 //!
 //!     cargo bench --bench store_scale
+//!     STORE_SCALE_KEEP=/tmp/big-store cargo bench --bench store_scale   # keep the store
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
@@ -68,7 +69,10 @@ fn synthetic_run(index: usize) -> (RunRecord, Vec<EpochMetrics>, String) {
         ended_at: Some(2_000 + index as u64),
         heartbeat_at: 2_000,
         host: "bench".into(),
-        process: ProcessId { pid: 1, start_ticks: None },
+        process: ProcessId {
+            pid: 1,
+            start_ticks: None,
+        },
         device: "cpu".into(),
         runner_version: "0.1.0".into(),
         libtorch_version: "2.9.0".into(),
@@ -110,18 +114,28 @@ fn time_command(store: &std::path::Path, args: &[&str]) -> (Duration, usize) {
 }
 
 fn main() {
+    // STORE_SCALE_KEEP=DIR keeps the filled store there, for profiling.
     let dir = tempfile::tempdir().expect("a temporary folder");
-    let store_path = dir.path().join("store");
+    let store_path =
+        std::env::var_os("STORE_SCALE_KEEP").map_or_else(|| dir.path().join("store"), Into::into);
     let store = Store::new(&store_path);
     let started = Instant::now();
     let runs: Vec<_> = (0..RUNS).map(synthetic_run).collect();
     for chunk in runs.chunks(1000) {
-        store.import_runs(chunk).expect("the store accepts the runs");
+        store
+            .import_runs(chunk)
+            .expect("the store accepts the runs");
     }
-    println!("filled {RUNS} runs x {EPOCHS} epochs in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "filled {RUNS} runs x {EPOCHS} epochs in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 
     for (args, target) in [
-        (vec!["compare", "--pipeline", "bench", "--format", "json"], 200),
+        (
+            vec!["compare", "--pipeline", "bench", "--format", "json"],
+            200,
+        ),
         (vec!["list"], 100),
         (vec!["list", "--format", "json"], 100),
     ] {

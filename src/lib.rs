@@ -3,17 +3,16 @@
 //! Data flows one way: [`spec`] parses and validates a pipeline file, [`data`] scans and
 //! decodes the image folders, [`model`] builds the backbone and head, [`train`] fits them,
 //! [`store`] records the run, and [`report`] prints what was recorded. [`exec`] strings
-//! these stages together for one run; [`cli`] maps commands onto them.
+//! these stages together for one run; [`inference`] uses a recorded model. The parts that
+//! need no LibTorch live in `runner-core` and are re-exported here.
 
 pub mod allocator;
-pub mod cli;
 pub mod data;
 pub mod device;
-pub mod error;
 pub mod exec;
 pub mod inference;
 pub mod model;
-pub mod report;
-pub mod spec;
-pub mod store;
+pub mod torch_cli;
 pub mod train;
+
+pub use runner_core::{bail_input, cli, error, metrics, report, spec, store};

@@ -1,33 +1,24 @@
-use std::io::IsTerminal;
-use std::process::ExitCode;
+//! `runner`: the command line. It reads and edits the run store itself and hands the
+//! commands that need LibTorch to `runner-torch`, installed beside it, so that `list`,
+//! `show` and `compare` start without loading LibTorch.
 
-use clap::Parser;
-use runner::cli::{Cli, execute};
-use runner::error::is_input_error;
-use tracing_subscriber::EnvFilter;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, ExitCode};
+
+use anyhow::Result;
+use runner_core::cli::{Cli, main_with};
 
 fn main() -> ExitCode {
-    runner::allocator::keep_freed_memory();
-    let cli = Cli::parse();
-    let default_level = match cli.verbose {
-        0 => "info",
-        1 => "debug",
-        _ => "trace",
-    };
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("warn,runner={default_level}")));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(std::io::stderr().is_terminal())
-        .without_time()
-        .init();
-    match execute(cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error:#}");
-            ExitCode::from(if is_input_error(&error) { 2 } else { 1 })
-        }
-    }
+    main_with(hand_over_to_runner_torch)
+}
+
+/// Replaces this process with `runner-torch` and the same arguments; returns only if that
+/// binary cannot be started.
+fn hand_over_to_runner_torch(_cli: Cli) -> Result<()> {
+    let exe = std::env::current_exe()?.with_file_name("runner-torch");
+    let error = Command::new(&exe).args(std::env::args_os().skip(1)).exec();
+    anyhow::bail!(
+        "cannot start `{}`, which runs training and models: {error} (cargo builds it beside `runner`)",
+        exe.display()
+    )
 }

@@ -9,7 +9,7 @@ use super::layers::BackboneLayer;
 use super::weights::load_pytorch;
 use crate::bail_input;
 use crate::data::Preprocess;
-use crate::spec::{Arch, BackboneSpec, FreezeKeyword, FreezeSpec};
+use crate::spec::{Arch, BackboneSpec, FreezeKeyword, FreezeSpec, closest};
 
 pub struct Backbone {
     pub arch: Arch,
@@ -95,11 +95,8 @@ fn find_layer(arch: Arch, names: &[String], name: &str, key: &str) -> Result<usi
     if let Some(index) = names.iter().position(|candidate| candidate == name) {
         return Ok(index);
     }
-    let mut by_distance: Vec<&String> = names.iter().collect();
-    by_distance.sort_by_key(|candidate| strsim::levenshtein(candidate, name));
-    let nearest: Vec<String> = by_distance
+    let nearest: Vec<String> = closest(names.iter().map(String::as_str), name, 3)
         .iter()
-        .take(3)
         .map(|n| format!("`{n}`"))
         .collect();
     bail_input!(

@@ -13,11 +13,12 @@ use burn::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::loss::{loss_from_logits, predicted_classes};
-use super::metrics::{EpochMetrics, RunningMetrics};
+use super::metrics::RunningMetrics;
 use super::optim::build_optimizer;
 use crate::data::{Batch, BatchLoader, DecodedSplit, Preprocess, shuffled_order};
 use crate::model::{FrozenFeatures, TrainableModel};
 use crate::spec::{AugmentSpec, Loss, OptimizerSpec};
+use runner_core::metrics::EpochMetrics;
 
 /// Cached features larger than this are recomputed each epoch instead.
 const FEATURE_CACHE_BUDGET_BYTES: usize = 8 << 30;

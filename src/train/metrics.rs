@@ -1,7 +1,5 @@
 //! Running sums of loss and accuracy over an epoch.
 
-use serde::{Deserialize, Serialize};
-
 /// Loss and accuracy of one pass, weighted by batch size.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RunningMetrics {
@@ -24,19 +22,6 @@ impl RunningMetrics {
     pub fn accuracy(&self) -> f64 {
         self.correct as f64 / self.seen.max(1) as f64
     }
-}
-
-/// The metrics of one epoch, as recorded in the store and printed.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct EpochMetrics {
-    /// 1-based, as Keras prints it.
-    pub epoch: usize,
-    pub loss: f64,
-    pub accuracy: f64,
-    pub val_loss: f64,
-    pub val_accuracy: f64,
-    pub lr: f64,
-    pub seconds: f64,
 }
 
 #[cfg(test)]

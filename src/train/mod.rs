@@ -7,5 +7,5 @@ mod optim;
 
 pub use fit::{EpochOutcome, FitOptions, FitStop, fit};
 pub use loss::{loss_from_logits, predicted_classes};
-pub use metrics::EpochMetrics;
 pub use optim::build_optimizer;
+pub use runner_core::metrics::EpochMetrics;

@@ -5,8 +5,8 @@ use std::time::{Duration, UNIX_EPOCH};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::{Value, json};
 
+use crate::metrics::EpochMetrics;
 use crate::store::{RunRecord, Store};
-use crate::train::EpochMetrics;
 
 /// `runner list` as a table, oldest run first.
 pub fn runs_table(runs: &[RunRecord]) -> String {

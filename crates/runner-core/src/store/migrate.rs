@@ -14,7 +14,9 @@ const SCHEMA_KEY: &[u8] = b"schema_version";
 
 /// `(from version, step)`: each step upgrades a store from its version to the next one.
 /// A step must be safe to run again after a crash halfway through it.
-const STEPS: [(u32, fn(&sled::Db) -> Result<()>); 1] = [(1, v1_to_v2)];
+const STEPS: [(u32, MigrationStep); 1] = [(1, v1_to_v2)];
+
+type MigrationStep = fn(&sled::Db) -> Result<()>;
 
 /// Brings the database at `path` to [`SCHEMA_VERSION`], or refuses a newer one.
 pub fn migrate(db: &sled::Db, path: &Path) -> Result<()> {

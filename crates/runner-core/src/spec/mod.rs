@@ -265,3 +265,16 @@ pub enum Loss {
 pub enum Metric {
     Accuracy,
 }
+
+/// The `count` candidates closest to `name` by edit distance, closest first: for error
+/// messages that list what the user may have meant.
+pub fn closest<'a>(
+    candidates: impl IntoIterator<Item = &'a str>,
+    name: &str,
+    count: usize,
+) -> Vec<&'a str> {
+    let mut ranked: Vec<&str> = candidates.into_iter().collect();
+    ranked.sort_by_key(|candidate| strsim::levenshtein(candidate, name));
+    ranked.truncate(count);
+    ranked
+}

@@ -1,14 +1,17 @@
-//! The command line: clap definitions and a thin dispatch onto the library.
+//! The command line: clap definitions, the store commands, and the process entry point
+//! shared by both binaries. Commands that need LibTorch (`run`, `predict`, `export`) are
+//! carried out by the `runner-torch` binary; `runner` hands them over so that reading the
+//! store never pays for loading LibTorch (about 250 ms a process).
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Result;
-use burn::prelude::Device;
 use clap::{Parser, Subcommand, ValueEnum};
+use tracing_subscriber::EnvFilter;
 
-use crate::exec::{RunOptions, run_pipeline};
-use crate::inference::{export, load_trained, predict};
+use crate::error::is_input_error;
 use crate::report;
 use crate::report::compare::{CompareOptions, compare};
 use crate::report::compare_format;
@@ -189,35 +192,59 @@ pub enum Format {
     Json,
 }
 
-pub fn execute(cli: Cli) -> Result<()> {
+impl Command {
+    /// Whether the command trains or runs a model, and so needs LibTorch.
+    pub fn needs_libtorch(&self) -> bool {
+        matches!(
+            self,
+            Command::Run { .. } | Command::Predict { .. } | Command::Export { .. }
+        )
+    }
+}
+
+/// Parses the arguments, sets up logging and runs the command: store commands here,
+/// LibTorch commands through `run_with_libtorch`. Exit code 2 for input errors.
+pub fn main_with(run_with_libtorch: impl FnOnce(Cli) -> Result<()>) -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let result = if cli.command.needs_libtorch() {
+        run_with_libtorch(cli)
+    } else {
+        execute_store_command(cli)
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(if is_input_error(&error) { 2 } else { 1 })
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default_level = match verbose {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new(format!(
+            "warn,runner={default_level},runner_core={default_level}"
+        ))
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
+        .without_time()
+        .init();
+}
+
+/// Runs a command that reads or edits the store.
+fn execute_store_command(cli: Cli) -> Result<()> {
     let store = Store::new(&cli.store);
     match cli.command {
-        Command::Run {
-            file,
-            device,
-            quiet,
-        } => {
-            let (device, device_label) = select_device(device)?;
-            let options = RunOptions {
-                store: cli.store.clone(),
-                device,
-                device_label,
-                show_progress: !quiet && std::io::stderr().is_terminal(),
-            };
-            let run = run_pipeline(&file, &options)?;
-            let best = run
-                .best
-                .get("val_accuracy")
-                .map_or_else(String::new, |accuracy| {
-                    format!(", best val_accuracy {accuracy:.4}")
-                });
-            println!(
-                "run {} {}{best}; `runner show {}` for details",
-                run.id,
-                run.status.as_str(),
-                run.id
-            );
-        }
         Command::List { filter, format } => {
             let filter = filter.to_filter()?;
             let runs: Vec<RunRecord> = store
@@ -318,33 +345,6 @@ pub fn execute(cli: Cli) -> Result<()> {
             plot_runs(&plotted, &out)?;
             eprintln!("wrote {}", out.display());
         }
-        Command::Predict {
-            run,
-            images,
-            format,
-        } => {
-            let record = store.find_run(&run)?;
-            let device = crate::device::cpu();
-            let model = load_trained(&store, &record, &device)?;
-            let predictions = predict(&model, &images, &device)?;
-            match format {
-                Format::Table => {
-                    for prediction in &predictions {
-                        println!(
-                            "{}\t{}\t{:.4}",
-                            prediction.image, prediction.class, prediction.probability
-                        );
-                    }
-                }
-                Format::Json => println!("{}", serde_json::to_string_pretty(&predictions)?),
-            }
-        }
-        Command::Export { run, out } => {
-            let record = store.find_run(&run)?;
-            let model = load_trained(&store, &record, &crate::device::cpu())?;
-            let metadata = export(model, &record, &out)?;
-            eprintln!("wrote {} and {}", out.display(), metadata.display());
-        }
         Command::Rm { runs } => {
             let records = select_runs(&store, &runs)?;
             if let Some(running) = records.iter().find(|run| run.status == RunStatus::Running) {
@@ -374,30 +374,17 @@ pub fn execute(cli: Cli) -> Result<()> {
                 report.runs_marked_interrupted
             );
         }
+        Command::Run { .. } | Command::Predict { .. } | Command::Export { .. } => {
+            unreachable!("main_with hands LibTorch commands to runner-torch")
+        }
     }
     Ok(())
 }
 
 /// The runs named by ids or unique prefixes, in the order given; every run if none.
-fn select_runs(store: &Store, ids: &[String]) -> Result<Vec<RunRecord>> {
+pub fn select_runs(store: &Store, ids: &[String]) -> Result<Vec<RunRecord>> {
     if ids.is_empty() {
         return store.runs();
     }
     ids.iter().map(|id| store.find_run(id)).collect()
-}
-
-/// The device to train on, and its name for the run record.
-fn select_device(choice: DeviceChoice) -> Result<(Device, String)> {
-    let cuda = crate::device::cuda_available();
-    let cpu = || Ok((crate::device::cpu(), "cpu".to_string()));
-    match choice {
-        DeviceChoice::Cpu => cpu(),
-        DeviceChoice::Auto if !cuda => cpu(),
-        DeviceChoice::Auto | DeviceChoice::Cuda if cuda => {
-            Ok((crate::device::cuda(0), "cuda:0".to_string()))
-        }
-        _ => crate::bail_input!(
-            "`--device cuda`: this LibTorch has no usable CUDA device (provision the CUDA build with `scripts/setup.sh --cuda`)"
-        ),
-    }
 }

@@ -16,7 +16,7 @@ use super::migrate::migrate;
 use super::record::RunRecord;
 use super::run_id::now_millis;
 use crate::bail_input;
-use crate::train::EpochMetrics;
+use crate::metrics::EpochMetrics;
 
 /// How long to wait for another runner process to release the database.
 const LOCK_WAIT: Duration = Duration::from_secs(60);
@@ -84,7 +84,10 @@ impl Store {
                 run_batch.insert(record.id.as_bytes(), serde_json::to_vec(record)?);
                 spec_batch.insert(record.spec_hash.as_bytes(), spec_text.as_bytes());
                 for epoch in epochs {
-                    epoch_batch.insert(epoch_key(&record.id, epoch.epoch), serde_json::to_vec(epoch)?);
+                    epoch_batch.insert(
+                        epoch_key(&record.id, epoch.epoch),
+                        serde_json::to_vec(epoch)?,
+                    );
                 }
             }
             db.open_tree("runs")?.apply_batch(run_batch)?;

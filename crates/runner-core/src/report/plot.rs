@@ -10,7 +10,7 @@ use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 
 use crate::bail_input;
-use crate::train::EpochMetrics;
+use crate::metrics::EpochMetrics;
 
 /// DejaVu Sans (its licence is beside it): plots render the same on machines without
 /// system fonts.
