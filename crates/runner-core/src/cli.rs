@@ -3,7 +3,7 @@
 //! carried out by the `runner-torch` binary; `runner` hands them over so that reading the
 //! store never pays for loading LibTorch (about 250 ms a process).
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -17,7 +17,7 @@ use crate::report::compare::{CompareOptions, compare};
 use crate::report::compare_format;
 use crate::report::plot::{PlottedRun, plot_runs};
 use crate::report::select::{Condition, RunFilter, display, parse_since};
-use crate::store::{RunRecord, RunStatus, Store};
+use crate::store::{RunRecord, RunStatus, RunSummary, Store};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -247,20 +247,29 @@ fn execute_store_command(cli: Cli) -> Result<()> {
     match cli.command {
         Command::List { filter, format } => {
             let filter = filter.to_filter()?;
-            let runs: Vec<RunRecord> = store
-                .runs()?
-                .into_iter()
-                .filter(|run| filter.matches(run))
-                .collect();
+            let runs: Vec<RunSummary> = if filter.needs_params() {
+                let records = store.runs()?.into_iter();
+                records
+                    .filter(|run| filter.matches_record(run))
+                    .map(|run| run.summary())
+                    .collect()
+            } else {
+                let no_params = Default::default();
+                let summaries = store.run_summaries()?.into_iter();
+                summaries
+                    .filter(|run| filter.matches(run, &no_params))
+                    .collect()
+            };
+            let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
             match format {
                 Format::Table if runs.is_empty() => {
                     eprintln!("no runs recorded in `{}` match", cli.store.display());
                 }
-                Format::Table => println!("{}", report::runs_table(&runs)),
-                Format::Json => println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report::runs_json(&runs))?
-                ),
+                Format::Table => write!(stdout, "{}", report::runs_table(&runs))?,
+                Format::Json => {
+                    serde_json::to_writer_pretty(&mut stdout, &report::runs_json(&runs))?;
+                    writeln!(stdout)?;
+                }
             }
         }
         Command::Show { run, format } => {
@@ -287,7 +296,7 @@ fn execute_store_command(cli: Cli) -> Result<()> {
             let filter = filter.to_filter()?;
             let selected: Vec<RunRecord> = select_runs(&store, &runs)?
                 .into_iter()
-                .filter(|run| filter.matches(run))
+                .filter(|run| filter.matches_record(run))
                 .collect();
             if selected.is_empty() {
                 crate::bail_input!("no recorded run matches (see `runner list`)");

@@ -1,7 +1,7 @@
 //! `runner compare`: one row per run, or per group of runs that differ only by seed
 //! (shown as mean ± std), with only the parameters that differ between the rows.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -68,28 +68,30 @@ pub fn compare(runs: &[RunRecord], options: CompareOptions) -> Comparison {
 /// Groups runs with the same pipeline and the same parameters apart from the seed, in
 /// the order their first runs appear.
 fn group_runs(runs: &[RunRecord], no_group: bool) -> Vec<Vec<&RunRecord>> {
+    if no_group {
+        return runs.iter().map(|run| vec![run]).collect();
+    }
     let mut groups: Vec<Vec<&RunRecord>> = Vec::new();
+    let mut group_of_config: HashMap<String, usize> = HashMap::new();
     for run in runs {
-        let same_config = |other: &RunRecord| {
-            other.pipeline == run.pipeline && params_without_seed(other) == params_without_seed(run)
-        };
-        match groups
-            .iter_mut()
-            .find(|group| !no_group && same_config(group[0]))
-        {
-            Some(group) => group.push(run),
-            None => groups.push(vec![run]),
-        }
+        let index = *group_of_config.entry(config_key(run)).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[index].push(run);
     }
     groups
 }
 
-fn params_without_seed(run: &RunRecord) -> BTreeMap<&str, &Value> {
-    run.params
-        .iter()
-        .filter(|(key, _)| key.as_str() != SEED_KEY)
-        .map(|(key, value)| (key.as_str(), value))
-        .collect()
+/// The pipeline and every parameter but the seed, as one comparable string.
+fn config_key(run: &RunRecord) -> String {
+    let mut key = run.pipeline.clone();
+    for (name, value) in &run.params {
+        if name != SEED_KEY {
+            key.push_str(&format!("\u{1f}{name}={value}"));
+        }
+    }
+    key
 }
 
 /// Keys whose value differs between rows (a key missing from some rows differs). The

@@ -7,7 +7,9 @@ use anyhow::Result;
 use serde_json::Value;
 
 use crate::bail_input;
-use crate::store::RunRecord;
+use std::collections::BTreeMap;
+
+use crate::store::{RunRecord, RunSummary};
 
 #[derive(Debug, Default, Clone)]
 pub struct RunFilter {
@@ -20,7 +22,13 @@ pub struct RunFilter {
 }
 
 impl RunFilter {
-    pub fn matches(&self, run: &RunRecord) -> bool {
+    /// Whether a `--where` condition needs the runs' parameters, which only full records
+    /// carry.
+    pub fn needs_params(&self) -> bool {
+        !self.conditions.is_empty()
+    }
+
+    pub fn matches(&self, run: &RunSummary, params: &BTreeMap<String, Value>) -> bool {
         self.pipeline.as_ref().is_none_or(|p| &run.pipeline == p)
             && self
                 .sweep
@@ -31,7 +39,14 @@ impl RunFilter {
                 .as_ref()
                 .is_none_or(|s| run.status.as_str() == s)
             && self.since.is_none_or(|since| run.started_at >= since)
-            && self.conditions.iter().all(|condition| condition.holds(run))
+            && self
+                .conditions
+                .iter()
+                .all(|condition| condition.holds(params, &run.best))
+    }
+
+    pub fn matches_record(&self, run: &RunRecord) -> bool {
+        self.matches(&run.summary(), &run.params)
     }
 }
 
@@ -109,10 +124,10 @@ impl Condition {
         )
     }
 
-    fn holds(&self, run: &RunRecord) -> bool {
-        let actual = match run.params.get(&self.key) {
+    fn holds(&self, params: &BTreeMap<String, Value>, best: &BTreeMap<String, f64>) -> bool {
+        let actual = match params.get(&self.key) {
             Some(value) => value.clone(),
-            None => match run.best.get(&self.key) {
+            None => match best.get(&self.key) {
                 Some(metric) => Value::from(*metric),
                 None => return false,
             },

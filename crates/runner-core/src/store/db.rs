@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use sled::Transactional;
 
-use super::liveness::{mark_if_stale, this_host};
+use super::liveness::this_host;
 use super::migrate::migrate;
-use super::record::RunRecord;
+use super::record::{RunRecord, RunSummary};
 use super::run_id::now_millis;
 use crate::bail_input;
 use crate::metrics::EpochMetrics;
@@ -165,7 +165,7 @@ impl Store {
                 let (key, value) = entry?;
                 let mut run: RunRecord = parse(&key, &value)?;
                 let status = run.status;
-                mark_if_stale(&mut run, &host, now);
+                run.mark_if_stale(&host, now);
                 if run.status != status {
                     runs.insert(key, serde_json::to_vec(&run)?)?;
                     marked += 1;
@@ -177,19 +177,55 @@ impl Store {
 
     /// Every run, oldest first, with stale `running` records shown as interrupted.
     pub fn runs(&self) -> Result<Vec<RunRecord>> {
-        self.read(|db| {
-            let host = this_host();
-            let now = now_millis();
-            let mut runs = Vec::new();
-            for entry in db.open_tree("runs")?.iter() {
-                let (key, value) = entry?;
-                let mut run: RunRecord = parse(&key, &value)?;
-                mark_if_stale(&mut run, &host, now);
-                runs.push(run);
-            }
-            Ok(runs)
-        })
-        .map(Option::unwrap_or_default)
+        self.all_runs(RunRecord::mark_if_stale)
+    }
+
+    /// The summary of every run, oldest first; much faster than [`Store::runs`] for many runs.
+    pub fn run_summaries(&self) -> Result<Vec<RunSummary>> {
+        self.all_runs(RunSummary::mark_if_stale)
+    }
+
+    /// Every entry of the `runs` tree parsed as `T`, on all cores: parsing is most of the
+    /// time `list` and `compare` take on a large store.
+    fn all_runs<T>(&self, mark_if_stale: fn(&mut T, &str, u64)) -> Result<Vec<T>>
+    where
+        T: serde::de::DeserializeOwned + Send,
+    {
+        let entries = self.read(|db| {
+            let entries: Vec<(sled::IVec, sled::IVec)> =
+                db.open_tree("runs")?.iter().collect::<Result<_, _>>()?;
+            Ok(entries)
+        })?;
+        let entries = entries.unwrap_or_default();
+        let (host, now) = (this_host(), now_millis());
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let chunk = entries.len().div_ceil(threads).max(1);
+        let parsed: Vec<Result<Vec<T>>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = entries
+                .chunks(chunk)
+                .map(|part| {
+                    let host = &host;
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|(key, value)| {
+                                let mut run: T = parse(key, value)?;
+                                mark_if_stale(&mut run, host, now);
+                                Ok(run)
+                            })
+                            .collect()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|worker| worker.join().expect("parsing threads do not panic"))
+                .collect()
+        });
+        let mut runs = Vec::with_capacity(entries.len());
+        for part in parsed {
+            runs.extend(part?);
+        }
+        Ok(runs)
     }
 
     /// The run with this id, or the only run whose id starts with it.

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::record::{ProcessId, RunRecord, RunStatus};
+use super::record::{ProcessId, RunStatus};
 
 /// How often a training process refreshes its run's heartbeat.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(30);
@@ -25,23 +25,30 @@ pub fn this_host() -> String {
         .unwrap_or_default()
 }
 
-/// Shows a `running` record whose process is gone as `interrupted`, with the reason.
-pub fn mark_if_stale(record: &mut RunRecord, host: &str, now_millis: u64) {
-    if record.status != RunStatus::Running {
-        return;
+/// Why a run recorded as `running` is in fact dead, if it is: on the recording host its
+/// process is gone, elsewhere its heartbeat is stale.
+pub(super) fn stale_reason(
+    status: RunStatus,
+    recorded_host: &str,
+    process: ProcessId,
+    heartbeat_at: u64,
+    host: &str,
+    now_millis: u64,
+) -> Option<String> {
+    if status != RunStatus::Running {
+        return None;
     }
-    let gone = if record.host == host {
-        !is_alive(record.process)
+    let gone = if recorded_host == host {
+        !is_alive(process)
     } else {
-        now_millis.saturating_sub(record.heartbeat_at) > STALE_AFTER.as_millis() as u64
+        now_millis.saturating_sub(heartbeat_at) > STALE_AFTER.as_millis() as u64
     };
-    if gone {
-        record.status = RunStatus::Interrupted;
-        record.reason = Some(format!(
-            "the recording process (pid {} on {}) ended without finishing the run",
-            record.process.pid, record.host
-        ));
-    }
+    gone.then(|| {
+        format!(
+            "the recording process (pid {} on {recorded_host}) ended without finishing the run",
+            process.pid
+        )
+    })
 }
 
 fn is_alive(process: ProcessId) -> bool {

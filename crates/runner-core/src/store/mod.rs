@@ -16,5 +16,5 @@ pub use db::Store;
 pub use gc::GcReport;
 pub use liveness::{HEARTBEAT_INTERVAL, this_host, this_process};
 pub use migrate::SCHEMA_VERSION;
-pub use record::{Artifact, ProcessId, RunRecord, RunStatus};
+pub use record::{Artifact, ProcessId, RunRecord, RunStatus, RunSummary};
 pub use run_id::{new_run_id, now_millis};

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::liveness::stale_reason;
 use crate::metrics::EpochMetrics;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,7 +89,79 @@ pub struct Artifact {
     pub bytes: u64,
 }
 
+/// The fields of a run record that `runner list` shows, parsed from the same stored JSON:
+/// skipping the parameters (most of a record's bytes) keeps listing thousands of runs fast.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub id: String,
+    pub pipeline: String,
+    pub sweep: Option<String>,
+    pub status: RunStatus,
+    pub reason: Option<String>,
+    pub started_at: u64,
+    pub ended_at: Option<u64>,
+    pub heartbeat_at: u64,
+    pub host: String,
+    pub process: ProcessId,
+    pub epochs: usize,
+    pub best_epoch: Option<usize>,
+    pub best: BTreeMap<String, f64>,
+    pub last: BTreeMap<String, f64>,
+}
+
+impl RunSummary {
+    /// Shows a `running` run whose process is gone as `interrupted`, with the reason.
+    pub fn mark_if_stale(&mut self, host: &str, now_millis: u64) {
+        let process = self.process;
+        if let Some(reason) = stale_reason(
+            self.status,
+            &self.host,
+            process,
+            self.heartbeat_at,
+            host,
+            now_millis,
+        ) {
+            self.status = RunStatus::Interrupted;
+            self.reason = Some(reason);
+        }
+    }
+}
+
 impl RunRecord {
+    pub fn summary(&self) -> RunSummary {
+        RunSummary {
+            id: self.id.clone(),
+            pipeline: self.pipeline.clone(),
+            sweep: self.sweep.clone(),
+            status: self.status,
+            reason: self.reason.clone(),
+            started_at: self.started_at,
+            ended_at: self.ended_at,
+            heartbeat_at: self.heartbeat_at,
+            host: self.host.clone(),
+            process: self.process,
+            epochs: self.epochs,
+            best_epoch: self.best_epoch,
+            best: self.best.clone(),
+            last: self.last.clone(),
+        }
+    }
+
+    /// Shows a `running` run whose process is gone as `interrupted`, with the reason.
+    pub fn mark_if_stale(&mut self, host: &str, now_millis: u64) {
+        if let Some(reason) = stale_reason(
+            self.status,
+            &self.host,
+            self.process,
+            self.heartbeat_at,
+            host,
+            now_millis,
+        ) {
+            self.status = RunStatus::Interrupted;
+            self.reason = Some(reason);
+        }
+    }
+
     /// Folds one more epoch into the summary fields. Returns whether it is the new best epoch.
     pub fn add_epoch(&mut self, epoch: &EpochMetrics) -> bool {
         let improved = self
