@@ -182,3 +182,22 @@ fn a_newer_store_is_refused() {
         stderr(&output)
     );
 }
+
+#[test]
+fn two_runs_record_into_the_same_store_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    write_red_blue_dataset(&dir.path().join("data"), 4);
+    let pipeline = dir.path().join("tiny.toml");
+    std::fs::write(&pipeline, tiny_pipeline(STEM_ONLY_BACKBONE, 10)).unwrap();
+    let store = dir.path().join("store");
+    let mut first = start_run(&store, &pipeline);
+    let mut second = start_run(&store, &pipeline);
+    assert!(first.wait().unwrap().success());
+    assert!(second.wait().unwrap().success());
+    let runs = list_json(&store);
+    assert_eq!(runs.len(), 2);
+    for run in &runs {
+        assert_eq!(run["status"], "finished", "{run}");
+        assert_eq!(run["epochs"], 10, "{run}");
+    }
+}
