@@ -34,26 +34,7 @@ impl ScannedSplit {
 /// Lists `root/<class>/<file>`. Hidden entries are ignored; which files are really images
 /// is decided when they are decoded.
 pub fn scan_split(split: &str, root: &Path) -> Result<ScannedSplit> {
-    if !root.is_dir() {
-        bail_input!(
-            "the {split} data folder `{}` does not exist or is not a folder",
-            root.display()
-        );
-    }
-    let mut class_dirs = Vec::new();
-    for entry in read_dir_sorted(root)? {
-        if entry.is_dir() {
-            class_dirs.push(entry);
-        }
-    }
-    if class_dirs.len() < 2 {
-        bail_input!(
-            "the {split} data folder `{}` has {} class folder{}: a classifier needs at least two (one subfolder of images per class)",
-            root.display(),
-            class_dirs.len(),
-            if class_dirs.len() == 1 { "" } else { "s" }
-        );
-    }
+    let class_dirs = crate::spec::class_folders(split, root).map_err(crate::error::input_error)?;
     let mut classes = Vec::new();
     let mut files = Vec::new();
     for (index, dir) in class_dirs.iter().enumerate() {

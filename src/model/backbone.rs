@@ -9,7 +9,7 @@ use super::layers::BackboneLayer;
 use super::weights::load_pytorch;
 use crate::bail_input;
 use crate::data::Preprocess;
-use crate::spec::{Arch, BackboneSpec, FreezeKeyword, FreezeSpec, closest};
+use crate::spec::{Arch, BackboneSpec, FreezeKeyword, FreezeSpec, unknown_layer_message};
 
 pub struct Backbone {
     pub arch: Arch,
@@ -95,15 +95,5 @@ fn find_layer(arch: Arch, names: &[String], name: &str, key: &str) -> Result<usi
     if let Some(index) = names.iter().position(|candidate| candidate == name) {
         return Ok(index);
     }
-    let nearest: Vec<String> = closest(names.iter().map(String::as_str), name, 3)
-        .iter()
-        .map(|n| format!("`{n}`"))
-        .collect();
-    bail_input!(
-        "`{key}` = \"{name}\": {} has no layer named `{name}`; the nearest are {} (all layers: {} .. {})",
-        arch.name(),
-        nearest.join(", "),
-        names[0],
-        names[names.len() - 1]
-    )
+    bail_input!("{}", unknown_layer_message(arch, names, key, name))
 }

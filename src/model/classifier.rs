@@ -8,9 +8,8 @@ use burn::prelude::*;
 use super::backbone::build_backbone;
 use super::head::{Head, HeadOutput};
 use super::layers::BackboneLayer;
-use crate::bail_input;
 use crate::data::Preprocess;
-use crate::spec::{Activation, Loss, PipelineSpec};
+use crate::spec::{PipelineSpec, head_fits_loss};
 
 /// The backbone layers before the first trainable one, ready for inference.
 #[derive(Module, Debug)]
@@ -96,7 +95,7 @@ pub fn build_classifier(
         .iter()
         .fold(frozen_output, |x, layer| layer.valid().forward(x));
     let (head, output) = Head::new(&spec.head, shape_of(&backbone_output), &train_device)?;
-    check_output_fits_loss(spec.train.loss, output, classes, spec.head.len() - 1)?;
+    head_fits_loss(spec, classes).map_err(crate::error::input_error)?;
     Ok(Classifier {
         frozen,
         trainable: TrainableModel {
@@ -114,40 +113,4 @@ pub fn build_classifier(
 fn shape_of(features: &Tensor<4>) -> [usize; 3] {
     let [_, channels, height, width] = features.dims();
     [channels, height, width]
-}
-
-/// The head must end in what the loss expects for this many classes; the message says
-/// what the last layer should be.
-fn check_output_fits_loss(
-    loss: Loss,
-    output: HeadOutput,
-    classes: &[String],
-    last: usize,
-) -> Result<()> {
-    let count = classes.len();
-    match loss {
-        Loss::BinaryCrossentropy if count != 2 => bail_input!(
-            "`train.loss` = \"binary_crossentropy\" needs exactly 2 classes, but the data has {count} ({}): use \"categorical_crossentropy\" with a last dense layer of {count} units and softmax",
-            classes.join(", ")
-        ),
-        Loss::BinaryCrossentropy
-            if output.units != 1 || output.activation != Activation::Sigmoid =>
-        {
-            bail_input!(
-                "the last head layer (`head.{last}`) has {} units with {:?} activation, but binary_crossentropy needs `units = 1` and `activation = \"sigmoid\"`",
-                output.units,
-                output.activation
-            )
-        }
-        Loss::CategoricalCrossentropy
-            if output.units != count || output.activation != Activation::Softmax =>
-        {
-            bail_input!(
-                "the last head layer (`head.{last}`) has {} units with {:?} activation, but categorical_crossentropy on {count} classes needs `units = {count}` and `activation = \"softmax\"`",
-                output.units,
-                output.activation
-            )
-        }
-        _ => Ok(()),
-    }
 }

