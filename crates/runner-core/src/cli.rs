@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
 use crate::error::is_input_error;
@@ -17,6 +17,7 @@ use crate::report::compare::{CompareOptions, compare};
 use crate::report::compare_format;
 use crate::report::plot::{PlottedRun, plot_runs};
 use crate::report::select::{Condition, RunFilter, display, parse_since};
+use crate::spec::{self, Arch};
 use crate::store::{RunRecord, RunStatus, RunSummary, Store};
 
 #[derive(Debug, Parser)]
@@ -123,6 +124,34 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Check pipeline files: every problem, with file, line, column and a caret
+    #[command(
+        after_help = "Examples:\n  runner validate pipelines/*.toml\n  runner validate my.toml --format json"
+    )]
+    Validate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Write a commented starter pipeline that validates
+    #[command(
+        after_help = "Example:\n  runner new pipelines/flowers.toml --backbone efficientnet_lite0"
+    )]
+    New {
+        /// The pipeline file to create (an existing file is left alone)
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = BackboneChoice::EfficientnetLite0)]
+        backbone: BackboneChoice,
+    },
+    /// Print shell completions
+    #[command(
+        after_help = "Example:\n  runner completions bash > ~/.local/share/bash-completion/completions/runner"
+    )]
+    Completions { shell: clap_complete::Shell },
+    /// Print the JSON Schema of pipeline files (as in schemas/pipeline.schema.json)
+    #[command(after_help = "Example:\n  runner schema > schemas/pipeline.schema.json")]
+    Schema,
     /// Delete runs: their records, metrics and checkpoints
     #[command(after_help = "Example:\n  runner rm 20261128-183012-k3f")]
     Rm {
@@ -169,6 +198,11 @@ impl FilterArgs {
                 .collect::<Result<_>>()?,
         })
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackboneChoice {
+    EfficientnetLite0,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -383,10 +417,90 @@ fn execute_store_command(cli: Cli) -> Result<()> {
                 report.runs_marked_interrupted
             );
         }
+        Command::Validate { files, format } => validate_files(&files, format)?,
+        Command::New { file, backbone } => {
+            let arch = match backbone {
+                BackboneChoice::EfficientnetLite0 => Arch::EfficientnetLite0,
+            };
+            write_starter(&file, arch)?;
+            eprintln!(
+                "wrote {}; check it with `runner validate {}`",
+                file.display(),
+                file.display()
+            );
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "runner", &mut std::io::stdout());
+        }
+        Command::Schema => println!(
+            "{}",
+            serde_json::to_string_pretty(&spec::pipeline_schema())?
+        ),
         Command::Run { .. } | Command::Predict { .. } | Command::Export { .. } => {
             unreachable!("main_with hands LibTorch commands to runner-torch")
         }
     }
+    Ok(())
+}
+
+/// `runner validate`: every problem of every file; an input error when any has one.
+fn validate_files(files: &[PathBuf], format: Format) -> Result<()> {
+    let mut report = Vec::new();
+    let mut failed = 0;
+    for file in files {
+        let problems = match spec::load::read(file) {
+            Ok(text) => match spec::check_pipeline(file, text.clone()) {
+                Ok(_) => Vec::new(),
+                Err(problems) => {
+                    if format == Format::Table {
+                        eprintln!(
+                            "error: {}\n",
+                            spec::render_diagnostics(file, &text, &problems)
+                        );
+                    }
+                    problems
+                }
+            },
+            Err(error) => {
+                if format == Format::Table {
+                    eprintln!("error: {error:#}\n");
+                }
+                vec![spec::Diagnostic::new("", format!("{error:#}"), None, "")]
+            }
+        };
+        if problems.is_empty() && format == Format::Table {
+            eprintln!("{}: ok", file.display());
+        }
+        failed += usize::from(!problems.is_empty());
+        report.push(
+            serde_json::json!({ "file": file, "valid": problems.is_empty(), "problems": problems }),
+        );
+    }
+    if format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    if failed > 0 {
+        return Err(crate::error::InputError(format!(
+            "{failed} of {} pipeline file(s) are not valid",
+            files.len()
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// `runner new`: a commented starter pipeline; an existing file is left alone.
+fn write_starter(file: &std::path::Path, arch: Arch) -> Result<()> {
+    use std::io::Write as _;
+    let text = spec::starter_pipeline(arch);
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(file)
+        .map_err(|err| {
+            crate::error::input_error(format!("cannot create `{}`: {err}", file.display()))
+        })?;
+    out.write_all(text.as_bytes())?;
     Ok(())
 }
 

@@ -159,7 +159,14 @@ impl Checker<'_> {
                 let unknown = message
                     .strip_prefix("unknown field `")
                     .and_then(|rest| rest.split('`').next())
-                    .map(|name| format!("{key}.{name}"));
+                    .map(|name| {
+                        // Some paths already end at the unknown key.
+                        if key.ends_with(&format!(".{name}")) {
+                            key.clone()
+                        } else {
+                            format!("{key}.{name}")
+                        }
+                    });
                 let diagnostic = match unknown {
                     Some(unknown_key) => self.diagnostic(&unknown_key, message, true),
                     None => self.diagnostic(&key, message, false),

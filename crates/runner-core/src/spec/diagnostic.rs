@@ -27,7 +27,14 @@ impl Diagnostic {
         span: Option<Range<usize>>,
         text: &str,
     ) -> Self {
-        let message = message.into();
+        // toml appends "in `key`" on a second line; the location says it better.
+        let message: String = message.into();
+        let message = message
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim_end()
+            .to_string();
         let help = suggestion(&message).map(|name| format!("did you mean `{name}`?"));
         let (line, column) = span
             .as_ref()
@@ -98,8 +105,9 @@ fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
 /// For serde's "unknown field `x`, expected one of `a`, `b`" and "unknown variant" messages,
 /// the closest expected name, when one is close enough to be a likely typo.
 fn suggestion(message: &str) -> Option<String> {
-    let found = between(message, "unknown field `", "`")
-        .or_else(|| between(message, "unknown variant `", "`"))?;
+    let found = ["unknown field `", "unknown variant `", "unknown section `"]
+        .iter()
+        .find_map(|start| between(message, start, "`"))?;
     let expected_part = &message[message.find("expected")?..];
     expected_part
         .split('`')

@@ -49,7 +49,8 @@ pub fn check_pipeline(file: &Path, text: String) -> Result<Pipeline, Vec<Diagnos
     }
 }
 
-pub(crate) fn read(file: &Path) -> Result<String> {
+/// The file's text, or an input error naming it.
+pub fn read(file: &Path) -> Result<String> {
     std::fs::read_to_string(file).map_err(|err| {
         input_error(format!(
             "cannot read pipeline file `{}`: {err}",

@@ -4,9 +4,10 @@
 
 mod check;
 mod diagnostic;
-mod load;
+pub mod load;
 mod params;
 mod rules;
+mod starter;
 mod types;
 mod validate;
 
@@ -17,6 +18,7 @@ pub use diagnostic::Diagnostic;
 pub use load::{check_pipeline, load_pipeline, parse_pipeline, render_diagnostics};
 pub use params::flatten_params;
 pub use rules::{class_folders, head_fits_loss, unknown_layer_message};
+pub use starter::starter_pipeline;
 pub use types::*;
 
 /// A parsed pipeline file with its paths resolved against the file's folder.

@@ -1,0 +1,101 @@
+//! The committed JSON Schema is the one the Rust types generate, and every shipped
+//! pipeline validates against both.
+
+use std::path::PathBuf;
+
+use runner_core::spec::{check_pipeline, parse_pipeline, pipeline_schema};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[test]
+fn committed_schema_is_current() {
+    let path = repo().join("schemas/pipeline.schema.json");
+    let generated = serde_json::to_string_pretty(&pipeline_schema()).unwrap() + "\n";
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "{} is out of date: run `runner schema > schemas/pipeline.schema.json`",
+        path.display()
+    );
+}
+
+fn shipped_pipelines() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(repo().join("pipelines"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    files
+}
+
+#[test]
+fn shipped_pipelines_fit_the_types_and_the_schema() {
+    let validator = jsonschema::validator_for(&pipeline_schema()).unwrap();
+    for file in shipped_pipelines() {
+        let text = std::fs::read_to_string(&file).unwrap();
+        parse_pipeline(&file, text.clone())
+            .unwrap_or_else(|err| panic!("{}: {err:#}", file.display()));
+        let as_json: serde_json::Value =
+            serde_json::to_value(toml::from_str::<toml::Value>(&text).unwrap()).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&as_json)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:?}", file.display());
+    }
+}
+
+#[test]
+fn the_schema_rejects_what_the_types_reject() {
+    let validator = jsonschema::validator_for(&pipeline_schema()).unwrap();
+    let text = std::fs::read_to_string(repo().join("pipelines/cats_dogs.toml")).unwrap();
+    for (from, to) in [
+        ("rate = 0.2", "rate = 1.5"),
+        ("epochs = 5", "epochs = 0"),
+        ("batch_size = 32", "batchsize = 32"),
+    ] {
+        let broken = text.replace(from, to);
+        let as_json: serde_json::Value =
+            serde_json::to_value(toml::from_str::<toml::Value>(&broken).unwrap()).unwrap();
+        assert!(
+            validator.iter_errors(&as_json).next().is_some(),
+            "the schema accepts `{to}`"
+        );
+        assert!(
+            parse_pipeline(&repo().join("pipelines/x.toml"), broken).is_err(),
+            "the types accept `{to}`"
+        );
+    }
+}
+
+#[test]
+fn a_starter_pipeline_validates() {
+    let dir = tempfile::tempdir().unwrap();
+    for split in ["train", "validation"] {
+        for class in ["cats", "dogs"] {
+            std::fs::create_dir_all(
+                dir.path()
+                    .join("data/cats_and_dogs")
+                    .join(split)
+                    .join(class),
+            )
+            .unwrap();
+        }
+    }
+    std::fs::create_dir_all(dir.path().join("weights")).unwrap();
+    std::fs::write(
+        dir.path().join("weights/efficientnet-lite0-57934424.pth"),
+        b"x",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("pipelines")).unwrap();
+    let file = dir.path().join("pipelines/new.toml");
+    let text = runner_core::spec::starter_pipeline(runner_core::spec::Arch::EfficientnetLite0);
+    if let Err(problems) = check_pipeline(&file, text) {
+        panic!("{problems:?}");
+    }
+}
