@@ -38,14 +38,14 @@ pub fn check_rules(spec: &PipelineSpec) -> Vec<RuleProblem> {
             problems.push((key.into(), message, None));
         }
     }
-    if let Some(file) = spec.backbone.weights_file() {
-        if !file.is_file() {
-            problems.push((
-                "backbone.weights".into(),
-                format!("the weights file `{}` does not exist", file.display()),
-                Some(spec.backbone.arch.weights_source().into()),
-            ));
-        }
+    if let Some(file) = spec.backbone.weights_file()
+        && !file.is_file()
+    {
+        problems.push((
+            "backbone.weights".into(),
+            format!("the weights file `{}` does not exist", file.display()),
+            Some(spec.backbone.arch.weights_source().into()),
+        ));
     }
     problems
 }
@@ -118,20 +118,20 @@ fn check_layers(spec: &PipelineSpec, problems: &mut Vec<RuleProblem>) {
             .as_deref()
             .map(|name| (find("backbone.freeze.to", name), name));
         for (key, end) in [("backbone.freeze.from", &from), ("backbone.freeze.to", &to)] {
-            if let (Some((Some(index), name)), Some(cut)) = (end, cut) {
-                if *index > cut {
-                    problems.push((key.into(), format!("`{key}` = \"{name}\" is after the cut (`{}`): only kept layers can be frozen", layers[cut]), None));
-                }
+            if let (Some((Some(index), name)), Some(cut)) = (end, cut)
+                && *index > cut
+            {
+                problems.push((key.into(), format!("`{key}` = \"{name}\" is after the cut (`{}`): only kept layers can be frozen", layers[cut]), None));
             }
         }
-        if let (Some((Some(from), from_name)), Some((Some(to), to_name))) = (from, to) {
-            if from > to {
-                problems.push((
-                    "backbone.freeze".into(),
-                    format!("`backbone.freeze`: `from` ({from_name}) comes after `to` ({to_name})"),
-                    None,
-                ));
-            }
+        if let (Some((Some(from), from_name)), Some((Some(to), to_name))) = (from, to)
+            && from > to
+        {
+            problems.push((
+                "backbone.freeze".into(),
+                format!("`backbone.freeze`: `from` ({from_name}) comes after `to` ({to_name})"),
+                None,
+            ));
         }
     }
 }

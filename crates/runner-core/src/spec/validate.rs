@@ -73,15 +73,12 @@ pub(super) fn out_of_range_values(spec: &PipelineSpec) -> Vec<(String, String)> 
     }
     if let OptimizerSpec::Rmsprop { epsilon, .. } | OptimizerSpec::Adam { epsilon, .. } =
         spec.train.optimizer
+        && !(epsilon.is_finite() && epsilon > 0.0)
     {
-        if !(epsilon.is_finite() && epsilon > 0.0) {
-            problem(
-                "train.optimizer.epsilon",
-                format!(
-                    "`train.optimizer.epsilon` = {epsilon} is out of range: it must be positive"
-                ),
-            );
-        }
+        problem(
+            "train.optimizer.epsilon",
+            format!("`train.optimizer.epsilon` = {epsilon} is out of range: it must be positive"),
+        );
     }
     if spec.train.epochs == 0 {
         problem("train.epochs", "`train.epochs` must be at least 1".into());
