@@ -393,7 +393,6 @@ fn every_problem_is_reported_not_only_the_first() {
     let text = VALID
         .replacen("batch_size = 4", "batchsize = 4", 1)
         .replacen("epochs = 2", "epoch = 2", 1)
-        .replacen("rat", "rat", 1)
         .replacen("type = \"dropout\"", "type = \"dropot\"", 1);
     let found = problems(&text);
     assert_eq!(found.len(), 3, "{found:?}");
