@@ -62,6 +62,17 @@ fn compare_plot_rm_and_gc_on_recorded_runs() {
     assert!(plotted.status.success(), "{}", stderr(&plotted));
     let image = image::open(&png).unwrap();
     assert_eq!((image.width(), image.height()), (1200, 520));
+    let shown: Value = serde_json::from_str(&stdout(&runner(
+        &store,
+        &["show", &ids[2], "--format", "json"],
+    )))
+    .unwrap();
+    let plot = &shown["artifacts"]["plot:curves.png"];
+    assert_eq!(
+        plot["bytes"],
+        std::fs::metadata(&png).unwrap().len(),
+        "{shown}"
+    );
     let svg = dir.path().join("curves.svg");
     assert!(
         runner(&store, &["plot", &ids[0], "--out", svg.to_str().unwrap()])

@@ -18,14 +18,14 @@ use crate::report::compare_format;
 use crate::report::plot::{PlottedRun, plot_runs};
 use crate::report::select::{Condition, RunFilter, display, parse_since};
 use crate::spec::{self, Arch};
-use crate::store::{RunRecord, RunStatus, RunSummary, Store};
+use crate::store::{Artifact, RunRecord, RunStatus, RunSummary, Store};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "runner",
     version,
     about = "Declarative transfer-learning pipelines and experiment runs for image classifiers",
-    after_help = "Examples:\n  runner run pipelines/cats_dogs.toml\n  runner list\n  runner show 20261128-183012-k3f --format json\n  runner compare --pipeline cats_dogs --sort val_accuracy\n  runner plot 20261128-183012-k3f --out curves.png"
+    after_help = "Examples:\n  runner run pipelines/cats_dogs.toml\n  runner list\n  runner show 20261128-183012-456k3 --format json\n  runner compare --pipeline cats_dogs --sort val_accuracy\n  runner plot 20261128-183012-456k3 --out curves.png"
 )]
 pub struct Cli {
     /// More log output: -v for debug, -vv for trace (RUST_LOG overrides)
@@ -63,7 +63,7 @@ pub enum Command {
         format: Format,
     },
     /// Show one run: parameters, per-epoch metrics, artifacts
-    #[command(after_help = "Example:\n  runner show 20261128-183012-k3f --format json")]
+    #[command(after_help = "Example:\n  runner show 20261128-183012-456k3 --format json")]
     Show {
         /// A run id, or a prefix that matches one run
         run: String,
@@ -107,7 +107,7 @@ pub enum Command {
         out: PathBuf,
     },
     /// Classify images with a run's trained model (its best checkpoint)
-    #[command(after_help = "Example:\n  runner predict 20261128-183012-k3f photos/*.jpg")]
+    #[command(after_help = "Example:\n  runner predict 20261128-183012-456k3 photos/*.jpg")]
     Predict {
         run: String,
         #[arg(required = true)]
@@ -117,7 +117,9 @@ pub enum Command {
     },
     /// Export a run's trained model as safetensors, with its classes and preprocessing in
     /// a JSON file beside it
-    #[command(after_help = "Example:\n  runner export 20261128-183012-k3f --out model.safetensors")]
+    #[command(
+        after_help = "Example:\n  runner export 20261128-183012-456k3 --out model.safetensors"
+    )]
     Export {
         run: String,
         /// The .safetensors file to write; FILE.json is written beside it
@@ -153,7 +155,7 @@ pub enum Command {
     #[command(after_help = "Example:\n  runner schema > schemas/pipeline.schema.json")]
     Schema,
     /// Delete runs: their records, metrics and checkpoints
-    #[command(after_help = "Example:\n  runner rm 20261128-183012-k3f")]
+    #[command(after_help = "Example:\n  runner rm 20261128-183012-456k3")]
     Rm {
         #[arg(required = true)]
         runs: Vec<String>,
@@ -386,6 +388,20 @@ fn execute_store_command(cli: Cli) -> Result<()> {
                 });
             }
             plot_runs(&plotted, &out)?;
+            // Each plotted run lists the plot among its artifacts.
+            let path = std::fs::canonicalize(&out)?;
+            let artifact = Artifact {
+                path: store.relative_path(&path),
+                bytes: std::fs::metadata(&path)?.len(),
+            };
+            let name = format!(
+                "plot:{}",
+                out.file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+            );
+            for record in &records {
+                store.add_artifact(&record.id, &name, artifact.clone())?;
+            }
             eprintln!("wrote {}", out.display());
         }
         Command::Rm { runs } => {

@@ -137,6 +137,19 @@ impl Store {
         })
     }
 
+    /// Records a file a run produced after it ended (a plot, an export) under `name`.
+    pub fn add_artifact(&self, run_id: &str, name: &str, artifact: super::Artifact) -> Result<()> {
+        self.write(|db| {
+            db.open_tree("runs")?
+                .fetch_and_update(run_id.as_bytes(), |value| {
+                    let mut record: RunRecord = serde_json::from_slice(value?).ok()?;
+                    record.artifacts.insert(name.to_string(), artifact.clone());
+                    serde_json::to_vec(&record).ok()
+                })?;
+            Ok(())
+        })
+    }
+
     /// Removes runs with their epochs; their pipeline texts stay while another run uses them.
     pub fn delete_runs(&self, ids: &[String]) -> Result<()> {
         self.write(|db| {
