@@ -13,7 +13,6 @@ use burn::module::Module;
 use burn::prelude::*;
 use sha2::{Digest, Sha256};
 
-use crate::bail_input;
 use crate::data::{DecodedSplit, ScannedSplit, decode_split, scan_split};
 use crate::model::{TrainableModel, build_classifier};
 use crate::spec::{Pipeline, load_pipeline};
@@ -35,13 +34,13 @@ pub struct RunOptions {
     pub show_progress: bool,
 }
 
-/// Runs the pipeline in `file` and returns its final record.
+/// Runs the pipeline in `file` and returns its final record. `load_pipeline` has already
+/// checked the folders (both splits with the same classes) and the weights file.
 pub fn run_pipeline(file: &Path, options: &RunOptions) -> Result<RunRecord> {
     let pipeline = load_pipeline(file)?;
     let spec = &pipeline.spec;
     let train_files = scan_split("training", &spec.data.train)?;
     let validation_files = scan_split("validation", &spec.data.validation)?;
-    check_same_classes(&train_files, &validation_files)?;
 
     options.device.seed(spec.pipeline.seed);
     let classifier = build_classifier(spec, &train_files.classes, &options.device)?;
@@ -152,19 +151,6 @@ pub fn run_pipeline(file: &Path, options: &RunOptions) -> Result<RunRecord> {
             Err(error.context(format!("run {} failed", record.id)))
         }
     }
-}
-
-fn check_same_classes(train: &ScannedSplit, validation: &ScannedSplit) -> Result<()> {
-    if train.classes != validation.classes {
-        bail_input!(
-            "the training folder `{}` has classes {:?} but the validation folder `{}` has {:?}: both need the same class subfolders",
-            train.root.display(),
-            train.classes,
-            validation.root.display(),
-            validation.classes
-        );
-    }
-    Ok(())
 }
 
 fn decode_logged(split: &str, files: &ScannedSplit, size: [u32; 2]) -> Result<DecodedSplit> {

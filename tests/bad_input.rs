@@ -156,3 +156,22 @@ fn dense_before_pooling() {
     let message = run_expecting_input_error(&text, |_| {});
     assert!(message.contains("needs flat features"), "{message}");
 }
+
+#[test]
+fn splits_with_different_classes() {
+    let message = run_expecting_input_error(&valid(), |dir| {
+        std::fs::rename(
+            dir.join("data/validation/red"),
+            dir.join("data/validation/green"),
+        )
+        .unwrap();
+    });
+    assert!(
+        message.contains("both need the same class subfolders"),
+        "{message}"
+    );
+    assert!(
+        message.contains(r#"["blue", "red"]"#) && message.contains(r#"["blue", "green"]"#),
+        "{message}"
+    );
+}

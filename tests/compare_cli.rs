@@ -17,15 +17,7 @@ fn compare_plot_rm_and_gc_on_recorded_runs() {
             .replace("seed = 7", &format!("seed = {seed}"));
         let file = dir.path().join(format!("p{rate}-{seed}.toml"));
         std::fs::write(&file, text).unwrap();
-        let output = runner(&store, &["run", file.to_str().unwrap()]);
-        assert!(output.status.success(), "{}", stderr(&output));
-        ids.push(
-            stdout(&output)
-                .split_whitespace()
-                .nth(1)
-                .unwrap()
-                .to_string(),
-        );
+        ids.push(run_ok(&store, &file));
     }
 
     let rows: Vec<Value> =

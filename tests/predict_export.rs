@@ -12,13 +12,7 @@ fn predict_and_export_a_trained_run() {
     let pipeline = dir.path().join("tiny.toml");
     std::fs::write(&pipeline, tiny_pipeline(STEM_ONLY_BACKBONE, 8)).unwrap();
     let store = dir.path().join("store");
-    let output = runner(&store, &["run", pipeline.to_str().unwrap()]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let run_id = stdout(&output)
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .to_string();
+    let run_id = run_ok(&store, &pipeline);
     // The pipeline file may be gone: the store keeps its text.
     std::fs::remove_file(&pipeline).unwrap();
 

@@ -28,11 +28,7 @@ fn a_run_trains_records_and_reads_back() {
         "the skipped file is named: {}",
         stderr(&output)
     );
-    let run_id = stdout(&output)
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .to_string();
+    let run_id = run_id_of(&output);
 
     let shown = runner(&store, &["show", &run_id, "--format", "json"]);
     assert!(shown.status.success(), "{}", stderr(&shown));
@@ -87,13 +83,7 @@ freeze = { to = "stem" }"#;
     std::fs::write(&pipeline, tiny_pipeline(backbone, 2)).unwrap();
     let store = dir.path().join("store");
     let history = || {
-        let output = runner(&store, &["run", pipeline.to_str().unwrap()]);
-        assert!(output.status.success(), "{}", stderr(&output));
-        let run_id = stdout(&output)
-            .split_whitespace()
-            .nth(1)
-            .unwrap()
-            .to_string();
+        let run_id = run_ok(&store, &pipeline);
         let shown: Value = serde_json::from_str(&stdout(&runner(
             &store,
             &["show", &run_id, "--format", "json"],

@@ -38,13 +38,7 @@ fn kill_9_at_random_points_never_loses_a_finished_run() {
     let store = dir.path().join("store");
 
     // One run that finishes, which every later kill must leave intact.
-    let finished = runner(&store, &["run", pipeline.to_str().unwrap()]);
-    assert!(finished.status.success(), "{}", stderr(&finished));
-    let finished_id = stdout(&finished)
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .to_string();
+    let finished_id = run_ok(&store, &pipeline);
     let started = Instant::now();
     let full_run = {
         let mut child = start_run(&store, &pipeline);

@@ -92,6 +92,22 @@ pub fn runner(store: &Path, args: &[&str]) -> Output {
         .expect("the runner binary starts")
 }
 
+/// Runs `runner run FILE`, asserts it succeeded, and returns the new run's id (the second
+/// word of its last line: `run ID finished, ...`).
+pub fn run_ok(store: &Path, pipeline: &Path) -> String {
+    let output = runner(store, &["run", pipeline.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    run_id_of(&output)
+}
+
+pub fn run_id_of(output: &Output) -> String {
+    stdout(output)
+        .split_whitespace()
+        .nth(1)
+        .expect("runner run prints the run id")
+        .to_string()
+}
+
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
