@@ -15,7 +15,8 @@ use sha2::{Digest, Sha256};
 
 use crate::data::{DecodedSplit, ScannedSplit, decode_split, scan_split};
 use crate::model::{TrainableModel, build_classifier};
-use crate::spec::{Pipeline, load_pipeline};
+use crate::spec::sweep::{expand, trial_spec};
+use crate::spec::{Pipeline, load_pipeline, pipeline_from_spec};
 use crate::store::{
     Artifact, HEARTBEAT_INTERVAL, RunRecord, RunStatus, Store, new_run_id, now_millis, this_host,
     this_process,
@@ -34,10 +35,69 @@ pub struct RunOptions {
     pub show_progress: bool,
 }
 
-/// Runs the pipeline in `file` and returns its final record. `load_pipeline` has already
-/// checked the folders (both splits with the same classes) and the weights file.
-pub fn run_pipeline(file: &Path, options: &RunOptions) -> Result<RunRecord> {
+/// The runs of a pipeline or experiment file: one, or one per trial of its sweep.
+pub struct FileRuns {
+    pub sweep: Option<String>,
+    pub runs: Vec<RunRecord>,
+    /// Trials that failed, with why; the other trials still ran.
+    pub failures: Vec<String>,
+}
+
+/// Runs a pipeline or experiment file: once, or each trial of its sweep in turn. A failed
+/// trial is recorded with its reason and the others go on; Ctrl-C stops the sweep.
+pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
     let pipeline = load_pipeline(file)?;
+    let Some(sweep) = pipeline.written.sweep.clone() else {
+        return Ok(FileRuns {
+            sweep: None,
+            runs: vec![run_pipeline(&pipeline, None, options)?],
+            failures: Vec::new(),
+        });
+    };
+    let trials = expand(&sweep, pipeline.spec.pipeline.seed)
+        .map_err(|(key, message)| crate::error::input_error(format!("`sweep.{key}`: {message}")))?;
+    let sweep_id = format!("sweep-{}", new_run_id());
+    tracing::info!("sweep {sweep_id}: {} trials", trials.len());
+    let mut result = FileRuns {
+        sweep: Some(sweep_id.clone()),
+        runs: Vec::new(),
+        failures: Vec::new(),
+    };
+    for trial in &trials {
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            break;
+        }
+        let written = trial_spec(&pipeline.written, trial).map_err(|(key, message)| {
+            crate::error::input_error(format!("`sweep.{key}`: {message}"))
+        })?;
+        let trial_pipeline = pipeline_from_spec(&pipeline.file, written);
+        tracing::info!(
+            "trial {}/{}: {:?}",
+            trial.index + 1,
+            trials.len(),
+            trial.values
+        );
+        match run_pipeline(&trial_pipeline, Some((&sweep_id, trial.index)), options) {
+            Ok(run) => result.runs.push(run),
+            Err(error) => {
+                tracing::error!("trial {} failed: {error:#}", trial.index);
+                result
+                    .failures
+                    .push(format!("trial {}: {error:#}", trial.index));
+            }
+        }
+    }
+    Ok(result)
+}
+
+/// Runs one pipeline and returns its final record, as a trial of `sweep` if given.
+/// `load_pipeline` has already checked the folders (both splits with the same classes)
+/// and the weights file.
+pub fn run_pipeline(
+    pipeline: &Pipeline,
+    sweep: Option<(&str, usize)>,
+    options: &RunOptions,
+) -> Result<RunRecord> {
     let spec = &pipeline.spec;
     let train_files = scan_split("training", &spec.data.train)?;
     let validation_files = scan_split("validation", &spec.data.validation)?;
@@ -65,13 +125,17 @@ pub fn run_pipeline(file: &Path, options: &RunOptions) -> Result<RunRecord> {
         ))
     );
     let mut record = new_record(
-        &pipeline,
+        pipeline,
         &train_files.classes,
         &train,
         &validation,
         &options.device_label,
         dataset_hash,
     );
+    if let Some((sweep_id, trial)) = sweep {
+        record.sweep = Some(sweep_id.to_string());
+        record.trial = Some(trial);
+    }
     store.create_run(&record, &pipeline.text)?;
     tracing::info!(
         "run {} of `{}`: {} training and {} validation images, classes {:?}",

@@ -5,9 +5,11 @@ use std::io::IsTerminal;
 use anyhow::Result;
 use burn::prelude::Device;
 
-use crate::exec::{RunOptions, run_pipeline};
+use crate::exec::{RunOptions, run_file};
 use crate::inference::{export, load_trained, predict};
 use runner_core::cli::{Cli, Command, DeviceChoice, Format};
+use runner_core::report::compare::{CompareOptions, compare};
+use runner_core::report::compare_format;
 use runner_core::store::Store;
 
 pub fn execute(cli: Cli) -> Result<()> {
@@ -25,19 +27,39 @@ pub fn execute(cli: Cli) -> Result<()> {
                 device_label,
                 show_progress: !quiet && std::io::stderr().is_terminal(),
             };
-            let run = run_pipeline(&file, &options)?;
-            let best = run
-                .best
-                .get("val_accuracy")
-                .map_or_else(String::new, |accuracy| {
-                    format!(", best val_accuracy {accuracy:.4}")
-                });
-            println!(
-                "run {} {}{best}; `runner show {}` for details",
-                run.id,
-                run.status.as_str(),
-                run.id
-            );
+            let outcome = run_file(&file, &options)?;
+            for run in &outcome.runs {
+                let best = run
+                    .best
+                    .get("val_accuracy")
+                    .map_or_else(String::new, |accuracy| {
+                        format!(", best val_accuracy {accuracy:.4}")
+                    });
+                println!(
+                    "run {} {}{best}; `runner show {}` for details",
+                    run.id,
+                    run.status.as_str(),
+                    run.id
+                );
+            }
+            if let Some(sweep) = &outcome.sweep {
+                let comparison = compare(&outcome.runs, CompareOptions::default());
+                println!(
+                    "\nsweep {sweep}: {} trial(s) finished, {} failed",
+                    outcome.runs.len(),
+                    outcome.failures.len()
+                );
+                if !outcome.runs.is_empty() {
+                    println!("{}", compare_format::to_table(&comparison));
+                }
+            }
+            if !outcome.failures.is_empty() {
+                anyhow::bail!(
+                    "{} trial(s) failed:\n{}",
+                    outcome.failures.len(),
+                    outcome.failures.join("\n")
+                );
+            }
         }
         Command::Predict {
             run,

@@ -166,6 +166,14 @@ pub fn fit(
             validation_features.as_ref(),
             options,
         );
+        // A diverged model can keep a finite training loss for a batch and still give an
+        // infinite validation loss; neither belongs in the history.
+        if !validation_metrics.loss().is_finite() {
+            bail!(
+                "the validation loss became {} at epoch {epoch}: try a lower learning rate",
+                validation_metrics.loss()
+            );
+        }
         let metrics = EpochMetrics {
             epoch,
             loss: train_metrics.loss(),

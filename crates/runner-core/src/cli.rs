@@ -151,9 +151,14 @@ pub enum Command {
         after_help = "Example:\n  runner completions bash > ~/.local/share/bash-completion/completions/runner"
     )]
     Completions { shell: clap_complete::Shell },
-    /// Print the JSON Schema of pipeline files (as in schemas/pipeline.schema.json)
-    #[command(after_help = "Example:\n  runner schema > schemas/pipeline.schema.json")]
-    Schema,
+    /// Print the JSON Schema of pipeline or experiment files (as in schemas/)
+    #[command(
+        after_help = "Examples:\n  runner schema > schemas/pipeline.schema.json\n  runner schema experiment > schemas/experiment.schema.json"
+    )]
+    Schema {
+        #[arg(value_enum, default_value_t = SchemaKind::Pipeline)]
+        kind: SchemaKind,
+    },
     /// Delete runs: their records, metrics and checkpoints
     #[command(after_help = "Example:\n  runner rm 20261128-183012-456k3")]
     Rm {
@@ -200,6 +205,12 @@ impl FilterArgs {
                 .collect::<Result<_>>()?,
         })
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemaKind {
+    Pipeline,
+    Experiment,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -448,10 +459,13 @@ fn execute_store_command(cli: Cli) -> Result<()> {
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "runner", &mut std::io::stdout());
         }
-        Command::Schema => println!(
-            "{}",
-            serde_json::to_string_pretty(&spec::pipeline_schema())?
-        ),
+        Command::Schema { kind } => {
+            let schema = match kind {
+                SchemaKind::Pipeline => spec::pipeline_schema(),
+                SchemaKind::Experiment => spec::experiment_schema(),
+            };
+            println!("{}", serde_json::to_string_pretty(&schema)?);
+        }
         Command::Run { .. } | Command::Predict { .. } | Command::Export { .. } => {
             unreachable!("main_with hands LibTorch commands to runner-torch")
         }

@@ -306,6 +306,46 @@ const CASES: &[(&str, &str, &str, &str, usize, usize)] = &[
         30,
         1,
     ),
+    (
+        "sweep: a key the pipeline lacks",
+        "epochs = 2\n",
+        "epochs = 2\n\n[sweep]\n\"head.7.rate\" = [0.1]\n",
+        "the pipeline has no key `head.7.rate`",
+        36,
+        1,
+    ),
+    (
+        "sweep: a value that breaks the pipeline",
+        "epochs = 2\n",
+        "epochs = 2\n\n[sweep]\n\"head.1.rate\" = [0.1, 1.5]\n",
+        "the sweep value `head.1.rate` = 1.5 makes the pipeline invalid",
+        36,
+        1,
+    ),
+    (
+        "sweep: random without trials",
+        "epochs = 2\n",
+        "epochs = 2\n\n[sweep]\nmethod = \"random\"\n\"head.1.rate\" = { uniform = [0.0, 0.5] }\n",
+        "a random sweep needs `trials = N`",
+        35,
+        2,
+    ),
+    (
+        "sweep: a distribution in a grid",
+        "epochs = 2\n",
+        "epochs = 2\n\n[sweep]\n\"head.1.rate\" = { uniform = [0.0, 0.5] }\n",
+        "distributions need `method = \"random\"`",
+        36,
+        1,
+    ),
+    (
+        "sweep: unknown method",
+        "epochs = 2\n",
+        "epochs = 2\n\n[sweep]\nmethod = \"gird\"\n",
+        "unknown variant `gird`",
+        36,
+        10,
+    ),
 ];
 
 fn dataset(dir: &Path) {

@@ -3,26 +3,31 @@
 
 use std::path::PathBuf;
 
-use runner_core::spec::{check_pipeline, parse_pipeline, pipeline_schema};
+use runner_core::spec::{check_pipeline, experiment_schema, parse_pipeline, pipeline_schema};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 #[test]
-fn committed_schema_is_current() {
-    let path = repo().join("schemas/pipeline.schema.json");
-    let generated = serde_json::to_string_pretty(&pipeline_schema()).unwrap() + "\n";
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        committed == generated,
-        "{} is out of date: run `runner schema > schemas/pipeline.schema.json`",
-        path.display()
-    );
+fn committed_schemas_are_current() {
+    for (kind, schema) in [
+        ("pipeline", pipeline_schema()),
+        ("experiment", experiment_schema()),
+    ] {
+        let path = repo().join(format!("schemas/{kind}.schema.json"));
+        let generated = serde_json::to_string_pretty(&schema).unwrap() + "\n";
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "{} is out of date: run `runner schema {kind} > schemas/{kind}.schema.json`",
+            path.display()
+        );
+    }
 }
 
-fn shipped_pipelines() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(repo().join("pipelines"))
+fn shipped(folder: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(repo().join(folder))
         .unwrap()
         .map(|entry| entry.unwrap().path())
         .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
@@ -35,10 +40,34 @@ fn shipped_pipelines() -> Vec<PathBuf> {
 #[test]
 fn shipped_pipelines_fit_the_types_and_the_schema() {
     let validator = jsonschema::validator_for(&pipeline_schema()).unwrap();
-    for file in shipped_pipelines() {
+    for file in shipped("pipelines") {
         let text = std::fs::read_to_string(&file).unwrap();
         parse_pipeline(&file, text.clone())
             .unwrap_or_else(|err| panic!("{}: {err:#}", file.display()));
+        let as_json: serde_json::Value =
+            serde_json::to_value(toml::from_str::<toml::Value>(&text).unwrap()).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&as_json)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:?}", file.display());
+    }
+}
+
+#[test]
+fn shipped_experiments_fit_the_types_and_the_schema() {
+    let validator = jsonschema::validator_for(&experiment_schema()).unwrap();
+    for file in shipped("experiments") {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let experiment: runner_core::spec::experiment::ExperimentSpec =
+            toml::from_str(&text).unwrap_or_else(|err| panic!("{}: {err}", file.display()));
+        assert!(experiment.sweep.is_some(), "{}", file.display());
+        let (_, spec) = runner_core::spec::experiment::check_experiment(&file, &text)
+            .unwrap_or_else(|problems| panic!("{}: {problems:?}", file.display()));
+        let trials =
+            runner_core::spec::sweep::expand(spec.sweep.as_ref().unwrap(), spec.pipeline.seed)
+                .unwrap();
+        assert!(!trials.is_empty());
         let as_json: serde_json::Value =
             serde_json::to_value(toml::from_str::<toml::Value>(&text).unwrap()).unwrap();
         let errors: Vec<String> = validator

@@ -9,12 +9,15 @@ use serde_path_to_error::Segment;
 use toml_edit::{ImDocument, Item};
 
 use super::diagnostic::Diagnostic;
+use super::sweep::{SweepSpec, expand, trial_spec};
 use super::types::{
     AugmentSpec, BackboneSpec, DataSpec, HeadLayerSpec, PipelineSection, PipelineSpec, TrainSpec,
 };
 use super::validate::out_of_range_values;
 
-const SECTIONS: [&str; 6] = ["pipeline", "data", "backbone", "head", "augment", "train"];
+const SECTIONS: [&str; 7] = [
+    "pipeline", "data", "backbone", "head", "augment", "train", "sweep",
+];
 
 /// The spec in `text`, or every problem found in it.
 pub fn check_text(text: &str) -> Result<PipelineSpec, Vec<Diagnostic>> {
@@ -44,8 +47,21 @@ pub fn check_text(text: &str) -> Result<PipelineSpec, Vec<Diagnostic>> {
         None => Some(AugmentSpec::default()),
     };
     let train = checker.section::<TrainSpec>(&table, "train", &mut problems);
-    let (Some(pipeline), Some(data), Some(backbone), Some(head), Some(augment), Some(train)) =
-        (pipeline, data, backbone, head, augment, train)
+    let sweep = match table.get("sweep") {
+        Some(_) => checker
+            .section::<SweepSpec>(&table, "sweep", &mut problems)
+            .map(Some),
+        None => Some(None),
+    };
+    let (
+        Some(pipeline),
+        Some(data),
+        Some(backbone),
+        Some(head),
+        Some(augment),
+        Some(train),
+        Some(sweep),
+    ) = (pipeline, data, backbone, head, augment, train, sweep)
     else {
         return Err(problems);
     };
@@ -56,9 +72,21 @@ pub fn check_text(text: &str) -> Result<PipelineSpec, Vec<Diagnostic>> {
         head,
         augment,
         train,
+        sweep,
     };
     for (key, message) in out_of_range_values(&spec) {
         problems.push(checker.diagnostic(&key, message, false));
+    }
+    if problems.is_empty()
+        && let Some((key, message)) = sweep_problem(&spec)
+    {
+        let span = locate_segments(checker.document, &["sweep", &key], true);
+        problems.push(Diagnostic::new(
+            &format!("sweep.{key}"),
+            message,
+            span,
+            text,
+        ));
     }
     if problems.is_empty() {
         Ok(spec)
@@ -67,12 +95,32 @@ pub fn check_text(text: &str) -> Result<PipelineSpec, Vec<Diagnostic>> {
     }
 }
 
+/// The span of a key given as segments (which may hold dots) in `text`, if it parses.
+pub(super) fn locate_key_path(text: &str, segments: &[&str]) -> Option<Range<usize>> {
+    ImDocument::parse(text)
+        .ok()
+        .and_then(|document| locate_segments(&document, segments, true))
+}
+
 /// A diagnostic at dotted `key` of a file that parses.
 pub(super) fn diagnostic_at(text: &str, key: &str, message: String) -> Diagnostic {
     let span = ImDocument::parse(text)
         .ok()
         .and_then(|document| locate(&document, key, false));
     Diagnostic::new(key, message, span, text)
+}
+
+/// The first problem of the spec's sweep: one that cannot expand, or a trial that would
+/// make the pipeline invalid.
+pub(super) fn sweep_problem(spec: &PipelineSpec) -> Option<(String, String)> {
+    let sweep = spec.sweep.as_ref()?;
+    let trials = match expand(sweep, spec.pipeline.seed) {
+        Ok(trials) => trials,
+        Err(problem) => return Some(problem),
+    };
+    trials
+        .iter()
+        .find_map(|trial| trial_spec(spec, trial).err())
 }
 
 struct Checker<'a> {
@@ -181,6 +229,19 @@ impl Checker<'_> {
 /// The span of the key at dotted `path` (`head.1.rate`) or of its value; the nearest
 /// enclosing key's span when the path goes deeper than the file.
 fn locate(document: &ImDocument<&str>, path: &str, at_key: bool) -> Option<Range<usize>> {
+    let segments: Vec<&str> = path
+        .split('.')
+        .filter(|segment| !segment.is_empty())
+        .collect();
+    locate_segments(document, &segments, at_key)
+}
+
+/// [`locate`] for keys that may hold dots themselves (a sweep's `"head.2.rate"`).
+fn locate_segments(
+    document: &ImDocument<&str>,
+    segments: &[&str],
+    at_key: bool,
+) -> Option<Range<usize>> {
     enum Node<'a> {
         Item(&'a Item),
         Table(&'a toml_edit::Table),
@@ -188,7 +249,7 @@ fn locate(document: &ImDocument<&str>, path: &str, at_key: bool) -> Option<Range
     }
     let mut node = Node::Item(document.as_item());
     let mut found: Option<Range<usize>> = None;
-    for segment in path.split('.').filter(|segment| !segment.is_empty()) {
+    for &segment in segments {
         let index = segment.parse::<usize>().ok();
         let step = match node {
             Node::Item(Item::Table(table)) | Node::Table(table) => table

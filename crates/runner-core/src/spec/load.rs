@@ -7,6 +7,7 @@ use anyhow::Result;
 
 use super::check::{check_text, diagnostic_at};
 use super::diagnostic::Diagnostic;
+use super::experiment::{check_experiment, is_experiment};
 use super::rules::check_rules;
 use super::{Pipeline, PipelineSpec, flatten_params};
 use crate::error::input_error;
@@ -28,10 +29,16 @@ pub fn parse_pipeline(file: &Path, text: String) -> Result<Pipeline> {
 }
 
 /// Everything `runner validate` checks: the text, then the rules across keys and against
-/// the filesystem. Returns every problem found.
+/// the filesystem. Returns every problem found. An experiment file gives its base pipeline
+/// with the experiment's changes and sweep.
 pub fn check_pipeline(file: &Path, text: String) -> Result<Pipeline, Vec<Diagnostic>> {
-    let spec = check_text(&text)?;
-    let pipeline = resolved(file, text, spec);
+    let pipeline = if is_experiment(&text) {
+        let (base_file, spec) = check_experiment(file, &text)?;
+        pipeline_from_spec(&base_file, spec)
+    } else {
+        let spec = check_text(&text)?;
+        resolved(file, text, spec)
+    };
     let problems: Vec<Diagnostic> = check_rules(&pipeline.spec)
         .into_iter()
         .map(|(key, message, help)| {
@@ -80,13 +87,22 @@ pub fn render_diagnostics(file: &Path, text: &str, problems: &[Diagnostic]) -> S
     out
 }
 
-fn resolved(file: &Path, text: String, mut spec: PipelineSpec) -> Pipeline {
-    let params = flatten_params(&spec);
+/// A pipeline built from a spec as written (a sweep trial, an experiment), anchored at
+/// `file` for its relative paths; its text is the spec serialized as TOML.
+pub fn pipeline_from_spec(file: &Path, written: PipelineSpec) -> Pipeline {
+    let text = toml::to_string(&written).expect("a spec serializes to TOML");
+    resolved(file, text, written)
+}
+
+fn resolved(file: &Path, text: String, written: PipelineSpec) -> Pipeline {
+    let params = flatten_params(&written);
+    let mut spec = written.clone();
     resolve_paths(&mut spec, file.parent().unwrap_or(Path::new(".")));
     Pipeline {
         file: std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf()),
         text,
         spec,
+        written,
         params,
     }
 }

@@ -4,10 +4,12 @@
 
 mod check;
 mod diagnostic;
+pub mod experiment;
 pub mod load;
 mod params;
 mod rules;
 mod starter;
+pub mod sweep;
 mod types;
 mod validate;
 
@@ -15,7 +17,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub use diagnostic::Diagnostic;
-pub use load::{check_pipeline, load_pipeline, parse_pipeline, render_diagnostics};
+pub use load::{
+    check_pipeline, load_pipeline, parse_pipeline, pipeline_from_spec, render_diagnostics,
+};
 pub use params::flatten_params;
 pub use rules::{class_folders, head_fits_loss, unknown_layer_message};
 pub use starter::starter_pipeline;
@@ -30,6 +34,9 @@ pub struct Pipeline {
     pub text: String,
     /// Paths resolved against the file's folder.
     pub spec: PipelineSpec,
+    /// The spec as written: paths as in the file, before resolving. Sweep trials start
+    /// from it.
+    pub written: PipelineSpec,
     /// The spec flattened to key paths, with values as written in the file (paths
     /// unresolved), so runs compare the same wherever they were started.
     pub params: BTreeMap<String, serde_json::Value>,
@@ -38,6 +45,12 @@ pub struct Pipeline {
 /// The JSON Schema of pipeline files, as committed in `schemas/pipeline.schema.json`.
 pub fn pipeline_schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(PipelineSpec)).expect("a schema is JSON")
+}
+
+/// The JSON Schema of experiment files, as committed in `schemas/experiment.schema.json`.
+pub fn experiment_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(experiment::ExperimentSpec))
+        .expect("a schema is JSON")
 }
 
 /// The `count` candidates closest to `name` by edit distance, closest first: for error

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::sweep::SweepSpec;
+
 /// A runner pipeline: a pretrained backbone, where to cut it and what stays frozen, the new
 /// head, the augmentation and the training.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
@@ -22,6 +24,9 @@ pub struct PipelineSpec {
     #[serde(default)]
     pub augment: AugmentSpec,
     pub train: TrainSpec,
+    /// Values to try: each trial is this pipeline with some values changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepSpec>,
 }
 
 /// What the pipeline is called and how it is seeded.

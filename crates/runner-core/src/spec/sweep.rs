@@ -1,0 +1,331 @@
+//! Sweeps: `[sweep]` in a pipeline or experiment file turns one spec into trials, each the
+//! spec with some values changed at their key paths.
+
+use std::collections::BTreeMap;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::types::PipelineSpec;
+use super::validate::out_of_range_values;
+
+/// Which values to try. Every key other than `method`, `trials`, `seeds` and `list` is a
+/// key path of the pipeline (`"head.2.rate"`, `"train.optimizer.lr"`) with its values.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct SweepSpec {
+    /// `grid`: every combination of the listed values; `random`: `trials` draws;
+    /// `list`: the trials given in `list`.
+    #[serde(default)]
+    pub method: SweepMethod,
+    /// How many trials `random` draws.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub trials: Option<usize>,
+    /// Every trial runs once per seed (as `pipeline.seed`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seeds: Vec<u64>,
+    /// For `list`: each trial as a table of key path to value.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub list: Vec<BTreeMap<String, Value>>,
+    /// Key path to the values to try: a list, or for `random` a distribution.
+    #[serde(flatten)]
+    pub axes: BTreeMap<String, SweepAxis>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SweepMethod {
+    #[default]
+    Grid,
+    Random,
+    List,
+}
+
+/// The values of one key: a list, or a distribution for `random`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[serde(
+    untagged,
+    expecting = "a list of values, or a distribution such as { uniform = [0.0, 0.5] }"
+)]
+pub enum SweepAxis {
+    Values(Vec<Value>),
+    Distribution(Distribution),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Distribution {
+    /// One of the values, each as likely.
+    Choice(Vec<Value>),
+    /// A float uniformly in [low, high).
+    Uniform([f64; 2]),
+    /// A float whose logarithm is uniform in [ln low, ln high).
+    Loguniform([f64; 2]),
+    /// An integer uniformly in [low, high].
+    Int([i64; 2]),
+}
+
+/// One trial of a sweep: the values it sets, by key path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trial {
+    pub index: usize,
+    pub values: BTreeMap<String, Value>,
+}
+
+/// A sweep problem: the sweep key it is about and what is wrong.
+pub type SweepProblem = (String, String);
+
+/// The trials of a sweep, in order; random draws depend on `seed` alone.
+pub fn expand(sweep: &SweepSpec, seed: u64) -> Result<Vec<Trial>, SweepProblem> {
+    let configurations: Vec<BTreeMap<String, Value>> = match sweep.method {
+        SweepMethod::Grid => {
+            let mut product = vec![BTreeMap::new()];
+            for (key, axis) in &sweep.axes {
+                let SweepAxis::Values(values) = axis else {
+                    return Err((key.clone(), "a grid sweep takes a list of values; distributions need `method = \"random\"`".into()));
+                };
+                if values.is_empty() {
+                    return Err((key.clone(), "the list of values is empty".into()));
+                }
+                product = product
+                    .into_iter()
+                    .flat_map(|partial| {
+                        values.iter().map(move |value| {
+                            let mut next = partial.clone();
+                            next.insert(key.clone(), value.clone());
+                            next
+                        })
+                    })
+                    .collect();
+            }
+            product
+        }
+        SweepMethod::Random => {
+            let Some(trials) = sweep.trials.filter(|&n| n > 0) else {
+                return Err((
+                    "trials".into(),
+                    "a random sweep needs `trials = N` (at least 1)".into(),
+                ));
+            };
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            (0..trials)
+                .map(|_| {
+                    sweep
+                        .axes
+                        .iter()
+                        .map(|(key, axis)| Ok((key.clone(), draw(key, axis, &mut rng)?)))
+                        .collect::<Result<BTreeMap<_, _>, SweepProblem>>()
+                })
+                .collect::<Result<_, _>>()?
+        }
+        SweepMethod::List => {
+            if let Some(key) = sweep.axes.keys().next() {
+                return Err((
+                    key.clone(),
+                    "a list sweep gives its trials in `list`; move this key into them".into(),
+                ));
+            }
+            if sweep.list.is_empty() {
+                return Err((
+                    "list".into(),
+                    "a list sweep needs `list = [{ ... }, ...]` with at least one trial".into(),
+                ));
+            }
+            sweep.list.clone()
+        }
+    };
+    let seeds: Vec<Option<u64>> = if sweep.seeds.is_empty() {
+        vec![None]
+    } else {
+        sweep.seeds.iter().copied().map(Some).collect()
+    };
+    let mut trials = Vec::new();
+    for configuration in configurations {
+        for seed in &seeds {
+            let mut values = configuration.clone();
+            if let Some(seed) = seed {
+                values.insert("pipeline.seed".into(), Value::from(*seed));
+            }
+            trials.push(Trial {
+                index: trials.len(),
+                values,
+            });
+        }
+    }
+    Ok(trials)
+}
+
+fn draw(key: &str, axis: &SweepAxis, rng: &mut ChaCha8Rng) -> Result<Value, SweepProblem> {
+    let bad_range = |low: f64, high: f64| {
+        Err((
+            key.to_string(),
+            format!("the range [{low}, {high}] is empty or not finite"),
+        ))
+    };
+    Ok(match axis {
+        SweepAxis::Values(values) | SweepAxis::Distribution(Distribution::Choice(values)) => {
+            if values.is_empty() {
+                return Err((key.to_string(), "the list of values is empty".into()));
+            }
+            values[rng.random_range(0..values.len())].clone()
+        }
+        SweepAxis::Distribution(Distribution::Uniform([low, high])) => {
+            if !(low < high && low.is_finite() && high.is_finite()) {
+                return bad_range(*low, *high);
+            }
+            Value::from(rng.random_range(*low..*high))
+        }
+        SweepAxis::Distribution(Distribution::Loguniform([low, high])) => {
+            if !(0.0 < *low && low < high && high.is_finite()) {
+                return Err((
+                    key.to_string(),
+                    format!("a log-uniform range needs 0 < low < high, got [{low}, {high}]"),
+                ));
+            }
+            Value::from(rng.random_range(low.ln()..high.ln()).exp())
+        }
+        SweepAxis::Distribution(Distribution::Int([low, high])) => {
+            if low > high {
+                return bad_range(*low as f64, *high as f64);
+            }
+            Value::from(rng.random_range(*low..=*high))
+        }
+    })
+}
+
+/// The spec of one trial: `base` (without its sweep) with the trial's values set. A key
+/// the pipeline does not have, or a value that makes it invalid, is an error naming both.
+pub fn trial_spec(base: &PipelineSpec, trial: &Trial) -> Result<PipelineSpec, SweepProblem> {
+    let mut document = serde_json::to_value(PipelineSpec {
+        sweep: None,
+        ..base.clone()
+    })
+    .expect("a spec is JSON");
+    for (key, value) in &trial.values {
+        set_path(&mut document, key, value.clone())?;
+    }
+    let spec: PipelineSpec = serde_path_to_error::deserialize(document).map_err(|err| {
+        let key = trial.values.keys().next().cloned().unwrap_or_default();
+        (key, format!("trial {}: {}", trial.index, err.into_inner()))
+    })?;
+    if let Some((key, message)) = out_of_range_values(&spec).into_iter().next() {
+        let value = trial
+            .values
+            .get(&key)
+            .map_or_else(String::new, |v| format!(" = {v}"));
+        return Err((
+            key.clone(),
+            format!("the sweep value `{key}`{value} makes the pipeline invalid: {message}"),
+        ));
+    }
+    Ok(spec)
+}
+
+/// Sets `value` at dotted `key` (`head.2.rate`); every step of the path must exist.
+pub fn set_path(document: &mut Value, key: &str, value: Value) -> Result<(), SweepProblem> {
+    let missing = || (key.to_string(), format!("the pipeline has no key `{key}`"));
+    let mut node = document;
+    let segments: Vec<&str> = key.split('.').collect();
+    for (depth, segment) in segments.iter().enumerate() {
+        let last = depth + 1 == segments.len();
+        node = match node {
+            Value::Object(map) if last => {
+                if !map.contains_key(*segment) {
+                    return Err(missing());
+                }
+                map.insert(segment.to_string(), value);
+                return Ok(());
+            }
+            Value::Object(map) => map.get_mut(*segment).ok_or_else(missing)?,
+            Value::Array(items) => {
+                let index: usize = segment.parse().map_err(|_| missing())?;
+                let item = items.get_mut(index).ok_or_else(missing)?;
+                if last {
+                    *item = value;
+                    return Ok(());
+                }
+                item
+            }
+            _ => return Err(missing()),
+        };
+    }
+    Err(missing())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sweep(text: &str) -> SweepSpec {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn grid_is_the_cartesian_product_times_the_seeds() {
+        let trials = expand(
+            &sweep("\"head.2.rate\" = [0.0, 0.2, 0.5]\n\"train.epochs\" = [1, 2]\nseeds = [7, 8]"),
+            1,
+        )
+        .unwrap();
+        assert_eq!(trials.len(), 12);
+        assert_eq!(trials[0].values["head.2.rate"], Value::from(0.0));
+        assert_eq!(trials[0].values["pipeline.seed"], Value::from(7));
+        assert_eq!(trials[1].values["pipeline.seed"], Value::from(8));
+        assert_eq!(trials[11].values["head.2.rate"], Value::from(0.5));
+        assert_eq!(trials[11].values["train.epochs"], Value::from(2));
+    }
+
+    #[test]
+    fn random_draws_depend_on_the_seed_alone() {
+        let spec = sweep(
+            "method = \"random\"\ntrials = 20\n\"train.optimizer.lr\" = { loguniform = [1e-5, 1e-2] }\n\"head.2.rate\" = { uniform = [0.0, 0.5] }\n\"head.1.units\" = { int = [8, 64] }\n\"head.1.activation\" = { choice = [\"relu\", \"linear\"] }",
+        );
+        let first = expand(&spec, 3).unwrap();
+        assert_eq!(first.len(), 20);
+        assert_eq!(first, expand(&spec, 3).unwrap());
+        assert_ne!(first, expand(&spec, 4).unwrap());
+        for trial in &first {
+            let lr = trial.values["train.optimizer.lr"].as_f64().unwrap();
+            assert!((1e-5..1e-2).contains(&lr));
+            let units = trial.values["head.1.units"].as_i64().unwrap();
+            assert!((8..=64).contains(&units));
+        }
+    }
+
+    #[test]
+    fn list_gives_its_trials() {
+        let trials = expand(&sweep("method = \"list\"\nlist = [{ \"head.2.rate\" = 0.1 }, { \"head.2.rate\" = 0.3, \"train.epochs\" = 2 }]"), 1).unwrap();
+        assert_eq!(trials.len(), 2);
+        assert_eq!(trials[1].values.len(), 2);
+    }
+
+    #[test]
+    fn bad_sweeps_name_their_key() {
+        assert_eq!(
+            expand(&sweep("method = \"random\"\n\"a\" = [1]"), 1)
+                .unwrap_err()
+                .0,
+            "trials"
+        );
+        assert_eq!(
+            expand(&sweep("\"a\" = { uniform = [0.0, 1.0] }"), 1)
+                .unwrap_err()
+                .0,
+            "a"
+        );
+        assert_eq!(expand(&sweep("\"a\" = []"), 1).unwrap_err().0, "a");
+        let mut document = serde_json::json!({"head": [{"rate": 0.1}]});
+        assert!(set_path(&mut document, "head.0.rate", Value::from(0.2)).is_ok());
+        assert_eq!(document["head"][0]["rate"], 0.2);
+        assert_eq!(
+            set_path(&mut document, "head.3.rate", Value::from(0.2))
+                .unwrap_err()
+                .1,
+            "the pipeline has no key `head.3.rate`"
+        );
+        assert!(set_path(&mut document, "head.0.rat", Value::from(0.2)).is_err());
+    }
+}

@@ -1,0 +1,78 @@
+//! An experiment file with a sweep: every trial recorded under one sweep id, a failing
+//! trial recorded as failed while the others go on.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+#[test]
+fn an_experiment_sweep_runs_every_trial_and_survives_a_failing_one() {
+    let dir = tempfile::tempdir().unwrap();
+    write_red_blue_dataset(&dir.path().join("data"), 4);
+    std::fs::write(
+        dir.path().join("tiny.toml"),
+        tiny_pipeline(STEM_ONLY_BACKBONE, 5),
+    )
+    .unwrap();
+    let experiment = dir.path().join("study.toml");
+    // lr 1e38 sends the loss to infinity: that trial fails, the others run.
+    std::fs::write(
+        &experiment,
+        "base = \"tiny.toml\"\n\n[set]\n\"train.epochs\" = 3\n\n[sweep]\n\"train.optimizer.lr\" = [0.01, 1e38, 0.001]\n",
+    )
+    .unwrap();
+    let store = dir.path().join("store");
+    let output = runner(&store, &["run", experiment.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("1 trial(s) failed"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stdout(&output).contains("2 trial(s) finished, 1 failed"),
+        "{}",
+        stdout(&output)
+    );
+
+    let runs: Vec<Value> =
+        serde_json::from_str(&stdout(&runner(&store, &["list", "--format", "json"]))).unwrap();
+    assert_eq!(runs.len(), 3);
+    let statuses: Vec<&str> = runs
+        .iter()
+        .map(|run| run["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["finished", "failed", "finished"]);
+    assert!(
+        runs[1]["reason"].as_str().unwrap().contains("loss became"),
+        "{}",
+        runs[1]
+    );
+
+    let shown: Value = serde_json::from_str(&stdout(&runner(
+        &store,
+        &["show", runs[2]["run"].as_str().unwrap(), "--format", "json"],
+    )))
+    .unwrap();
+    let sweep = shown["sweep"].as_str().unwrap().to_string();
+    assert_eq!(shown["trial"], 2);
+    assert_eq!(shown["params"]["train.optimizer.lr"], 0.001);
+    assert_eq!(shown["params"]["train.epochs"], 3);
+    assert_eq!(shown["history"].as_array().unwrap().len(), 3);
+
+    let compared: Vec<Value> = serde_json::from_str(&stdout(&runner(
+        &store,
+        &["compare", "--sweep", &sweep, "--format", "json"],
+    )))
+    .unwrap();
+    assert_eq!(compared.len(), 3);
+    assert!(compared.iter().all(|row| {
+        row["params"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>()
+            == ["train.optimizer.lr"]
+    }));
+}
