@@ -37,6 +37,15 @@ fn shipped(folder: &str) -> Vec<PathBuf> {
     files
 }
 
+/// What the JSON Schema finds wrong with a TOML file, read as JSON.
+fn schema_errors(validator: &jsonschema::Validator, text: &str) -> Vec<String> {
+    let as_json = serde_json::to_value(toml::from_str::<toml::Value>(text).unwrap()).unwrap();
+    validator
+        .iter_errors(&as_json)
+        .map(|error| format!("{error} at {}", error.instance_path()))
+        .collect()
+}
+
 #[test]
 fn shipped_pipelines_fit_the_types_and_the_schema() {
     let validator = jsonschema::validator_for(&pipeline_schema()).unwrap();
@@ -44,12 +53,7 @@ fn shipped_pipelines_fit_the_types_and_the_schema() {
         let text = std::fs::read_to_string(&file).unwrap();
         parse_pipeline(&file, text.clone())
             .unwrap_or_else(|err| panic!("{}: {err:#}", file.display()));
-        let as_json: serde_json::Value =
-            serde_json::to_value(toml::from_str::<toml::Value>(&text).unwrap()).unwrap();
-        let errors: Vec<String> = validator
-            .iter_errors(&as_json)
-            .map(|e| format!("{} at {}", e, e.instance_path()))
-            .collect();
+        let errors = schema_errors(&validator, &text);
         assert!(errors.is_empty(), "{}: {errors:?}", file.display());
     }
 }
@@ -68,12 +72,7 @@ fn shipped_experiments_fit_the_types_and_the_schema() {
             runner_core::spec::sweep::expand(spec.sweep.as_ref().unwrap(), spec.pipeline.seed)
                 .unwrap();
         assert!(!trials.is_empty());
-        let as_json: serde_json::Value =
-            serde_json::to_value(toml::from_str::<toml::Value>(&text).unwrap()).unwrap();
-        let errors: Vec<String> = validator
-            .iter_errors(&as_json)
-            .map(|e| format!("{} at {}", e, e.instance_path()))
-            .collect();
+        let errors = schema_errors(&validator, &text);
         assert!(errors.is_empty(), "{}: {errors:?}", file.display());
     }
 }
@@ -88,10 +87,8 @@ fn the_schema_rejects_what_the_types_reject() {
         ("batch_size = 32", "batchsize = 32"),
     ] {
         let broken = text.replace(from, to);
-        let as_json: serde_json::Value =
-            serde_json::to_value(toml::from_str::<toml::Value>(&broken).unwrap()).unwrap();
         assert!(
-            validator.iter_errors(&as_json).next().is_some(),
+            !schema_errors(&validator, &broken).is_empty(),
             "the schema accepts `{to}`"
         );
         assert!(
