@@ -243,11 +243,20 @@ impl Store {
 
     /// The run with this id, or the only run whose id starts with it.
     pub fn find_run(&self, id: &str) -> Result<RunRecord> {
+        // Only the records whose id starts with `id` are read and parsed.
+        let (host, now) = (this_host(), now_millis());
         let mut matches: Vec<RunRecord> = self
-            .runs()?
-            .into_iter()
-            .filter(|run| run.id.starts_with(id))
-            .collect();
+            .read(|db| {
+                let mut matches = Vec::new();
+                for entry in db.open_tree("runs")?.scan_prefix(id.as_bytes()) {
+                    let (key, value) = entry?;
+                    let mut run: RunRecord = parse(&key, &value)?;
+                    run.mark_if_stale(&host, now);
+                    matches.push(run);
+                }
+                Ok(matches)
+            })?
+            .unwrap_or_default();
         if let Some(exact) = matches.iter().position(|run| run.id == id) {
             return Ok(matches.swap_remove(exact));
         }

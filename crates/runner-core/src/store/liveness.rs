@@ -25,30 +25,34 @@ pub fn this_host() -> String {
         .unwrap_or_default()
 }
 
-/// Why a run recorded as `running` is in fact dead, if it is: on the recording host its
-/// process is gone, elsewhere its heartbeat is stale.
-pub(super) fn stale_reason(
-    status: RunStatus,
-    recorded_host: &str,
-    process: ProcessId,
-    heartbeat_at: u64,
-    host: &str,
-    now_millis: u64,
-) -> Option<String> {
-    if status != RunStatus::Running {
-        return None;
+/// The liveness fields of a run record (full or summary), borrowed so that one function
+/// marks both.
+pub(super) struct Liveness<'a> {
+    pub status: &'a mut RunStatus,
+    pub reason: &'a mut Option<String>,
+    pub recorded_host: &'a str,
+    pub process: ProcessId,
+    pub heartbeat_at: u64,
+}
+
+/// Marks a run recorded as `running` as `interrupted` when it is in fact dead: on the
+/// recording host its process is gone, elsewhere its heartbeat is stale.
+pub(super) fn mark_if_stale(run: Liveness<'_>, host: &str, now_millis: u64) {
+    if *run.status != RunStatus::Running {
+        return;
     }
-    let gone = if recorded_host == host {
-        !is_alive(process)
+    let gone = if run.recorded_host == host {
+        !is_alive(run.process)
     } else {
-        now_millis.saturating_sub(heartbeat_at) > STALE_AFTER.as_millis() as u64
+        now_millis.saturating_sub(run.heartbeat_at) > STALE_AFTER.as_millis() as u64
     };
-    gone.then(|| {
-        format!(
-            "the recording process (pid {} on {recorded_host}) ended without finishing the run",
-            process.pid
-        )
-    })
+    if gone {
+        *run.status = RunStatus::Interrupted;
+        *run.reason = Some(format!(
+            "the recording process (pid {} on {}) ended without finishing the run",
+            run.process.pid, run.recorded_host
+        ));
+    }
 }
 
 fn is_alive(process: ProcessId) -> bool {

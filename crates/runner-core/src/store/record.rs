@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::liveness::stale_reason;
+use super::liveness::{Liveness, mark_if_stale};
 use crate::metrics::EpochMetrics;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,18 +112,14 @@ pub struct RunSummary {
 impl RunSummary {
     /// Shows a `running` run whose process is gone as `interrupted`, with the reason.
     pub fn mark_if_stale(&mut self, host: &str, now_millis: u64) {
-        let process = self.process;
-        if let Some(reason) = stale_reason(
-            self.status,
-            &self.host,
-            process,
-            self.heartbeat_at,
-            host,
-            now_millis,
-        ) {
-            self.status = RunStatus::Interrupted;
-            self.reason = Some(reason);
-        }
+        let run = Liveness {
+            status: &mut self.status,
+            reason: &mut self.reason,
+            recorded_host: &self.host,
+            process: self.process,
+            heartbeat_at: self.heartbeat_at,
+        };
+        mark_if_stale(run, host, now_millis);
     }
 }
 
@@ -149,17 +145,14 @@ impl RunRecord {
 
     /// Shows a `running` run whose process is gone as `interrupted`, with the reason.
     pub fn mark_if_stale(&mut self, host: &str, now_millis: u64) {
-        if let Some(reason) = stale_reason(
-            self.status,
-            &self.host,
-            self.process,
-            self.heartbeat_at,
-            host,
-            now_millis,
-        ) {
-            self.status = RunStatus::Interrupted;
-            self.reason = Some(reason);
-        }
+        let run = Liveness {
+            status: &mut self.status,
+            reason: &mut self.reason,
+            recorded_host: &self.host,
+            process: self.process,
+            heartbeat_at: self.heartbeat_at,
+        };
+        mark_if_stale(run, host, now_millis);
     }
 
     /// Folds one more epoch into the summary fields. Returns whether it is the new best epoch.
