@@ -6,7 +6,7 @@ use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
 use burn::prelude::*;
 
 use crate::bail_input;
-use crate::spec::{Activation, HeadLayerSpec};
+use crate::spec::{Activation, HeadLayerSpec, head_shape_problems};
 
 #[derive(Module, Debug, Default)]
 pub struct GlobalAvgPool;
@@ -55,17 +55,15 @@ impl Head {
         feature_shape: [usize; 3],
         device: &Device,
     ) -> Result<(Self, HeadOutput)> {
+        if let Some((_, message)) = head_shape_problems(specs).into_iter().next() {
+            bail_input!("{message}");
+        }
         let [channels, height, width] = feature_shape;
         let mut flat_width: Option<usize> = None;
         let mut layers = Vec::new();
         let mut output = None;
-        for (index, spec) in specs.iter().enumerate() {
+        for spec in specs {
             let layer = match *spec {
-                HeadLayerSpec::GlobalAvgPool | HeadLayerSpec::Flatten if flat_width.is_some() => {
-                    bail_input!(
-                        "`head.{index}`: the features are already flat; pool or flatten once, before the first dense layer"
-                    )
-                }
                 HeadLayerSpec::GlobalAvgPool => {
                     flat_width = Some(channels);
                     HeadLayer::GlobalAvgPool(GlobalAvgPool)
@@ -75,11 +73,8 @@ impl Head {
                     HeadLayer::Flatten(Flatten)
                 }
                 HeadLayerSpec::Dense { units, activation } => {
-                    let Some(inputs) = flat_width else {
-                        bail_input!(
-                            "`head.{index}`: a dense layer needs flat features; add a `global_avg_pool` or `flatten` layer before it (the backbone gives [{channels}, {height}, {width}])"
-                        )
-                    };
+                    let inputs =
+                        flat_width.expect("head_shape_problems: dense layers follow pooling");
                     flat_width = Some(units);
                     output = Some(HeadOutput { units, activation });
                     let linear = LinearConfig::new(inputs, units)
@@ -97,12 +92,7 @@ impl Head {
             };
             layers.push(layer);
         }
-        let last_is_dense = matches!(layers.last(), Some(HeadLayer::Dense(_)));
-        let (Some(output), true) = (output, last_is_dense) else {
-            bail_input!(
-                "the last `[[head]]` layer must be a `dense` layer: it gives the class scores"
-            )
-        };
+        let output = output.expect("head_shape_problems: the last layer is dense");
         Ok((Self { layers }, output))
     }
 

@@ -152,33 +152,40 @@ pub fn unknown_layer_message(arch: Arch, layers: &[String], key: &str, name: &st
 }
 
 fn check_head_shape(spec: &PipelineSpec, problems: &mut Vec<RuleProblem>) {
+    for (key, message) in head_shape_problems(&spec.head) {
+        problems.push((key, message, None));
+    }
+}
+
+/// `(key, message)` for each way the head's layer order is wrong: a dense layer before the
+/// features are pooled or flattened, a second pooling, a last layer that is not dense.
+pub fn head_shape_problems(head: &[HeadLayerSpec]) -> Vec<(String, String)> {
+    let mut problems = Vec::new();
     let mut flat = false;
-    for (index, layer) in spec.head.iter().enumerate() {
+    for (index, layer) in head.iter().enumerate() {
         match layer {
             HeadLayerSpec::GlobalAvgPool | HeadLayerSpec::Flatten if flat => problems.push((
                 format!("head.{index}"),
                 format!("`head.{index}`: the features are already flat; pool or flatten once, before the first dense layer"),
-                None,
             )),
             HeadLayerSpec::GlobalAvgPool | HeadLayerSpec::Flatten => flat = true,
             HeadLayerSpec::Dense { .. } if !flat => {
                 problems.push((
                     format!("head.{index}"),
                     format!("`head.{index}`: a dense layer needs flat features; add a `global_avg_pool` or `flatten` layer before it"),
-                    None,
                 ));
                 flat = true;
             }
             _ => {}
         }
     }
-    if !matches!(spec.head.last(), Some(HeadLayerSpec::Dense { .. })) {
+    if !matches!(head.last(), Some(HeadLayerSpec::Dense { .. })) {
         problems.push((
-            format!("head.{}", spec.head.len().saturating_sub(1)),
+            format!("head.{}", head.len().saturating_sub(1)),
             "the last `[[head]]` layer must be a `dense` layer: it gives the class scores".into(),
-            None,
         ));
     }
+    problems
 }
 
 /// The head must end in what the loss expects for these classes; the message says what
