@@ -7,9 +7,8 @@ use burn::prelude::*;
 use super::efficientnet_lite::{self, EfficientNetLite};
 use super::layers::BackboneLayer;
 use super::weights::load_pytorch;
-use crate::bail_input;
 use crate::data::Preprocess;
-use crate::spec::{Arch, BackboneSpec, FreezeKeyword, FreezeSpec, unknown_layer_message};
+use crate::spec::{Arch, BackboneSpec, resolve_layers};
 
 pub struct Backbone {
     pub arch: Arch,
@@ -36,64 +35,23 @@ pub fn build_backbone(spec: &BackboneSpec, device: &Device) -> Result<Backbone> 
             (network.into_named_layers(), efficientnet_lite::PREPROCESS)
         }
     };
-    let names: Vec<String> = layers.iter().map(|(name, _)| name.clone()).collect();
-    let cut = match &spec.cut {
-        Some(name) => find_layer(spec.arch, &names, name, "backbone.cut")?,
-        None => names.len() - 1,
-    };
-    layers.truncate(cut + 1);
-    let frozen = resolve_freeze(spec.arch, &spec.freeze, &names[..=cut], &names)?;
+    debug_assert!(
+        layers
+            .iter()
+            .map(|(name, _)| name)
+            .eq(spec.arch.layer_names().iter()),
+        "the network's layers are the names runner-core checks cuts and freezes against"
+    );
+    let plan = resolve_layers(spec).map_err(|problems| {
+        let messages: Vec<String> = problems.into_iter().map(|(_, message)| message).collect();
+        crate::error::input_error(messages.join("\n"))
+    })?;
+    layers.truncate(plan.cut + 1);
+    let frozen = plan.frozen;
     Ok(Backbone {
         arch: spec.arch,
         layers,
         frozen,
         preprocess,
     })
-}
-
-/// One flag per kept layer. Range ends may only name kept layers.
-fn resolve_freeze(
-    arch: Arch,
-    freeze: &FreezeSpec,
-    kept: &[String],
-    all: &[String],
-) -> Result<Vec<bool>> {
-    let range = match freeze {
-        FreezeSpec::Keyword(FreezeKeyword::None) => return Ok(vec![false; kept.len()]),
-        FreezeSpec::Keyword(FreezeKeyword::All) => 0..=kept.len() - 1,
-        FreezeSpec::Range(range) => {
-            let index = |name: &Option<String>, key: &str, default: usize| -> Result<usize> {
-                let Some(name) = name else { return Ok(default) };
-                let index = find_layer(arch, all, name, key)?;
-                if index >= kept.len() {
-                    bail_input!(
-                        "`{key}` = \"{name}\" is after the cut (`{}`): only kept layers can be frozen",
-                        kept[kept.len() - 1]
-                    );
-                }
-                Ok(index)
-            };
-            let from = index(&range.from, "backbone.freeze.from", 0)?;
-            let to = index(&range.to, "backbone.freeze.to", kept.len() - 1)?;
-            if from > to {
-                bail_input!(
-                    "`backbone.freeze`: `from` ({}) comes after `to` ({})",
-                    kept[from],
-                    kept[to]
-                );
-            }
-            from..=to
-        }
-    };
-    Ok((0..kept.len())
-        .map(|index| range.contains(&index))
-        .collect())
-}
-
-/// The index of a layer by name; an unknown name lists the closest valid names.
-fn find_layer(arch: Arch, names: &[String], name: &str, key: &str) -> Result<usize> {
-    if let Some(index) = names.iter().position(|candidate| candidate == name) {
-        return Ok(index);
-    }
-    bail_input!("{}", unknown_layer_message(arch, names, key, name))
 }

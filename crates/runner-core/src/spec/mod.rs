@@ -21,7 +21,10 @@ pub use load::{
     check_pipeline, load_pipeline, parse_pipeline, pipeline_from_spec, render_diagnostics,
 };
 pub use params::flatten_params;
-pub use rules::{class_folders, head_fits_loss, head_shape_problems, unknown_layer_message};
+pub use rules::{
+    LayerPlan, class_folders, head_fits_loss, head_shape_problems, resolve_layers,
+    unknown_layer_message,
+};
 pub use starter::starter_pipeline;
 pub use types::*;
 

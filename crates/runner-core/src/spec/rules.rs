@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use super::closest;
-use super::types::{Activation, Arch, FreezeSpec, HeadLayerSpec, Loss, PipelineSpec};
+use super::types::{
+    Activation, Arch, BackboneSpec, FreezeKeyword, FreezeSpec, HeadLayerSpec, Loss, PipelineSpec,
+};
 
 /// A broken rule: the key it is about, the message, and a likely fix.
 pub type RuleProblem = (String, String, Option<String>);
@@ -91,48 +93,87 @@ fn names(folders: &[PathBuf]) -> Vec<String> {
 }
 
 fn check_layers(spec: &PipelineSpec, problems: &mut Vec<RuleProblem>) {
-    let arch = spec.backbone.arch;
+    if let Err(layer_problems) = resolve_layers(&spec.backbone) {
+        problems.extend(
+            layer_problems
+                .into_iter()
+                .map(|(key, message)| (key, message, None)),
+        );
+    }
+}
+
+/// Where the backbone is cut and which kept layers are frozen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerPlan {
+    /// Index of the last kept layer in [`Arch::layer_names`].
+    pub cut: usize,
+    /// One flag per kept layer.
+    pub frozen: Vec<bool>,
+}
+
+/// Resolves `cut` and `freeze` against the architecture's layer names, or says, per key,
+/// which names do not exist or do not fit together.
+pub fn resolve_layers(backbone: &BackboneSpec) -> Result<LayerPlan, Vec<(String, String)>> {
+    let arch = backbone.arch;
     let layers = arch.layer_names();
+    let mut problems = Vec::new();
     let mut find = |key: &str, name: &str| -> Option<usize> {
         let index = layers.iter().position(|layer| layer == name);
         if index.is_none() {
             problems.push((
-                key.into(),
+                key.to_string(),
                 unknown_layer_message(arch, &layers, key, name),
-                None,
             ));
         }
         index
     };
-    let cut = match &spec.backbone.cut {
+    let cut = match &backbone.cut {
         Some(name) => find("backbone.cut", name),
         None => Some(layers.len() - 1),
     };
-    if let FreezeSpec::Range(range) = &spec.backbone.freeze {
-        let from = range
-            .from
-            .as_deref()
-            .map(|name| (find("backbone.freeze.from", name), name));
-        let to = range
-            .to
-            .as_deref()
-            .map(|name| (find("backbone.freeze.to", name), name));
-        for (key, end) in [("backbone.freeze.from", &from), ("backbone.freeze.to", &to)] {
-            if let (Some((Some(index), name)), Some(cut)) = (end, cut)
-                && *index > cut
-            {
-                problems.push((key.into(), format!("`{key}` = \"{name}\" is after the cut (`{}`): only kept layers can be frozen", layers[cut]), None));
+    let range = match &backbone.freeze {
+        FreezeSpec::Keyword(FreezeKeyword::None) => None,
+        FreezeSpec::Keyword(FreezeKeyword::All) => cut.map(|cut| 0..=cut),
+        FreezeSpec::Range(range) => {
+            let from = range
+                .from
+                .as_deref()
+                .map(|name| (find("backbone.freeze.from", name), name));
+            let to = range
+                .to
+                .as_deref()
+                .map(|name| (find("backbone.freeze.to", name), name));
+            for (key, end) in [("backbone.freeze.from", &from), ("backbone.freeze.to", &to)] {
+                if let (Some((Some(index), name)), Some(cut)) = (end, cut)
+                    && *index > cut
+                {
+                    problems.push((
+                        key.into(),
+                        format!("`{key}` = \"{name}\" is after the cut (`{}`): only kept layers can be frozen", layers[cut]),
+                    ));
+                }
             }
+            if let (Some((Some(from), from_name)), Some((Some(to), to_name))) = (from, to)
+                && from > to
+            {
+                problems.push((
+                    "backbone.freeze".into(),
+                    format!("`backbone.freeze`: `from` ({from_name}) comes after `to` ({to_name})"),
+                ));
+            }
+            let first = from.map_or(Some(0), |(index, _)| index);
+            let last = to.map_or(cut, |(index, _)| index);
+            first.zip(last).map(|(first, last)| first..=last)
         }
-        if let (Some((Some(from), from_name)), Some((Some(to), to_name))) = (from, to)
-            && from > to
-        {
-            problems.push((
-                "backbone.freeze".into(),
-                format!("`backbone.freeze`: `from` ({from_name}) comes after `to` ({to_name})"),
-                None,
-            ));
-        }
+    };
+    match cut {
+        Some(cut) if problems.is_empty() => Ok(LayerPlan {
+            cut,
+            frozen: (0..=cut)
+                .map(|index| range.as_ref().is_some_and(|range| range.contains(&index)))
+                .collect(),
+        }),
+        _ => Err(problems),
     }
 }
 
@@ -212,5 +253,61 @@ pub fn head_fits_loss(spec: &PipelineSpec, classes: &[String]) -> Result<(), Str
             ))
         }
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backbone(cut: Option<&str>, freeze: &str) -> BackboneSpec {
+        let text = format!(
+            "arch = \"efficientnet_lite0\"\nweights = \"none\"\n{}freeze = {freeze}\n",
+            cut.map_or(String::new(), |cut| format!("cut = \"{cut}\"\n"))
+        );
+        toml::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn resolves_cuts_and_freeze_ranges() {
+        let all = resolve_layers(&backbone(Some("block3"), "\"all\"")).unwrap();
+        assert_eq!(all.cut, 4);
+        assert_eq!(all.frozen, vec![true; 5]);
+        let none = resolve_layers(&backbone(None, "\"none\"")).unwrap();
+        assert_eq!(none.cut, 17);
+        assert!(none.frozen.iter().all(|frozen| !frozen));
+        let range = resolve_layers(&backbone(
+            Some("block3"),
+            "{ from = \"block0\", to = \"block1\" }",
+        ))
+        .unwrap();
+        assert_eq!(range.frozen, vec![false, true, true, false, false]);
+        let up_to = resolve_layers(&backbone(None, "{ to = \"block0\" }")).unwrap();
+        assert_eq!(up_to.frozen.iter().filter(|frozen| **frozen).count(), 2);
+    }
+
+    #[test]
+    fn reports_every_bad_layer_name() {
+        let problems = resolve_layers(&backbone(
+            Some("blok3"),
+            "{ from = \"stme\", to = \"block9\" }",
+        ))
+        .unwrap_err();
+        let keys: Vec<&str> = problems.iter().map(|(key, _)| key.as_str()).collect();
+        assert_eq!(keys, ["backbone.cut", "backbone.freeze.from"]);
+        let after_cut =
+            resolve_layers(&backbone(Some("block3"), "{ to = \"block9\" }")).unwrap_err();
+        assert!(
+            after_cut[0].1.contains("is after the cut (`block3`)"),
+            "{after_cut:?}"
+        );
+        let reversed =
+            resolve_layers(&backbone(None, "{ from = \"block5\", to = \"block2\" }")).unwrap_err();
+        assert!(
+            reversed[0]
+                .1
+                .contains("`from` (block5) comes after `to` (block2)"),
+            "{reversed:?}"
+        );
     }
 }
