@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod error;
 pub mod metrics;
+pub mod plan;
 pub mod report;
 pub mod spec;
 pub mod store;

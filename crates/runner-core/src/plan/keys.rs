@@ -1,0 +1,294 @@
+//! Stage keys: what each stage's result depends on, hashed.
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::spec::{PipelineSpec, resolve_layers};
+
+/// How images are resized when decoded; part of the decoded stage's key, so that changing
+/// the filter invalidates every decoded cache.
+const RESIZE_FILTER: &str = "triangle";
+
+/// Content hashes of what a trial reads from disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputHashes {
+    /// Key of the training split's manifest (relative path, size, content hash, label).
+    pub train_manifest: String,
+    pub validation_manifest: String,
+    /// SHA-256 of the weights file; `None` for `weights = "none"`.
+    pub weights: Option<String>,
+}
+
+/// The keys of one trial's stages; `[training, validation]` for the per-split ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageKeys {
+    pub decoded: [String; 2],
+    /// Output of the frozen prefix of the backbone for each image.
+    pub features: [String; 2],
+    /// The trained model and its history.
+    pub training: String,
+}
+
+/// Hex SHA-256 of the parts, each length-prefixed so that no two lists of parts collide.
+pub fn digest(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part.as_bytes());
+    }
+    format!("{:x}", hasher.finalize())
+}
+
+/// The names of the backbone layers that run before the first trainable one: the part
+/// whose output can be computed once and cached.
+pub fn frozen_prefix(spec: &PipelineSpec) -> Vec<String> {
+    let names = spec.backbone.arch.layer_names();
+    match resolve_layers(&spec.backbone) {
+        Ok(plan) => names
+            .into_iter()
+            .zip(plan.frozen)
+            .take_while(|(_, frozen)| *frozen)
+            .map(|(name, _)| name)
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Why the training images' features cannot be computed once and reused by every epoch
+/// (and every trial that shares them), or `None` when they can.
+pub fn feature_cache_problem(spec: &PipelineSpec) -> Option<String> {
+    if frozen_prefix(spec).is_empty() {
+        return Some("no frozen layer comes before the first trainable one".into());
+    }
+    if !spec.augment.is_identity() {
+        return Some(
+            "augmentation is on, so every epoch shows the backbone different training images"
+                .into(),
+        );
+    }
+    None
+}
+
+/// Every stage key of a trial. The pipeline's name, its sweep and where its files live
+/// are left out: only what changes a stage's output changes its key.
+pub fn stage_keys(spec: &PipelineSpec, inputs: &InputHashes) -> StageKeys {
+    let [height, width] = spec.data.image_size;
+    let size = format!("{height}x{width}");
+    let decoded = [&inputs.train_manifest, &inputs.validation_manifest]
+        .map(|manifest| digest(&["decoded", manifest, &size, RESIZE_FILTER]));
+
+    let weights = match &inputs.weights {
+        Some(hash) => hash.clone(),
+        // Random frozen layers depend on the seed that initialized them.
+        None => format!("none, seed {}", spec.pipeline.seed),
+    };
+    let prefix = frozen_prefix(spec).join(",");
+    let features = decoded.clone().map(|decoded| {
+        digest(&[
+            "features",
+            &decoded,
+            spec.backbone.arch.name(),
+            &weights,
+            &prefix,
+        ])
+    });
+
+    let training = digest(&[
+        "training",
+        &inputs.train_manifest,
+        &inputs.validation_manifest,
+        &weights,
+        &training_spec(spec).to_string(),
+    ]);
+    StageKeys {
+        decoded,
+        features,
+        training,
+    }
+}
+
+/// The spec as JSON without the keys that do not change what is trained: the name, the
+/// sweep, and the paths (their contents are hashed instead). serde_json sorts object keys,
+/// so the text is canonical.
+fn training_spec(spec: &PipelineSpec) -> Value {
+    let mut value = serde_json::to_value(PipelineSpec {
+        sweep: None,
+        ..spec.clone()
+    })
+    .expect("a spec is JSON");
+    let remove = |value: &mut Value, section: &str, key: &str| {
+        if let Some(Value::Object(section)) = value.get_mut(section) {
+            section.remove(key);
+        }
+    };
+    remove(&mut value, "pipeline", "name");
+    remove(&mut value, "data", "train");
+    remove(&mut value, "data", "validation");
+    remove(&mut value, "backbone", "weights");
+    value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{AugmentSpec, FreezeKeyword, FreezeSpec, HeadLayerSpec};
+
+    fn spec() -> PipelineSpec {
+        toml::from_str(
+            r#"
+            [pipeline]
+            name = "keys"
+            [data]
+            train = "data/train"
+            validation = "data/validation"
+            image_size = [32, 32]
+            [backbone]
+            arch = "efficientnet_lite0"
+            weights = "w.pth"
+            cut = "block3"
+            freeze = "all"
+            [[head]]
+            type = "global_avg_pool"
+            [[head]]
+            type = "dropout"
+            rate = 0.2
+            [[head]]
+            type = "dense"
+            units = 1
+            activation = "sigmoid"
+            [train]
+            optimizer = { type = "adam", lr = 0.001 }
+            loss = "binary_crossentropy"
+            epochs = 2
+            "#,
+        )
+        .unwrap()
+    }
+
+    fn inputs() -> InputHashes {
+        InputHashes {
+            train_manifest: "train-manifest".into(),
+            validation_manifest: "validation-manifest".into(),
+            weights: Some("weights".into()),
+        }
+    }
+
+    #[test]
+    fn name_and_paths_do_not_change_any_key() {
+        let base = stage_keys(&spec(), &inputs());
+        let mut moved = spec();
+        moved.pipeline.name = "other".into();
+        moved.data.train = "elsewhere/train".into();
+        moved.backbone.weights = "elsewhere/w.pth".into();
+        assert_eq!(stage_keys(&moved, &inputs()), base);
+    }
+
+    #[test]
+    fn a_head_change_changes_only_the_training_key() {
+        let base = stage_keys(&spec(), &inputs());
+        let mut changed = spec();
+        changed.head[1] = HeadLayerSpec::Dropout { rate: 0.5 };
+        let keys = stage_keys(&changed, &inputs());
+        assert_eq!(keys.decoded, base.decoded);
+        assert_eq!(keys.features, base.features);
+        assert_ne!(keys.training, base.training);
+    }
+
+    #[test]
+    fn a_changed_data_file_changes_its_split_and_the_training() {
+        let base = stage_keys(&spec(), &inputs());
+        let changed = InputHashes {
+            train_manifest: "another-train-manifest".into(),
+            ..inputs()
+        };
+        let keys = stage_keys(&spec(), &changed);
+        assert_ne!(keys.decoded[0], base.decoded[0]);
+        assert_ne!(keys.features[0], base.features[0]);
+        assert_eq!(keys.decoded[1], base.decoded[1]);
+        assert_eq!(keys.features[1], base.features[1]);
+        assert_ne!(keys.training, base.training);
+    }
+
+    #[test]
+    fn changed_weights_change_features_and_training_not_decoding() {
+        let base = stage_keys(&spec(), &inputs());
+        let changed = InputHashes {
+            weights: Some("other weights".into()),
+            ..inputs()
+        };
+        let keys = stage_keys(&spec(), &changed);
+        assert_eq!(keys.decoded, base.decoded);
+        assert_ne!(keys.features, base.features);
+        assert_ne!(keys.training, base.training);
+    }
+
+    #[test]
+    fn image_size_cut_and_freeze_change_the_upstream_stages() {
+        let base = stage_keys(&spec(), &inputs());
+        let mut resized = spec();
+        resized.data.image_size = [64, 64];
+        assert_ne!(stage_keys(&resized, &inputs()).decoded, base.decoded);
+
+        let mut cut = spec();
+        cut.backbone.cut = Some("block5".into());
+        let keys = stage_keys(&cut, &inputs());
+        assert_eq!(keys.decoded, base.decoded);
+        assert_ne!(keys.features, base.features);
+        assert_ne!(keys.training, base.training);
+    }
+
+    #[test]
+    fn epochs_seed_and_augmentation_change_only_the_training() {
+        let base = stage_keys(&spec(), &inputs());
+        for change in [
+            (|spec: &mut PipelineSpec| spec.train.epochs = 3) as fn(&mut PipelineSpec),
+            |spec| spec.pipeline.seed = 7,
+            |spec| {
+                spec.augment = AugmentSpec {
+                    horizontal_flip: true,
+                    ..AugmentSpec::default()
+                }
+            },
+        ] {
+            let mut changed = spec();
+            change(&mut changed);
+            let keys = stage_keys(&changed, &inputs());
+            assert_eq!(keys.features, base.features);
+            assert_ne!(keys.training, base.training);
+        }
+    }
+
+    #[test]
+    fn random_frozen_layers_tie_features_to_the_seed() {
+        let none = InputHashes {
+            weights: None,
+            ..inputs()
+        };
+        let base = stage_keys(&spec(), &none);
+        let mut reseeded = spec();
+        reseeded.pipeline.seed = 7;
+        assert_ne!(stage_keys(&reseeded, &none).features, base.features);
+    }
+
+    #[test]
+    fn feature_cache_needs_a_frozen_prefix_and_no_augmentation() {
+        assert_eq!(feature_cache_problem(&spec()), None);
+        assert_eq!(frozen_prefix(&spec()).len(), 5); // stem, block0..block3
+
+        let mut trainable = spec();
+        trainable.backbone.freeze = FreezeSpec::Keyword(FreezeKeyword::None);
+        assert!(
+            feature_cache_problem(&trainable)
+                .unwrap()
+                .contains("no frozen layer")
+        );
+
+        let mut augmented = spec();
+        augmented.augment.horizontal_flip = true;
+        assert!(
+            feature_cache_problem(&augmented)
+                .unwrap()
+                .contains("augmentation")
+        );
+    }
+}
