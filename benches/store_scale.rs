@@ -63,6 +63,8 @@ fn synthetic_run(index: usize) -> (RunRecord, Vec<EpochMetrics>, String) {
         seed,
         sweep: Some(format!("sweep{}", index / 100)),
         trial: Some(index % 100),
+        reused_in: Vec::new(),
+        stages: Default::default(),
         status: RunStatus::Finished,
         reason: None,
         started_at: 1_000 + index as u64,

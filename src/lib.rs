@@ -12,6 +12,9 @@ pub mod device;
 pub mod exec;
 pub mod inference;
 pub mod model;
+pub mod plan;
+pub mod progress;
+pub mod stages;
 pub mod torch_cli;
 pub mod train;
 

@@ -1,12 +1,15 @@
-//! The commands that need LibTorch: `run`, `predict` and `export`.
+//! The commands that need LibTorch: `run` (and its workers, `trial`), `plan`, `predict`
+//! and `export`.
 
 use std::io::IsTerminal;
 
 use anyhow::Result;
 use burn::prelude::Device;
 
-use crate::exec::{RunOptions, run_file};
+use crate::exec::{RunOptions, WorkerTrial, run_file, run_worker};
 use crate::inference::{export, load_trained, predict};
+use crate::plan::{Plan, plan_report};
+use crate::stages::Stages;
 use runner_core::cli::{Cli, Command, DeviceChoice, Format};
 use runner_core::report::compare::{CompareOptions, compare};
 use runner_core::report::compare_format;
@@ -19,13 +22,22 @@ pub fn execute(cli: Cli) -> Result<()> {
             file,
             device,
             quiet,
+            jobs,
+            retrain,
         } => {
             let (device, device_label) = select_device(device)?;
+            let gpus = if device_label.starts_with("cuda") {
+                usize::try_from(tch::Cuda::device_count()).unwrap_or(1)
+            } else {
+                1
+            };
             let options = RunOptions {
                 store: cli.store.clone(),
                 device,
                 device_label,
                 show_progress: !quiet && std::io::stderr().is_terminal(),
+                jobs: jobs.map_or(gpus, usize::from),
+                retrain,
             };
             let outcome = run_file(&file, &options)?;
             for run in &outcome.runs {
@@ -45,8 +57,9 @@ pub fn execute(cli: Cli) -> Result<()> {
             if let Some(sweep) = &outcome.sweep {
                 let comparison = compare(&outcome.runs, CompareOptions::default());
                 println!(
-                    "\nsweep {sweep}: {} trial(s) finished, {} failed",
+                    "\nsweep {sweep}: {} trial(s) finished ({} trained before, not again), {} failed",
                     outcome.runs.len(),
+                    outcome.reused,
                     outcome.failures.len()
                 );
                 if !outcome.runs.is_empty() {
@@ -60,6 +73,47 @@ pub fn execute(cli: Cli) -> Result<()> {
                     outcome.failures.join("\n")
                 );
             }
+        }
+        Command::Plan { file, format } => {
+            let plan = Plan::new(&file, &store)?;
+            let device = crate::device::cpu();
+            let report = plan_report(&plan, &Stages::new(&store, &device), &device)?;
+            match format {
+                Format::Table => print!("{}", report.to_text()),
+                Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+            }
+        }
+        Command::Trial {
+            file,
+            index,
+            sweep,
+            key,
+            threads,
+            device,
+        } => {
+            let device_choice = if device == "cpu" {
+                DeviceChoice::Cpu
+            } else {
+                DeviceChoice::Cuda
+            };
+            let (device, device_label) = select_device(device_choice)?;
+            let options = RunOptions {
+                store: cli.store.clone(),
+                device,
+                device_label,
+                show_progress: false,
+                jobs: 1,
+                retrain: false,
+            };
+            let worker = WorkerTrial {
+                file: &file,
+                index,
+                sweep: &sweep,
+                key: &key,
+                threads,
+            };
+            let run = run_worker(&worker, &options)?;
+            println!("run {} {}", run.id, run.status.as_str());
         }
         Command::Predict {
             run,

@@ -104,7 +104,7 @@ fn compare_plot_rm_and_gc_on_recorded_runs() {
     assert!(gc.status.success(), "{}", stderr(&gc));
     assert!(
         stderr(&gc).contains(
-            "removed 1 orphaned checkpoint folder(s) and 1 half-written file(s) (8 bytes)"
+            "removed 1 orphaned checkpoint folder(s), 1 half-written file(s) and 0 cached stage result(s) (8 bytes)"
         ),
         "{}",
         stderr(&gc)

@@ -19,9 +19,11 @@ fn list_json(store: &std::path::Path) -> Vec<Value> {
     serde_json::from_str(&stdout(&output)).unwrap()
 }
 
+/// Starts `runner run --retrain`: the same pipeline trains again although the store has
+/// its result.
 fn start_run(store: &std::path::Path, pipeline: &std::path::Path) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_runner"))
-        .args(["run", pipeline.to_str().unwrap()])
+        .args(["run", pipeline.to_str().unwrap(), "--retrain"])
         .env("RUNNER_STORE", store)
         .stdout(Stdio::null())
         .stderr(Stdio::null())

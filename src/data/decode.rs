@@ -20,7 +20,7 @@ pub struct DecodedSplit {
     pub skipped: Vec<SkippedFile>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SkippedFile {
     pub path: PathBuf,
     pub reason: String,

@@ -3,8 +3,10 @@
 
 mod decode;
 mod loader;
+mod manifest;
 mod scan;
 
 pub use decode::{DecodedSplit, SkippedFile, decode_resized, decode_split};
 pub use loader::{Batch, BatchLoader, Preprocess, shuffled_order};
+pub use manifest::Manifest;
 pub use scan::{ScannedSplit, scan_split};

@@ -15,22 +15,6 @@ pub struct ScannedSplit {
     pub files: Vec<(PathBuf, u32)>,
 }
 
-impl ScannedSplit {
-    /// One line per file (`class/file<TAB>bytes`), in scan order: what a run saw, to hash.
-    pub fn manifest(&self) -> String {
-        let mut manifest = String::new();
-        for (path, label) in &self.files {
-            let bytes = std::fs::metadata(path).map_or(0, |meta| meta.len());
-            manifest.push_str(&format!(
-                "{}/{}\t{bytes}\n",
-                self.classes[*label as usize],
-                file_name(path)
-            ));
-        }
-        manifest
-    }
-}
-
 /// Lists `root/<class>/<file>`. Hidden entries are ignored; which files are really images
 /// is decided when they are decoded.
 pub fn scan_split(split: &str, root: &Path) -> Result<ScannedSplit> {

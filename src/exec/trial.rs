@@ -1,142 +1,57 @@
-//! One run of a pipeline, end to end: parse, scan and decode the data, build the model,
-//! record the run, train, and record the outcome. Nothing is recorded until the input has
-//! been checked; once recorded, a run always ends with a final status.
+//! One trial, end to end: build the model, get its inputs from the stages, record the run,
+//! train, and record the outcome. Nothing is recorded until the input has been checked;
+//! once recorded, a run always ends with a final status.
 
 use std::cell::Cell;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use burn::module::Module;
-use burn::prelude::*;
-use sha2::{Digest, Sha256};
 
-use crate::data::{DecodedSplit, ScannedSplit, decode_split, scan_split};
+use super::inputs::trial_inputs;
+use super::{INTERRUPTED, RunOptions};
+use crate::data::SkippedFile;
 use crate::model::{TrainableModel, build_classifier};
-use crate::spec::sweep::{expand, trial_spec};
-use crate::spec::{Pipeline, load_pipeline, pipeline_from_spec};
+use crate::plan::{PlannedTrial, SPLITS};
+use crate::progress::Activity;
+use crate::stages::Stages;
 use crate::store::{
     Artifact, HEARTBEAT_INTERVAL, RunRecord, RunStatus, Store, new_run_id, now_millis, this_host,
     this_process,
 };
-use crate::train::{EpochMetrics, EpochOutcome, FitOptions, FitStop, fit};
+use crate::train::{EpochMetrics, EpochOutcome, FitOptions, FitStop, SplitInput, fit};
+use runner_core::plan::digest;
 
-/// Set by Ctrl-C; training stops after the current batch and the run is recorded as
-/// interrupted.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-pub struct RunOptions {
-    pub store: PathBuf,
-    pub device: Device,
-    /// How the device is named in the run record: `cpu`, `cuda:0`.
-    pub device_label: String,
-    pub show_progress: bool,
-}
-
-/// The runs of a pipeline or experiment file: one, or one per trial of its sweep.
-pub struct FileRuns {
-    pub sweep: Option<String>,
-    pub runs: Vec<RunRecord>,
-    /// Trials that failed, with why; the other trials still ran.
-    pub failures: Vec<String>,
-}
-
-/// Runs a pipeline or experiment file: once, or each trial of its sweep in turn. A failed
-/// trial is recorded with its reason and the others go on; Ctrl-C stops the sweep.
-pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
-    let pipeline = load_pipeline(file)?;
-    let Some(sweep) = pipeline.written.sweep.clone() else {
-        return Ok(FileRuns {
-            sweep: None,
-            runs: vec![run_pipeline(&pipeline, None, options)?],
-            failures: Vec::new(),
-        });
-    };
-    let trials = expand(&sweep, pipeline.spec.pipeline.seed)
-        .map_err(|(key, message)| crate::error::input_error(format!("`sweep.{key}`: {message}")))?;
-    let sweep_id = format!("sweep-{}", new_run_id());
-    tracing::info!("sweep {sweep_id}: {} trials", trials.len());
-    let mut result = FileRuns {
-        sweep: Some(sweep_id.clone()),
-        runs: Vec::new(),
-        failures: Vec::new(),
-    };
-    for trial in &trials {
-        if INTERRUPTED.load(Ordering::SeqCst) {
-            break;
-        }
-        let written = trial_spec(&pipeline.written, trial).map_err(|(key, message)| {
-            crate::error::input_error(format!("`sweep.{key}`: {message}"))
-        })?;
-        let trial_pipeline = pipeline_from_spec(&pipeline.file, written);
-        tracing::info!(
-            "trial {}/{}: {:?}",
-            trial.index + 1,
-            trials.len(),
-            trial.values
-        );
-        match run_pipeline(&trial_pipeline, Some((&sweep_id, trial.index)), options) {
-            Ok(run) => result.runs.push(run),
-            Err(error) => {
-                tracing::error!("trial {} failed: {error:#}", trial.index);
-                result
-                    .failures
-                    .push(format!("trial {}: {error:#}", trial.index));
-            }
-        }
-    }
-    Ok(result)
-}
-
-/// Runs one pipeline and returns its final record, as a trial of `sweep` if given.
-/// `load_pipeline` has already checked the folders (both splits with the same classes)
-/// and the weights file.
-pub fn run_pipeline(
-    pipeline: &Pipeline,
-    sweep: Option<(&str, usize)>,
+/// Trains `trial` (as trial of `sweep` if given) and returns its final record.
+pub fn run_trial(
+    trial: &PlannedTrial,
+    sweep: Option<&str>,
+    stages: &mut Stages,
     options: &RunOptions,
 ) -> Result<RunRecord> {
-    let spec = &pipeline.spec;
-    let train_files = scan_split("training", &spec.data.train)?;
-    let validation_files = scan_split("validation", &spec.data.validation)?;
-
-    options.device.seed(spec.pipeline.seed);
-    let classifier = build_classifier(spec, &train_files.classes, &options.device)?;
-    let train = Arc::new(decode_logged(
-        "training",
-        &train_files,
-        spec.data.image_size,
-    )?);
-    let validation = Arc::new(decode_logged(
-        "validation",
-        &validation_files,
-        spec.data.image_size,
-    )?);
-
+    let spec = &trial.pipeline.spec;
     let store = Store::new(&options.store);
-    let dataset_hash = format!(
-        "{:x}",
-        Sha256::digest(format!(
-            "{}\n{}",
-            train_files.manifest(),
-            validation_files.manifest()
-        ))
-    );
-    let mut record = new_record(
-        pipeline,
-        &train_files.classes,
-        &train,
-        &validation,
-        &options.device_label,
-        dataset_hash,
-    );
-    if let Some((sweep_id, trial)) = sweep {
-        record.sweep = Some(sweep_id.to_string());
-        record.trial = Some(trial);
+    options.device.seed(spec.pipeline.seed);
+    let classifier = build_classifier(spec, &trial.files[0].classes, &options.device)?;
+
+    // Until the run is recorded there is no heartbeat to refresh.
+    let no_heartbeat = || {};
+    let preparing = Activity {
+        show_progress: options.show_progress,
+        interrupted: &INTERRUPTED,
+        heartbeat: &no_heartbeat,
+    };
+    let [train, validation] = trial_inputs(trial, &classifier, stages, options, &preparing)?;
+
+    let mut record = new_record(trial, &train, &validation, options);
+    if let Some(sweep) = sweep {
+        record.sweep = Some(sweep.to_string());
+        record.trial = Some(trial.index);
     }
-    store.create_run(&record, &pipeline.text)?;
+    for manifest in &trial.manifests {
+        store.save_manifest(&manifest.key, &manifest.text)?;
+    }
+    store.create_run(&record, &trial.pipeline.text)?;
     tracing::info!(
         "run {} of `{}`: {} training and {} validation images, classes {:?}",
         record.id,
@@ -145,7 +60,6 @@ pub fn run_pipeline(
         validation.len(),
         record.classes
     );
-    install_interrupt_handler();
     let record_id = record.id.clone();
     let last_heartbeat = Cell::new(Instant::now());
     let heartbeat = || {
@@ -156,7 +70,10 @@ pub fn run_pipeline(
             }
         }
     };
-
+    let activity = Activity {
+        heartbeat: &heartbeat,
+        ..preparing
+    };
     let fit_options = FitOptions {
         device: options.device.clone(),
         loss: spec.train.loss,
@@ -166,15 +83,13 @@ pub fn run_pipeline(
         augment: &spec.augment,
         preprocess: classifier.preprocess,
         seed: spec.pipeline.seed,
-        show_progress: options.show_progress,
-        interrupted: &INTERRUPTED,
-        heartbeat: &heartbeat,
+        activity: &activity,
     };
     let outcome = fit(
         &classifier.frozen,
         classifier.trainable,
-        train,
-        validation,
+        &train,
+        &validation,
         &fit_options,
         |epoch, model| {
             log_epoch(epoch, spec.train.epochs);
@@ -206,6 +121,9 @@ pub fn run_pipeline(
                 record.reason = Some("interrupted by the user (Ctrl-C)".into());
             }
             store.put_run(&record)?;
+            if stop != FitStop::Interrupted {
+                store.record_stage(&trial.keys.training, &record.id)?;
+            }
             Ok(record)
         }
         Err(error) => {
@@ -217,44 +135,57 @@ pub fn run_pipeline(
     }
 }
 
-fn decode_logged(split: &str, files: &ScannedSplit, size: [u32; 2]) -> Result<DecodedSplit> {
-    let started = std::time::Instant::now();
-    let decoded = decode_split(split, files, size, &|_| {})?;
-    tracing::info!(
-        "decoded {} {split} images at {}x{} in {:.1} s ({} skipped)",
-        decoded.len(),
-        size[0],
-        size[1],
-        started.elapsed().as_secs_f64(),
-        decoded.skipped.len()
-    );
-    Ok(decoded)
-}
-
 fn new_record(
-    pipeline: &Pipeline,
-    classes: &[String],
-    train: &DecodedSplit,
-    validation: &DecodedSplit,
-    device: &str,
-    dataset_hash: String,
+    trial: &PlannedTrial,
+    train: &SplitInput,
+    validation: &SplitInput,
+    options: &RunOptions,
 ) -> RunRecord {
+    let pipeline = &trial.pipeline;
     let skipped_files = train
-        .skipped
+        .skipped()
         .iter()
-        .chain(&validation.skipped)
-        .map(|skipped| format!("{}: {}", skipped.path.display(), skipped.reason))
+        .chain(validation.skipped())
+        .map(|SkippedFile { path, reason }| format!("{}: {reason}", path.display()))
         .collect();
+    let keys = &trial.keys;
+    let mut stages: std::collections::BTreeMap<String, String> = SPLITS
+        .iter()
+        .enumerate()
+        .flat_map(|(split, name)| {
+            [
+                (
+                    format!("manifest.{name}"),
+                    trial.manifests[split].key.clone(),
+                ),
+                (format!("decoded.{name}"), keys.decoded[split].clone()),
+            ]
+        })
+        .collect();
+    for (split, input) in [train, validation].into_iter().enumerate() {
+        if matches!(input, SplitInput::Features(_)) {
+            stages.insert(
+                format!("features.{}", SPLITS[split]),
+                keys.features[split].clone(),
+            );
+        }
+    }
+    stages.insert("training".into(), keys.training.clone());
     let now = now_millis();
     RunRecord {
         id: new_run_id(),
         pipeline: pipeline.spec.pipeline.name.clone(),
         pipeline_file: pipeline.file.display().to_string(),
-        spec_hash: format!("{:x}", Sha256::digest(pipeline.text.as_bytes())),
+        spec_hash: format!(
+            "{:x}",
+            <sha2::Sha256 as sha2::Digest>::digest(pipeline.text.as_bytes())
+        ),
         params: pipeline.params.clone(),
         seed: pipeline.spec.pipeline.seed,
         sweep: None,
         trial: None,
+        reused_in: Vec::new(),
+        stages,
         status: RunStatus::Running,
         reason: None,
         started_at: now,
@@ -262,11 +193,11 @@ fn new_record(
         heartbeat_at: now,
         host: this_host(),
         process: this_process(),
-        device: device.to_string(),
+        device: options.device_label.clone(),
         runner_version: env!("CARGO_PKG_VERSION").to_string(),
         libtorch_version: crate::device::LIBTORCH_VERSION.to_string(),
-        dataset_hash,
-        classes: classes.to_vec(),
+        dataset_hash: digest(&[&trial.manifests[0].key, &trial.manifests[1].key]),
+        classes: trial.files[0].classes.clone(),
         train_images: train.len(),
         validation_images: validation.len(),
         skipped_files,
@@ -312,14 +243,4 @@ fn save_checkpoint(
         bytes: std::fs::metadata(&path).map_or(0, |meta| meta.len()),
         path: store.relative_path(&path),
     })
-}
-
-fn install_interrupt_handler() {
-    // A second installation (a second run in the same process) keeps the first handler.
-    let _ = ctrlc::set_handler(|| {
-        if INTERRUPTED.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-        eprintln!("\ninterrupted: stopping after this batch (Ctrl-C again to quit at once)");
-    });
 }

@@ -3,6 +3,7 @@
 //! the head) is the trainable module.
 
 use anyhow::Result;
+use burn::module::{ModuleVisitor, Param};
 use burn::prelude::*;
 
 use super::backbone::build_backbone;
@@ -39,6 +40,25 @@ impl TrainableModel {
             .iter()
             .fold(features, |x, layer| layer.forward(x));
         self.head.forward_logits(features)
+    }
+}
+
+impl TrainableModel {
+    /// How many values the optimizer updates: frozen layers in the tail do not count.
+    pub fn trainable_params(&self) -> usize {
+        let mut counter = TrainableCounter(0);
+        self.visit(&mut counter);
+        counter.0
+    }
+}
+
+struct TrainableCounter(usize);
+
+impl ModuleVisitor for TrainableCounter {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if param.is_require_grad() {
+            self.0 += param.val().shape().num_elements();
+        }
     }
 }
 

@@ -5,7 +5,7 @@ mod loss;
 mod metrics;
 mod optim;
 
-pub use fit::{EpochOutcome, FitOptions, FitStop, fit};
+pub use fit::{EpochOutcome, FitOptions, FitStop, SplitInput, fit};
 pub use loss::{loss_from_logits, predicted_classes};
 pub use optim::build_optimizer;
 pub use runner_core::metrics::EpochMetrics;

@@ -92,10 +92,11 @@ pub fn runner(store: &Path, args: &[&str]) -> Output {
         .expect("the runner binary starts")
 }
 
-/// Runs `runner run FILE`, asserts it succeeded, and returns the new run's id (the second
-/// word of its last line: `run ID finished, ...`).
+/// Runs `runner run FILE --retrain` (a new run even when the store has the result),
+/// asserts it succeeded, and returns the new run's id (the second word of its last line:
+/// `run ID finished, ...`).
 pub fn run_ok(store: &Path, pipeline: &Path) -> String {
-    let output = runner(store, &["run", pipeline.to_str().unwrap()]);
+    let output = runner(store, &["run", pipeline.to_str().unwrap(), "--retrain"]);
     assert!(output.status.success(), "{}", stderr(&output));
     run_id_of(&output)
 }

@@ -40,10 +40,13 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Train the pipeline a file declares and record the run
-    #[command(after_help = "Example:\n  runner run pipelines/cats_dogs.toml")]
+    /// Train the pipeline a file declares and record the run (each trial of its sweep);
+    /// trials whose training stage the store has already are not trained again
+    #[command(
+        after_help = "Examples:\n  runner run pipelines/cats_dogs.toml\n  runner run experiments/dropout_sweep.toml --jobs 2"
+    )]
     Run {
-        /// The pipeline file (TOML)
+        /// The pipeline or experiment file (TOML)
         file: PathBuf,
         /// Where to train: a CUDA GPU when LibTorch has one (auto), or the CPU
         #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
@@ -51,6 +54,40 @@ pub enum Command {
         /// No progress bars
         #[arg(long, short)]
         quiet: bool,
+        /// Trials trained at once, each in its own process with a share of the cores
+        /// (default: 1 on the CPU, one per GPU with CUDA)
+        #[arg(long, short, value_parser = clap::value_parser!(u16).range(1..))]
+        jobs: Option<u16>,
+        /// Train every trial, even those whose result the store already has
+        #[arg(long)]
+        retrain: bool,
+    },
+    /// Print what `runner run` would do: the stages, which are cached, which trials share
+    /// them, trainable parameters per trial and the backbone passes the run will cost
+    #[command(after_help = "Example:\n  runner plan experiments/dropout_sweep.toml")]
+    Plan {
+        /// The pipeline or experiment file (TOML)
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Train one trial of a sweep planned by `runner run --jobs` (a worker process)
+    #[command(hide = true)]
+    Trial {
+        file: PathBuf,
+        #[arg(long)]
+        index: usize,
+        #[arg(long)]
+        sweep: String,
+        /// The training stage key the coordinator planned
+        #[arg(long)]
+        key: String,
+        /// LibTorch intra-op threads
+        #[arg(long)]
+        threads: usize,
+        /// `cpu` or `cuda:0`
+        #[arg(long)]
+        device: String,
     },
     /// List the recorded runs, oldest first
     #[command(
@@ -167,8 +204,13 @@ pub enum Command {
     },
     /// Remove checkpoints of deleted runs and half-written files, and record runs whose
     /// process died as interrupted
-    #[command(after_help = "Example:\n  runner gc")]
-    Gc,
+    #[command(after_help = "Examples:\n  runner gc\n  runner gc --cache")]
+    Gc {
+        /// Also remove the cached decoded images and backbone features (they are computed
+        /// again when a run needs them)
+        #[arg(long)]
+        cache: bool,
+    },
 }
 
 /// Filters shared by `list` and `compare`.
@@ -244,7 +286,11 @@ impl Command {
     pub fn needs_libtorch(&self) -> bool {
         matches!(
             self,
-            Command::Run { .. } | Command::Predict { .. } | Command::Export { .. }
+            Command::Run { .. }
+                | Command::Plan { .. }
+                | Command::Trial { .. }
+                | Command::Predict { .. }
+                | Command::Export { .. }
         )
     }
 }
@@ -434,12 +480,13 @@ fn execute_store_command(cli: Cli) -> Result<()> {
                 eprintln!("removed {id}");
             }
         }
-        Command::Gc => {
-            let report = store.collect_garbage()?;
+        Command::Gc { cache } => {
+            let report = store.collect_garbage(cache)?;
             eprintln!(
-                "removed {} orphaned checkpoint folder(s) and {} half-written file(s) ({} bytes); marked {} dead run(s) interrupted",
+                "removed {} orphaned checkpoint folder(s), {} half-written file(s) and {} cached stage result(s) ({} bytes); marked {} dead run(s) interrupted",
                 report.orphaned_folders,
                 report.partial_files,
+                report.cached_results,
                 report.bytes_freed,
                 report.runs_marked_interrupted
             );
@@ -466,7 +513,11 @@ fn execute_store_command(cli: Cli) -> Result<()> {
             };
             println!("{}", serde_json::to_string_pretty(&schema)?);
         }
-        Command::Run { .. } | Command::Predict { .. } | Command::Export { .. } => {
+        Command::Run { .. }
+        | Command::Plan { .. }
+        | Command::Trial { .. }
+        | Command::Predict { .. }
+        | Command::Export { .. } => {
             unreachable!("main_with hands LibTorch commands to runner-torch")
         }
     }

@@ -210,6 +210,8 @@ pub(crate) mod tests {
             seed: 0,
             sweep: None,
             trial: None,
+            reused_in: Vec::new(),
+            stages: Default::default(),
             status: RunStatus::Finished,
             reason: None,
             started_at: 0,

@@ -30,10 +30,7 @@ impl RunFilter {
 
     pub fn matches(&self, run: &RunSummary, params: &BTreeMap<String, Value>) -> bool {
         self.pipeline.as_ref().is_none_or(|p| &run.pipeline == p)
-            && self
-                .sweep
-                .as_ref()
-                .is_none_or(|s| run.sweep.as_ref() == Some(s))
+            && self.sweep.as_ref().is_none_or(|s| run.in_sweep(s))
             && self
                 .status
                 .as_ref()

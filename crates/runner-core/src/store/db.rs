@@ -3,7 +3,8 @@
 //! the database busy retries for a while. A reader never creates a store.
 //!
 //! Trees: `meta` (schema version), `runs` (id -> run record), `epochs` (id/epoch ->
-//! metrics), `specs` (spec hash -> pipeline text).
+//! metrics), `specs` (spec hash -> pipeline text), `stages` (stage key -> run id, see
+//! `stages`).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -50,6 +51,12 @@ impl Store {
             .unwrap_or(path)
             .display()
             .to_string()
+    }
+
+    /// Where stage results too large for the database go (decoded images, features),
+    /// each file named by its stage key.
+    pub fn cache_dir(&self, stage: &str) -> PathBuf {
+        self.root.join("cache").join(stage)
     }
 
     /// Where the checkpoints of a run go.
@@ -301,7 +308,7 @@ impl Store {
         .map(Option::flatten)
     }
 
-    fn write<T>(&self, work: impl FnOnce(&sled::Db) -> Result<T>) -> Result<T> {
+    pub(super) fn write<T>(&self, work: impl FnOnce(&sled::Db) -> Result<T>) -> Result<T> {
         std::fs::create_dir_all(&self.root)
             .with_context(|| format!("cannot create the store folder `{}`", self.root.display()))?;
         let db = self.open()?;
@@ -311,7 +318,7 @@ impl Store {
     }
 
     /// Runs `work` on the database, or returns `None` when there is no store yet.
-    fn read<T>(&self, work: impl FnOnce(&sled::Db) -> Result<T>) -> Result<Option<T>> {
+    pub(super) fn read<T>(&self, work: impl FnOnce(&sled::Db) -> Result<T>) -> Result<Option<T>> {
         if !self.db_path().exists() {
             return Ok(None);
         }
@@ -360,7 +367,7 @@ fn epoch_key(run_id: &str, epoch: usize) -> Vec<u8> {
     key
 }
 
-fn parse<T: serde::de::DeserializeOwned>(key: &[u8], value: &[u8]) -> Result<T> {
+pub(super) fn parse<T: serde::de::DeserializeOwned>(key: &[u8], value: &[u8]) -> Result<T> {
     serde_json::from_slice(value).with_context(|| {
         format!(
             "the store entry `{}` is not readable",

@@ -10,18 +10,30 @@ use super::db::Store;
 pub struct GcReport {
     pub orphaned_folders: usize,
     pub partial_files: usize,
+    pub cached_results: usize,
     pub bytes_freed: u64,
     pub runs_marked_interrupted: usize,
 }
 
 impl Store {
     /// Removes checkpoint folders of runs no longer in the store and `.partial` files left
-    /// by a crash mid-write, and records dead `running` runs as interrupted.
-    pub fn collect_garbage(&self) -> Result<GcReport> {
+    /// by a crash mid-write, and records dead `running` runs as interrupted. With
+    /// `cache`, also removes every cached stage result.
+    pub fn collect_garbage(&self, cache: bool) -> Result<GcReport> {
         let mut report = GcReport {
             runs_marked_interrupted: self.persist_stale_runs()?,
             ..GcReport::default()
         };
+        let cache_root = self.root().join("cache");
+        if cache && cache_root.is_dir() {
+            for stage in std::fs::read_dir(&cache_root)?.flatten() {
+                for file in std::fs::read_dir(stage.path())?.flatten() {
+                    report.bytes_freed += file.metadata().map_or(0, |meta| meta.len());
+                    std::fs::remove_file(file.path())?;
+                    report.cached_results += 1;
+                }
+            }
+        }
         let runs = self.runs()?;
         let checkpoints = self.root().join("checkpoints");
         let Ok(folders) = std::fs::read_dir(&checkpoints) else {

@@ -4,6 +4,9 @@
 //! Layout under the store root:
 //!   db/                    sled database (see `db` for its trees, `migrate` for versions)
 //!   checkpoints/RUN_ID/    checkpoint files, each written to a temporary name and renamed
+//!   manifests/KEY.tsv      the data a run saw: each file's path, size, hash and label
+//!   cache/STAGE/KEY.bin    stage results shared by runs (decoded images, features),
+//!                          named by their content key; `runner gc --cache` removes them
 
 mod db;
 mod gc;
@@ -11,6 +14,7 @@ mod liveness;
 mod migrate;
 mod record;
 mod run_id;
+mod stages;
 
 pub use db::Store;
 pub use gc::GcReport;

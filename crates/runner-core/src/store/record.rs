@@ -43,6 +43,14 @@ pub struct RunRecord {
     /// The sweep this run is a trial of, and its index there.
     pub sweep: Option<String>,
     pub trial: Option<usize>,
+    /// Later sweeps in which this run stands for a trial they did not train again, its
+    /// training stage being the same.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reused_in: Vec<String>,
+    /// The key of each stage the run went through (`decoded.train`, `features.train`,
+    /// `training`, ...): see `runner_core::plan`.
+    #[serde(default)]
+    pub stages: BTreeMap<String, String>,
     pub status: RunStatus,
     /// Why a run failed, was interrupted or stopped early.
     pub reason: Option<String>,
@@ -96,6 +104,8 @@ pub struct RunSummary {
     pub id: String,
     pub pipeline: String,
     pub sweep: Option<String>,
+    #[serde(default)]
+    pub reused_in: Vec<String>,
     pub status: RunStatus,
     pub reason: Option<String>,
     pub started_at: u64,
@@ -110,6 +120,11 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
+    /// Whether the run is a trial of `sweep`, trained there or reused from an earlier run.
+    pub fn in_sweep(&self, sweep: &str) -> bool {
+        self.sweep.as_deref() == Some(sweep) || self.reused_in.iter().any(|id| id == sweep)
+    }
+
     /// Shows a `running` run whose process is gone as `interrupted`, with the reason.
     pub fn mark_if_stale(&mut self, host: &str, now_millis: u64) {
         let run = Liveness {
@@ -129,6 +144,7 @@ impl RunRecord {
             id: self.id.clone(),
             pipeline: self.pipeline.clone(),
             sweep: self.sweep.clone(),
+            reused_in: self.reused_in.clone(),
             status: self.status,
             reason: self.reason.clone(),
             started_at: self.started_at,

@@ -1,0 +1,71 @@
+//! Finished stages, found by key: a run whose training stage has the key a new trial
+//! would train under is that trial's result, so the trial is not trained again.
+
+use anyhow::{Context, Result};
+
+use super::db::{Store, parse};
+use super::record::{RunRecord, RunStatus};
+
+impl Store {
+    /// Records that `run` finished the stage with `key`.
+    pub fn record_stage(&self, key: &str, run_id: &str) -> Result<()> {
+        self.write(|db| {
+            db.open_tree("stages")?
+                .insert(key.as_bytes(), run_id.as_bytes())?;
+            Ok(())
+        })
+    }
+
+    /// The run that finished the stage with `key`, if it is still in the store, finished,
+    /// and its checkpoints are still on disk.
+    pub fn run_for_stage(&self, key: &str) -> Result<Option<RunRecord>> {
+        let found = self.read(|db| {
+            let Some(id) = db.open_tree("stages")?.get(key.as_bytes())? else {
+                return Ok(None);
+            };
+            let Some(value) = db.open_tree("runs")?.get(&id)? else {
+                return Ok(None);
+            };
+            Ok(Some(parse::<RunRecord>(&id, &value)?))
+        })?;
+        Ok(found.flatten().filter(|run| {
+            matches!(run.status, RunStatus::Finished | RunStatus::StoppedEarly)
+                && run
+                    .artifacts
+                    .values()
+                    .all(|artifact| self.artifact_path(artifact).is_file())
+        }))
+    }
+
+    /// Keeps a split's manifest (what a run saw, file by file) under its key; a manifest
+    /// already kept is not written again.
+    pub fn save_manifest(&self, key: &str, text: &str) -> Result<()> {
+        let folder = self.root().join("manifests");
+        let path = folder.join(format!("{key}.tsv"));
+        if path.is_file() {
+            return Ok(());
+        }
+        std::fs::create_dir_all(&folder)
+            .with_context(|| format!("cannot create `{}`", folder.display()))?;
+        let partial = path.with_extension("partial");
+        std::fs::write(&partial, text)
+            .with_context(|| format!("cannot write `{}`", partial.display()))?;
+        std::fs::rename(&partial, &path)
+            .with_context(|| format!("cannot write `{}`", path.display()))
+    }
+
+    /// Makes a finished run a trial of `sweep` as well, without training it again.
+    pub fn join_sweep(&self, run_id: &str, sweep: &str) -> Result<()> {
+        self.write(|db| {
+            db.open_tree("runs")?
+                .fetch_and_update(run_id.as_bytes(), |value| {
+                    let mut record: RunRecord = serde_json::from_slice(value?).ok()?;
+                    if !record.reused_in.iter().any(|id| id == sweep) {
+                        record.reused_in.push(sweep.to_string());
+                    }
+                    serde_json::to_vec(&record).ok()
+                })?;
+            Ok(())
+        })
+    }
+}

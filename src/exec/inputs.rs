@@ -1,0 +1,70 @@
+//! What a trial trains and validates on: frozen features from the stage cache when the
+//! frozen prefix's output can be reused, decoded images otherwise.
+
+use anyhow::Result;
+
+use crate::exec::RunOptions;
+use crate::model::Classifier;
+use crate::plan::{PlannedTrial, SPLITS};
+use crate::progress::Activity;
+use crate::stages::{Stages, extract_features, short};
+use crate::train::SplitInput;
+
+/// Features larger than this are not cached: the frozen prefix runs on every batch instead.
+const FEATURE_CACHE_BUDGET_BYTES: usize = 8 << 30;
+
+/// The training and validation inputs of `trial`, computing (and caching) the stages they
+/// need that no earlier trial or run has computed.
+pub fn trial_inputs(
+    trial: &PlannedTrial,
+    classifier: &Classifier,
+    stages: &mut Stages,
+    options: &RunOptions,
+    activity: &Activity,
+) -> Result<[SplitInput; 2]> {
+    let mut input = |split| split_input(trial, split, classifier, stages, options, activity);
+    Ok([input(0)?, input(1)?])
+}
+
+fn split_input(
+    trial: &PlannedTrial,
+    split: usize,
+    classifier: &Classifier,
+    stages: &mut Stages,
+    options: &RunOptions,
+    activity: &Activity,
+) -> Result<SplitInput> {
+    let spec = &trial.pipeline.spec;
+    let name = SPLITS[split];
+    let files = &trial.files[split];
+    let feature_bytes = classifier.frozen_output_shape.iter().product::<usize>() * 4;
+    // Validation images are never augmented, so their features can always be reused.
+    let cacheable = trial.has_frozen_prefix
+        && (split == 1 || trial.feature_cache_problem.is_none())
+        && files.files.len() * feature_bytes <= FEATURE_CACHE_BUDGET_BYTES;
+    let decoded_key = &trial.keys.decoded[split];
+    if !cacheable {
+        let images = stages.decoded(decoded_key, name, files, spec.data.image_size)?;
+        return Ok(SplitInput::Images(images));
+    }
+    let features_key = &trial.keys.features[split];
+    let decoded = if stages.has_features(features_key) {
+        None
+    } else {
+        Some(stages.decoded(decoded_key, name, files, spec.data.image_size)?)
+    };
+    let label = format!("{name} features (stage {})", short(features_key));
+    let features = stages.features(features_key, &label, || {
+        let decoded = decoded.expect("decoded when the features are not cached");
+        extract_features(
+            &classifier.frozen,
+            &decoded,
+            classifier.preprocess,
+            spec.data.batch_size,
+            &options.device,
+            activity,
+            &label,
+        )
+    })?;
+    Ok(SplitInput::Features(features))
+}

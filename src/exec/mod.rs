@@ -1,0 +1,128 @@
+//! Executing a plan: each trial whose training stage the store does not have yet is
+//! trained, in this process or, with `--jobs N`, in worker processes; the others are
+//! reused. A failed trial is recorded with its reason and the others go on; Ctrl-C stops
+//! after the current batch.
+
+mod inputs;
+mod trial;
+mod workers;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::Result;
+use burn::prelude::Device;
+
+use crate::plan::{Plan, PlannedTrial};
+use crate::stages::Stages;
+use crate::store::{RunRecord, Store, new_run_id};
+pub use trial::run_trial;
+pub use workers::{WorkerTrial, run_worker};
+
+/// Set by Ctrl-C; training stops after the current batch and the run is recorded as
+/// interrupted.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+pub struct RunOptions {
+    pub store: PathBuf,
+    pub device: Device,
+    /// How the device is named in the run record: `cpu`, `cuda:0`.
+    pub device_label: String,
+    pub show_progress: bool,
+    /// Trials trained at once, each in its own process.
+    pub jobs: usize,
+    /// Train even the trials whose result the store already has.
+    pub retrain: bool,
+}
+
+/// The runs of a pipeline or experiment file: one, or one per trial of its sweep.
+pub struct FileRuns {
+    pub sweep: Option<String>,
+    /// Every finished or stopped trial, trained now or before.
+    pub runs: Vec<RunRecord>,
+    /// How many of `runs` were trained before and reused.
+    pub reused: usize,
+    /// Trials that failed, with why; the other trials still ran.
+    pub failures: Vec<String>,
+}
+
+/// Plans a pipeline or experiment file and runs what the store does not have yet.
+pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
+    let store = Store::new(&options.store);
+    let plan = Plan::new(file, &store)?;
+    let sweep = plan.is_sweep.then(|| format!("sweep-{}", new_run_id()));
+    if let Some(sweep) = &sweep {
+        tracing::info!("{sweep}: {} trials", plan.trials.len());
+    }
+    install_interrupt_handler();
+    // Runs by trial index, so the sweep's table lists them in the file's order.
+    let mut runs: Vec<(usize, RunRecord)> = Vec::new();
+    let mut failures = Vec::new();
+    let mut to_train: Vec<&PlannedTrial> = Vec::new();
+    for trial in &plan.trials {
+        match &trial.trained_before {
+            Some(run) if !options.retrain => {
+                tracing::info!(
+                    "trial {}: trained before as run {} (same training stage); not trained again",
+                    trial.index,
+                    run.id
+                );
+                if let Some(sweep) = &sweep {
+                    store.join_sweep(&run.id, sweep)?;
+                }
+                runs.push((trial.index, run.clone()));
+            }
+            _ => to_train.push(trial),
+        }
+    }
+    let reused = runs.len();
+    let mut stages = Stages::new(&store, &options.device);
+    match &sweep {
+        Some(sweep) if options.jobs > 1 && to_train.len() > 1 => {
+            let (trained, failed) =
+                workers::run_in_workers(&plan, &to_train, sweep, &mut stages, options)?;
+            runs.extend(trained);
+            failures.extend(failed);
+        }
+        _ => {
+            for trial in to_train {
+                if INTERRUPTED.load(Ordering::SeqCst) {
+                    break;
+                }
+                if plan.is_sweep {
+                    tracing::info!(
+                        "trial {}/{}: {:?}",
+                        trial.index + 1,
+                        plan.trials.len(),
+                        trial.values
+                    );
+                }
+                match run_trial(trial, sweep.as_deref(), &mut stages, options) {
+                    Ok(run) => runs.push((trial.index, run)),
+                    Err(error) if plan.is_sweep => {
+                        tracing::error!("trial {} failed: {error:#}", trial.index);
+                        failures.push(format!("trial {}: {error:#}", trial.index));
+                    }
+                    Err(error) => return Err(error),
+                }
+            }
+        }
+    }
+    runs.sort_by_key(|(index, _)| *index);
+    Ok(FileRuns {
+        sweep,
+        runs: runs.into_iter().map(|(_, run)| run).collect(),
+        reused,
+        failures,
+    })
+}
+
+fn install_interrupt_handler() {
+    // A second installation (a second run in the same process) keeps the first handler.
+    let _ = ctrlc::set_handler(|| {
+        if INTERRUPTED.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupted: stopping after this batch (Ctrl-C again to quit at once)");
+    });
+}

@@ -1,0 +1,149 @@
+//! Planning a pipeline or experiment file: its trials, each trial's stages with their
+//! keys, and which results the store has already. `runner plan` prints a plan; `runner
+//! run` executes one.
+
+mod report;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::data::{Manifest, ScannedSplit, scan_split};
+use crate::error::input_error;
+use crate::spec::sweep::{Trial, expand, trial_spec};
+use crate::spec::{Pipeline, load_pipeline, pipeline_from_spec};
+use crate::store::{RunRecord, Store};
+pub use report::{PlanReport, plan_report};
+use runner_core::plan::{InputHashes, StageKeys, feature_cache_problem, frozen_prefix, stage_keys};
+
+/// `[training, validation]`, as everywhere a stage exists per split.
+pub const SPLITS: [&str; 2] = ["training", "validation"];
+
+pub struct Plan {
+    /// The pipeline or experiment file the plan was made from, as given.
+    pub source: PathBuf,
+    /// The pipeline file the trials' relative paths are anchored at (an experiment's base).
+    pub file: PathBuf,
+    /// Whether the file declares a sweep (and its runs are trials of one).
+    pub is_sweep: bool,
+    pub trials: Vec<PlannedTrial>,
+}
+
+pub struct PlannedTrial {
+    /// The trial's index in the sweep; 0 for a file without a sweep.
+    pub index: usize,
+    /// The values the sweep sets for this trial.
+    pub values: BTreeMap<String, Value>,
+    pub pipeline: Pipeline,
+    pub files: [Arc<ScannedSplit>; 2],
+    pub manifests: [Arc<Manifest>; 2],
+    pub keys: StageKeys,
+    /// Why the training features cannot be computed once, or `None` when they can.
+    pub feature_cache_problem: Option<String>,
+    /// Whether any backbone layer runs frozen before the trainable ones.
+    pub has_frozen_prefix: bool,
+    /// A finished run whose training stage has this trial's key: the trial's result.
+    pub trained_before: Option<RunRecord>,
+}
+
+impl Plan {
+    /// Reads and checks the file, expands its sweep, scans and hashes the data and the
+    /// weights, and looks up finished training stages in `store`.
+    pub fn new(file: &Path, store: &Store) -> Result<Self> {
+        let pipeline = load_pipeline(file)?;
+        let sweep = pipeline.written.sweep.clone();
+        let trials = match &sweep {
+            Some(sweep) => expand(sweep, pipeline.spec.pipeline.seed)
+                .map_err(|(key, message)| input_error(format!("`sweep.{key}`: {message}")))?,
+            None => vec![Trial {
+                index: 0,
+                values: BTreeMap::new(),
+            }],
+        };
+        let mut inputs = InputCache::default();
+        let mut planned = Vec::with_capacity(trials.len());
+        for trial in trials {
+            let trial_pipeline = if sweep.is_some() {
+                let written = trial_spec(&pipeline.written, &trial)
+                    .map_err(|(key, message)| input_error(format!("`sweep.{key}`: {message}")))?;
+                pipeline_from_spec(&pipeline.file, written)
+            } else {
+                pipeline.clone()
+            };
+            planned.push(inputs.plan_trial(trial, trial_pipeline, store)?);
+        }
+        Ok(Self {
+            source: file.to_path_buf(),
+            file: pipeline.file,
+            is_sweep: sweep.is_some(),
+            trials: planned,
+        })
+    }
+}
+
+/// Scans, manifests and weight hashes, each computed once per path.
+#[derive(Default)]
+struct InputCache {
+    splits: HashMap<PathBuf, (Arc<ScannedSplit>, Arc<Manifest>)>,
+    weights: HashMap<PathBuf, String>,
+}
+
+impl InputCache {
+    fn plan_trial(
+        &mut self,
+        trial: Trial,
+        pipeline: Pipeline,
+        store: &Store,
+    ) -> Result<PlannedTrial> {
+        let spec = &pipeline.spec;
+        let train = self.split(SPLITS[0], &spec.data.train)?;
+        let validation = self.split(SPLITS[1], &spec.data.validation)?;
+        let weights = match spec.backbone.weights_file() {
+            Some(path) => Some(self.weights(path)?),
+            None => None,
+        };
+        let hashes = InputHashes {
+            train_manifest: train.1.key.clone(),
+            validation_manifest: validation.1.key.clone(),
+            weights,
+        };
+        let keys = stage_keys(spec, &hashes);
+        Ok(PlannedTrial {
+            index: trial.index,
+            values: trial.values,
+            feature_cache_problem: feature_cache_problem(spec),
+            has_frozen_prefix: !frozen_prefix(spec).is_empty(),
+            trained_before: store.run_for_stage(&keys.training)?,
+            keys,
+            files: [train.0, validation.0],
+            manifests: [train.1, validation.1],
+            pipeline,
+        })
+    }
+
+    fn split(&mut self, split: &str, root: &Path) -> Result<(Arc<ScannedSplit>, Arc<Manifest>)> {
+        if let Some(found) = self.splits.get(root) {
+            return Ok(found.clone());
+        }
+        let scanned = scan_split(split, root)?;
+        let manifest = Manifest::of(&scanned)?;
+        let entry = (Arc::new(scanned), Arc::new(manifest));
+        self.splits.insert(root.to_path_buf(), entry.clone());
+        Ok(entry)
+    }
+
+    fn weights(&mut self, path: &Path) -> Result<String> {
+        if let Some(hash) = self.weights.get(path) {
+            return Ok(hash.clone());
+        }
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("cannot read the weights file `{}`", path.display()))?;
+        let hash = format!("{:x}", Sha256::digest(&bytes));
+        self.weights.insert(path.to_path_buf(), hash.clone());
+        Ok(hash)
+    }
+}

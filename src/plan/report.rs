@@ -1,0 +1,242 @@
+//! What `runner plan` prints: the stages with their keys and whether they are cached,
+//! which trials share them, and each trial's trainable parameters and training status.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use anyhow::Result;
+use burn::prelude::Device;
+use serde::Serialize;
+
+use super::{Plan, SPLITS};
+use crate::model::build_classifier;
+use crate::stages::{Stages, short};
+
+#[derive(Debug, Serialize)]
+pub struct PlanReport {
+    pub file: String,
+    pub stages: Vec<StageRow>,
+    pub trials: Vec<TrialRow>,
+    /// Images the frozen backbone will process: each uncached feature stage once, plus
+    /// every epoch's training images of trials that cannot cache them.
+    pub backbone_passes: usize,
+    /// The same for a loop with no stage sharing: every trial, every epoch, both splits.
+    pub backbone_passes_without_cache: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StageRow {
+    pub stage: String,
+    pub key: String,
+    /// `cached`, `to compute`, `not needed` (every trial that uses it is cached further
+    /// down) or `hashed now` (manifests).
+    pub status: String,
+    pub trials: Vec<usize>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TrialRow {
+    pub trial: usize,
+    pub values: BTreeMap<String, serde_json::Value>,
+    pub trainable_params: usize,
+    /// `shared stage KEY`, or why the training features cannot be cached.
+    pub training_features: String,
+    /// `to train (N epochs)` or `trained before: run ID`.
+    pub training: String,
+}
+
+/// Builds each trial's model (for its parameter counts) and checks the cache for each stage.
+pub fn plan_report(plan: &Plan, stages: &Stages, device: &Device) -> Result<PlanReport> {
+    let mut rows: BTreeMap<String, StageRow> = BTreeMap::new();
+    let mut trials = Vec::with_capacity(plan.trials.len());
+    let mut passes = 0;
+    let mut counted_features = std::collections::HashSet::new();
+    let mut passes_without_cache = 0;
+    for trial in &plan.trials {
+        let spec = &trial.pipeline.spec;
+        let classifier = build_classifier(spec, &trial.files[0].classes, device)?;
+        let images = trial.files.each_ref().map(|files| files.files.len());
+        let to_train = trial.trained_before.is_none();
+        passes_without_cache += spec.train.epochs * (images[0] + images[1]);
+        let uses_features = [
+            trial.has_frozen_prefix && trial.feature_cache_problem.is_none(),
+            trial.has_frozen_prefix,
+        ];
+        for (split, name) in SPLITS.iter().enumerate() {
+            let manifest = &trial.manifests[split].key;
+            add_stage(
+                &mut rows,
+                format!("manifest.{name}"),
+                manifest,
+                "hashed now",
+                trial.index,
+            );
+            let features_key = &trial.keys.features[split];
+            let features_cached = stages.has_features(features_key);
+            let decoded_needed = to_train && !(uses_features[split] && features_cached);
+            let decoded_key = &trial.keys.decoded[split];
+            let decoded_status = if stages.has_decoded(decoded_key) {
+                "cached"
+            } else if decoded_needed {
+                "to compute"
+            } else {
+                "not needed"
+            };
+            add_stage(
+                &mut rows,
+                format!("decoded.{name}"),
+                decoded_key,
+                decoded_status,
+                trial.index,
+            );
+            if uses_features[split] {
+                let status = if features_cached {
+                    "cached"
+                } else if to_train {
+                    "to compute"
+                } else {
+                    "not needed"
+                };
+                add_stage(
+                    &mut rows,
+                    format!("features.{name}"),
+                    features_key,
+                    status,
+                    trial.index,
+                );
+                if status == "to compute" && counted_features.insert(features_key.clone()) {
+                    passes += images[split];
+                }
+            } else if to_train && split == 0 {
+                passes += spec.train.epochs * images[0];
+            }
+        }
+        let training_features = match &trial.feature_cache_problem {
+            None => format!("shared stage {}", short(&trial.keys.features[0])),
+            Some(problem) => format!("not cached: {problem}"),
+        };
+        let training = match &trial.trained_before {
+            Some(run) => format!("trained before: run {}", run.id),
+            None => format!("to train ({} epochs)", spec.train.epochs),
+        };
+        let status = if to_train { "to compute" } else { "cached" };
+        add_stage(
+            &mut rows,
+            "training".into(),
+            &trial.keys.training,
+            status,
+            trial.index,
+        );
+        trials.push(TrialRow {
+            trial: trial.index,
+            values: trial.values.clone(),
+            trainable_params: classifier.trainable.trainable_params(),
+            training_features,
+            training,
+        });
+    }
+    Ok(PlanReport {
+        file: plan.source.display().to_string(),
+        stages: rows.into_values().collect(),
+        trials,
+        backbone_passes: passes,
+        backbone_passes_without_cache: passes_without_cache,
+    })
+}
+
+/// Adds `trial` to the row of the stage with `key`, creating the row with `status`. A
+/// stage one trial computes is there for the next, so the first status wins.
+fn add_stage(
+    rows: &mut BTreeMap<String, StageRow>,
+    stage: String,
+    key: &str,
+    status: &str,
+    trial: usize,
+) {
+    // Rows in the order the stages run, then by key.
+    let rank = ["manifest", "decoded", "features", "training"]
+        .iter()
+        .position(|kind| stage.starts_with(kind))
+        .unwrap_or(4);
+    let row = rows
+        .entry(format!("{rank} {stage} {key}"))
+        .or_insert_with(|| StageRow {
+            stage,
+            key: key.to_string(),
+            status: status.to_string(),
+            trials: Vec::new(),
+        });
+    if row.status == "not needed" && status == "to compute" {
+        row.status = status.to_string();
+    }
+    row.trials.push(trial);
+}
+
+impl PlanReport {
+    /// The plan as aligned text.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "plan of {}: {} trial(s)\n",
+            self.file,
+            self.trials.len()
+        );
+        let _ = writeln!(out, "{:<22} {:<14} {:<12} trials", "stage", "key", "status");
+        for row in &self.stages {
+            let _ = writeln!(
+                out,
+                "{:<22} {:<14} {:<12} {}",
+                row.stage,
+                short(&row.key),
+                row.status,
+                trial_list(&row.trials)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\n{:<6} {:<32} {:>12}  {:<46} training features",
+            "trial", "values", "trainable", "training"
+        );
+        for trial in &self.trials {
+            let values = trial
+                .values
+                .iter()
+                .map(|(key, value)| format!("{key}={value}"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let _ = writeln!(
+                out,
+                "{:<6} {:<32} {:>12}  {:<46} {}",
+                trial.trial,
+                if values.is_empty() {
+                    "-".into()
+                } else {
+                    values
+                },
+                trial.trainable_params,
+                trial.training,
+                trial.training_features
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\nbackbone passes over images: {} (without shared stages: {})",
+            self.backbone_passes, self.backbone_passes_without_cache
+        );
+        out
+    }
+}
+
+/// `0-4` for a run of consecutive trials, `0, 2, 5` otherwise.
+fn trial_list(trials: &[usize]) -> String {
+    let consecutive = trials.windows(2).all(|pair| pair[1] == pair[0] + 1);
+    match (trials.first(), trials.last()) {
+        (Some(first), Some(last)) if consecutive && trials.len() > 2 => format!("{first}-{last}"),
+        _ => trials
+            .iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}

@@ -1,0 +1,163 @@
+//! Stage results shared by epochs, trials and runs: each split's decoded images and the
+//! frozen backbone's features, found by their stage key (see `runner_core::plan`) in this
+//! process's memory, then in the store's cache folder, and computed only when in neither.
+
+mod features;
+mod files;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Result;
+use burn::prelude::Device;
+use serde::{Deserialize, Serialize};
+
+use crate::data::{DecodedSplit, ScannedSplit, SkippedFile, decode_split};
+use crate::store::Store;
+pub use features::{Features, extract_features};
+
+const DECODED_MAGIC: &str = "RUNNER-DECODED-1";
+
+#[derive(Serialize, Deserialize)]
+struct DecodedHeader {
+    height: usize,
+    width: usize,
+    labels: Vec<u32>,
+    skipped: Vec<SkippedFile>,
+}
+
+/// The stage results this process has, by key.
+pub struct Stages {
+    device: Device,
+    decoded_dir: PathBuf,
+    features_dir: PathBuf,
+    decoded: HashMap<String, Arc<DecodedSplit>>,
+    features: HashMap<String, Arc<Features>>,
+}
+
+impl Stages {
+    /// Stages of `store`, with features kept on `device`.
+    pub fn new(store: &Store, device: &Device) -> Self {
+        Self {
+            device: device.clone(),
+            decoded_dir: store.cache_dir("decoded"),
+            features_dir: store.cache_dir("features"),
+            decoded: HashMap::new(),
+            features: HashMap::new(),
+        }
+    }
+
+    /// Whether the features with `key` are at hand without running the backbone.
+    pub fn has_features(&self, key: &str) -> bool {
+        self.features.contains_key(key) || self.features_file(key).is_file()
+    }
+
+    /// Whether the decoded images with `key` are at hand without decoding.
+    pub fn has_decoded(&self, key: &str) -> bool {
+        self.decoded.contains_key(key) || self.decoded_file(key).is_file()
+    }
+
+    /// The split's images decoded at `size`: from memory, the cache, or decoded now (and
+    /// cached).
+    pub fn decoded(
+        &mut self,
+        key: &str,
+        split: &str,
+        files: &ScannedSplit,
+        size: [u32; 2],
+    ) -> Result<Arc<DecodedSplit>> {
+        if let Some(decoded) = self.decoded.get(key) {
+            return Ok(decoded.clone());
+        }
+        let path = self.decoded_file(key);
+        let decoded = match files::read_cached::<DecodedHeader>(&path, DECODED_MAGIC) {
+            Some((header, pixels))
+                if pixels.len() == header.labels.len() * header.height * header.width * 3 =>
+            {
+                tracing::info!("{split} images: decoded before (stage {})", short(key));
+                DecodedSplit {
+                    height: header.height,
+                    width: header.width,
+                    pixels,
+                    labels: header.labels,
+                    skipped: header.skipped,
+                }
+            }
+            _ => {
+                let started = Instant::now();
+                let decoded = decode_split(split, files, size, &|_| {})?;
+                tracing::info!(
+                    "decoded {} {split} images at {}x{} in {:.1} s ({} skipped)",
+                    decoded.len(),
+                    size[0],
+                    size[1],
+                    started.elapsed().as_secs_f64(),
+                    decoded.skipped.len()
+                );
+                let header = DecodedHeader {
+                    height: decoded.height,
+                    width: decoded.width,
+                    labels: decoded.labels.clone(),
+                    skipped: decoded.skipped.clone(),
+                };
+                files::write_cached(&path, DECODED_MAGIC, &header, &decoded.pixels)?;
+                decoded
+            }
+        };
+        let decoded = Arc::new(decoded);
+        self.decoded.insert(key.to_string(), decoded.clone());
+        Ok(decoded)
+    }
+
+    /// The features with `key`: from memory, the cache, or computed by `compute` (and
+    /// cached).
+    pub fn features(
+        &mut self,
+        key: &str,
+        label: &str,
+        compute: impl FnOnce() -> Result<Features>,
+    ) -> Result<Arc<Features>> {
+        if let Some(features) = self.features.get(key) {
+            return Ok(features.clone());
+        }
+        let path = self.features_file(key);
+        let features = match Features::read(&path, &self.device) {
+            Some(features) => {
+                tracing::info!(
+                    "{label}: computed before (stage {}), the backbone does not run",
+                    short(key)
+                );
+                features
+            }
+            None => {
+                let features = compute()?;
+                features.write(&path)?;
+                features
+            }
+        };
+        let features = Arc::new(features);
+        self.features.insert(key.to_string(), features.clone());
+        Ok(features)
+    }
+
+    /// Drops the results held in memory; they stay in the cache folder.
+    pub fn forget_in_memory(&mut self) {
+        self.decoded.clear();
+        self.features.clear();
+    }
+
+    fn decoded_file(&self, key: &str) -> PathBuf {
+        self.decoded_dir.join(format!("{key}.bin"))
+    }
+
+    fn features_file(&self, key: &str) -> PathBuf {
+        self.features_dir.join(format!("{key}.bin"))
+    }
+}
+
+/// The first 12 hex digits of a key, as shown in logs and plans.
+pub fn short(key: &str) -> &str {
+    &key[..key.len().min(12)]
+}
