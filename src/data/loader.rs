@@ -1,17 +1,19 @@
 //! Batches for one pass over a split: a seeded order and seeded per-image augmentation,
-//! assembled into contiguous `[batch, 3, height, width]` floats on a prefetch thread that
-//! stays at most two batches ahead.
+//! assembled into contiguous `[batch, 3, height, width]` floats by worker threads that
+//! each stay at most one batch ahead. Everything random is drawn up front, on the calling
+//! thread, so the batches do not depend on the number of workers.
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
+use rand::SeedableRng;
 use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::DecodedSplit;
-use crate::spec::AugmentSpec;
+use super::augment::{Transform, sample_transform};
+use crate::spec::{AugmentSpec, FillMode};
 
 /// How a backbone wants its input: `value = byte * scale + offset`, per channel.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -38,12 +40,6 @@ impl Batch {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Flip {
-    horizontal: bool,
-    vertical: bool,
-}
-
 const ORDER_STREAM: u64 = 1;
 const AUGMENT_STREAM: u64 = 2;
 
@@ -66,10 +62,25 @@ fn epoch_rng(seed: u64, epoch: usize, stream: u64) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(mixed)
 }
 
-/// Iterates over the batches of one pass; dropping it stops the prefetch thread.
+/// What every worker of a pass needs.
+struct Pass {
+    split: Arc<DecodedSplit>,
+    batch_size: usize,
+    preprocess: Preprocess,
+    order: Vec<usize>,
+    /// One per entry of `order`; `None` when the pass is not augmented.
+    transforms: Option<Vec<Transform>>,
+    fill_mode: FillMode,
+    cval: f32,
+}
+
+/// Iterates over the batches of one pass; dropping it stops the workers.
 pub struct BatchLoader {
-    receiver: Option<Receiver<Batch>>,
-    worker: Option<JoinHandle<()>>,
+    /// Worker `w` assembles batches `w`, `w + workers`, ...; reading the receivers in
+    /// turn gives the batches in order.
+    receivers: Vec<Receiver<Batch>>,
+    workers: Vec<JoinHandle<()>>,
+    next: usize,
     batches: usize,
 }
 
@@ -77,12 +88,19 @@ impl BatchLoader {
     /// A pass in file order with no augmentation (validation, feature extraction).
     pub fn sequential(split: Arc<DecodedSplit>, batch_size: usize, preprocess: Preprocess) -> Self {
         let order = (0..split.len()).collect::<Vec<_>>();
-        let flips = vec![Flip::default(); order.len()];
-        Self::start(split, batch_size, preprocess, order, flips)
+        let pass = Pass {
+            split,
+            batch_size,
+            preprocess,
+            order,
+            transforms: None,
+            fill_mode: FillMode::Nearest,
+            cval: 0.0,
+        };
+        Self::start(pass, default_workers())
     }
 
-    /// A training pass: shuffled, and augmented as the spec says. Everything random is drawn
-    /// here, from `seed` and `epoch` alone, so the batches do not depend on threading.
+    /// A training pass: shuffled, and augmented as the spec says, with `workers` threads.
     pub fn shuffled(
         split: Arc<DecodedSplit>,
         batch_size: usize,
@@ -90,34 +108,46 @@ impl BatchLoader {
         augment: &AugmentSpec,
         seed: u64,
         epoch: usize,
+        workers: usize,
     ) -> Self {
         let order = shuffled_order(split.len(), seed, epoch);
-        let mut rng = epoch_rng(seed, epoch, AUGMENT_STREAM);
-        let flips = order
-            .iter()
-            .map(|_| Flip {
-                horizontal: augment.horizontal_flip && rng.random_bool(0.5),
-                vertical: augment.vertical_flip && rng.random_bool(0.5),
-            })
-            .collect();
-        Self::start(split, batch_size, preprocess, order, flips)
+        let transforms = (!augment.is_identity()).then(|| {
+            let mut rng = epoch_rng(seed, epoch, AUGMENT_STREAM);
+            order
+                .iter()
+                .map(|_| sample_transform(augment, &mut rng, split.height, split.width))
+                .collect()
+        });
+        let pass = Pass {
+            split,
+            batch_size,
+            preprocess,
+            order,
+            transforms,
+            fill_mode: augment.fill_mode,
+            cval: augment.cval as f32,
+        };
+        Self::start(pass, workers)
     }
 
-    fn start(
-        split: Arc<DecodedSplit>,
-        batch_size: usize,
-        preprocess: Preprocess,
-        order: Vec<usize>,
-        flips: Vec<Flip>,
-    ) -> Self {
-        let batches = order.len().div_ceil(batch_size);
-        let (sender, receiver) = sync_channel(2);
-        let worker = std::thread::spawn(move || {
-            assemble_batches(&split, batch_size, preprocess, &order, &flips, sender)
-        });
+    fn start(pass: Pass, workers: usize) -> Self {
+        let batches = pass.order.len().div_ceil(pass.batch_size);
+        let workers = workers.clamp(1, batches.max(1));
+        let pass = Arc::new(pass);
+        let (receivers, handles) = (0..workers)
+            .map(|worker| {
+                let (sender, receiver) = sync_channel(1);
+                let pass = pass.clone();
+                let handle = std::thread::spawn(move || {
+                    assemble_batches(&pass, (worker..batches).step_by(workers), sender)
+                });
+                (receiver, handle)
+            })
+            .unzip();
         Self {
-            receiver: Some(receiver),
-            worker: Some(worker),
+            receivers,
+            workers: handles,
+            next: 0,
             batches,
         }
     }
@@ -128,51 +158,59 @@ impl BatchLoader {
     }
 }
 
+/// One worker per core: decoding is done, what is left is copying, scaling and warping.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 impl Iterator for BatchLoader {
     type Item = Batch;
 
     fn next(&mut self) -> Option<Batch> {
-        self.receiver.as_ref()?.recv().ok()
+        if self.next >= self.batches {
+            return None;
+        }
+        let batch = self.receivers[self.next % self.receivers.len()]
+            .recv()
+            .ok()?;
+        self.next += 1;
+        Some(batch)
     }
 }
 
 impl Drop for BatchLoader {
     fn drop(&mut self) {
-        // Closing the channel first makes a blocked worker's send fail, so the join returns.
-        self.receiver.take();
-        if let Some(worker) = self.worker.take() {
+        // Closing the channels first makes a blocked worker's send fail, so the joins return.
+        self.receivers.clear();
+        for worker in self.workers.drain(..) {
             let _ = worker.join();
         }
     }
 }
 
-fn assemble_batches(
-    split: &DecodedSplit,
-    batch_size: usize,
-    preprocess: Preprocess,
-    order: &[usize],
-    flips: &[Flip],
-    sender: SyncSender<Batch>,
-) {
+fn assemble_batches(pass: &Pass, batches: impl Iterator<Item = usize>, sender: SyncSender<Batch>) {
+    let split = &pass.split;
     let (height, width) = (split.height, split.width);
-    let plane = height * width;
-    for (indices, flips) in order.chunks(batch_size).zip(flips.chunks(batch_size)) {
-        let mut images = vec![0f32; indices.len() * 3 * plane];
-        for (slot, (&index, flip)) in indices.iter().zip(flips).enumerate() {
-            let source = split.image(index);
-            let target = &mut images[slot * 3 * plane..(slot + 1) * 3 * plane];
-            for y in 0..height {
-                let source_y = if flip.vertical { height - 1 - y } else { y };
-                for x in 0..width {
-                    let source_x = if flip.horizontal { width - 1 - x } else { x };
-                    let pixel = &source[(source_y * width + source_x) * 3..][..3];
-                    for channel in 0..3 {
-                        target[channel * plane + y * width + x] = f32::from(pixel[channel])
-                            * preprocess.scale[channel]
-                            + preprocess.offset[channel];
-                    }
-                }
-            }
+    let image_floats = 3 * height * width;
+    for batch in batches {
+        let first = batch * pass.batch_size;
+        let indices = &pass.order[first..(first + pass.batch_size).min(pass.order.len())];
+        let mut images = vec![0f32; indices.len() * image_floats];
+        for (slot, &index) in indices.iter().enumerate() {
+            let transform = match &pass.transforms {
+                Some(transforms) => &transforms[first + slot],
+                None => &Transform::identity(),
+            };
+            transform.apply(
+                split.image(index),
+                height,
+                width,
+                pass.fill_mode,
+                pass.cval,
+                pass.preprocess.scale,
+                pass.preprocess.offset,
+                &mut images[slot * image_floats..(slot + 1) * image_floats],
+            );
         }
         let labels = indices.iter().map(|&index| split.labels[index]).collect();
         if sender.send(Batch { images, labels }).is_err() {
@@ -220,12 +258,12 @@ mod tests {
         let image = [1, 0, 0, 2, 0, 0, 3, 0, 0, 4, 0, 0];
         let augment = AugmentSpec {
             horizontal_flip: true,
-            vertical_flip: false,
+            ..AugmentSpec::default()
         };
         // Over many images, every red plane is either [1,2,3,4] or its mirror [2,1,4,3].
         let split = split_of(&[image; 64]);
         let mut mirrored = 0;
-        for batch in BatchLoader::shuffled(split, 64, IDENTITY, &augment, 7, 0) {
+        for batch in BatchLoader::shuffled(split, 64, IDENTITY, &augment, 7, 0, 2) {
             for slot in 0..batch.len() {
                 let red = &batch.images[slot * 12..slot * 12 + 4];
                 if red == [2., 1., 4., 3.] {
@@ -239,18 +277,33 @@ mod tests {
     }
 
     #[test]
-    fn the_same_seed_gives_the_same_batches() {
-        let images: Vec<[u8; 12]> = (0..20u8).map(|i| [i; 12]).collect();
+    fn the_same_seed_gives_the_same_batches_whatever_the_number_of_workers() {
+        let images: Vec<[u8; 12]> = (0..20u8).map(|i| [i * 10; 12]).collect();
         let augment = AugmentSpec {
             horizontal_flip: true,
             vertical_flip: true,
+            rotation_range: 40.0,
+            zoom_range: crate::spec::ZoomRange::Symmetric(0.3),
+            channel_shift_range: 20.0,
+            ..AugmentSpec::default()
         };
-        let run = |seed| {
-            BatchLoader::shuffled(split_of(&images), 8, IDENTITY, &augment, seed, 3)
-                .flat_map(|batch| batch.labels)
+        let run = |seed, workers| {
+            BatchLoader::shuffled(split_of(&images), 3, IDENTITY, &augment, seed, 3, workers)
+                .map(|batch| (batch.labels, batch.images))
                 .collect::<Vec<_>>()
         };
-        assert_eq!(run(1), run(1));
-        assert_ne!(run(1), run(2));
+        let one_worker = run(1, 1);
+        assert_eq!(one_worker.len(), 7);
+        assert_eq!(one_worker, run(1, 3));
+        assert_eq!(one_worker, run(1, 8));
+        assert_ne!(one_worker, run(2, 1));
+    }
+
+    #[test]
+    fn dropping_a_pass_early_stops_its_workers() {
+        let images: Vec<[u8; 12]> = (0..50u8).map(|i| [i; 12]).collect();
+        let mut loader = BatchLoader::sequential(split_of(&images), 2, IDENTITY);
+        assert!(loader.next().is_some());
+        drop(loader); // joins the workers; hangs here if one stayed blocked
     }
 }

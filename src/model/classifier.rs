@@ -123,7 +123,14 @@ pub fn build_classifier(
             head,
         },
         output,
-        preprocess: backbone.preprocess,
+        // Keras' `rescale` replaces the backbone's preprocessing, in training and inference.
+        preprocess: spec
+            .augment
+            .rescale
+            .map_or(backbone.preprocess, |rescale| Preprocess {
+                scale: [rescale as f32; 3],
+                offset: [0.0; 3],
+            }),
         layer_names,
         frozen_prefix,
         frozen_output_shape,

@@ -12,7 +12,9 @@ use burn::prelude::*;
 use super::loss::{loss_from_logits, predicted_classes};
 use super::metrics::RunningMetrics;
 use super::optim::build_optimizer;
-use crate::data::{Batch, BatchLoader, DecodedSplit, Preprocess, SkippedFile, shuffled_order};
+use crate::data::{
+    Batch, BatchLoader, DecodedSplit, Preprocess, SkippedFile, default_workers, shuffled_order,
+};
 use crate::model::{FrozenFeatures, TrainableModel};
 use crate::progress::Activity;
 use crate::spec::{AugmentSpec, Loss, OptimizerSpec};
@@ -119,6 +121,7 @@ pub fn fit(
                     options.augment,
                     options.seed,
                     epoch,
+                    default_workers(),
                 )
                 .map(|batch| {
                     let labels = batch.labels.clone();
@@ -183,7 +186,8 @@ pub fn fit(
     Ok((model, FitStop::Completed))
 }
 
-fn evaluate(
+/// Loss and accuracy of `model` on a split that is not trained on (validation, test).
+pub fn evaluate(
     frozen: &FrozenFeatures,
     model: &TrainableModel,
     split: &SplitInput,
