@@ -82,6 +82,8 @@ fn synthetic_run(index: usize) -> (RunRecord, Vec<EpochMetrics>, String) {
         classes: vec!["cats".into(), "dogs".into()],
         train_images: 2000,
         validation_images: 2000,
+        test_images: None,
+        test: Default::default(),
         skipped_files: vec![],
         epochs: 0,
         best_epoch: None,

@@ -167,11 +167,68 @@ fn splits_with_different_classes() {
         .unwrap();
     });
     assert!(
-        message.contains("both need the same class subfolders"),
+        message.contains("every split needs the same class subfolders"),
         "{message}"
     );
     assert!(
         message.contains(r#"["blue", "red"]"#) && message.contains(r#"["blue", "green"]"#),
         "{message}"
     );
+}
+
+#[test]
+fn validation_folder_and_split_together() {
+    let text = valid().replace(
+        "validation = \"data/validation\"",
+        "validation = \"data/validation\"\nvalidation_split = 0.2",
+    );
+    let message = run_expecting_input_error(&text, |_| {});
+    assert!(message.contains("keep one"), "{message}");
+    assert!(message.contains("p.toml:"), "{message}");
+}
+
+#[test]
+fn neither_validation_folder_nor_split() {
+    let text = valid().replace("validation = \"data/validation\"\n", "");
+    let message = run_expecting_input_error(&text, |_| {});
+    assert!(message.contains("needs a `validation` folder"), "{message}");
+    assert!(message.contains("validation_split = 0.2"), "{message}");
+}
+
+#[test]
+fn out_of_range_validation_split() {
+    let text = valid().replace("validation = \"data/validation\"", "validation_split = 1.5");
+    let message = run_expecting_input_error(&text, |_| {});
+    assert!(
+        message.contains("`data.validation_split` = 1.5"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_listed_class_without_a_folder() {
+    let text = valid().replace(
+        "batch_size = 8",
+        "batch_size = 8\nclasses = [\"red\", \"bleu\"]",
+    );
+    let message = run_expecting_input_error(&text, |_| {});
+    assert!(message.contains("no subfolder `bleu`"), "{message}");
+    assert!(message.contains("did you mean `blue`?"), "{message}");
+}
+
+#[test]
+fn a_test_folder_with_other_classes() {
+    let text = valid().replace(
+        "validation = \"data/validation\"",
+        "validation = \"data/validation\"\ntest = \"data/test\"",
+    );
+    let message = run_expecting_input_error(&text, |dir| {
+        write_color_classes(
+            &dir.join("data/test"),
+            &[("blue", [40, 60, 200]), ("green", [40, 200, 60])],
+            2,
+            32,
+        );
+    });
+    assert!(message.contains("the test folder has"), "{message}");
 }

@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Result;
 use image::imageops::FilterType;
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageDecoder};
 
 use super::ScannedSplit;
 use crate::bail_input;
@@ -117,16 +119,23 @@ pub fn decode_split(
     })
 }
 
-/// One file to RGB bytes at the target size. Never panics: a decoder panic on a hostile
-/// file becomes an error like any other.
+/// One file to RGB bytes at the target size, upright as its EXIF orientation says.
+/// Grayscale, grayscale+alpha, RGBA, CMYK and 16-bit images become 8-bit RGB (alpha is
+/// dropped, as Keras' `load_img` does). Never panics: a decoder panic on a hostile file
+/// becomes an error like any other.
 pub fn decode_resized(path: &std::path::Path, width: u32, height: u32) -> Result<Vec<u8>, String> {
     std::panic::catch_unwind(|| {
-        let image = image::ImageReader::open(path)
+        let decoder = image::ImageReader::open(path)
             .map_err(|err| err.to_string())?
             .with_guessed_format()
             .map_err(|err| err.to_string())?
-            .decode()
+            .into_decoder()
             .map_err(|err| format!("not a readable image ({err})"))?;
+        let mut decoder = decoder;
+        let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+        let mut image = DynamicImage::from_decoder(decoder)
+            .map_err(|err| format!("not a readable image ({err})"))?;
+        image.apply_orientation(orientation);
         let rgb = image.into_rgb8();
         let resized = image::imageops::resize(&rgb, width, height, FilterType::Triangle);
         Ok(resized.into_raw())

@@ -13,17 +13,18 @@ use crate::train::SplitInput;
 /// Features larger than this are not cached: the frozen prefix runs on every batch instead.
 const FEATURE_CACHE_BUDGET_BYTES: usize = 8 << 30;
 
-/// The training and validation inputs of `trial`, computing (and caching) the stages they
-/// need that no earlier trial or run has computed.
+/// The input of each split of `trial` (training, validation, test when declared),
+/// computing (and caching) the stages they need that no earlier trial or run has computed.
 pub fn trial_inputs(
     trial: &PlannedTrial,
     classifier: &Classifier,
     stages: &mut Stages,
     options: &RunOptions,
     activity: &Activity,
-) -> Result<[SplitInput; 2]> {
-    let mut input = |split| split_input(trial, split, classifier, stages, options, activity);
-    Ok([input(0)?, input(1)?])
+) -> Result<Vec<SplitInput>> {
+    (0..trial.files.len())
+        .map(|split| split_input(trial, split, classifier, stages, options, activity))
+        .collect()
 }
 
 fn split_input(
@@ -38,9 +39,9 @@ fn split_input(
     let name = SPLITS[split];
     let files = &trial.files[split];
     let feature_bytes = classifier.frozen_output_shape.iter().product::<usize>() * 4;
-    // Validation images are never augmented, so their features can always be reused.
+    // Validation and test images are never augmented: their features can always be reused.
     let cacheable = trial.has_frozen_prefix
-        && (split == 1 || trial.feature_cache_problem.is_none())
+        && (split > 0 || trial.feature_cache_problem.is_none())
         && files.files.len() * feature_bytes <= FEATURE_CACHE_BUDGET_BYTES;
     let decoded_key = &trial.keys.decoded[split];
     if !cacheable {

@@ -3,6 +3,7 @@
 //! once recorded, a run always ends with a final status.
 
 use std::cell::Cell;
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -19,7 +20,7 @@ use crate::store::{
     Artifact, HEARTBEAT_INTERVAL, RunRecord, RunStatus, Store, new_run_id, now_millis, this_host,
     this_process,
 };
-use crate::train::{EpochMetrics, EpochOutcome, FitOptions, FitStop, SplitInput, fit};
+use crate::train::{EpochMetrics, EpochOutcome, FitOptions, FitStop, SplitInput, evaluate, fit};
 use runner_core::plan::digest;
 
 /// Trains `trial` (as trial of `sweep` if given) and returns its final record.
@@ -41,9 +42,10 @@ pub fn run_trial(
         interrupted: &INTERRUPTED,
         heartbeat: &no_heartbeat,
     };
-    let [train, validation] = trial_inputs(trial, &classifier, stages, options, &preparing)?;
+    let inputs = trial_inputs(trial, &classifier, stages, options, &preparing)?;
+    let (train, validation, test) = (&inputs[0], &inputs[1], inputs.get(2));
 
-    let mut record = new_record(trial, &train, &validation, options);
+    let mut record = new_record(trial, &inputs, options);
     if let Some(sweep) = sweep {
         record.sweep = Some(sweep.to_string());
         record.trial = Some(trial.index);
@@ -85,15 +87,20 @@ pub fn run_trial(
         seed: spec.pipeline.seed,
         activity: &activity,
     };
+    // The test split is evaluated with the weights of the best epoch, kept here.
+    let mut best_model = None;
     let outcome = fit(
         &classifier.frozen,
         classifier.trainable,
-        &train,
-        &validation,
+        train,
+        validation,
         &fit_options,
         |epoch, model| {
             log_epoch(epoch, spec.train.epochs);
             let improved = record.add_epoch(epoch);
+            if improved && test.is_some() {
+                best_model = Some(model.clone());
+            }
             record.heartbeat_at = now_millis();
             let names: &[&str] = if improved {
                 &["last", "best"]
@@ -119,6 +126,19 @@ pub fn run_trial(
             };
             if stop == FitStop::Interrupted {
                 record.reason = Some("interrupted by the user (Ctrl-C)".into());
+            } else if let (Some(test), Some(model)) = (test, &best_model) {
+                let metrics = evaluate(&classifier.frozen, model, test, &fit_options);
+                tracing::info!(
+                    "test ({} images, epoch {} weights): loss {:.4} accuracy {:.4}",
+                    test.len(),
+                    record.best_epoch.unwrap_or_default(),
+                    metrics.loss(),
+                    metrics.accuracy()
+                );
+                record.test = BTreeMap::from([
+                    ("test_loss".to_string(), metrics.loss()),
+                    ("test_accuracy".to_string(), metrics.accuracy()),
+                ]);
             }
             store.put_run(&record)?;
             if stop != FitStop::Interrupted {
@@ -135,39 +155,24 @@ pub fn run_trial(
     }
 }
 
-fn new_record(
-    trial: &PlannedTrial,
-    train: &SplitInput,
-    validation: &SplitInput,
-    options: &RunOptions,
-) -> RunRecord {
+fn new_record(trial: &PlannedTrial, inputs: &[SplitInput], options: &RunOptions) -> RunRecord {
     let pipeline = &trial.pipeline;
-    let skipped_files = train
-        .skipped()
+    let skipped_files = inputs
         .iter()
-        .chain(validation.skipped())
+        .flat_map(SplitInput::skipped)
         .map(|SkippedFile { path, reason }| format!("{}: {reason}", path.display()))
         .collect();
     let keys = &trial.keys;
-    let mut stages: std::collections::BTreeMap<String, String> = SPLITS
-        .iter()
-        .enumerate()
-        .flat_map(|(split, name)| {
-            [
-                (
-                    format!("manifest.{name}"),
-                    trial.manifests[split].key.clone(),
-                ),
-                (format!("decoded.{name}"), keys.decoded[split].clone()),
-            ]
-        })
-        .collect();
-    for (split, input) in [train, validation].into_iter().enumerate() {
+    let mut stages = BTreeMap::new();
+    for (split, input) in inputs.iter().enumerate() {
+        let name = SPLITS[split];
+        stages.insert(
+            format!("manifest.{name}"),
+            trial.manifests[split].key.clone(),
+        );
+        stages.insert(format!("decoded.{name}"), keys.decoded[split].clone());
         if matches!(input, SplitInput::Features(_)) {
-            stages.insert(
-                format!("features.{}", SPLITS[split]),
-                keys.features[split].clone(),
-            );
+            stages.insert(format!("features.{name}"), keys.features[split].clone());
         }
     }
     stages.insert("training".into(), keys.training.clone());
@@ -196,10 +201,18 @@ fn new_record(
         device: options.device_label.clone(),
         runner_version: env!("CARGO_PKG_VERSION").to_string(),
         libtorch_version: crate::device::LIBTORCH_VERSION.to_string(),
-        dataset_hash: digest(&[&trial.manifests[0].key, &trial.manifests[1].key]),
+        dataset_hash: digest(
+            &trial
+                .manifests
+                .iter()
+                .map(|manifest| manifest.key.as_str())
+                .collect::<Vec<_>>(),
+        ),
         classes: trial.files[0].classes.clone(),
-        train_images: train.len(),
-        validation_images: validation.len(),
+        train_images: inputs[0].len(),
+        validation_images: inputs[1].len(),
+        test_images: inputs.get(2).map(SplitInput::len),
+        test: BTreeMap::new(),
         skipped_files,
         epochs: 0,
         best_epoch: None,

@@ -15,13 +15,14 @@ use sha2::{Digest, Sha256};
 use crate::data::{Manifest, ScannedSplit, scan_split};
 use crate::error::input_error;
 use crate::spec::sweep::{Trial, expand, trial_spec};
-use crate::spec::{Pipeline, load_pipeline, pipeline_from_spec};
+use crate::spec::{Pipeline, PipelineSpec, load_pipeline, pipeline_from_spec};
 use crate::store::{RunRecord, Store};
 pub use report::{PlanReport, plan_report};
 use runner_core::plan::{InputHashes, StageKeys, feature_cache_problem, frozen_prefix, stage_keys};
 
-/// `[training, validation]`, as everywhere a stage exists per split.
-pub const SPLITS: [&str; 2] = ["training", "validation"];
+/// The splits a trial can have, in the order every per-split list keeps: training,
+/// validation, and test when the pipeline declares one.
+pub const SPLITS: [&str; 3] = ["training", "validation", "test"];
 
 pub struct Plan {
     /// The pipeline or experiment file the plan was made from, as given.
@@ -39,8 +40,9 @@ pub struct PlannedTrial {
     /// The values the sweep sets for this trial.
     pub values: BTreeMap<String, Value>,
     pub pipeline: Pipeline,
-    pub files: [Arc<ScannedSplit>; 2],
-    pub manifests: [Arc<Manifest>; 2],
+    /// Per split (see [`SPLITS`]).
+    pub files: Vec<Arc<ScannedSplit>>,
+    pub manifests: Vec<Arc<Manifest>>,
     pub keys: StageKeys,
     /// Why the training features cannot be computed once, or `None` when they can.
     pub feature_cache_problem: Option<String>,
@@ -85,10 +87,14 @@ impl Plan {
     }
 }
 
-/// Scans, manifests and weight hashes, each computed once per path.
+/// A split's files and their manifest.
+type SplitFiles = (Arc<ScannedSplit>, Arc<Manifest>);
+
+/// The scanned splits with their manifests, and the weight hashes, each computed once
+/// per distinct `[data]` section or weights file.
 #[derive(Default)]
 struct InputCache {
-    splits: HashMap<PathBuf, (Arc<ScannedSplit>, Arc<Manifest>)>,
+    data: HashMap<String, Vec<SplitFiles>>,
     weights: HashMap<PathBuf, String>,
 }
 
@@ -100,18 +106,20 @@ impl InputCache {
         store: &Store,
     ) -> Result<PlannedTrial> {
         let spec = &pipeline.spec;
-        let train = self.split(SPLITS[0], &spec.data.train)?;
-        let validation = self.split(SPLITS[1], &spec.data.validation)?;
+        let splits = self.splits(spec)?;
         let weights = match spec.backbone.weights_file() {
             Some(path) => Some(self.weights(path)?),
             None => None,
         };
         let hashes = InputHashes {
-            train_manifest: train.1.key.clone(),
-            validation_manifest: validation.1.key.clone(),
+            manifests: splits
+                .iter()
+                .map(|(_, manifest)| manifest.key.clone())
+                .collect(),
             weights,
         };
         let keys = stage_keys(spec, &hashes);
+        let (files, manifests) = splits.into_iter().unzip();
         Ok(PlannedTrial {
             index: trial.index,
             values: trial.values,
@@ -119,21 +127,43 @@ impl InputCache {
             has_frozen_prefix: !frozen_prefix(spec).is_empty(),
             trained_before: store.run_for_stage(&keys.training)?,
             keys,
-            files: [train.0, validation.0],
-            manifests: [train.1, validation.1],
+            files,
+            manifests,
             pipeline,
         })
     }
 
-    fn split(&mut self, split: &str, root: &Path) -> Result<(Arc<ScannedSplit>, Arc<Manifest>)> {
-        if let Some(found) = self.splits.get(root) {
+    /// Training, validation (a folder, or held out of `train`) and test when declared.
+    fn splits(&mut self, spec: &PipelineSpec) -> Result<Vec<SplitFiles>> {
+        let data = &spec.data;
+        // A held-out validation split depends on the seed too.
+        let identity =
+            serde_json::to_string(&(data, data.validation_split.map(|_| spec.pipeline.seed)))?;
+        if let Some(found) = self.data.get(&identity) {
             return Ok(found.clone());
         }
-        let scanned = scan_split(split, root)?;
-        let manifest = Manifest::of(&scanned)?;
-        let entry = (Arc::new(scanned), Arc::new(manifest));
-        self.splits.insert(root.to_path_buf(), entry.clone());
-        Ok(entry)
+        let classes = data.classes.as_deref();
+        let train = scan_split(SPLITS[0], &data.train, classes)?;
+        let (train, validation) = match (&data.validation, data.validation_split) {
+            (Some(folder), _) => (train, scan_split(SPLITS[1], folder, classes)?),
+            (None, Some(fraction)) => train.hold_out(fraction, spec.pipeline.seed)?,
+            (None, None) => {
+                crate::bail_input!("`data` needs a `validation` folder or a `validation_split`")
+            }
+        };
+        let mut splits = vec![train, validation];
+        if let Some(test) = &data.test {
+            splits.push(scan_split(SPLITS[2], test, classes)?);
+        }
+        let splits: Vec<SplitFiles> = splits
+            .into_iter()
+            .map(|split| {
+                let manifest = Manifest::of(&split)?;
+                Ok((Arc::new(split), Arc::new(manifest)))
+            })
+            .collect::<Result<_>>()?;
+        self.data.insert(identity, splits.clone());
+        Ok(splits)
     }
 
     fn weights(&mut self, path: &Path) -> Result<String> {

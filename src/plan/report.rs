@@ -55,14 +55,15 @@ pub fn plan_report(plan: &Plan, stages: &Stages, device: &Device) -> Result<Plan
     for trial in &plan.trials {
         let spec = &trial.pipeline.spec;
         let classifier = build_classifier(spec, &trial.files[0].classes, device)?;
-        let images = trial.files.each_ref().map(|files| files.files.len());
+        let images: Vec<usize> = trial.files.iter().map(|files| files.files.len()).collect();
         let to_train = trial.trained_before.is_none();
-        passes_without_cache += spec.train.epochs * (images[0] + images[1]);
-        let uses_features = [
-            trial.has_frozen_prefix && trial.feature_cache_problem.is_none(),
-            trial.has_frozen_prefix,
-        ];
-        for (split, name) in SPLITS.iter().enumerate() {
+        // Without shared stages: training and validation every epoch, test once.
+        passes_without_cache +=
+            spec.train.epochs * (images[0] + images[1]) + images.get(2).copied().unwrap_or(0);
+        for (split, name) in SPLITS.iter().enumerate().take(trial.files.len()) {
+            // Only training images are augmented.
+            let uses_features =
+                trial.has_frozen_prefix && (split > 0 || trial.feature_cache_problem.is_none());
             let manifest = &trial.manifests[split].key;
             add_stage(
                 &mut rows,
@@ -73,7 +74,7 @@ pub fn plan_report(plan: &Plan, stages: &Stages, device: &Device) -> Result<Plan
             );
             let features_key = &trial.keys.features[split];
             let features_cached = stages.has_features(features_key);
-            let decoded_needed = to_train && !(uses_features[split] && features_cached);
+            let decoded_needed = to_train && !(uses_features && features_cached);
             let decoded_key = &trial.keys.decoded[split];
             let decoded_status = if stages.has_decoded(decoded_key) {
                 "cached"
@@ -89,7 +90,7 @@ pub fn plan_report(plan: &Plan, stages: &Stages, device: &Device) -> Result<Plan
                 decoded_status,
                 trial.index,
             );
-            if uses_features[split] {
+            if uses_features {
                 let status = if features_cached {
                     "cached"
                 } else if to_train {

@@ -5,7 +5,8 @@ mod loss;
 mod metrics;
 mod optim;
 
-pub use fit::{EpochOutcome, FitOptions, FitStop, SplitInput, fit};
+pub use fit::{EpochOutcome, FitOptions, FitStop, SplitInput, evaluate, fit};
 pub use loss::{loss_from_logits, predicted_classes};
+pub use metrics::RunningMetrics;
 pub use optim::build_optimizer;
 pub use runner_core::metrics::EpochMetrics;

@@ -12,20 +12,21 @@ const RESIZE_FILTER: &str = "triangle";
 /// Content hashes of what a trial reads from disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputHashes {
-    /// Key of the training split's manifest (relative path, size, content hash, label).
-    pub train_manifest: String,
-    pub validation_manifest: String,
+    /// Key of each split's manifest (relative path, size, content hash and label of each
+    /// file): training, validation, and test when there is one.
+    pub manifests: Vec<String>,
     /// SHA-256 of the weights file; `None` for `weights = "none"`.
     pub weights: Option<String>,
 }
 
-/// The keys of one trial's stages; `[training, validation]` for the per-split ones.
+/// The keys of one trial's stages; the per-split ones in the order of
+/// [`InputHashes::manifests`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StageKeys {
-    pub decoded: [String; 2],
+    pub decoded: Vec<String>,
     /// Output of the frozen prefix of the backbone for each image.
-    pub features: [String; 2],
-    /// The trained model and its history.
+    pub features: Vec<String>,
+    /// The trained model, its history and its test evaluation.
     pub training: String,
 }
 
@@ -74,8 +75,11 @@ pub fn feature_cache_problem(spec: &PipelineSpec) -> Option<String> {
 pub fn stage_keys(spec: &PipelineSpec, inputs: &InputHashes) -> StageKeys {
     let [height, width] = spec.data.image_size;
     let size = format!("{height}x{width}");
-    let decoded = [&inputs.train_manifest, &inputs.validation_manifest]
-        .map(|manifest| digest(&["decoded", manifest, &size, RESIZE_FILTER]));
+    let decoded: Vec<String> = inputs
+        .manifests
+        .iter()
+        .map(|manifest| digest(&["decoded", manifest, &size, RESIZE_FILTER]))
+        .collect();
 
     let weights = match &inputs.weights {
         Some(hash) => hash.clone(),
@@ -83,23 +87,28 @@ pub fn stage_keys(spec: &PipelineSpec, inputs: &InputHashes) -> StageKeys {
         None => format!("none, seed {}", spec.pipeline.seed),
     };
     let prefix = frozen_prefix(spec).join(",");
-    let features = decoded.clone().map(|decoded| {
-        digest(&[
-            "features",
-            &decoded,
-            spec.backbone.arch.name(),
-            &weights,
-            &prefix,
-        ])
-    });
+    let preprocessing = match spec.augment.rescale {
+        Some(rescale) => format!("rescale {rescale}"),
+        None => "the backbone's".to_string(),
+    };
+    let features = decoded
+        .iter()
+        .map(|decoded| {
+            digest(&[
+                "features",
+                decoded,
+                spec.backbone.arch.name(),
+                &weights,
+                &prefix,
+                &preprocessing,
+            ])
+        })
+        .collect();
 
-    let training = digest(&[
-        "training",
-        &inputs.train_manifest,
-        &inputs.validation_manifest,
-        &weights,
-        &training_spec(spec).to_string(),
-    ]);
+    let spec_text = training_spec(spec).to_string();
+    let mut parts = vec!["training", &weights, &spec_text];
+    parts.extend(inputs.manifests.iter().map(String::as_str));
+    let training = digest(&parts);
     StageKeys {
         decoded,
         features,
@@ -122,8 +131,9 @@ fn training_spec(spec: &PipelineSpec) -> Value {
         }
     };
     remove(&mut value, "pipeline", "name");
-    remove(&mut value, "data", "train");
-    remove(&mut value, "data", "validation");
+    for path in ["train", "validation", "test"] {
+        remove(&mut value, "data", path);
+    }
     remove(&mut value, "backbone", "weights");
     value
 }
@@ -167,8 +177,7 @@ mod tests {
 
     fn inputs() -> InputHashes {
         InputHashes {
-            train_manifest: "train-manifest".into(),
-            validation_manifest: "validation-manifest".into(),
+            manifests: vec!["train-manifest".into(), "validation-manifest".into()],
             weights: Some("weights".into()),
         }
     }
@@ -179,6 +188,7 @@ mod tests {
         let mut moved = spec();
         moved.pipeline.name = "other".into();
         moved.data.train = "elsewhere/train".into();
+        moved.data.validation = Some("elsewhere/validation".into());
         moved.backbone.weights = "elsewhere/w.pth".into();
         assert_eq!(stage_keys(&moved, &inputs()), base);
     }
@@ -198,7 +208,10 @@ mod tests {
     fn a_changed_data_file_changes_its_split_and_the_training() {
         let base = stage_keys(&spec(), &inputs());
         let changed = InputHashes {
-            train_manifest: "another-train-manifest".into(),
+            manifests: vec![
+                "another-train-manifest".into(),
+                "validation-manifest".into(),
+            ],
             ..inputs()
         };
         let keys = stage_keys(&spec(), &changed);
@@ -206,6 +219,18 @@ mod tests {
         assert_ne!(keys.features[0], base.features[0]);
         assert_eq!(keys.decoded[1], base.decoded[1]);
         assert_eq!(keys.features[1], base.features[1]);
+        assert_ne!(keys.training, base.training);
+    }
+
+    #[test]
+    fn a_test_split_changes_only_the_training() {
+        let base = stage_keys(&spec(), &inputs());
+        let mut with_test = inputs();
+        with_test.manifests.push("test-manifest".into());
+        let keys = stage_keys(&spec(), &with_test);
+        assert_eq!(keys.decoded[..2], base.decoded[..]);
+        assert_eq!(keys.features[..2], base.features[..]);
+        assert_eq!(keys.decoded.len(), 3);
         assert_ne!(keys.training, base.training);
     }
 
@@ -256,6 +281,17 @@ mod tests {
             assert_eq!(keys.features, base.features);
             assert_ne!(keys.training, base.training);
         }
+    }
+
+    #[test]
+    fn rescale_changes_the_features_of_both_splits() {
+        let base = stage_keys(&spec(), &inputs());
+        let mut rescaled = spec();
+        rescaled.augment.rescale = Some(1.0 / 255.0);
+        let keys = stage_keys(&rescaled, &inputs());
+        assert_eq!(keys.decoded, base.decoded);
+        assert_ne!(keys.features[0], base.features[0]);
+        assert_ne!(keys.features[1], base.features[1]);
     }
 
     #[test]

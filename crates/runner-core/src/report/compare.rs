@@ -229,6 +229,8 @@ pub(crate) mod tests {
             classes: vec!["a".into(), "b".into()],
             train_images: 1,
             validation_images: 1,
+            test_images: None,
+            test: Default::default(),
             skipped_files: vec![],
             epochs: 3,
             best_epoch: Some(2),

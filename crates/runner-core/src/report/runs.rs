@@ -108,6 +108,10 @@ pub fn run_json(
         "classes": run.classes,
         "train_images": run.train_images,
         "validation_images": run.validation_images,
+        "test_images": run.test_images,
+        "test": run.test,
+        "stages": run.stages,
+        "reused_in": run.reused_in,
         "skipped_files": run.skipped_files,
         "device": run.device,
         "host": run.host,
@@ -145,14 +149,24 @@ pub fn run_text(run: &RunRecord, history: &[EpochMetrics], store: &Store) -> Str
         &mut out,
         "images",
         format!(
-            "{} training, {} validation, {} skipped",
+            "{} training, {} validation, {}{} skipped",
             run.train_images,
             run.validation_images,
+            run.test_images
+                .map_or_else(String::new, |test| format!("{test} test, ")),
             run.skipped_files.len()
         ),
     );
     if let Some(best) = run.best_epoch {
         line(&mut out, "best epoch", format!("{best} (lowest val_loss)"));
+    }
+    if let (Some(loss), Some(accuracy)) = (run.test.get("test_loss"), run.test.get("test_accuracy"))
+    {
+        line(
+            &mut out,
+            "test",
+            format!("loss {loss:.4} accuracy {accuracy:.4} (best epoch's weights)"),
+        );
     }
     for (name, artifact) in &run.artifacts {
         line(

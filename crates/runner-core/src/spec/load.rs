@@ -116,7 +116,12 @@ fn resolve_paths(spec: &mut PipelineSpec, base: &Path) {
         }
     };
     resolve(&mut spec.data.train);
-    resolve(&mut spec.data.validation);
+    for path in [&mut spec.data.validation, &mut spec.data.test]
+        .into_iter()
+        .flatten()
+    {
+        resolve(path);
+    }
     if spec.backbone.weights_file().is_some() {
         resolve(&mut spec.backbone.weights);
     }

@@ -16,30 +16,7 @@ pub fn check_rules(spec: &PipelineSpec) -> Vec<RuleProblem> {
     let mut problems = Vec::new();
     check_layers(spec, &mut problems);
     check_head_shape(spec, &mut problems);
-    let train = class_folders("training", &spec.data.train);
-    let validation = class_folders("validation", &spec.data.validation);
-    match (&train, &validation) {
-        (Ok(train), Ok(validation)) if names(train) != names(validation) => problems.push((
-            "data.validation".into(),
-            format!(
-                "the training folder has classes {:?} but the validation folder has {:?}: both need the same class subfolders",
-                names(train),
-                names(validation)
-            ),
-            None,
-        )),
-        (Ok(train), _) => {
-            if let Err(message) = head_fits_loss(spec, &names(train)) {
-                problems.push((format!("head.{}", spec.head.len().saturating_sub(1)), message, None));
-            }
-        }
-        _ => {}
-    }
-    for (key, result) in [("data.train", train), ("data.validation", validation)] {
-        if let Err(message) = result {
-            problems.push((key.into(), message, None));
-        }
-    }
+    check_data(spec, &mut problems);
     if let Some(file) = spec.backbone.weights_file()
         && !file.is_file()
     {
@@ -52,8 +29,69 @@ pub fn check_rules(spec: &PipelineSpec) -> Vec<RuleProblem> {
     problems
 }
 
-/// The class subfolders of a split, in name order; at least two.
-pub fn class_folders(split: &str, root: &Path) -> Result<Vec<PathBuf>, String> {
+/// The data folders: validation from a folder or a split (one of them), every split with
+/// the same classes, and a head that fits their number.
+fn check_data(spec: &PipelineSpec, problems: &mut Vec<RuleProblem>) {
+    let data = &spec.data;
+    let classes = data.classes.as_deref();
+    match (&data.validation, data.validation_split) {
+        (Some(_), Some(_)) => problems.push((
+            "data.validation_split".into(),
+            "`data` has both a `validation` folder and a `validation_split`: keep one".into(),
+            None,
+        )),
+        (None, None) => problems.push((
+            "data".into(),
+            "`data` needs a `validation` folder, or a `validation_split` to hold out part of `train`".into(),
+            Some("add `validation_split = 0.2` to validate on a fifth of each class".into()),
+        )),
+        _ => {}
+    }
+    let mut splits = vec![("data.train", "training", &data.train)];
+    splits.extend(
+        data.validation
+            .iter()
+            .map(|path| ("data.validation", "validation", path)),
+    );
+    splits.extend(data.test.iter().map(|path| ("data.test", "test", path)));
+    let mut found: Vec<(&str, Vec<String>)> = Vec::new();
+    for (key, split, root) in splits {
+        match class_folders(split, root, classes) {
+            Ok(folders) => found.push((key, names(&folders))),
+            Err(message) => problems.push((key.into(), message, None)),
+        }
+    }
+    let Some((_, train)) = found.first().filter(|(key, _)| *key == "data.train") else {
+        return;
+    };
+    for (key, other) in &found[1..] {
+        if other != train {
+            let split = key.trim_start_matches("data.");
+            problems.push((
+                key.to_string(),
+                format!(
+                    "the training folder has classes {train:?} but the {split} folder has {other:?}: every split needs the same class subfolders"
+                ),
+                None,
+            ));
+        }
+    }
+    if let Err(message) = head_fits_loss(spec, train) {
+        problems.push((
+            format!("head.{}", spec.head.len().saturating_sub(1)),
+            message,
+            None,
+        ));
+    }
+}
+
+/// The class subfolders of a split: those `classes` names, in its order, or else every
+/// subfolder in name order; at least two.
+pub fn class_folders(
+    split: &str,
+    root: &Path,
+    classes: Option<&[String]>,
+) -> Result<Vec<PathBuf>, String> {
     let entries = std::fs::read_dir(root).map_err(|_| {
         format!(
             "the {split} data folder `{}` does not exist or is not a folder",
@@ -70,6 +108,20 @@ pub fn class_folders(split: &str, root: &Path) -> Result<Vec<PathBuf>, String> {
         })
         .collect();
     folders.sort();
+    if let Some(classes) = classes {
+        let present = names(&folders);
+        if let Some(missing) = classes.iter().find(|class| !present.contains(class)) {
+            let nearest = crate::spec::closest(present.iter().map(String::as_str), missing, 1);
+            return Err(format!(
+                "the {split} data folder `{}` has no subfolder `{missing}`, which `data.classes` lists{}",
+                root.display(),
+                nearest
+                    .first()
+                    .map_or_else(String::new, |name| format!(" (did you mean `{name}`?)"))
+            ));
+        }
+        folders = classes.iter().map(|class| root.join(class)).collect();
+    }
     if folders.len() < 2 {
         return Err(format!(
             "the {split} data folder `{}` has {} class folder{}: a classifier needs at least two (one subfolder of images per class)",

@@ -45,14 +45,31 @@ fn default_seed() -> u64 {
     42
 }
 
-/// The images: one subfolder per class in each split.
+/// The images: one subfolder per class in each split. Validation comes from its own
+/// folder or from a part of `train` (`validation_split`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DataSpec {
     /// Folder with one subfolder of images per class, relative to the pipeline file.
     pub train: PathBuf,
-    /// Folder with the same class subfolders, relative to the pipeline file; never augmented.
-    pub validation: PathBuf,
+    /// Folder with the same class subfolders, relative to the pipeline file; never
+    /// augmented. Leave it out to hold out `validation_split` of `train` instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<PathBuf>,
+    /// The fraction of each class of `train` held out for validation, drawn with
+    /// `pipeline.seed`, when there is no `validation` folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("exclusiveMinimum" = 0.0, "exclusiveMaximum" = 1.0))]
+    pub validation_split: Option<f64>,
+    /// Folder with the same class subfolders, evaluated once after training with the best
+    /// epoch's weights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<PathBuf>,
+    /// The classes in label order: only these subfolders are used. Default: every
+    /// subfolder, in name order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 2))]
+    pub classes: Option<Vec<String>>,
     /// `[height, width]` every image is resized to, in pixels (16 to 4096).
     #[schemars(inner(range(min = 16, max = 4096)))]
     pub image_size: [u32; 2],
@@ -203,21 +220,113 @@ pub enum Activation {
     Softmax,
 }
 
-/// Augmentation of the training images; validation images are never augmented.
+/// Augmentation of the training images, with the names and meanings of Keras'
+/// `ImageDataGenerator`: parameters are drawn per image from the pipeline's seed.
+/// Validation images are never augmented.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AugmentSpec {
+    /// Multiply every pixel value (0 to 255) by this instead of the backbone's own
+    /// preprocessing, in every split, as Keras' `rescale = 1./255` on both generators.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("exclusiveMinimum" = 0.0))]
+    pub rescale: Option<f64>,
+    /// Rotate by an angle drawn uniformly in [-r, r] degrees.
+    #[serde(default)]
+    #[schemars(range(min = 0.0))]
+    pub rotation_range: f64,
+    /// Shift by up to this fraction of the width (below 1) or this many pixels (1 or more).
+    #[serde(default)]
+    #[schemars(range(min = 0.0))]
+    pub width_shift_range: f64,
+    /// Shift by up to this fraction of the height (below 1) or this many pixels.
+    #[serde(default)]
+    #[schemars(range(min = 0.0))]
+    pub height_shift_range: f64,
+    /// Shear by an angle drawn uniformly in [-r, r] degrees.
+    #[serde(default)]
+    #[schemars(range(min = 0.0))]
+    pub shear_range: f64,
+    /// Zoom: a number z draws each axis' factor in [1 - z, 1 + z]; a pair [low, high]
+    /// draws it there. Factors below 1 zoom in.
+    #[serde(default)]
+    pub zoom_range: ZoomRange,
     /// Mirror each training image left-right with probability 1/2.
     #[serde(default)]
     pub horizontal_flip: bool,
     /// Mirror each training image top-bottom with probability 1/2.
     #[serde(default)]
     pub vertical_flip: bool,
+    /// Multiply brightness by a factor drawn uniformly in [low, high].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brightness_range: Option<[f64; 2]>,
+    /// Add one value drawn uniformly in [-r, r] (0 to 255 scale) to every channel.
+    #[serde(default)]
+    #[schemars(range(min = 0.0))]
+    pub channel_shift_range: f64,
+    /// How points from outside the image are filled after a rotation, shift, shear or zoom.
+    #[serde(default)]
+    pub fill_mode: FillMode,
+    /// The value `fill_mode = "constant"` fills with (0 to 255 scale).
+    #[serde(default)]
+    pub cval: f64,
+}
+
+/// Keras' `zoom_range`: one number or a `[low, high]` pair.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[serde(
+    untagged,
+    expecting = "a number such as 0.2, or a pair such as [0.8, 1.2]"
+)]
+pub enum ZoomRange {
+    Symmetric(f64),
+    Between([f64; 2]),
+}
+
+impl Default for ZoomRange {
+    fn default() -> Self {
+        ZoomRange::Symmetric(0.0)
+    }
+}
+
+impl ZoomRange {
+    /// `[low, high]` as Keras reads it.
+    pub fn bounds(self) -> [f64; 2] {
+        match self {
+            ZoomRange::Symmetric(zoom) => [1.0 - zoom, 1.0 + zoom],
+            ZoomRange::Between(pair) => pair,
+        }
+    }
+}
+
+/// Keras' `fill_mode`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FillMode {
+    /// `aaaa|abcd|dddd`: the nearest edge pixel.
+    #[default]
+    Nearest,
+    /// `kkkk|abcd|kkkk` with `k = cval`.
+    Constant,
+    /// `dcba|abcd|dcba`: mirrored at the edge.
+    Reflect,
+    /// The image repeated (scipy's `wrap`, as Keras uses it).
+    Wrap,
 }
 
 impl AugmentSpec {
+    /// Whether training images reach the model unchanged (`rescale` is preprocessing, not
+    /// augmentation).
     pub fn is_identity(&self) -> bool {
-        !self.horizontal_flip && !self.vertical_flip
+        self.rotation_range == 0.0
+            && self.width_shift_range == 0.0
+            && self.height_shift_range == 0.0
+            && self.shear_range == 0.0
+            && self.zoom_range.bounds() == [1.0, 1.0]
+            && !self.horizontal_flip
+            && !self.vertical_flip
+            && self.brightness_range.is_none()
+            && self.channel_shift_range == 0.0
     }
 }
 

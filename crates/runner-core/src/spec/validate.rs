@@ -1,7 +1,7 @@
 //! Values that parse but are out of range, each named by its key path. The bounds are the
 //! ones `types.rs` declares to the JSON Schema.
 
-use super::types::{HeadLayerSpec, OptimizerSpec, PipelineSpec};
+use super::types::{AugmentSpec, HeadLayerSpec, OptimizerSpec, PipelineSpec};
 
 /// `(key, message)` for every out-of-range value.
 pub(super) fn out_of_range_values(spec: &PipelineSpec) -> Vec<(String, String)> {
@@ -18,6 +18,33 @@ pub(super) fn out_of_range_values(spec: &PipelineSpec) -> Vec<(String, String)> 
                     "`data.image_size` = {side} is out of range: each side must be 16 to 4096 pixels"
                 ),
             );
+        }
+    }
+    if let Some(fraction) = spec.data.validation_split
+        && !(fraction > 0.0 && fraction < 1.0)
+    {
+        problem(
+            "data.validation_split",
+            format!(
+                "`data.validation_split` = {fraction} is out of range: it is the fraction of `train` held out, in (0, 1)"
+            ),
+        );
+    }
+    if let Some(classes) = &spec.data.classes {
+        if classes.len() < 2 {
+            problem(
+                "data.classes",
+                "`data.classes` lists fewer than two classes: a classifier needs at least two"
+                    .into(),
+            );
+        }
+        for (index, class) in classes.iter().enumerate() {
+            if classes[..index].contains(class) {
+                problem(
+                    &format!("data.classes.{index}"),
+                    format!("`data.classes` lists `{class}` twice"),
+                );
+            }
         }
     }
     if spec.data.batch_size == 0 {
@@ -80,8 +107,60 @@ pub(super) fn out_of_range_values(spec: &PipelineSpec) -> Vec<(String, String)> 
             format!("`train.optimizer.epsilon` = {epsilon} is out of range: it must be positive"),
         );
     }
+    augment_problems(&spec.augment, &mut problem);
     if spec.train.epochs == 0 {
         problem("train.epochs", "`train.epochs` must be at least 1".into());
     }
     problems
+}
+
+fn augment_problems(augment: &AugmentSpec, problem: &mut impl FnMut(&str, String)) {
+    let ranges = [
+        ("rotation_range", augment.rotation_range),
+        ("width_shift_range", augment.width_shift_range),
+        ("height_shift_range", augment.height_shift_range),
+        ("shear_range", augment.shear_range),
+        ("channel_shift_range", augment.channel_shift_range),
+    ];
+    for (name, value) in ranges {
+        if !(value.is_finite() && value >= 0.0) {
+            problem(
+                &format!("augment.{name}"),
+                format!("`augment.{name}` = {value} is out of range: it must be 0 or more"),
+            );
+        }
+    }
+    let [low, high] = augment.zoom_range.bounds();
+    if !(low.is_finite() && high.is_finite() && 0.0 < low && low <= high) {
+        problem(
+            "augment.zoom_range",
+            format!(
+                "`augment.zoom_range` gives factors [{low}, {high}]: they must be positive with low <= high (a single number must be below 1)"
+            ),
+        );
+    }
+    if let Some([low, high]) = augment.brightness_range
+        && !(low.is_finite() && high.is_finite() && 0.0 <= low && low <= high)
+    {
+        problem(
+            "augment.brightness_range",
+            format!(
+                "`augment.brightness_range` = [{low}, {high}] is out of range: it needs 0 <= low <= high"
+            ),
+        );
+    }
+    if let Some(rescale) = augment.rescale
+        && !(rescale.is_finite() && rescale > 0.0)
+    {
+        problem(
+            "augment.rescale",
+            format!("`augment.rescale` = {rescale} is out of range: it must be positive"),
+        );
+    }
+    if !augment.cval.is_finite() {
+        problem(
+            "augment.cval",
+            "`augment.cval` must be a finite number".into(),
+        );
+    }
 }

@@ -69,6 +69,13 @@ pub struct RunRecord {
     pub classes: Vec<String>,
     pub train_images: usize,
     pub validation_images: usize,
+    /// Images of the held-out test split, when the pipeline has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_images: Option<usize>,
+    /// `test_loss` and `test_accuracy` of the best epoch's weights, evaluated once after
+    /// training.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub test: BTreeMap<String, f64>,
     /// Files that were not readable images, skipped with a warning.
     pub skipped_files: Vec<String>,
     /// Epochs recorded so far (their metrics are in the store's `epochs` tree).
