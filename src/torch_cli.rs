@@ -6,11 +6,14 @@ use std::io::IsTerminal;
 use anyhow::Result;
 use burn::prelude::Device;
 
+use crate::data::{augment_preview, check_data, scan_split};
 use crate::exec::{RunOptions, WorkerTrial, run_file, run_worker};
 use crate::inference::{export, load_trained, predict};
+use crate::plan::SPLITS;
 use crate::plan::{Plan, plan_report};
+use crate::spec::load_pipeline;
 use crate::stages::Stages;
-use runner_core::cli::{Cli, Command, DeviceChoice, Format};
+use runner_core::cli::{AugmentCommand, Cli, Command, DataCommand, DeviceChoice, Format};
 use runner_core::report::compare::{CompareOptions, compare};
 use runner_core::report::compare_format;
 use runner_core::store::Store;
@@ -82,6 +85,42 @@ pub fn execute(cli: Cli) -> Result<()> {
                 Format::Table => print!("{}", report.to_text()),
                 Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
             }
+        }
+        Command::Data(DataCommand::Check { file, format }) => {
+            let plan = Plan::new(&file, &store)?;
+            let trial = &plan.trials[0];
+            let splits: Vec<_> = trial
+                .files
+                .iter()
+                .zip(&trial.manifests)
+                .enumerate()
+                .map(|(split, (files, manifest))| {
+                    (SPLITS[split], files.as_ref(), manifest.as_ref())
+                })
+                .collect();
+            let report = check_data(&splits);
+            match format {
+                Format::Table => print!("{}", report.to_text()),
+                Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+            }
+        }
+        Command::Augment(AugmentCommand::Preview {
+            file,
+            out,
+            images,
+            samples,
+        }) => {
+            let pipeline = load_pipeline(&file)?;
+            let train = scan_split(
+                SPLITS[0],
+                &pipeline.spec.data.train,
+                pipeline.spec.data.classes.as_deref(),
+            )?;
+            let grid = augment_preview(&pipeline.spec, &train, images.into(), samples.into())?;
+            grid.save(&out).map_err(|err| {
+                crate::error::input_error(format!("cannot write `{}`: {err}", out.display()))
+            })?;
+            eprintln!("wrote {}", out.display());
         }
         Command::Trial {
             file,

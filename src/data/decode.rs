@@ -2,7 +2,6 @@
 //! A file that is not a readable image is skipped with a warning naming it.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Result;
 use image::imageops::FilterType;
@@ -10,6 +9,7 @@ use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder};
 
 use super::ScannedSplit;
+use super::parallel::map_in_parallel;
 use crate::bail_input;
 
 /// A split's images as `[n, height, width, 3]` RGB bytes, with their labels.
@@ -43,51 +43,21 @@ impl DecodedSplit {
     }
 }
 
-/// A file's index in the scan and its pixels, or why it could not be read.
-type DecodedFile = (usize, Result<Vec<u8>, String>);
-
 /// Decodes and resizes every file of the split to `[height, width]` (bilinear, antialiased).
 /// Errors when a class is left without a single readable image.
 pub fn decode_split(
     split: &str,
     scanned: &ScannedSplit,
     [height, width]: [u32; 2],
-    progress: &(dyn Fn(usize) + Sync),
 ) -> Result<DecodedSplit> {
     let image_bytes = height as usize * width as usize * 3;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let next = AtomicUsize::new(0);
-    let done = AtomicUsize::new(0);
-    let results: Vec<Vec<DecodedFile>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut out = Vec::new();
-                    loop {
-                        let index = next.fetch_add(1, Ordering::Relaxed);
-                        let Some((path, _)) = scanned.files.get(index) else {
-                            break;
-                        };
-                        out.push((index, decode_resized(path, width, height)));
-                        progress(done.fetch_add(1, Ordering::Relaxed) + 1);
-                    }
-                    out
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|worker| worker.join().expect("decoder threads catch their panics"))
-            .collect()
+    let decoded = map_in_parallel(&scanned.files, |(path, _)| {
+        decode_resized(path, width, height)
     });
-    let mut decoded: Vec<DecodedFile> = results.into_iter().flatten().collect();
-    decoded.sort_by_key(|(index, _)| *index);
-
     let mut pixels = Vec::with_capacity(decoded.len() * image_bytes);
     let mut labels = Vec::with_capacity(decoded.len());
     let mut skipped = Vec::new();
-    for (index, result) in decoded {
-        let (path, label) = &scanned.files[index];
+    for ((path, label), result) in scanned.files.iter().zip(decoded) {
         match result {
             Ok(bytes) => {
                 pixels.extend_from_slice(&bytes);

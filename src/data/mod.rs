@@ -2,12 +2,17 @@
 //! and batching with seeded shuffling and augmentation on a prefetch thread.
 
 mod augment;
+mod check;
 mod decode;
 mod loader;
 mod manifest;
+mod parallel;
+mod preview;
 mod scan;
 
+pub use check::{DataReport, check_data};
 pub use decode::{DecodedSplit, SkippedFile, decode_resized, decode_split};
 pub use loader::{Batch, BatchLoader, Preprocess, default_workers, shuffled_order};
 pub use manifest::Manifest;
+pub use preview::augment_preview;
 pub use scan::{ScannedSplit, scan_split};

@@ -87,7 +87,7 @@ impl Stages {
             }
             _ => {
                 let started = Instant::now();
-                let decoded = decode_split(split, files, size, &|_| {})?;
+                let decoded = decode_split(split, files, size)?;
                 tracing::info!(
                     "decoded {} {split} images at {}x{} in {:.1} s ({} skipped)",
                     decoded.len(),

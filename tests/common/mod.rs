@@ -14,7 +14,9 @@ pub fn repo_root() -> PathBuf {
 /// Writes `count` PNG images per class, each a solid color with per-pixel noise, so a
 /// model can learn the classes from color alone.
 pub fn write_color_classes(root: &Path, classes: &[(&str, [u8; 3])], count: usize, size: u32) {
-    let mut state = 12345u32;
+    // Noise seeded by the split's folder name, so no image is in two splits.
+    let split = root.file_name().map_or(0, |name| name.len() as u32);
+    let mut state = 12345u32.wrapping_add(split.wrapping_mul(7919));
     let mut noise = move || {
         state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
         ((state >> 16) % 41) as i32 - 20

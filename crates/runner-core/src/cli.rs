@@ -71,6 +71,12 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Look at a pipeline's data before training on it
+    #[command(subcommand)]
+    Data(DataCommand),
+    /// Look at a pipeline's augmentation
+    #[command(subcommand)]
+    Augment(AugmentCommand),
     /// Train one trial of a sweep planned by `runner run --jobs` (a worker process)
     #[command(hide = true)]
     Trial {
@@ -213,6 +219,40 @@ pub enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Images per class and split, image sizes, unreadable files, and identical files
+    /// within and across splits (training images that are also validation images)
+    #[command(after_help = "Example:\n  runner data check pipelines/cats_dogs.toml")]
+    Check {
+        /// The pipeline or experiment file (TOML)
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AugmentCommand {
+    /// Write a PNG grid: training images, each followed by augmented versions of it
+    #[command(
+        after_help = "Example:\n  runner augment preview pipelines/cats_dogs_inception.toml --out grid.png"
+    )]
+    Preview {
+        /// The pipeline or experiment file (TOML)
+        file: PathBuf,
+        /// The PNG to write
+        #[arg(long)]
+        out: PathBuf,
+        /// Training images to show, one per row
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+        images: u16,
+        /// Augmented versions of each
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=32))]
+        samples: u16,
+    },
+}
+
 /// Filters shared by `list` and `compare`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct FilterArgs {
@@ -288,6 +328,8 @@ impl Command {
             self,
             Command::Run { .. }
                 | Command::Plan { .. }
+                | Command::Data(_)
+                | Command::Augment(_)
                 | Command::Trial { .. }
                 | Command::Predict { .. }
                 | Command::Export { .. }
@@ -515,6 +557,8 @@ fn execute_store_command(cli: Cli) -> Result<()> {
         }
         Command::Run { .. }
         | Command::Plan { .. }
+        | Command::Data(_)
+        | Command::Augment(_)
         | Command::Trial { .. }
         | Command::Predict { .. }
         | Command::Export { .. } => {

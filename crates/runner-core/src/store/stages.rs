@@ -47,7 +47,7 @@ impl Store {
         }
         std::fs::create_dir_all(&folder)
             .with_context(|| format!("cannot create `{}`", folder.display()))?;
-        let partial = path.with_extension("partial");
+        let partial = path.with_extension(format!("{}.partial", std::process::id()));
         std::fs::write(&partial, text)
             .with_context(|| format!("cannot write `{}`", partial.display()))?;
         std::fs::rename(&partial, &path)
