@@ -51,6 +51,7 @@ fn synthetic_run(index: usize) -> (RunRecord, Vec<EpochMetrics>, String) {
                 val_accuracy: 0.5 + 0.45 * progress - rate / 20.0,
                 lr,
                 seconds: 1.0,
+                data_wait_seconds: 0.0,
             }
         })
         .collect();

@@ -224,13 +224,14 @@ fn new_record(trial: &PlannedTrial, inputs: &[SplitInput], options: &RunOptions)
 
 fn log_epoch(epoch: &EpochMetrics, epochs: usize) {
     tracing::info!(
-        "epoch {}/{epochs}: loss {:.4} accuracy {:.4} val_loss {:.4} val_accuracy {:.4} ({:.1} s)",
+        "epoch {}/{epochs}: loss {:.4} accuracy {:.4} val_loss {:.4} val_accuracy {:.4} ({:.1} s, {:.1}% waiting for data)",
         epoch.epoch,
         epoch.loss,
         epoch.accuracy,
         epoch.val_loss,
         epoch.val_accuracy,
-        epoch.seconds
+        epoch.seconds,
+        100.0 * epoch.data_wait_seconds / epoch.seconds.max(f64::EPSILON)
     );
 }
 

@@ -2,7 +2,7 @@
 //! frozen features were computed beforehand (see `stages`) does not run it at all.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use burn::module::Module;
@@ -101,38 +101,11 @@ pub fn fit(
         let batches = train.len().div_ceil(options.batch_size);
         let bar = activity.progress_bar(batches, &format!("epoch {epoch}/{}", options.epochs));
         let mut train_metrics = RunningMetrics::default();
-        let feature_batches: Box<dyn Iterator<Item = (Tensor<4>, Vec<u32>)>> = match train {
-            SplitInput::Features(features) => {
-                let order = shuffled_order(train.len(), options.seed, epoch);
-                let batches: Vec<Vec<usize>> = order
-                    .chunks(options.batch_size)
-                    .map(<[usize]>::to_vec)
-                    .collect();
-                Box::new(batches.into_iter().map(|indices| {
-                    let labels = indices.iter().map(|&i| features.labels[i]).collect();
-                    (features.select(&indices), labels)
-                }))
-            }
-            SplitInput::Images(images) => Box::new(
-                BatchLoader::shuffled(
-                    images.clone(),
-                    options.batch_size,
-                    options.preprocess,
-                    options.augment,
-                    options.seed,
-                    epoch,
-                    default_workers(),
-                )
-                .map(|batch| {
-                    let labels = batch.labels.clone();
-                    (
-                        frozen.forward(batch_tensor(batch, images, &options.device)),
-                        labels,
-                    )
-                }),
-            ),
-        };
-        for (batch_index, (features, labels)) in feature_batches.enumerate() {
+        let mut batches = TrainBatches::new(train, options, epoch);
+        let mut data_wait = Duration::ZERO;
+        let mut batch_index = 0;
+        while let Some((features, labels)) = batches.next(frozen, options, &mut data_wait) {
+            batch_index += 1;
             if activity.is_interrupted() {
                 bar.abandon_with_message("interrupted");
                 return Ok((model, FitStop::Interrupted));
@@ -143,8 +116,7 @@ pub fn fit(
             if !loss_value.is_finite() {
                 bar.abandon();
                 bail!(
-                    "the training loss became {loss_value} at epoch {epoch}, batch {}: try a lower learning rate",
-                    batch_index + 1
+                    "the training loss became {loss_value} at epoch {epoch}, batch {batch_index}: try a lower learning rate"
                 );
             }
             let predicted = predicted_classes(options.loss, logits.without_autodiff());
@@ -178,12 +150,81 @@ pub fn fit(
             val_accuracy: validation_metrics.accuracy(),
             lr,
             seconds: started.elapsed().as_secs_f64(),
+            data_wait_seconds: data_wait.as_secs_f64(),
         };
         if on_epoch(&metrics, &model)? == EpochOutcome::Stop {
             return Ok((model, FitStop::StoppedEarly));
         }
     }
     Ok((model, FitStop::Completed))
+}
+
+/// One epoch's training batches: slices of cached features in a shuffled order, or
+/// images from the loader through the frozen prefix.
+enum TrainBatches<'a> {
+    Features {
+        features: &'a Features,
+        batches: std::vec::IntoIter<Vec<usize>>,
+    },
+    Images {
+        images: &'a Arc<DecodedSplit>,
+        loader: BatchLoader,
+    },
+}
+
+impl<'a> TrainBatches<'a> {
+    fn new(train: &'a SplitInput, options: &FitOptions, epoch: usize) -> Self {
+        match train {
+            SplitInput::Features(features) => {
+                let order = shuffled_order(train.len(), options.seed, epoch);
+                let batches: Vec<Vec<usize>> = order
+                    .chunks(options.batch_size)
+                    .map(<[usize]>::to_vec)
+                    .collect();
+                TrainBatches::Features {
+                    features,
+                    batches: batches.into_iter(),
+                }
+            }
+            SplitInput::Images(images) => TrainBatches::Images {
+                images,
+                loader: BatchLoader::shuffled(
+                    images.clone(),
+                    options.batch_size,
+                    options.preprocess,
+                    options.augment,
+                    options.seed,
+                    epoch,
+                    default_workers(),
+                ),
+            },
+        }
+    }
+
+    /// The next batch's frozen features and labels; the time spent blocked on the loader
+    /// is added to `data_wait`.
+    fn next(
+        &mut self,
+        frozen: &FrozenFeatures,
+        options: &FitOptions,
+        data_wait: &mut Duration,
+    ) -> Option<(Tensor<4>, Vec<u32>)> {
+        match self {
+            TrainBatches::Features { features, batches } => {
+                let indices = batches.next()?;
+                let labels = indices.iter().map(|&i| features.labels[i]).collect();
+                Some((features.select(&indices), labels))
+            }
+            TrainBatches::Images { images, loader } => {
+                let waiting = Instant::now();
+                let batch = loader.next()?;
+                *data_wait += waiting.elapsed();
+                let labels = batch.labels.clone();
+                let features = frozen.forward(batch_tensor(batch, images, &options.device));
+                Some((features, labels))
+            }
+        }
+    }
 }
 
 /// Loss and accuracy of `model` on a split that is not trained on (validation, test).

@@ -13,4 +13,7 @@ pub struct EpochMetrics {
     pub val_accuracy: f64,
     pub lr: f64,
     pub seconds: f64,
+    /// Of `seconds`, the time training waited for the loader to hand over a batch.
+    #[serde(default)]
+    pub data_wait_seconds: f64,
 }
