@@ -17,10 +17,9 @@ fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-# The first trial of the dropout sweep as a sweep of one.
-sed 's/^"head.2.rate" = .*/"head.2.rate" = [0.2]/' experiments/dropout_sweep.toml \
-    > experiments/.one_trial.toml
-trap 'rm -rf "$work" experiments/.one_trial.toml' EXIT
+# One trial of the dropout sweep (rate 0.2) as a sweep of one, its base made absolute.
+sed -e 's/^"head.2.rate" = .*/"head.2.rate" = [0.2]/' \
+    -e "s|^base = \"../|base = \"$PWD/|" experiments/dropout_sweep.toml > "$work/one_trial.toml"
 
 measure() {
     local name="$1"
@@ -41,7 +40,7 @@ measure() {
 cases=("${@:-1 2 3 4}")
 for case in ${cases[@]}; do
     case "$case" in
-        1) measure one_trial run experiments/.one_trial.toml ;;
+        1) measure one_trial run "$work/one_trial.toml" ;;
         2) measure dropout_sweep_5 run experiments/dropout_sweep.toml ;;
         3) measure augmented_sweep_5_jobs_1 run experiments/dropout_sweep_augmented.toml --jobs 1 ;;
         4) measure augmented_sweep_5_jobs_2 run experiments/dropout_sweep_augmented.toml --jobs 2 ;;
