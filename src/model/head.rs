@@ -2,6 +2,7 @@
 //! activations, dropout.
 
 use anyhow::Result;
+use burn::module::Param;
 use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
 use burn::prelude::*;
 
@@ -80,8 +81,12 @@ impl Head {
                     let linear = LinearConfig::new(inputs, units)
                         .with_initializer(Initializer::XavierUniform { gain: 1.0 })
                         .init(device);
+                    // A new parameter, not `Param::map`: a mapped tensor no longer asks for
+                    // gradients, and the bias would silently never train.
                     let linear = Linear {
-                        bias: linear.bias.map(|bias| bias.map(|b| b.zeros_like())),
+                        bias: linear
+                            .bias
+                            .map(|bias| Param::from_tensor(bias.val().zeros_like())),
                         ..linear
                     };
                     HeadLayer::Dense(Dense { linear, activation })
@@ -133,5 +138,34 @@ fn activate(x: Tensor<2>, activation: Activation) -> Tensor<2> {
         Activation::Relu => burn::tensor::activation::relu(x),
         Activation::Sigmoid => burn::tensor::activation::sigmoid(x),
         Activation::Softmax => burn::tensor::activation::softmax(x, 1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::TrainableModel;
+
+    #[test]
+    fn every_dense_weight_and_bias_trains() {
+        let specs: Vec<HeadLayerSpec> = vec![
+            HeadLayerSpec::GlobalAvgPool,
+            HeadLayerSpec::Dense {
+                units: 4,
+                activation: Activation::Relu,
+            },
+            HeadLayerSpec::Dense {
+                units: 1,
+                activation: Activation::Sigmoid,
+            },
+        ];
+        let device = crate::device::cpu().autodiff();
+        let (head, _) = Head::new(&specs, [8, 2, 2], &device).unwrap();
+        let model = TrainableModel {
+            backbone: Vec::new(),
+            head,
+        };
+        // (8 * 4 + 4) + (4 * 1 + 1): the zero-initialized biases are parameters too.
+        assert_eq!(model.trainable_params(), 41);
     }
 }
