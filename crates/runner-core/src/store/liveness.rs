@@ -63,12 +63,16 @@ fn is_alive(process: ProcessId) -> bool {
     }
 }
 
-/// Field 22 of `/proc/PID/stat`; the command name before it may hold spaces and
-/// parentheses, so fields are counted after its closing parenthesis.
+/// Field 22 of `/proc/PID/stat`, or `None` when the process is gone or a zombie (killed,
+/// not yet reaped by its parent: it runs no more). The command name before the fields
+/// may hold spaces and parentheses, so fields are counted after its closing parenthesis.
 fn start_ticks(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    after_name.split_whitespace().nth(19)?.parse().ok()
+    let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
+    if fields.next()? == "Z" {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
 }
 
 #[cfg(test)]
