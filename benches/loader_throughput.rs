@@ -55,6 +55,7 @@ fn main() {
                 &augment,
                 42,
                 epoch,
+                0,
                 workers,
             )
             .map(|batch| batch.len())

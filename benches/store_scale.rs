@@ -45,6 +45,8 @@ fn synthetic_run(index: usize) -> (RunRecord, Vec<EpochMetrics>, String) {
             let progress = epoch as f64 / EPOCHS as f64;
             EpochMetrics {
                 epoch,
+                phase: 1,
+                extra: Default::default(),
                 loss: 0.7 * (1.0 - progress) + 0.01 * (index % 7) as f64,
                 accuracy: 0.5 + 0.49 * progress,
                 val_loss: 0.6 * (1.0 - progress) + 0.05 + rate / 10.0,
@@ -91,6 +93,7 @@ fn synthetic_run(index: usize) -> (RunRecord, Vec<EpochMetrics>, String) {
         best: BTreeMap::new(),
         last: BTreeMap::new(),
         artifacts: BTreeMap::new(),
+        confusion_matrix: Vec::new(),
     };
     for epoch in &epochs {
         record.add_epoch(epoch);

@@ -7,7 +7,7 @@ use anyhow::Result;
 use burn::prelude::Device;
 
 use crate::data::{augment_preview, check_data, scan_split};
-use crate::exec::{RunOptions, WorkerTrial, run_file, run_worker};
+use crate::exec::{FileRuns, RunOptions, WorkerTrial, resume_run, run_file, run_worker};
 use crate::inference::{export, load_trained, predict};
 use crate::plan::SPLITS;
 use crate::plan::{Plan, plan_report};
@@ -23,6 +23,7 @@ pub fn execute(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Run {
             file,
+            resume,
             device,
             quiet,
             jobs,
@@ -42,7 +43,16 @@ pub fn execute(cli: Cli) -> Result<()> {
                 jobs: jobs.map_or(gpus, usize::from),
                 retrain,
             };
-            let outcome = run_file(&file, &options)?;
+            let outcome = match (resume, file) {
+                (Some(run_id), _) => FileRuns {
+                    sweep: None,
+                    runs: vec![resume_run(&run_id, &options)?],
+                    reused: 0,
+                    failures: Vec::new(),
+                },
+                (None, Some(file)) => run_file(&file, &options)?,
+                (None, None) => unreachable!("clap requires a file or --resume"),
+            };
             for run in &outcome.runs {
                 let best = run
                     .best

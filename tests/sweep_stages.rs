@@ -65,7 +65,7 @@ fn trials_share_features_and_finished_trials_are_not_trained_again() {
     // instead of 3 trials x 2 epochs x 12.
     assert_eq!(plan["backbone_passes"], 12);
     assert_eq!(plan["backbone_passes_without_cache"], 72);
-    assert!(plan["trials"][0]["trainable_params"].as_u64().unwrap() > 0);
+    assert!(plan["trials"][0]["trainable_params"][0].as_u64().unwrap() > 0);
 
     let output = runner(&store, &["run", &experiment]);
     assert!(output.status.success(), "{}", stderr(&output));

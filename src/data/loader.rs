@@ -97,10 +97,13 @@ impl BatchLoader {
             fill_mode: FillMode::Nearest,
             cval: 0.0,
         };
-        Self::start(pass, default_workers())
+        Self::start(pass, 0, default_workers())
     }
 
-    /// A training pass: shuffled, and augmented as the spec says, with `workers` threads.
+    /// Training pass number `epoch`: shuffled, and augmented as the spec says, from batch
+    /// `first_batch` on (an epoch of `steps_per_epoch` batches can start inside a pass),
+    /// with `workers` threads.
+    #[allow(clippy::too_many_arguments)]
     pub fn shuffled(
         split: Arc<DecodedSplit>,
         batch_size: usize,
@@ -108,6 +111,7 @@ impl BatchLoader {
         augment: &AugmentSpec,
         seed: u64,
         epoch: usize,
+        first_batch: usize,
         workers: usize,
     ) -> Self {
         let order = shuffled_order(split.len(), seed, epoch);
@@ -127,11 +131,12 @@ impl BatchLoader {
             fill_mode: augment.fill_mode,
             cval: augment.cval as f32,
         };
-        Self::start(pass, workers)
+        Self::start(pass, first_batch, workers)
     }
 
-    fn start(pass: Pass, workers: usize) -> Self {
-        let batches = pass.order.len().div_ceil(pass.batch_size);
+    fn start(pass: Pass, first_batch: usize, workers: usize) -> Self {
+        let total = pass.order.len().div_ceil(pass.batch_size);
+        let batches = total.saturating_sub(first_batch);
         let workers = workers.clamp(1, batches.max(1));
         let pass = Arc::new(pass);
         let (receivers, handles) = (0..workers)
@@ -139,7 +144,8 @@ impl BatchLoader {
                 let (sender, receiver) = sync_channel(1);
                 let pass = pass.clone();
                 let handle = std::thread::spawn(move || {
-                    assemble_batches(&pass, (worker..batches).step_by(workers), sender)
+                    let mine = (first_batch + worker..total).step_by(workers);
+                    assemble_batches(&pass, mine, sender)
                 });
                 (receiver, handle)
             })
@@ -263,7 +269,7 @@ mod tests {
         // Over many images, every red plane is either [1,2,3,4] or its mirror [2,1,4,3].
         let split = split_of(&[image; 64]);
         let mut mirrored = 0;
-        for batch in BatchLoader::shuffled(split, 64, IDENTITY, &augment, 7, 0, 2) {
+        for batch in BatchLoader::shuffled(split, 64, IDENTITY, &augment, 7, 0, 0, 2) {
             for slot in 0..batch.len() {
                 let red = &batch.images[slot * 12..slot * 12 + 4];
                 if red == [2., 1., 4., 3.] {
@@ -288,9 +294,18 @@ mod tests {
             ..AugmentSpec::default()
         };
         let run = |seed, workers| {
-            BatchLoader::shuffled(split_of(&images), 3, IDENTITY, &augment, seed, 3, workers)
-                .map(|batch| (batch.labels, batch.images))
-                .collect::<Vec<_>>()
+            BatchLoader::shuffled(
+                split_of(&images),
+                3,
+                IDENTITY,
+                &augment,
+                seed,
+                3,
+                0,
+                workers,
+            )
+            .map(|batch| (batch.labels, batch.images))
+            .collect::<Vec<_>>()
         };
         let one_worker = run(1, 1);
         assert_eq!(one_worker.len(), 7);

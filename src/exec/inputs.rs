@@ -17,38 +17,42 @@ const FEATURE_CACHE_BUDGET_BYTES: usize = 8 << 30;
 /// computing (and caching) the stages they need that no earlier trial or run has computed.
 pub fn trial_inputs(
     trial: &PlannedTrial,
+    phase: usize,
     classifier: &Classifier,
     stages: &mut Stages,
     options: &RunOptions,
     activity: &Activity,
 ) -> Result<Vec<SplitInput>> {
     (0..trial.files.len())
-        .map(|split| split_input(trial, split, classifier, stages, options, activity))
+        .map(|split| split_input(trial, phase, split, classifier, stages, options, activity))
         .collect()
 }
 
+#[allow(clippy::too_many_arguments)]
 fn split_input(
     trial: &PlannedTrial,
+    phase: usize,
     split: usize,
     classifier: &Classifier,
     stages: &mut Stages,
     options: &RunOptions,
     activity: &Activity,
 ) -> Result<SplitInput> {
-    let spec = &trial.pipeline.spec;
+    let phase = &trial.phases[phase];
+    let spec = &phase.spec;
     let name = SPLITS[split];
     let files = &trial.files[split];
     let feature_bytes = classifier.frozen_output_shape.iter().product::<usize>() * 4;
     // Validation and test images are never augmented: their features can always be reused.
-    let cacheable = trial.has_frozen_prefix
-        && (split > 0 || trial.feature_cache_problem.is_none())
+    let cacheable = phase.has_frozen_prefix
+        && (split > 0 || phase.feature_cache_problem.is_none())
         && files.files.len() * feature_bytes <= FEATURE_CACHE_BUDGET_BYTES;
     let decoded_key = &trial.keys.decoded[split];
     if !cacheable {
         let images = stages.decoded(decoded_key, name, files, spec.data.image_size)?;
         return Ok(SplitInput::Images(images));
     }
-    let features_key = &trial.keys.features[split];
+    let features_key = &phase.keys.features[split];
     let decoded = if stages.has_features(features_key) {
         None
     } else {

@@ -3,20 +3,26 @@
 //! reused. A failed trial is recorded with its reason and the others go on; Ctrl-C stops
 //! after the current batch.
 
+mod checkpoints;
+mod history_csv;
 mod inputs;
+mod record;
 mod trial;
 mod workers;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use burn::prelude::Device;
 
+use crate::bail_input;
 use crate::plan::{Plan, PlannedTrial};
+use crate::spec::parse_pipeline;
 use crate::stages::Stages;
-use crate::store::{RunRecord, Store, new_run_id};
-pub use trial::run_trial;
+use crate::store::{RunRecord, RunStatus, Store, new_run_id, now_millis, this_host, this_process};
+use checkpoints::latest_snapshot;
+pub use trial::{Start, run_trial};
 pub use workers::{WorkerTrial, run_worker};
 
 /// Set by Ctrl-C; training stops after the current batch and the run is recorded as
@@ -97,7 +103,10 @@ pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
                         trial.values
                     );
                 }
-                match run_trial(trial, sweep.as_deref(), &mut stages, options) {
+                let start = Start::Fresh {
+                    sweep: sweep.as_deref(),
+                };
+                match run_trial(trial, start, &mut stages, options) {
                     Ok(run) => runs.push((trial.index, run)),
                     Err(error) if plan.is_sweep => {
                         tracing::error!("trial {} failed: {error:#}", trial.index);
@@ -115,6 +124,67 @@ pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
         reused,
         failures,
     })
+}
+
+/// `runner run --resume RUN_ID`: continues an interrupted or failed run from its last
+/// snapshot, with the pipeline text it was started with, on the same data and weights.
+pub fn resume_run(run_id: &str, options: &RunOptions) -> Result<RunRecord> {
+    let store = Store::new(&options.store);
+    store.persist_stale_runs()?;
+    let mut record = store.find_run(run_id)?;
+    match record.status {
+        RunStatus::Finished | RunStatus::StoppedEarly => bail_input!(
+            "run {} has already ended ({}): there is nothing to resume",
+            record.id,
+            record.status.as_str()
+        ),
+        RunStatus::Running => bail_input!(
+            "run {} is still running (process {} on {})",
+            record.id,
+            record.process.pid,
+            record.host
+        ),
+        RunStatus::Failed | RunStatus::Interrupted => {}
+    }
+    let Some(snapshot) = latest_snapshot(&store, &record.id)? else {
+        bail_input!(
+            "run {} has no resume snapshot: it ended before its first epoch; run its pipeline again",
+            record.id
+        );
+    };
+    let text = store
+        .spec_text(&record.spec_hash)?
+        .with_context(|| format!("the store has no pipeline text for run {}", record.id))?;
+    let pipeline = parse_pipeline(Path::new(&record.pipeline_file), text)?;
+    let plan = Plan::for_pipeline(pipeline, record.trial.unwrap_or(0), &store)?;
+    let trial = &plan.trials[0];
+    if record.stages.get("training") != Some(&trial.keys.training) {
+        bail_input!(
+            "run {} cannot be resumed: its data or weights changed since it started (the training stage key differs)",
+            record.id
+        );
+    }
+    // The history goes back to the snapshot: epochs recorded after it are trained again.
+    store.truncate_epochs(&record.id, snapshot.state.epoch)?;
+    record.reset_epochs(&store.epochs(&record.id)?);
+    record.status = RunStatus::Running;
+    record.reason = None;
+    record.ended_at = None;
+    record.process = this_process();
+    record.host = this_host();
+    record.heartbeat_at = now_millis();
+    store.put_run(&record)?;
+    install_interrupt_handler();
+    let mut stages = Stages::new(&store, &options.device);
+    run_trial(
+        trial,
+        Start::Resume {
+            record: Box::new(record),
+            snapshot: Box::new(snapshot),
+        },
+        &mut stages,
+        options,
+    )
 }
 
 fn install_interrupt_handler() {

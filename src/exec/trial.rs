@@ -1,51 +1,239 @@
-//! One trial, end to end: build the model, get its inputs from the stages, record the run,
-//! train, and record the outcome. Nothing is recorded until the input has been checked;
-//! once recorded, a run always ends with a final status.
+//! One trial, end to end: for each phase, build the model (carrying the trained layers
+//! over from the phase before), get its inputs from the stages, train with the phase's
+//! optimizer and the callbacks, and record every epoch. Nothing is recorded until the
+//! input has been checked; once recorded, a run always ends with a final status. A run
+//! resumed from its snapshot continues exactly where the snapshot left it.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use burn::module::Module;
+use burn::optim::ModuleOptimizer;
 
+use super::checkpoints::{ResumeState, Snapshot, save_checkpoint, save_snapshot};
+use super::history_csv::{csv_path, write_history_csv};
 use super::inputs::trial_inputs;
+use super::record::{log_epoch, new_record};
 use super::{INTERRUPTED, RunOptions};
-use crate::data::SkippedFile;
-use crate::model::{TrainableModel, build_classifier};
-use crate::plan::{PlannedTrial, SPLITS};
+use crate::model::{Classifier, TrainableModel, build_classifier};
+use crate::plan::PlannedTrial;
 use crate::progress::Activity;
+use crate::spec::CallbackSpec;
 use crate::stages::Stages;
-use crate::store::{
-    Artifact, HEARTBEAT_INTERVAL, RunRecord, RunStatus, Store, new_run_id, now_millis, this_host,
-    this_process,
+use crate::store::{HEARTBEAT_INTERVAL, RunRecord, RunStatus, Store, now_millis, this_process};
+use crate::train::{
+    Callbacks, EpochMetrics, EpochOutcome, FitOptions, FitStop, Logs, LrSchedule, Phase,
+    SplitInput, build_optimizer, evaluate, fit_phase,
 };
-use crate::train::{EpochMetrics, EpochOutcome, FitOptions, FitStop, SplitInput, evaluate, fit};
-use runner_core::plan::digest;
 
-/// Trains `trial` (as trial of `sweep` if given) and returns its final record.
+/// Where a trial starts: fresh (as a trial of `sweep` if given), or from a run's snapshot.
+pub enum Start<'a> {
+    Fresh {
+        sweep: Option<&'a str>,
+    },
+    Resume {
+        record: Box<RunRecord>,
+        snapshot: Box<Snapshot>,
+    },
+}
+
+/// Where training continues inside a phase.
+struct PhaseStart {
+    /// The run's epoch number of the phase's first epoch.
+    first_epoch: usize,
+    /// The next epoch to train.
+    next_epoch: usize,
+    lr_factor: f64,
+    callbacks: Callbacks,
+}
+
+/// Trains `trial` and returns its final record.
 pub fn run_trial(
     trial: &PlannedTrial,
-    sweep: Option<&str>,
+    start: Start,
     stages: &mut Stages,
     options: &RunOptions,
 ) -> Result<RunRecord> {
     let spec = &trial.pipeline.spec;
     let store = Store::new(&options.store);
-    options.device.seed(spec.pipeline.seed);
-    let classifier = build_classifier(spec, &trial.files[0].classes, &options.device)?;
-
-    // Until the run is recorded there is no heartbeat to refresh.
+    let classes = &trial.files[0].classes;
     let no_heartbeat = || {};
     let preparing = Activity {
         show_progress: options.show_progress,
         interrupted: &INTERRUPTED,
         heartbeat: &no_heartbeat,
     };
-    let inputs = trial_inputs(trial, &classifier, stages, options, &preparing)?;
-    let (train, validation, test) = (&inputs[0], &inputs[1], inputs.get(2));
 
-    let mut record = new_record(trial, &inputs, options);
+    let mut record: Option<RunRecord> = None;
+    let mut sweep = None;
+    let mut first_phase = 0;
+    let mut next_epoch = 1;
+    let mut carried: Option<(TrainableModel, usize)> = None;
+    let mut mid_phase: Option<Snapshot> = None;
+    match start {
+        Start::Fresh { sweep: of } => sweep = of,
+        Start::Resume {
+            record: resumed,
+            snapshot,
+        } => {
+            tracing::info!(
+                "resuming run {} after epoch {}",
+                resumed.id,
+                snapshot.state.epoch
+            );
+            record = Some(*resumed);
+            let state = &snapshot.state;
+            if state.phase_done || state.stopped.is_some() {
+                // The snapshot's phase had ended: its weights go into the next phase.
+                let phase = &trial.phases[state.phase];
+                let classifier = build_classifier(&phase.spec, classes, &options.device)?;
+                let model = load_model(classifier.trainable, &snapshot.model)?;
+                carried = Some((model, classifier.frozen_prefix));
+                first_phase = state.phase + 1;
+                next_epoch = state.epoch + 1;
+            } else {
+                first_phase = state.phase;
+                mid_phase = Some(*snapshot);
+            }
+        }
+    }
+
+    let mut stopped_by: Option<String> = None;
+    let mut final_model: Option<(TrainableModel, Classifier, Vec<SplitInput>)> = None;
+    for phase_index in first_phase..trial.phases.len() {
+        let phase = &trial.phases[phase_index];
+        options.device.seed(spec.pipeline.seed);
+        let mut classifier = build_classifier(&phase.spec, classes, &options.device)?;
+        if let Some((previous, previous_prefix)) = carried.take() {
+            classifier.carry_over(previous, previous_prefix);
+        }
+        let inputs = trial_inputs(trial, phase_index, &classifier, stages, options, &preparing)?;
+        let record = match &mut record {
+            Some(record) => record,
+            None => record.insert(create_record(trial, sweep, &inputs, &store, options)?),
+        };
+        let mut optimizer = build_optimizer(&phase.spec.train.optimizer);
+        let start = match mid_phase.take() {
+            Some(snapshot) => {
+                classifier.trainable = load_model(classifier.trainable, &snapshot.model)?;
+                optimizer = optimizer
+                    .load(&snapshot.optimizer)
+                    .map_err(|err| anyhow::anyhow!("cannot load the optimizer state: {err:?}"))?;
+                PhaseStart {
+                    first_epoch: snapshot.state.phase_first_epoch,
+                    next_epoch: snapshot.state.epoch + 1,
+                    lr_factor: snapshot.state.lr_factor,
+                    callbacks: snapshot.state.callbacks,
+                }
+            }
+            // Keras resets its callbacks at every `fit`, so each phase starts them anew.
+            None => PhaseStart {
+                first_epoch: next_epoch,
+                next_epoch,
+                lr_factor: 1.0,
+                callbacks: Callbacks::new(&spec.callbacks),
+            },
+        };
+        if trial.phases.len() > 1 {
+            tracing::info!(
+                "{} (from epoch {}, {} epochs): {} trainable parameters",
+                phase.name,
+                start.first_epoch,
+                phase.spec.train.epochs,
+                classifier.trainable.trainable_params()
+            );
+        }
+        let phase_first_epoch = start.first_epoch;
+        match train_phase(
+            trial,
+            phase_index,
+            &classifier,
+            &mut optimizer,
+            &inputs,
+            start,
+            record,
+            &store,
+            options,
+        ) {
+            Ok(PhaseEnd::Interrupted) => {
+                record.status = RunStatus::Interrupted;
+                record.reason = Some("interrupted by the user (Ctrl-C)".into());
+                return finish(&store, record.clone());
+            }
+            Ok(PhaseEnd::Done { model, stopped }) => {
+                if let Some(reason) = &stopped {
+                    tracing::info!("{}: {reason}", phase.name);
+                    stopped_by = stopped.clone();
+                }
+                // The phase's final weights (restored to its best epoch if asked), for
+                // the next phase and for a resume that lands between phases.
+                let state = ResumeState {
+                    epoch: record.epochs,
+                    phase: phase_index,
+                    phase_first_epoch,
+                    phase_done: true,
+                    lr_factor: 1.0,
+                    callbacks: Callbacks::new(&spec.callbacks),
+                    stopped,
+                };
+                save_snapshot(&store, &record.id, &state, &model, &optimizer)?;
+                next_epoch = record.epochs + 1;
+                carried = Some((model.clone(), classifier.frozen_prefix));
+                final_model = Some((model, classifier, inputs));
+            }
+            Err(error) => {
+                record.status = RunStatus::Failed;
+                record.reason = Some(format!("{error:#}"));
+                finish(&store, record.clone())?;
+                return Err(error.context(format!("run {} failed", record.id)));
+            }
+        }
+    }
+    let mut record = record.expect("a trial has at least one phase");
+    if let Some((model, classifier, inputs)) = &final_model
+        && let Some(test) = inputs.get(2)
+    {
+        let fit = fit_options(
+            trial,
+            trial.phases.len() - 1,
+            classifier,
+            options,
+            &preparing,
+        );
+        let metrics = evaluate(&classifier.frozen, model, test, &fit);
+        tracing::info!(
+            "test ({} images): loss {:.4} accuracy {:.4}",
+            test.len(),
+            metrics.loss(),
+            metrics.accuracy()
+        );
+        record.test = BTreeMap::from([
+            ("test_loss".to_string(), metrics.loss()),
+            ("test_accuracy".to_string(), metrics.accuracy()),
+        ]);
+    }
+    record.status = if stopped_by.is_some() {
+        RunStatus::StoppedEarly
+    } else {
+        RunStatus::Finished
+    };
+    record.reason = stopped_by;
+    let record = finish(&store, record)?;
+    store.record_stage(&trial.keys.training, &record.id)?;
+    Ok(record)
+}
+
+/// Records a new run for `trial`, with the manifests of the data it sees.
+fn create_record(
+    trial: &PlannedTrial,
+    sweep: Option<&str>,
+    inputs: &[SplitInput],
+    store: &Store,
+    options: &RunOptions,
+) -> Result<RunRecord> {
+    let mut record = new_record(trial, inputs, options);
     if let Some(sweep) = sweep {
         record.sweep = Some(sweep.to_string());
         record.trial = Some(trial.index);
@@ -58,10 +246,62 @@ pub fn run_trial(
         "run {} of `{}`: {} training and {} validation images, classes {:?}",
         record.id,
         record.pipeline,
-        train.len(),
-        validation.len(),
+        inputs[0].len(),
+        inputs[1].len(),
         record.classes
     );
+    Ok(record)
+}
+
+/// How a phase ended.
+enum PhaseEnd {
+    Done {
+        model: TrainableModel,
+        /// Why a callback stopped it early.
+        stopped: Option<String>,
+    },
+    Interrupted,
+}
+
+/// The options of the training loop for `trial`'s phase `phase`.
+fn fit_options<'a>(
+    trial: &'a PlannedTrial,
+    phase: usize,
+    classifier: &Classifier,
+    options: &RunOptions,
+    activity: &'a Activity<'a>,
+) -> FitOptions<'a> {
+    let spec = &trial.phases[phase].spec;
+    FitOptions {
+        device: options.device.clone(),
+        loss: spec.train.loss.options(),
+        metrics: &spec.train.metrics,
+        classes: trial.files[0].classes.len(),
+        batch_size: spec.data.batch_size,
+        augment: &spec.augment,
+        preprocess: classifier.preprocess,
+        seed: spec.pipeline.seed,
+        steps_per_epoch: spec.train.steps_per_epoch,
+        validation_steps: spec.train.validation_steps,
+        activity,
+    }
+}
+
+/// Trains one phase from `start`, recording each epoch, its checkpoints and a resume
+/// snapshot after it.
+#[allow(clippy::too_many_arguments)]
+fn train_phase(
+    trial: &PlannedTrial,
+    phase_index: usize,
+    classifier: &Classifier,
+    optimizer: &mut ModuleOptimizer,
+    inputs: &[SplitInput],
+    start: PhaseStart,
+    record: &mut RunRecord,
+    store: &Store,
+    options: &RunOptions,
+) -> Result<PhaseEnd> {
+    let phase = &trial.phases[phase_index];
     let record_id = record.id.clone();
     let last_heartbeat = Cell::new(Instant::now());
     let heartbeat = || {
@@ -73,188 +313,134 @@ pub fn run_trial(
         }
     };
     let activity = Activity {
+        show_progress: options.show_progress,
+        interrupted: &INTERRUPTED,
         heartbeat: &heartbeat,
-        ..preparing
     };
-    let fit_options = FitOptions {
-        device: options.device.clone(),
-        loss: spec.train.loss,
-        optimizer: &spec.train.optimizer,
-        epochs: spec.train.epochs,
-        batch_size: spec.data.batch_size,
-        augment: &spec.augment,
-        preprocess: classifier.preprocess,
-        seed: spec.pipeline.seed,
-        activity: &activity,
+    let fit = fit_options(trial, phase_index, classifier, options, &activity);
+    let loop_phase = Phase {
+        index: phase_index + 1,
+        first_epoch: start.first_epoch,
+        epochs: phase.spec.train.epochs,
+        schedule: LrSchedule::new(
+            phase.spec.train.optimizer.lr(),
+            phase.spec.train.lr_schedule.clone(),
+            phase.spec.train.epochs,
+        ),
     };
-    // The test split is evaluated with the weights of the best epoch, kept here.
-    let mut best_model = None;
-    let outcome = fit(
+    let callbacks = RefCell::new(start.callbacks);
+    let lr_factor = Cell::new(start.lr_factor);
+    let remembered: RefCell<Option<TrainableModel>> = RefCell::new(None);
+    let stopped: RefCell<Option<String>> = RefCell::new(None);
+    let last_epoch = trial
+        .phases
+        .iter()
+        .map(|p| p.spec.train.epochs)
+        .sum::<usize>();
+    let mut loop_factor = start.lr_factor;
+    let (model, stop) = fit_phase(
         &classifier.frozen,
-        classifier.trainable,
-        train,
-        validation,
-        &fit_options,
-        |epoch, model| {
-            log_epoch(epoch, spec.train.epochs);
-            let improved = record.add_epoch(epoch);
-            if improved && test.is_some() {
-                best_model = Some(model.clone());
-            }
+        classifier.trainable.clone(),
+        optimizer,
+        &inputs[0],
+        &inputs[1],
+        &fit,
+        &loop_phase,
+        start.next_epoch,
+        &mut loop_factor,
+        |report| {
+            let metrics = report.metrics;
+            log_epoch(metrics, last_epoch);
+            let actions = callbacks.borrow_mut().on_epoch_end(
+                metrics.epoch,
+                &epoch_logs(metrics),
+                metrics.lr,
+            )?;
+            record.add_epoch(metrics);
             record.heartbeat_at = now_millis();
-            let names: &[&str] = if improved {
-                &["last", "best"]
-            } else {
-                &["last"]
-            };
-            for name in names {
-                let artifact = save_checkpoint(model, &store, &record.id, name)?;
-                record.artifacts.insert(name.to_string(), artifact);
+            if actions.save_best {
+                let artifact =
+                    save_checkpoint(report.model, store, &record.id, "best", phase_index)?;
+                record.artifacts.insert("best".into(), artifact);
+                record.confusion_matrix = report.validation_confusion.to_vec();
             }
-            store.put_epoch(&record, epoch)?;
-            Ok(EpochOutcome::Continue)
+            if actions.save_last {
+                let artifact =
+                    save_checkpoint(report.model, store, &record.id, "last", phase_index)?;
+                record.artifacts.insert("last".into(), artifact);
+            }
+            if actions.remember_weights {
+                *remembered.borrow_mut() = Some(report.model.clone());
+            }
+            store.put_epoch(record, metrics)?;
+            for callback in &trial.pipeline.spec.callbacks {
+                if let CallbackSpec::CsvLogger { file } = callback {
+                    let path = csv_path(store, &record.id, file);
+                    let artifact = write_history_csv(store, &path, &store.epochs(&record.id)?)?;
+                    store.add_artifact(&record.id, file, artifact.clone())?;
+                    record.artifacts.insert(file.clone(), artifact);
+                }
+            }
+            lr_factor.set(lr_factor.get() * actions.lr_factor.unwrap_or(1.0));
+            let state = ResumeState {
+                epoch: metrics.epoch,
+                phase: phase_index,
+                phase_first_epoch: loop_phase.first_epoch,
+                phase_done: false,
+                lr_factor: lr_factor.get(),
+                callbacks: callbacks.borrow().clone(),
+                stopped: actions.stop.clone(),
+            };
+            save_snapshot(store, &record.id, &state, report.model, report.optimizer)?;
+            *stopped.borrow_mut() = actions.stop.clone();
+            Ok(EpochOutcome {
+                stop: actions.stop.is_some(),
+                lr_factor: actions.lr_factor.unwrap_or(1.0),
+            })
         },
-    );
+    )?;
+    if stop == FitStop::Interrupted {
+        return Ok(PhaseEnd::Interrupted);
+    }
+    let model = match remembered.into_inner() {
+        Some(best) if callbacks.borrow().restores_best() => {
+            tracing::info!("early_stopping: restoring the weights of the best epoch");
+            best
+        }
+        _ => model,
+    };
+    Ok(PhaseEnd::Done {
+        model,
+        stopped: stopped.into_inner(),
+    })
+}
+
+/// An epoch's metrics by name, as callbacks see them.
+fn epoch_logs(metrics: &EpochMetrics) -> Logs {
+    let mut logs: Logs = metrics.extra.clone();
+    for (name, value) in [
+        ("loss", metrics.loss),
+        ("accuracy", metrics.accuracy),
+        ("val_loss", metrics.val_loss),
+        ("val_accuracy", metrics.val_accuracy),
+        ("lr", metrics.lr),
+    ] {
+        logs.insert(name.to_string(), value);
+    }
+    logs
+}
+
+fn load_model(model: TrainableModel, path: &std::path::Path) -> Result<TrainableModel> {
+    model
+        .try_load_file(path)
+        .map_err(|err| anyhow::anyhow!("cannot load the checkpoint `{}`: {err:?}", path.display()))
+}
+
+/// Records the run's end.
+fn finish(store: &Store, mut record: RunRecord) -> Result<RunRecord> {
     record.ended_at = Some(now_millis());
     record.heartbeat_at = now_millis();
-    match outcome {
-        Ok((_, stop)) => {
-            record.status = match stop {
-                FitStop::Completed => RunStatus::Finished,
-                FitStop::StoppedEarly => RunStatus::StoppedEarly,
-                FitStop::Interrupted => RunStatus::Interrupted,
-            };
-            if stop == FitStop::Interrupted {
-                record.reason = Some("interrupted by the user (Ctrl-C)".into());
-            } else if let (Some(test), Some(model)) = (test, &best_model) {
-                let metrics = evaluate(&classifier.frozen, model, test, &fit_options);
-                tracing::info!(
-                    "test ({} images, epoch {} weights): loss {:.4} accuracy {:.4}",
-                    test.len(),
-                    record.best_epoch.unwrap_or_default(),
-                    metrics.loss(),
-                    metrics.accuracy()
-                );
-                record.test = BTreeMap::from([
-                    ("test_loss".to_string(), metrics.loss()),
-                    ("test_accuracy".to_string(), metrics.accuracy()),
-                ]);
-            }
-            store.put_run(&record)?;
-            if stop != FitStop::Interrupted {
-                store.record_stage(&trial.keys.training, &record.id)?;
-            }
-            Ok(record)
-        }
-        Err(error) => {
-            record.status = RunStatus::Failed;
-            record.reason = Some(format!("{error:#}"));
-            store.put_run(&record)?;
-            Err(error.context(format!("run {} failed", record.id)))
-        }
-    }
-}
-
-fn new_record(trial: &PlannedTrial, inputs: &[SplitInput], options: &RunOptions) -> RunRecord {
-    let pipeline = &trial.pipeline;
-    let skipped_files = inputs
-        .iter()
-        .flat_map(SplitInput::skipped)
-        .map(|SkippedFile { path, reason }| format!("{}: {reason}", path.display()))
-        .collect();
-    let keys = &trial.keys;
-    let mut stages = BTreeMap::new();
-    for (split, input) in inputs.iter().enumerate() {
-        let name = SPLITS[split];
-        stages.insert(
-            format!("manifest.{name}"),
-            trial.manifests[split].key.clone(),
-        );
-        stages.insert(format!("decoded.{name}"), keys.decoded[split].clone());
-        if matches!(input, SplitInput::Features(_)) {
-            stages.insert(format!("features.{name}"), keys.features[split].clone());
-        }
-    }
-    stages.insert("training".into(), keys.training.clone());
-    let now = now_millis();
-    RunRecord {
-        id: new_run_id(),
-        pipeline: pipeline.spec.pipeline.name.clone(),
-        pipeline_file: pipeline.file.display().to_string(),
-        spec_hash: format!(
-            "{:x}",
-            <sha2::Sha256 as sha2::Digest>::digest(pipeline.text.as_bytes())
-        ),
-        params: pipeline.params.clone(),
-        seed: pipeline.spec.pipeline.seed,
-        sweep: None,
-        trial: None,
-        reused_in: Vec::new(),
-        stages,
-        status: RunStatus::Running,
-        reason: None,
-        started_at: now,
-        ended_at: None,
-        heartbeat_at: now,
-        host: this_host(),
-        process: this_process(),
-        device: options.device_label.clone(),
-        runner_version: env!("CARGO_PKG_VERSION").to_string(),
-        libtorch_version: crate::device::LIBTORCH_VERSION.to_string(),
-        dataset_hash: digest(
-            &trial
-                .manifests
-                .iter()
-                .map(|manifest| manifest.key.as_str())
-                .collect::<Vec<_>>(),
-        ),
-        classes: trial.files[0].classes.clone(),
-        train_images: inputs[0].len(),
-        validation_images: inputs[1].len(),
-        test_images: inputs.get(2).map(SplitInput::len),
-        test: BTreeMap::new(),
-        skipped_files,
-        epochs: 0,
-        best_epoch: None,
-        best: Default::default(),
-        last: Default::default(),
-        artifacts: Default::default(),
-    }
-}
-
-fn log_epoch(epoch: &EpochMetrics, epochs: usize) {
-    tracing::info!(
-        "epoch {}/{epochs}: loss {:.4} accuracy {:.4} val_loss {:.4} val_accuracy {:.4} ({:.1} s, {:.1}% waiting for data)",
-        epoch.epoch,
-        epoch.loss,
-        epoch.accuracy,
-        epoch.val_loss,
-        epoch.val_accuracy,
-        epoch.seconds,
-        100.0 * epoch.data_wait_seconds / epoch.seconds.max(f64::EPSILON)
-    );
-}
-
-/// Writes the trainable weights to the run's `NAME.bpk` through a temporary file, so a
-/// crash never leaves a half-written checkpoint under the final name.
-fn save_checkpoint(
-    model: &TrainableModel,
-    store: &Store,
-    run_id: &str,
-    name: &str,
-) -> Result<Artifact> {
-    let dir = store.checkpoint_dir(run_id);
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
-    let partial = dir.join(format!("{name}.bpk.partial"));
-    let path = dir.join(format!("{name}.bpk"));
-    let _ = std::fs::remove_file(&partial);
-    model.clone().save_file(&partial).map_err(|err| {
-        anyhow::anyhow!("cannot write checkpoint `{}`: {err:?}", partial.display())
-    })?;
-    std::fs::rename(&partial, &path)
-        .with_context(|| format!("cannot move checkpoint to `{}`", path.display()))?;
-    Ok(Artifact {
-        bytes: std::fs::metadata(&path).map_or(0, |meta| meta.len()),
-        path: store.relative_path(&path),
-    })
+    record.process = this_process();
+    store.put_run(&record)?;
+    Ok(record)
 }

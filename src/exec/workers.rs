@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use super::inputs::trial_inputs;
-use super::{INTERRUPTED, RunOptions, run_trial};
+use super::{INTERRUPTED, RunOptions, Start, run_trial};
 use crate::bail_input;
 use crate::model::build_classifier;
 use crate::plan::{Plan, PlannedTrial};
@@ -136,8 +136,12 @@ fn prepare_shared_stages(
     for trial in trials {
         let spec = &trial.pipeline.spec;
         options.device.seed(spec.pipeline.seed);
-        let classifier = build_classifier(spec, &trial.files[0].classes, &options.device)?;
-        trial_inputs(trial, &classifier, stages, options, &activity)?;
+        let classifier = build_classifier(
+            &trial.phases[0].spec,
+            &trial.files[0].classes,
+            &options.device,
+        )?;
+        trial_inputs(trial, 0, &classifier, stages, options, &activity)?;
     }
     stages.forget_in_memory();
     Ok(())
@@ -193,5 +197,8 @@ pub fn run_worker(worker: &WorkerTrial, options: &RunOptions) -> Result<RunRecor
         );
     }
     let mut stages = Stages::new(&store, &options.device);
-    run_trial(trial, Some(worker.sweep), &mut stages, options)
+    let start = Start::Fresh {
+        sweep: Some(worker.sweep),
+    };
+    run_trial(trial, start, &mut stages, options)
 }

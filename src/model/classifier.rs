@@ -62,6 +62,25 @@ impl ModuleVisitor for TrainableCounter {
     }
 }
 
+impl Classifier {
+    /// Takes over the trained model of the phase before, which froze a prefix of
+    /// `previous_prefix` layers (at least ours: phases only unfreeze): its backbone
+    /// layers replace our copies of the same layers, frozen or not as this phase says,
+    /// and its head replaces ours.
+    pub fn carry_over(&mut self, previous: TrainableModel, previous_prefix: usize) {
+        let offset = previous_prefix - self.frozen_prefix;
+        for (index, layer) in previous.backbone.into_iter().enumerate() {
+            let position = offset + index;
+            self.trainable.backbone[position] = if self.tail_frozen[position] {
+                layer.freeze()
+            } else {
+                layer.unfreeze()
+            };
+        }
+        self.trainable.head = previous.head;
+    }
+}
+
 pub struct Classifier {
     pub frozen: FrozenFeatures,
     pub trainable: TrainableModel,
@@ -70,6 +89,8 @@ pub struct Classifier {
     /// Names of the kept backbone layers, and how many of them are in the frozen prefix.
     pub layer_names: Vec<String>,
     pub frozen_prefix: usize,
+    /// Whether each layer of the trainable part's backbone is frozen.
+    pub tail_frozen: Vec<bool>,
     /// `[channels, height, width]` of the frozen prefix's output for one image.
     pub frozen_output_shape: [usize; 3],
 }
@@ -101,9 +122,10 @@ pub fn build_classifier(
             .map(|layer| layer.valid().fold_batchnorm())
             .collect(),
     };
+    let tail_frozen = backbone.frozen[frozen_prefix..].to_vec();
     let tail: Vec<BackboneLayer> = tail
         .into_iter()
-        .zip(&backbone.frozen[frozen_prefix..])
+        .zip(&tail_frozen)
         .map(|(layer, frozen)| if *frozen { layer.freeze() } else { layer })
         .collect();
 
@@ -133,6 +155,7 @@ pub fn build_classifier(
             }),
         layer_names,
         frozen_prefix,
+        tail_frozen,
         frozen_output_shape,
     })
 }

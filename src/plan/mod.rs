@@ -15,7 +15,10 @@ use sha2::{Digest, Sha256};
 use crate::data::{Manifest, ScannedSplit, scan_split};
 use crate::error::input_error;
 use crate::spec::sweep::{Trial, expand, trial_spec};
-use crate::spec::{Pipeline, PipelineSpec, load_pipeline, pipeline_from_spec};
+use crate::spec::{
+    Pipeline, PipelineSpec, effective_phases, load_pipeline, phase_name, phase_spec,
+    pipeline_from_spec,
+};
 use crate::store::{RunRecord, Store};
 pub use report::{PlanReport, plan_report};
 use runner_core::plan::{InputHashes, StageKeys, feature_cache_problem, frozen_prefix, stage_keys};
@@ -43,16 +46,46 @@ pub struct PlannedTrial {
     /// Per split (see [`SPLITS`]).
     pub files: Vec<Arc<ScannedSplit>>,
     pub manifests: Vec<Arc<Manifest>>,
+    /// The decoded images' keys and the training key (of all phases together).
+    pub keys: StageKeys,
+    /// What each phase trains (one phase without `[[phases]]`).
+    pub phases: Vec<PlannedPhase>,
+    /// A finished run whose training stage has this trial's key: the trial's result.
+    pub trained_before: Option<RunRecord>,
+}
+
+/// One phase of a trial: the pipeline as that phase sees it, and its feature stages.
+pub struct PlannedPhase {
+    /// `logs` name: `phase 1`, or the name the file gives.
+    pub name: String,
+    /// The pipeline with this phase's freeze spec, optimizer and epochs.
+    pub spec: PipelineSpec,
+    /// The frozen prefix differs between phases, and so do the features' keys.
     pub keys: StageKeys,
     /// Why the training features cannot be computed once, or `None` when they can.
     pub feature_cache_problem: Option<String>,
     /// Whether any backbone layer runs frozen before the trainable ones.
     pub has_frozen_prefix: bool,
-    /// A finished run whose training stage has this trial's key: the trial's result.
-    pub trained_before: Option<RunRecord>,
 }
 
 impl Plan {
+    /// The plan of a recorded run's pipeline (its stored text), as trial `index`: what
+    /// `runner run --resume` continues.
+    pub fn for_pipeline(pipeline: Pipeline, index: usize, store: &Store) -> Result<Self> {
+        let trial = Trial {
+            index,
+            values: BTreeMap::new(),
+        };
+        let source = pipeline.file.clone();
+        let planned = InputCache::default().plan_trial(trial, pipeline, store)?;
+        Ok(Self {
+            file: source.clone(),
+            source,
+            is_sweep: false,
+            trials: vec![planned],
+        })
+    }
+
     /// Reads and checks the file, expands its sweep, scans and hashes the data and the
     /// weights, and looks up finished training stages in `store`.
     pub fn new(file: &Path, store: &Store) -> Result<Self> {
@@ -119,12 +152,23 @@ impl InputCache {
             weights,
         };
         let keys = stage_keys(spec, &hashes);
+        let phases = (0..effective_phases(spec).len())
+            .map(|index| {
+                let phase = phase_spec(spec, index);
+                PlannedPhase {
+                    name: phase_name(spec, index),
+                    keys: stage_keys(&phase, &hashes),
+                    feature_cache_problem: feature_cache_problem(&phase),
+                    has_frozen_prefix: !frozen_prefix(&phase).is_empty(),
+                    spec: phase,
+                }
+            })
+            .collect();
         let (files, manifests) = splits.into_iter().unzip();
         Ok(PlannedTrial {
             index: trial.index,
             values: trial.values,
-            feature_cache_problem: feature_cache_problem(spec),
-            has_frozen_prefix: !frozen_prefix(spec).is_empty(),
+            phases,
             trained_before: store.run_for_stage(&keys.training)?,
             keys,
             files,

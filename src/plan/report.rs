@@ -38,8 +38,10 @@ pub struct StageRow {
 pub struct TrialRow {
     pub trial: usize,
     pub values: BTreeMap<String, serde_json::Value>,
-    pub trainable_params: usize,
-    /// `shared stage KEY`, or why the training features cannot be cached.
+    /// Per phase (one without `[[phases]]`).
+    pub trainable_params: Vec<usize>,
+    /// In the first phase: `shared stage KEY`, or why the training features cannot be
+    /// cached.
     pub training_features: String,
     /// `to train (N epochs)` or `trained before: run ID`.
     pub training: String,
@@ -54,31 +56,64 @@ pub fn plan_report(plan: &Plan, stages: &Stages, device: &Device) -> Result<Plan
     let mut passes_without_cache = 0;
     for trial in &plan.trials {
         let spec = &trial.pipeline.spec;
-        let classifier = build_classifier(spec, &trial.files[0].classes, device)?;
         let images: Vec<usize> = trial.files.iter().map(|files| files.files.len()).collect();
         let to_train = trial.trained_before.is_none();
         // Without shared stages: training and validation every epoch, test once.
         passes_without_cache +=
             spec.train.epochs * (images[0] + images[1]) + images.get(2).copied().unwrap_or(0);
-        for (split, name) in SPLITS.iter().enumerate().take(trial.files.len()) {
-            // Only training images are augmented.
-            let uses_features =
-                trial.has_frozen_prefix && (split > 0 || trial.feature_cache_problem.is_none());
-            let manifest = &trial.manifests[split].key;
+        let mut decoded_needed = vec![false; images.len()];
+        let mut trainable_params = Vec::with_capacity(trial.phases.len());
+        for (phase_index, phase) in trial.phases.iter().enumerate() {
+            let classifier = build_classifier(&phase.spec, &trial.files[0].classes, device)?;
+            trainable_params.push(classifier.trainable.trainable_params());
+            // Features of later phases are named with their phase: their prefix differs.
+            let suffix = if trial.phases.len() > 1 {
+                format!(" (phase {})", phase_index + 1)
+            } else {
+                String::new()
+            };
+            for (split, name) in SPLITS.iter().enumerate().take(images.len()) {
+                // Only training images are augmented.
+                let uses_features =
+                    phase.has_frozen_prefix && (split > 0 || phase.feature_cache_problem.is_none());
+                let features_key = &phase.keys.features[split];
+                let cached = stages.has_features(features_key);
+                decoded_needed[split] |= to_train && !(uses_features && cached);
+                if uses_features {
+                    let status = if cached {
+                        "cached"
+                    } else if to_train {
+                        "to compute"
+                    } else {
+                        "not needed"
+                    };
+                    add_stage(
+                        &mut rows,
+                        format!("features.{name}{suffix}"),
+                        features_key,
+                        status,
+                        trial.index,
+                    );
+                    if status == "to compute" && counted_features.insert(features_key.clone()) {
+                        passes += images[split];
+                    }
+                } else if to_train && split == 0 {
+                    passes += phase.spec.train.epochs * images[0];
+                }
+            }
+        }
+        for (split, name) in SPLITS.iter().enumerate().take(images.len()) {
             add_stage(
                 &mut rows,
                 format!("manifest.{name}"),
-                manifest,
+                &trial.manifests[split].key,
                 "hashed now",
                 trial.index,
             );
-            let features_key = &trial.keys.features[split];
-            let features_cached = stages.has_features(features_key);
-            let decoded_needed = to_train && !(uses_features && features_cached);
             let decoded_key = &trial.keys.decoded[split];
-            let decoded_status = if stages.has_decoded(decoded_key) {
+            let status = if stages.has_decoded(decoded_key) {
                 "cached"
-            } else if decoded_needed {
+            } else if decoded_needed[split] {
                 "to compute"
             } else {
                 "not needed"
@@ -87,33 +122,13 @@ pub fn plan_report(plan: &Plan, stages: &Stages, device: &Device) -> Result<Plan
                 &mut rows,
                 format!("decoded.{name}"),
                 decoded_key,
-                decoded_status,
+                status,
                 trial.index,
             );
-            if uses_features {
-                let status = if features_cached {
-                    "cached"
-                } else if to_train {
-                    "to compute"
-                } else {
-                    "not needed"
-                };
-                add_stage(
-                    &mut rows,
-                    format!("features.{name}"),
-                    features_key,
-                    status,
-                    trial.index,
-                );
-                if status == "to compute" && counted_features.insert(features_key.clone()) {
-                    passes += images[split];
-                }
-            } else if to_train && split == 0 {
-                passes += spec.train.epochs * images[0];
-            }
         }
-        let training_features = match &trial.feature_cache_problem {
-            None => format!("shared stage {}", short(&trial.keys.features[0])),
+        let first = &trial.phases[0];
+        let training_features = match &first.feature_cache_problem {
+            None => format!("shared stage {}", short(&first.keys.features[0])),
             Some(problem) => format!("not cached: {problem}"),
         };
         let training = match &trial.trained_before {
@@ -131,7 +146,7 @@ pub fn plan_report(plan: &Plan, stages: &Stages, device: &Device) -> Result<Plan
         trials.push(TrialRow {
             trial: trial.index,
             values: trial.values.clone(),
-            trainable_params: classifier.trainable.trainable_params(),
+            trainable_params,
             training_features,
             training,
         });
@@ -215,7 +230,12 @@ impl PlanReport {
                 } else {
                     values
                 },
-                trial.trainable_params,
+                trial
+                    .trainable_params
+                    .iter()
+                    .map(usize::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" / "),
                 trial.training,
                 trial.training_features
             );

@@ -1,36 +1,50 @@
-//! The training loop. The frozen prefix of the backbone never sees autograd; a split whose
-//! frozen features were computed beforehand (see `stages`) does not run it at all.
+//! The training loop of one phase. The frozen prefix of the backbone never sees autograd;
+//! a split whose frozen features were computed beforehand (see `stages`) does not run it
+//! at all. Batches come from a stream of shuffled passes over the training images, so an
+//! epoch of `steps_per_epoch` batches can end inside a pass, as with a Keras generator.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use burn::module::Module;
-use burn::optim::GradientsParams;
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
-use super::loss::{loss_from_logits, predicted_classes};
+use super::loss::{loss_from_logits, positive_probabilities, predicted_classes};
 use super::metrics::RunningMetrics;
-use super::optim::build_optimizer;
+use super::schedule::LrSchedule;
 use crate::data::{
     Batch, BatchLoader, DecodedSplit, Preprocess, SkippedFile, default_workers, shuffled_order,
 };
 use crate::model::{FrozenFeatures, TrainableModel};
 use crate::progress::Activity;
-use crate::spec::{AugmentSpec, Loss, OptimizerSpec};
+use crate::spec::{AugmentSpec, LossOptions, Metric};
 use crate::stages::Features;
 use runner_core::metrics::EpochMetrics;
 
 pub struct FitOptions<'a> {
     pub device: Device,
-    pub loss: Loss,
-    pub optimizer: &'a OptimizerSpec,
-    pub epochs: usize,
+    pub loss: LossOptions,
+    /// The metrics to report beyond loss and accuracy.
+    pub metrics: &'a [Metric],
+    pub classes: usize,
     pub batch_size: usize,
     pub augment: &'a AugmentSpec,
     pub preprocess: Preprocess,
     pub seed: u64,
+    /// Batches per epoch; one pass over the training images when `None`.
+    pub steps_per_epoch: Option<usize>,
+    /// Validation batches per epoch, from the start; all when `None`.
+    pub validation_steps: Option<usize>,
     pub activity: &'a Activity<'a>,
+}
+
+impl FitOptions<'_> {
+    fn steps_per_epoch(&self, train: &SplitInput) -> usize {
+        self.steps_per_epoch
+            .unwrap_or_else(|| train.len().div_ceil(self.batch_size))
+    }
 }
 
 /// What a split gives the trainable model: features computed beforehand, or images that
@@ -69,11 +83,31 @@ impl SplitInput {
     }
 }
 
-/// What the caller wants after an epoch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EpochOutcome {
-    Continue,
-    Stop,
+/// One phase of training: its epochs, numbered over the whole run, and its schedule.
+pub struct Phase {
+    /// 1-based.
+    pub index: usize,
+    /// The run's epoch number of the phase's first epoch (1-based).
+    pub first_epoch: usize,
+    pub epochs: usize,
+    pub schedule: LrSchedule,
+}
+
+/// What the caller decides after an epoch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EpochOutcome {
+    pub stop: bool,
+    /// Multiplies the learning rate from the next epoch on (reduce on plateau).
+    pub lr_factor: f64,
+}
+
+/// What an epoch hands to the caller.
+pub struct EpochReport<'a> {
+    pub metrics: &'a EpochMetrics,
+    pub model: &'a TrainableModel,
+    pub optimizer: &'a ModuleOptimizer,
+    /// `[label][predicted]` on the validation images.
+    pub validation_confusion: &'a [Vec<usize>],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,46 +117,66 @@ pub enum FitStop {
     Interrupted,
 }
 
-/// Trains `model` for `options.epochs` epochs, calling `on_epoch` after each one with its
-/// metrics and the current weights.
-pub fn fit(
+/// Trains `model` for the phase's epochs from epoch `start` (the run's numbering), with
+/// the learning rate of the schedule times `lr_factor`; calls `on_epoch` after each epoch.
+#[allow(clippy::too_many_arguments)]
+pub fn fit_phase(
     frozen: &FrozenFeatures,
     mut model: TrainableModel,
+    optimizer: &mut ModuleOptimizer,
     train: &SplitInput,
     validation: &SplitInput,
     options: &FitOptions,
-    mut on_epoch: impl FnMut(&EpochMetrics, &TrainableModel) -> Result<EpochOutcome>,
+    phase: &Phase,
+    start: usize,
+    lr_factor: &mut f64,
+    mut on_epoch: impl FnMut(EpochReport) -> Result<EpochOutcome>,
 ) -> Result<(TrainableModel, FitStop)> {
-    let mut optimizer = build_optimizer(options.optimizer);
-    let lr = options.optimizer.lr();
     let activity = options.activity;
-    for epoch in 1..=options.epochs {
+    let steps = options.steps_per_epoch(train);
+    let last_epoch = phase.first_epoch + phase.epochs - 1;
+    for epoch in start..=last_epoch {
         let started = Instant::now();
-        let batches = train.len().div_ceil(options.batch_size);
-        let bar = activity.progress_bar(batches, &format!("epoch {epoch}/{}", options.epochs));
-        let mut train_metrics = RunningMetrics::default();
-        let mut batches = TrainBatches::new(train, options, epoch);
+        // Dropout draws from the device's generator: seeding it per epoch makes a resumed
+        // run draw what the uninterrupted one would have.
+        options.device.seed(
+            options
+                .seed
+                .wrapping_add(epoch as u64)
+                .wrapping_mul(0x9E37_79B9),
+        );
+        let bar = activity.progress_bar(steps, &format!("epoch {epoch}/{last_epoch}"));
+        let mut train_metrics = RunningMetrics::new(options.classes);
+        let mut batches = TrainBatches::new(train, options, (epoch - 1) * steps, steps);
         let mut data_wait = Duration::ZERO;
-        let mut batch_index = 0;
-        while let Some((features, labels)) = batches.next(frozen, options, &mut data_wait) {
-            batch_index += 1;
+        let mut lr = 0.0;
+        let mut step = 0;
+        while let Some((features, labels)) = batches.next(frozen, &mut data_wait) {
             if activity.is_interrupted() {
                 bar.abandon_with_message("interrupted");
                 return Ok((model, FitStop::Interrupted));
             }
+            let progress = (epoch - phase.first_epoch) as f64 + step as f64 / steps as f64;
+            lr = phase.schedule.lr(progress) * *lr_factor;
+            step += 1;
             let logits = model.forward_logits(features.autodiff());
             let loss = loss_from_logits(options.loss, logits.clone(), &labels);
             let loss_value = f64::from(loss.clone().into_scalar::<f32>());
             if !loss_value.is_finite() {
                 bar.abandon();
                 bail!(
-                    "the training loss became {loss_value} at epoch {epoch}, batch {batch_index}: try a lower learning rate"
+                    "the training loss became {loss_value} at epoch {epoch}, batch {step}: try a lower learning rate"
                 );
             }
-            let predicted = predicted_classes(options.loss, logits.without_autodiff());
+            let logits = logits.without_autodiff();
+            train_metrics.add_batch(
+                loss_value,
+                &predicted_classes(options.loss.kind, logits.clone()),
+                &labels,
+                &binary_scores(options, logits),
+            );
             let gradients = GradientsParams::from_grads(loss.backward(), &model);
             model = optimizer.step(lr, model, gradients);
-            train_metrics.add_batch(loss_value, &predicted, &labels);
             (activity.heartbeat)();
             bar.set_message(format!(
                 "loss {:.4} accuracy {:.4}",
@@ -142,80 +196,99 @@ pub fn fit(
                 validation_metrics.loss()
             );
         }
+        let mut extra = train_metrics.extra(options.metrics);
+        for (name, value) in validation_metrics.extra(options.metrics) {
+            extra.insert(format!("val_{name}"), value);
+        }
         let metrics = EpochMetrics {
             epoch,
+            phase: phase.index,
             loss: train_metrics.loss(),
             accuracy: train_metrics.accuracy(),
             val_loss: validation_metrics.loss(),
             val_accuracy: validation_metrics.accuracy(),
+            extra,
             lr,
             seconds: started.elapsed().as_secs_f64(),
             data_wait_seconds: data_wait.as_secs_f64(),
         };
-        if on_epoch(&metrics, &model)? == EpochOutcome::Stop {
+        let outcome = on_epoch(EpochReport {
+            metrics: &metrics,
+            model: &model,
+            optimizer,
+            validation_confusion: validation_metrics.confusion_matrix(),
+        })?;
+        *lr_factor *= outcome.lr_factor;
+        if outcome.stop {
             return Ok((model, FitStop::StoppedEarly));
         }
     }
     Ok((model, FitStop::Completed))
 }
 
-/// One epoch's training batches: slices of cached features in a shuffled order, or
-/// images from the loader through the frozen prefix.
-enum TrainBatches<'a> {
-    Features {
-        features: &'a Features,
-        batches: std::vec::IntoIter<Vec<usize>>,
-    },
-    Images {
-        images: &'a Arc<DecodedSplit>,
-        loader: BatchLoader,
-    },
+/// The probability of class 1 per row when there are two classes and a metric needs it.
+fn binary_scores(options: &FitOptions, logits: Tensor<2>) -> Vec<f32> {
+    if options.classes == 2 && options.metrics.contains(&Metric::Auc) {
+        positive_probabilities(logits)
+    } else {
+        Vec::new()
+    }
+}
+
+/// An epoch's training batches: batches `first..first + count` of the stream of shuffled
+/// passes (pass `k` shuffled with `k`, 1-based), as cached-feature slices or as images
+/// through the frozen prefix.
+struct TrainBatches<'a> {
+    train: &'a SplitInput,
+    options: &'a FitOptions<'a>,
+    next: usize,
+    end: usize,
+    per_pass: usize,
+    /// The pass being read, and its source.
+    current: Option<(usize, PassBatches)>,
+}
+
+enum PassBatches {
+    Features(Vec<usize>),
+    Images(BatchLoader),
 }
 
 impl<'a> TrainBatches<'a> {
-    fn new(train: &'a SplitInput, options: &FitOptions, epoch: usize) -> Self {
-        match train {
-            SplitInput::Features(features) => {
-                let order = shuffled_order(train.len(), options.seed, epoch);
-                let batches: Vec<Vec<usize>> = order
-                    .chunks(options.batch_size)
-                    .map(<[usize]>::to_vec)
-                    .collect();
-                TrainBatches::Features {
-                    features,
-                    batches: batches.into_iter(),
-                }
-            }
-            SplitInput::Images(images) => TrainBatches::Images {
-                images,
-                loader: BatchLoader::shuffled(
-                    images.clone(),
-                    options.batch_size,
-                    options.preprocess,
-                    options.augment,
-                    options.seed,
-                    epoch,
-                    default_workers(),
-                ),
-            },
+    fn new(train: &'a SplitInput, options: &'a FitOptions<'a>, first: usize, count: usize) -> Self {
+        Self {
+            train,
+            options,
+            next: first,
+            end: first + count,
+            per_pass: train.len().div_ceil(options.batch_size),
+            current: None,
         }
     }
 
-    /// The next batch's frozen features and labels; the time spent blocked on the loader
-    /// is added to `data_wait`.
+    /// The next batch's frozen features and labels; time blocked on the loader is added
+    /// to `data_wait`.
     fn next(
         &mut self,
         frozen: &FrozenFeatures,
-        options: &FitOptions,
         data_wait: &mut Duration,
     ) -> Option<(Tensor<4>, Vec<u32>)> {
-        match self {
-            TrainBatches::Features { features, batches } => {
-                let indices = batches.next()?;
+        if self.next >= self.end {
+            return None;
+        }
+        let (pass, within) = (self.next / self.per_pass + 1, self.next % self.per_pass);
+        self.next += 1;
+        if self.current.as_ref().map(|(current, _)| *current) != Some(pass) {
+            self.current = Some((pass, self.start_pass(pass, within)));
+        }
+        let options = self.options;
+        match (&mut self.current.as_mut()?.1, self.train) {
+            (PassBatches::Features(order), SplitInput::Features(features)) => {
+                let first = within * options.batch_size;
+                let indices = &order[first..(first + options.batch_size).min(order.len())];
                 let labels = indices.iter().map(|&i| features.labels[i]).collect();
-                Some((features.select(&indices), labels))
+                Some((features.select(indices), labels))
             }
-            TrainBatches::Images { images, loader } => {
+            (PassBatches::Images(loader), SplitInput::Images(images)) => {
                 let waiting = Instant::now();
                 let batch = loader.next()?;
                 *data_wait += waiting.elapsed();
@@ -223,11 +296,32 @@ impl<'a> TrainBatches<'a> {
                 let features = frozen.forward(batch_tensor(batch, images, &options.device));
                 Some((features, labels))
             }
+            _ => unreachable!("a pass reads the kind of input it was started for"),
+        }
+    }
+
+    fn start_pass(&self, pass: usize, first_batch: usize) -> PassBatches {
+        let options = self.options;
+        match self.train {
+            SplitInput::Features(_) => {
+                PassBatches::Features(shuffled_order(self.train.len(), options.seed, pass))
+            }
+            SplitInput::Images(images) => PassBatches::Images(BatchLoader::shuffled(
+                images.clone(),
+                options.batch_size,
+                options.preprocess,
+                options.augment,
+                options.seed,
+                pass,
+                first_batch,
+                default_workers(),
+            )),
         }
     }
 }
 
-/// Loss and accuracy of `model` on a split that is not trained on (validation, test).
+/// Loss and metrics of `model` on a split that is not trained on (validation, test),
+/// over its first `validation_steps` batches if set.
 pub fn evaluate(
     frozen: &FrozenFeatures,
     model: &TrainableModel,
@@ -235,25 +329,27 @@ pub fn evaluate(
     options: &FitOptions,
 ) -> RunningMetrics {
     let model = model.valid();
-    let mut metrics = RunningMetrics::default();
+    let mut metrics = RunningMetrics::new(options.classes);
+    let limit = options.validation_steps.unwrap_or(usize::MAX);
     let mut add = |features: Tensor<4>, labels: &[u32]| {
         let logits = model.forward_logits(features);
         let loss =
             f64::from(loss_from_logits(options.loss, logits.clone(), labels).into_scalar::<f32>());
-        metrics.add_batch(loss, &predicted_classes(options.loss, logits), labels);
+        let predicted = predicted_classes(options.loss.kind, logits.clone());
+        metrics.add_batch(loss, &predicted, labels, &binary_scores(options, logits));
     };
     match split {
         SplitInput::Features(features) => {
             let order: Vec<usize> = (0..split.len()).collect();
-            for indices in order.chunks(options.batch_size) {
+            for indices in order.chunks(options.batch_size).take(limit) {
                 let labels = &split.labels()[indices[0]..=indices[indices.len() - 1]];
                 add(features.select(indices), labels);
             }
         }
         SplitInput::Images(images) => {
-            for batch in
-                BatchLoader::sequential(images.clone(), options.batch_size, options.preprocess)
-            {
+            let loader =
+                BatchLoader::sequential(images.clone(), options.batch_size, options.preprocess);
+            for batch in loader.take(limit) {
                 let labels = batch.labels.clone();
                 add(
                     frozen.forward(batch_tensor(batch, images, &options.device)),

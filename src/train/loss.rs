@@ -4,37 +4,38 @@
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 
-use crate::spec::Loss;
+use crate::spec::{Loss, LossOptions};
 
-/// The mean loss of a batch. `labels` are class indices.
-pub fn loss_from_logits(loss: Loss, logits: Tensor<2>, labels: &[u32]) -> Tensor<1> {
+/// The mean loss of a batch, from the logits (the last layer's values before its sigmoid
+/// or softmax; with `from_logits`, simply its values). `labels` are class indices.
+/// Label smoothing follows Keras: targets `y * (1 - s) + s / classes`, with 2 classes for
+/// the binary case (`y * (1 - s) + s / 2`).
+pub fn loss_from_logits(options: LossOptions, logits: Tensor<2>, labels: &[u32]) -> Tensor<1> {
     let device = logits.device();
-    match loss {
+    let smoothing = options.label_smoothing;
+    match options.kind {
         Loss::BinaryCrossentropy => {
             // max(z, 0) - z * y + log(1 + exp(-|z|))
-            let targets = Tensor::<1>::from_floats(
-                labels
-                    .iter()
-                    .map(|&label| label as f32)
-                    .collect::<Vec<_>>()
-                    .as_slice(),
-                &device,
-            )
-            .reshape([labels.len() as i32, 1]);
+            let targets: Vec<f32> = labels
+                .iter()
+                .map(|&label| (f64::from(label) * (1.0 - smoothing) + smoothing / 2.0) as f32)
+                .collect();
+            let targets = Tensor::<1>::from_floats(targets.as_slice(), &device)
+                .reshape([labels.len() as i32, 1]);
             let softplus = logits.clone().abs().neg().exp().add_scalar(1.0).log();
             (logits.clone().clamp_min(0.0) - logits * targets + softplus).mean()
         }
-        Loss::CategoricalCrossentropy => {
-            let indices = Tensor::<1, Int>::from_ints(
-                labels
-                    .iter()
-                    .map(|&label| label as i64)
-                    .collect::<Vec<_>>()
-                    .as_slice(),
-                &device,
-            )
-            .reshape([labels.len() as i32, 1]);
-            log_softmax(logits, 1).gather(1, indices).mean().neg()
+        Loss::CategoricalCrossentropy | Loss::SparseCategoricalCrossentropy => {
+            let [rows, classes] = logits.dims();
+            let hot = 1.0 - smoothing + smoothing / classes as f64;
+            let cold = smoothing / classes as f64;
+            let mut targets = vec![cold as f32; rows * classes];
+            for (row, &label) in labels.iter().enumerate() {
+                targets[row * classes + label as usize] = hot as f32;
+            }
+            let targets =
+                Tensor::<2>::from_data(TensorData::new(targets, [rows, classes]), &device);
+            (log_softmax(logits, 1) * targets).sum_dim(1).mean().neg()
         }
     }
 }
@@ -43,7 +44,9 @@ pub fn loss_from_logits(loss: Loss, logits: Tensor<2>, labels: &[u32]) -> Tensor
 pub fn predicted_classes(loss: Loss, logits: Tensor<2>) -> Vec<u32> {
     let predicted = match loss {
         Loss::BinaryCrossentropy => logits.greater_elem(0.0).int().flatten::<1>(0, 1),
-        Loss::CategoricalCrossentropy => logits.argmax(1).flatten::<1>(0, 1),
+        Loss::CategoricalCrossentropy | Loss::SparseCategoricalCrossentropy => {
+            logits.argmax(1).flatten::<1>(0, 1)
+        }
     };
     predicted
         .into_data()
@@ -55,6 +58,21 @@ pub fn predicted_classes(loss: Loss, logits: Tensor<2>) -> Vec<u32> {
         .collect()
 }
 
+/// The probability of the second class for each row of a two-class model (for ROC AUC).
+pub fn positive_probabilities(logits: Tensor<2>) -> Vec<f32> {
+    let [_, columns] = logits.dims();
+    let probability = if columns == 1 {
+        burn::tensor::activation::sigmoid(logits)
+    } else {
+        burn::tensor::activation::softmax(logits, 1).narrow(1, 1, 1)
+    };
+    probability
+        .flatten::<1>(0, 1)
+        .into_data()
+        .try_to_vec::<f32>()
+        .expect("probabilities are f32")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,11 +81,23 @@ mod tests {
         tensor.into_scalar::<f32>()
     }
 
+    fn plain(kind: Loss) -> LossOptions {
+        LossOptions {
+            kind,
+            from_logits: false,
+            label_smoothing: 0.0,
+        }
+    }
+
     #[test]
     fn binary_crossentropy_matches_the_formula() {
         let device = crate::device::cpu();
         let logits = Tensor::<2>::from_floats([[2.0], [-1.0]], &device);
-        let loss = value(loss_from_logits(Loss::BinaryCrossentropy, logits, &[1, 1]));
+        let loss = value(loss_from_logits(
+            plain(Loss::BinaryCrossentropy),
+            logits,
+            &[1, 1],
+        ));
         let sigmoid = |z: f32| 1.0 / (1.0 + (-z).exp());
         let expected = -(sigmoid(2.0).ln() + sigmoid(-1.0).ln()) / 2.0;
         assert!((loss - expected).abs() < 1e-6, "{loss} vs {expected}");
@@ -77,12 +107,45 @@ mod tests {
     fn categorical_crossentropy_matches_the_formula() {
         let device = crate::device::cpu();
         let logits = Tensor::<2>::from_floats([[1.0, 2.0, 3.0]], &device);
-        let loss = value(loss_from_logits(
+        for kind in [
             Loss::CategoricalCrossentropy,
+            Loss::SparseCategoricalCrossentropy,
+        ] {
+            let loss = value(loss_from_logits(plain(kind), logits.clone(), &[0]));
+            let expected = -(1f32.exp() / (1f32.exp() + 2f32.exp() + 3f32.exp())).ln();
+            assert!((loss - expected).abs() < 1e-6, "{loss} vs {expected}");
+        }
+    }
+
+    #[test]
+    fn label_smoothing_moves_targets_towards_uniform() {
+        let device = crate::device::cpu();
+        let smoothed = |kind| LossOptions {
+            label_smoothing: 0.2,
+            ..plain(kind)
+        };
+        // Binary: target 1 becomes 0.9; loss = -(0.9 ln p + 0.1 ln(1 - p)).
+        let logits = Tensor::<2>::from_floats([[1.5]], &device);
+        let loss = value(loss_from_logits(
+            smoothed(Loss::BinaryCrossentropy),
             logits,
-            &[0],
+            &[1],
         ));
-        let expected = -(1f32.exp() / (1f32.exp() + 2f32.exp() + 3f32.exp())).ln();
+        let p = 1.0 / (1.0 + (-1.5f32).exp());
+        let expected = -(0.9 * p.ln() + 0.1 * (1.0 - p).ln());
+        assert!((loss - expected).abs() < 1e-6, "{loss} vs {expected}");
+
+        // Three classes: targets [0.2/3, 0.8 + 0.2/3, 0.2/3].
+        let logits = Tensor::<2>::from_floats([[1.0, 2.0, 3.0]], &device);
+        let loss = value(loss_from_logits(
+            smoothed(Loss::CategoricalCrossentropy),
+            logits,
+            &[1],
+        ));
+        let total = 1f32.exp() + 2f32.exp() + 3f32.exp();
+        let log_p = |z: f32| (z.exp() / total).ln();
+        let (cold, hot) = (0.2 / 3.0, 0.8 + 0.2 / 3.0);
+        let expected = -(cold * log_p(1.0) + hot * log_p(2.0) + cold * log_p(3.0));
         assert!((loss - expected).abs() < 1e-6, "{loss} vs {expected}");
     }
 

@@ -1,12 +1,19 @@
-//! Fitting a classifier: optimizers, losses, per-epoch metrics and the training loop.
+//! Fitting a classifier: Keras' optimizers, losses and metrics, learning-rate schedules,
+//! callbacks, and the training loop of one phase.
 
+mod callbacks;
 mod fit;
 mod loss;
 mod metrics;
 mod optim;
+mod schedule;
 
-pub use fit::{EpochOutcome, FitOptions, FitStop, SplitInput, evaluate, fit};
-pub use loss::{loss_from_logits, predicted_classes};
+pub use callbacks::{Callbacks, EpochActions, Logs};
+pub use fit::{
+    EpochOutcome, EpochReport, FitOptions, FitStop, Phase, SplitInput, evaluate, fit_phase,
+};
+pub use loss::{loss_from_logits, positive_probabilities, predicted_classes};
 pub use metrics::RunningMetrics;
 pub use optim::build_optimizer;
 pub use runner_core::metrics::EpochMetrics;
+pub use schedule::LrSchedule;

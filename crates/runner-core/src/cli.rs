@@ -43,11 +43,16 @@ pub enum Command {
     /// Train the pipeline a file declares and record the run (each trial of its sweep);
     /// trials whose training stage the store has already are not trained again
     #[command(
-        after_help = "Examples:\n  runner run pipelines/cats_dogs.toml\n  runner run experiments/dropout_sweep.toml --jobs 2"
+        after_help = "Examples:\n  runner run pipelines/cats_dogs.toml\n  runner run experiments/dropout_sweep.toml --jobs 2\n  runner run --resume 20261128-183012-456k3"
     )]
     Run {
         /// The pipeline or experiment file (TOML)
-        file: PathBuf,
+        #[arg(required_unless_present = "resume")]
+        file: Option<PathBuf>,
+        /// Continue an interrupted or failed run from its last epoch instead (weights,
+        /// optimizer, schedule, callbacks and phase as they were)
+        #[arg(long, value_name = "RUN_ID", conflicts_with_all = ["file", "retrain", "jobs"])]
+        resume: Option<String>,
         /// Where to train: a CUDA GPU when LibTorch has one (auto), or the CPU
         #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
         device: DeviceChoice,
@@ -492,6 +497,7 @@ fn execute_store_command(cli: Cli) -> Result<()> {
             let artifact = Artifact {
                 path: store.relative_path(&path),
                 bytes: std::fs::metadata(&path)?.len(),
+                phase: None,
             };
             let name = format!(
                 "plot:{}",

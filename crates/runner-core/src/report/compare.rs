@@ -245,6 +245,7 @@ pub(crate) mod tests {
             ]
             .into(),
             artifacts: Default::default(),
+            confusion_matrix: Vec::new(),
         }
     }
 

@@ -11,12 +11,21 @@ use toml_edit::{ImDocument, Item};
 use super::diagnostic::Diagnostic;
 use super::sweep::{SweepSpec, expand, trial_spec};
 use super::types::{
-    AugmentSpec, BackboneSpec, DataSpec, HeadLayerSpec, PipelineSection, PipelineSpec, TrainSpec,
+    AugmentSpec, BackboneSpec, CallbackSpec, DataSpec, HeadLayerSpec, PhaseSpec, PipelineSection,
+    PipelineSpec, TrainSpec,
 };
 use super::validate::out_of_range_values;
 
-const SECTIONS: [&str; 7] = [
-    "pipeline", "data", "backbone", "head", "augment", "train", "sweep",
+const SECTIONS: [&str; 9] = [
+    "pipeline",
+    "data",
+    "backbone",
+    "head",
+    "augment",
+    "train",
+    "callbacks",
+    "phases",
+    "sweep",
 ];
 
 /// The spec in `text`, or every problem found in it.
@@ -47,6 +56,8 @@ pub fn check_text(text: &str) -> Result<PipelineSpec, Vec<Diagnostic>> {
         None => Some(AugmentSpec::default()),
     };
     let train = checker.section::<TrainSpec>(&table, "train", &mut problems);
+    let callbacks = checker.optional_array::<CallbackSpec>(&table, "callbacks", &mut problems);
+    let phases = checker.optional_array::<PhaseSpec>(&table, "phases", &mut problems);
     let sweep = match table.get("sweep") {
         Some(_) => checker
             .section::<SweepSpec>(&table, "sweep", &mut problems)
@@ -60,8 +71,12 @@ pub fn check_text(text: &str) -> Result<PipelineSpec, Vec<Diagnostic>> {
         Some(head),
         Some(augment),
         Some(train),
+        Some(callbacks),
+        Some(phases),
         Some(sweep),
-    ) = (pipeline, data, backbone, head, augment, train, sweep)
+    ) = (
+        pipeline, data, backbone, head, augment, train, callbacks, phases, sweep,
+    )
     else {
         return Err(problems);
     };
@@ -72,6 +87,8 @@ pub fn check_text(text: &str) -> Result<PipelineSpec, Vec<Diagnostic>> {
         head,
         augment,
         train,
+        callbacks,
+        phases,
         sweep,
     };
     for (key, message) in out_of_range_values(&spec) {
@@ -180,6 +197,36 @@ impl Checker<'_> {
             .enumerate()
             .filter_map(|(index, layer)| {
                 self.deserialize(&format!("head.{index}"), layer.clone(), problems)
+            })
+            .collect();
+        (problems.len() == before).then_some(parsed)
+    }
+
+    /// An optional array of tables (`[[callbacks]]`, `[[phases]]`), each entry checked on
+    /// its own; empty when missing.
+    fn optional_array<T: DeserializeOwned>(
+        &self,
+        table: &toml::Table,
+        name: &str,
+        problems: &mut Vec<Diagnostic>,
+    ) -> Option<Vec<T>> {
+        let Some(value) = table.get(name) else {
+            return Some(Vec::new());
+        };
+        let Some(entries) = value.as_array() else {
+            problems.push(self.diagnostic(
+                name,
+                format!("`{name}` must be an array of tables: write each entry as `[[{name}]]`"),
+                false,
+            ));
+            return None;
+        };
+        let before = problems.len();
+        let parsed: Vec<T> = entries
+            .iter()
+            .enumerate()
+            .filter_map(|(index, entry)| {
+                self.deserialize(&format!("{name}.{index}"), entry.clone(), problems)
             })
             .collect();
         (problems.len() == before).then_some(parsed)

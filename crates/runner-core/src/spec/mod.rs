@@ -7,6 +7,7 @@ mod diagnostic;
 pub mod experiment;
 pub mod load;
 mod params;
+mod phases;
 mod rules;
 mod starter;
 pub mod sweep;
@@ -21,6 +22,7 @@ pub use load::{
     check_pipeline, load_pipeline, parse_pipeline, pipeline_from_spec, render_diagnostics,
 };
 pub use params::flatten_params;
+pub use phases::{effective_phases, phase_name, phase_spec};
 pub use rules::{
     LayerPlan, class_folders, head_fits_loss, head_shape_problems, resolve_layers,
     unknown_layer_message,

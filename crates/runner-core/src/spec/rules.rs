@@ -15,6 +15,7 @@ pub type RuleProblem = (String, String, Option<String>);
 pub fn check_rules(spec: &PipelineSpec) -> Vec<RuleProblem> {
     let mut problems = Vec::new();
     check_layers(spec, &mut problems);
+    check_phases(spec, &mut problems);
     check_head_shape(spec, &mut problems);
     check_data(spec, &mut problems);
     if let Some(file) = spec.backbone.weights_file()
@@ -82,6 +83,48 @@ fn check_data(spec: &PipelineSpec, problems: &mut Vec<RuleProblem>) {
             message,
             None,
         ));
+    }
+}
+
+/// Each phase's freeze spec must resolve, and a phase may only unfreeze: a layer trained
+/// in one phase stays trainable in the next (its trained weights live in the trainable
+/// part of the model).
+fn check_phases(spec: &PipelineSpec, problems: &mut Vec<RuleProblem>) {
+    let mut previous: Option<Vec<bool>> = None;
+    for (index, phase) in spec.phases.iter().enumerate() {
+        let backbone = BackboneSpec {
+            freeze: phase
+                .freeze
+                .clone()
+                .unwrap_or_else(|| spec.backbone.freeze.clone()),
+            ..spec.backbone.clone()
+        };
+        let key = format!("phases.{index}.freeze");
+        match resolve_layers(&backbone) {
+            Ok(plan) => {
+                if let Some(before) = &previous
+                    && let Some(layer) = (0..plan.frozen.len()).find(|&layer| {
+                        plan.frozen[layer] && !before.get(layer).copied().unwrap_or(true)
+                    })
+                {
+                    let name = &spec.backbone.arch.layer_names()[layer];
+                    problems.push((
+                        key,
+                        format!(
+                            "phase {} freezes `{name}`, which phase {index} trains: a later phase may only unfreeze layers",
+                            index + 1
+                        ),
+                        None,
+                    ));
+                }
+                previous = Some(plan.frozen);
+            }
+            Err(layer_problems) => {
+                problems.extend(layer_problems.into_iter().map(|(_, message)| {
+                    (key.clone(), message.replace("backbone.freeze", &key), None)
+                }))
+            }
+        }
     }
 }
 
@@ -289,22 +332,48 @@ pub fn head_fits_loss(spec: &PipelineSpec, classes: &[String]) -> Result<(), Str
         return Ok(()); // reported by the head shape rule
     };
     let (units, activation, count) = (*units, *activation, classes.len());
-    match spec.train.loss {
+    let options = spec.train.loss.options();
+    // With `from_logits` the layer gives raw scores and the loss applies the activation.
+    let (expected, expected_name) = match (options.kind, options.from_logits) {
+        (_, true) => (Activation::Linear, "linear"),
+        (Loss::BinaryCrossentropy, false) => (Activation::Sigmoid, "sigmoid"),
+        (_, false) => (Activation::Softmax, "softmax"),
+    };
+    let name = loss_name(options.kind);
+    match options.kind {
         Loss::BinaryCrossentropy if count != 2 => Err(format!(
             "`train.loss` = \"binary_crossentropy\" needs exactly 2 classes, but the data has {count} ({}): use \"categorical_crossentropy\" with a last dense layer of {count} units and softmax",
             classes.join(", ")
         )),
-        Loss::BinaryCrossentropy if units != 1 || activation != Activation::Sigmoid => {
+        Loss::BinaryCrossentropy if units != 1 || activation != expected => Err(format!(
+            "the last head layer (`head.{last}`) has {units} units with {activation:?} activation, but {name}{} needs `units = 1` and `activation = \"{expected_name}\"`",
+            if options.from_logits {
+                " with from_logits"
+            } else {
+                ""
+            }
+        )),
+        Loss::CategoricalCrossentropy | Loss::SparseCategoricalCrossentropy
+            if units != count || activation != expected =>
+        {
             Err(format!(
-                "the last head layer (`head.{last}`) has {units} units with {activation:?} activation, but binary_crossentropy needs `units = 1` and `activation = \"sigmoid\"`"
-            ))
-        }
-        Loss::CategoricalCrossentropy if units != count || activation != Activation::Softmax => {
-            Err(format!(
-                "the last head layer (`head.{last}`) has {units} units with {activation:?} activation, but categorical_crossentropy on {count} classes needs `units = {count}` and `activation = \"softmax\"`"
+                "the last head layer (`head.{last}`) has {units} units with {activation:?} activation, but {name}{} on {count} classes needs `units = {count}` and `activation = \"{expected_name}\"`",
+                if options.from_logits {
+                    " with from_logits"
+                } else {
+                    ""
+                }
             ))
         }
         _ => Ok(()),
+    }
+}
+
+fn loss_name(loss: Loss) -> &'static str {
+    match loss {
+        Loss::BinaryCrossentropy => "binary_crossentropy",
+        Loss::CategoricalCrossentropy => "categorical_crossentropy",
+        Loss::SparseCategoricalCrossentropy => "sparse_categorical_crossentropy",
     }
 }
 

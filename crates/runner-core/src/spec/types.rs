@@ -24,6 +24,13 @@ pub struct PipelineSpec {
     #[serde(default)]
     pub augment: AugmentSpec,
     pub train: TrainSpec,
+    /// Callbacks run after every epoch, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub callbacks: Vec<CallbackSpec>,
+    /// Multi-phase fine-tuning: the phases run in order, each with its own epochs, frozen
+    /// layers and optimizer; `train.epochs` is then ignored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<PhaseSpec>,
     /// Values to try: each trial is this pipeline with some values changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep: Option<SweepSpec>,
@@ -335,24 +342,204 @@ impl AugmentSpec {
 #[serde(deny_unknown_fields)]
 pub struct TrainSpec {
     pub optimizer: OptimizerSpec,
-    pub loss: Loss,
-    /// Passes over the training images.
+    pub loss: LossSpec,
+    /// Passes over the training images; with `[[phases]]`, the sum of their epochs.
     #[schemars(range(min = 1))]
     pub epochs: usize,
-    /// Reported metrics; the loss is always reported.
+    /// Batches per epoch, as Keras' `steps_per_epoch`: training continues through the
+    /// shuffled passes over the images, so an epoch can be part of a pass or span several.
+    /// Default: one pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub steps_per_epoch: Option<usize>,
+    /// Validation batches per epoch, from the start of the validation images (Keras'
+    /// `validation_steps`). Default: all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub validation_steps: Option<usize>,
+    /// Reported metrics; the loss is always reported. `precision`, `recall`, `f1` and
+    /// `auc` need two classes.
     #[serde(default = "default_metrics")]
     pub metrics: Vec<Metric>,
+    /// How the learning rate changes during training; constant when missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr_schedule: Option<LrScheduleSpec>,
 }
 
 fn default_metrics() -> Vec<Metric> {
     vec![Metric::Accuracy]
 }
 
-/// The optimizer, with Keras' parameter names and defaults.
+/// A learning-rate schedule, its lengths in epochs (fractions count: the rate changes
+/// after every batch for the smooth ones), starting from the optimizer's `lr`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum LrScheduleSpec {
+    /// `lr * gamma ^ floor(epoch / step_epochs)`.
+    Step {
+        #[schemars(range(min = 1))]
+        step_epochs: usize,
+        #[schemars(range(min = 0.0))]
+        gamma: f64,
+        /// Epochs of linear warmup from 0 before the schedule starts.
+        #[serde(default)]
+        warmup_epochs: f64,
+    },
+    /// `lr * decay_rate ^ (epoch / decay_epochs)`, as Keras' `ExponentialDecay`.
+    Exponential {
+        #[schemars(extend("exclusiveMinimum" = 0.0))]
+        decay_epochs: f64,
+        #[schemars(range(min = 0.0))]
+        decay_rate: f64,
+        /// Decay in whole steps of `decay_epochs` instead of continuously.
+        #[serde(default)]
+        staircase: bool,
+        #[serde(default)]
+        warmup_epochs: f64,
+    },
+    /// Cosine decay to `alpha * lr` over `decay_epochs` (default: the whole training), as
+    /// Keras' `CosineDecay`.
+    Cosine {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        decay_epochs: Option<f64>,
+        #[serde(default)]
+        #[schemars(range(min = 0.0, max = 1.0))]
+        alpha: f64,
+        #[serde(default)]
+        warmup_epochs: f64,
+    },
+    /// Linear warmup from 0 to `lr` over `warmup_epochs`, then constant.
+    Warmup { warmup_epochs: f64 },
+}
+
+/// A callback run after every epoch, as in Keras.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CallbackSpec {
+    /// Stop once `monitor` passes `threshold` (the course's "stop at 99.9% accuracy").
+    StopAt {
+        #[serde(default = "default_stop_at_monitor")]
+        monitor: String,
+        threshold: f64,
+        #[serde(default)]
+        mode: MonitorMode,
+    },
+    /// Stop when `monitor` has not improved by `min_delta` for `patience` epochs.
+    EarlyStopping {
+        #[serde(default = "default_monitor")]
+        monitor: String,
+        #[serde(default)]
+        patience: usize,
+        #[serde(default)]
+        #[schemars(range(min = 0.0))]
+        min_delta: f64,
+        #[serde(default)]
+        mode: MonitorMode,
+        /// Put back the weights of the best epoch at the end, whether training stopped
+        /// early or not.
+        #[serde(default)]
+        restore_best: bool,
+    },
+    /// Which checkpoints to keep: `best` by `monitor`, `last`, or `both` (the default
+    /// without this callback: both, best by `val_loss`).
+    Checkpoint {
+        #[serde(default = "default_monitor")]
+        monitor: String,
+        #[serde(default)]
+        mode: MonitorMode,
+        #[serde(default)]
+        save: CheckpointSave,
+    },
+    /// Multiply the learning rate by `factor` when `monitor` has not improved for
+    /// `patience` epochs, then wait `cooldown` epochs; never below `min_lr`.
+    ReduceLrOnPlateau {
+        #[serde(default = "default_monitor")]
+        monitor: String,
+        #[serde(default = "default_factor")]
+        #[schemars(range(min = 0.0), extend("exclusiveMaximum" = 1.0))]
+        factor: f64,
+        #[serde(default = "default_plateau_patience")]
+        patience: usize,
+        #[serde(default = "default_plateau_min_delta")]
+        #[schemars(range(min = 0.0))]
+        min_delta: f64,
+        #[serde(default)]
+        cooldown: usize,
+        #[serde(default)]
+        #[schemars(range(min = 0.0))]
+        min_lr: f64,
+        #[serde(default)]
+        mode: MonitorMode,
+    },
+    /// Write the per-epoch history as CSV (in the run's folder unless `file` is absolute).
+    CsvLogger {
+        #[serde(default = "default_csv_file")]
+        file: String,
+    },
+}
+
+fn default_monitor() -> String {
+    "val_loss".into()
+}
+fn default_stop_at_monitor() -> String {
+    "accuracy".into()
+}
+fn default_factor() -> f64 {
+    0.1
+}
+fn default_plateau_patience() -> usize {
+    10
+}
+fn default_plateau_min_delta() -> f64 {
+    1e-4
+}
+fn default_csv_file() -> String {
+    "history.csv".into()
+}
+
+/// Whether a monitored metric improves by going down or up; `auto` knows from its name
+/// (accuracy, precision, recall, f1 and auc go up, losses go down).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MonitorMode {
+    #[default]
+    Auto,
+    Min,
+    Max,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckpointSave {
+    Best,
+    Last,
+    #[default]
+    Both,
+}
+
+/// One phase of multi-phase fine-tuning: its own epochs, frozen layers and optimizer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseSpec {
+    /// A name for logs and the history (default: `phase N`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[schemars(range(min = 1))]
+    pub epochs: usize,
+    /// Which kept layers stay frozen in this phase (default: `backbone.freeze`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freeze: Option<FreezeSpec>,
+    /// This phase's optimizer (default: `train.optimizer`); a new phase starts with a
+    /// fresh optimizer state, as recompiling a Keras model does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optimizer: Option<OptimizerSpec>,
+}
+
+/// The optimizer, with Keras' parameter names, defaults and update rules.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum OptimizerSpec {
-    /// RMSprop as in Keras: `rho` 0.9, `epsilon` 1e-7, no momentum.
+    /// RMSprop as in Keras: `rho` 0.9, `epsilon` 1e-7 (inside the square root), no momentum.
     Rmsprop {
         /// Learning rate.
         #[schemars(extend("exclusiveMinimum" = 0.0))]
@@ -372,6 +559,19 @@ pub enum OptimizerSpec {
         /// Normalize by the gradient's estimated variance instead of its second moment.
         #[serde(default)]
         centered: bool,
+        /// Decoupled weight decay, as Keras applies it: `w -= w * weight_decay * lr`
+        /// before each update.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(range(min = 0.0))]
+        weight_decay: Option<f64>,
+        /// Clip each parameter's gradient to this norm (Keras' `clipnorm`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(extend("exclusiveMinimum" = 0.0))]
+        clipnorm: Option<f64>,
+        /// Clip each gradient value to [-clipvalue, clipvalue] (Keras' `clipvalue`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(extend("exclusiveMinimum" = 0.0))]
+        clipvalue: Option<f64>,
     },
     /// Adam as in Keras: `beta_1` 0.9, `beta_2` 0.999, `epsilon` 1e-7.
     Adam {
@@ -390,8 +590,51 @@ pub enum OptimizerSpec {
         #[serde(default = "default_epsilon")]
         #[schemars(extend("exclusiveMinimum" = 0.0))]
         epsilon: f64,
+        /// Decoupled weight decay, as Keras applies it: `w -= w * weight_decay * lr`
+        /// before each update.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(range(min = 0.0))]
+        weight_decay: Option<f64>,
+        /// Clip each parameter's gradient to this norm (Keras' `clipnorm`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(extend("exclusiveMinimum" = 0.0))]
+        clipnorm: Option<f64>,
+        /// Clip each gradient value to [-clipvalue, clipvalue] (Keras' `clipvalue`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(extend("exclusiveMinimum" = 0.0))]
+        clipvalue: Option<f64>,
     },
-    /// Stochastic gradient descent, with optional (Nesterov) momentum.
+    /// AdamW as in Keras: Adam with `weight_decay` 0.004 unless given.
+    Adamw {
+        /// Learning rate.
+        #[schemars(extend("exclusiveMinimum" = 0.0))]
+        lr: f64,
+        /// Decay of the first-moment estimate, in [0, 1).
+        #[serde(default = "default_beta_1")]
+        #[schemars(range(min = 0.0), extend("exclusiveMaximum" = 1.0))]
+        beta_1: f64,
+        /// Decay of the second-moment estimate, in [0, 1).
+        #[serde(default = "default_beta_2")]
+        #[schemars(range(min = 0.0), extend("exclusiveMaximum" = 1.0))]
+        beta_2: f64,
+        /// Added to the denominator for numerical stability.
+        #[serde(default = "default_epsilon")]
+        #[schemars(extend("exclusiveMinimum" = 0.0))]
+        epsilon: f64,
+        /// Decoupled weight decay: `w -= w * weight_decay * lr` before each update.
+        #[serde(default = "default_adamw_weight_decay")]
+        #[schemars(range(min = 0.0))]
+        weight_decay: f64,
+        /// Clip each parameter's gradient to this norm (Keras' `clipnorm`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(extend("exclusiveMinimum" = 0.0))]
+        clipnorm: Option<f64>,
+        /// Clip each gradient value to [-clipvalue, clipvalue] (Keras' `clipvalue`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(extend("exclusiveMinimum" = 0.0))]
+        clipvalue: Option<f64>,
+    },
+    /// Stochastic gradient descent as in Keras, with optional (Nesterov) momentum.
     Sgd {
         /// Learning rate.
         #[schemars(extend("exclusiveMinimum" = 0.0))]
@@ -403,7 +646,24 @@ pub enum OptimizerSpec {
         /// Nesterov momentum.
         #[serde(default)]
         nesterov: bool,
+        /// Decoupled weight decay, as Keras applies it: `w -= w * weight_decay * lr`
+        /// before each update.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(range(min = 0.0))]
+        weight_decay: Option<f64>,
+        /// Clip each parameter's gradient to this norm (Keras' `clipnorm`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(extend("exclusiveMinimum" = 0.0))]
+        clipnorm: Option<f64>,
+        /// Clip each gradient value to [-clipvalue, clipvalue] (Keras' `clipvalue`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(extend("exclusiveMinimum" = 0.0))]
+        clipvalue: Option<f64>,
     },
+}
+
+fn default_adamw_weight_decay() -> f64 {
+    0.004
 }
 
 fn default_rho() -> f64 {
@@ -424,7 +684,38 @@ impl OptimizerSpec {
         match self {
             OptimizerSpec::Rmsprop { lr, .. }
             | OptimizerSpec::Adam { lr, .. }
+            | OptimizerSpec::Adamw { lr, .. }
             | OptimizerSpec::Sgd { lr, .. } => *lr,
+        }
+    }
+
+    /// `(weight_decay, clipnorm, clipvalue)`, the settings every optimizer has.
+    pub fn regularization(&self) -> (f64, Option<f64>, Option<f64>) {
+        match *self {
+            OptimizerSpec::Rmsprop {
+                weight_decay,
+                clipnorm,
+                clipvalue,
+                ..
+            }
+            | OptimizerSpec::Adam {
+                weight_decay,
+                clipnorm,
+                clipvalue,
+                ..
+            }
+            | OptimizerSpec::Sgd {
+                weight_decay,
+                clipnorm,
+                clipvalue,
+                ..
+            } => (weight_decay.unwrap_or(0.0), clipnorm, clipvalue),
+            OptimizerSpec::Adamw {
+                weight_decay,
+                clipnorm,
+                clipvalue,
+                ..
+            } => (weight_decay, clipnorm, clipvalue),
         }
     }
 }
@@ -432,10 +723,81 @@ impl OptimizerSpec {
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Loss {
-    /// Two classes: a last dense layer of one unit with a sigmoid.
+    /// Two classes: a last dense layer of one unit with a sigmoid (or no activation and
+    /// `from_logits`).
     BinaryCrossentropy,
-    /// N classes: a last dense layer of N units with a softmax.
+    /// N classes: a last dense layer of N units with a softmax (or no activation and
+    /// `from_logits`), labels one-hot as Keras' generators give them.
     CategoricalCrossentropy,
+    /// The same as `categorical_crossentropy` with integer labels, as Keras names it.
+    SparseCategoricalCrossentropy,
+}
+
+/// The loss: a name, or a table with Keras' options.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, JsonSchema)]
+#[serde(untagged)]
+pub enum LossSpec {
+    Name(Loss),
+    Options(LossOptions),
+}
+
+// By hand rather than `untagged`, so that a misspelled name gets serde's "unknown variant,
+// expected one of" (and so a did-you-mean) instead of a generic mismatch.
+impl<'de> Deserialize<'de> for LossSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct LossVisitor;
+        impl<'de> serde::de::Visitor<'de> for LossVisitor {
+            type Value = LossSpec;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str(
+                    "a loss name such as \"binary_crossentropy\", or a table such as { type = \"binary_crossentropy\", label_smoothing = 0.1 }",
+                )
+            }
+
+            fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<LossSpec, E> {
+                use serde::de::IntoDeserializer;
+                Loss::deserialize(name.into_deserializer()).map(LossSpec::Name)
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<LossSpec, A::Error> {
+                LossOptions::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(LossSpec::Options)
+            }
+        }
+        deserializer.deserialize_any(LossVisitor)
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LossOptions {
+    #[serde(rename = "type")]
+    pub kind: Loss,
+    /// The last dense layer has no activation: the loss applies the sigmoid or softmax.
+    #[serde(default)]
+    pub from_logits: bool,
+    /// Moves the targets towards uniform: `y * (1 - s) + s / classes` (0.5 for binary).
+    #[serde(default)]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub label_smoothing: f64,
+}
+
+impl LossSpec {
+    pub fn options(self) -> LossOptions {
+        match self {
+            LossSpec::Name(kind) => LossOptions {
+                kind,
+                from_logits: false,
+                label_smoothing: 0.0,
+            },
+            LossSpec::Options(options) => options,
+        }
+    }
+
+    pub fn kind(self) -> Loss {
+        self.options().kind
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
@@ -443,4 +805,24 @@ pub enum Loss {
 pub enum Metric {
     /// The fraction of images classified correctly.
     Accuracy,
+    /// Of the images predicted as the second class, the fraction that are (two classes).
+    Precision,
+    /// Of the images of the second class, the fraction predicted so (two classes).
+    Recall,
+    /// The harmonic mean of precision and recall (two classes).
+    F1,
+    /// Area under the ROC curve of the predicted probability (two classes).
+    Auc,
+}
+
+impl Metric {
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Accuracy => "accuracy",
+            Metric::Precision => "precision",
+            Metric::Recall => "recall",
+            Metric::F1 => "f1",
+            Metric::Auc => "auc",
+        }
+    }
 }

@@ -76,38 +76,37 @@ pub(super) fn out_of_range_values(spec: &PipelineSpec) -> Vec<(String, String)> 
             _ => {}
         }
     }
-    let lr = spec.train.optimizer.lr();
-    if !(lr.is_finite() && lr > 0.0) {
-        problem(
-            "train.optimizer.lr",
-            format!(
-                "`train.optimizer.lr` = {lr} is out of range: the learning rate must be positive"
-            ),
-        );
-    }
-    let fractions: &[(&str, f64)] = match spec.train.optimizer {
-        OptimizerSpec::Rmsprop { rho, momentum, .. } => &[("rho", rho), ("momentum", momentum)],
-        OptimizerSpec::Adam { beta_1, beta_2, .. } => &[("beta_1", beta_1), ("beta_2", beta_2)],
-        OptimizerSpec::Sgd { momentum, .. } => &[("momentum", momentum)],
-    };
-    for (name, value) in fractions {
-        if !(0.0..1.0).contains(value) {
-            problem(
-                &format!("train.optimizer.{name}"),
-                format!("`train.optimizer.{name}` = {value} is out of range: it must be in [0, 1)"),
+    optimizer_problems("train.optimizer", &spec.train.optimizer, &mut problem);
+    for (index, phase) in spec.phases.iter().enumerate() {
+        if let Some(optimizer) = &phase.optimizer {
+            optimizer_problems(
+                &format!("phases.{index}.optimizer"),
+                optimizer,
+                &mut problem,
             );
         }
     }
-    if let OptimizerSpec::Rmsprop { epsilon, .. } | OptimizerSpec::Adam { epsilon, .. } =
-        spec.train.optimizer
-        && !(epsilon.is_finite() && epsilon > 0.0)
-    {
-        problem(
-            "train.optimizer.epsilon",
-            format!("`train.optimizer.epsilon` = {epsilon} is out of range: it must be positive"),
-        );
-    }
     augment_problems(&spec.augment, &mut problem);
+    if !spec.phases.is_empty() {
+        let total: usize = spec.phases.iter().map(|phase| phase.epochs).sum();
+        if total != spec.train.epochs {
+            problem(
+                "train.epochs",
+                format!(
+                    "`train.epochs` = {} but the phases add up to {total} epochs: with `[[phases]]`, `train.epochs` is their sum",
+                    spec.train.epochs
+                ),
+            );
+        }
+        for (index, phase) in spec.phases.iter().enumerate() {
+            if phase.epochs == 0 {
+                problem(
+                    &format!("phases.{index}.epochs"),
+                    format!("`phases.{index}.epochs` must be at least 1"),
+                );
+            }
+        }
+    }
     if spec.train.epochs == 0 {
         problem("train.epochs", "`train.epochs` must be at least 1".into());
     }
@@ -162,5 +161,61 @@ fn augment_problems(augment: &AugmentSpec, problem: &mut impl FnMut(&str, String
             "augment.cval",
             "`augment.cval` must be a finite number".into(),
         );
+    }
+}
+
+/// The values of an optimizer table at `key` (`train.optimizer`, `phases.1.optimizer`).
+fn optimizer_problems(
+    key: &str,
+    optimizer: &OptimizerSpec,
+    problem: &mut impl FnMut(&str, String),
+) {
+    let lr = optimizer.lr();
+    if !(lr.is_finite() && lr > 0.0) {
+        problem(
+            &format!("{key}.lr"),
+            format!("`{key}.lr` = {lr} is out of range: the learning rate must be positive"),
+        );
+    }
+    let fractions: &[(&str, f64)] = match *optimizer {
+        OptimizerSpec::Rmsprop { rho, momentum, .. } => &[("rho", rho), ("momentum", momentum)],
+        OptimizerSpec::Adam { beta_1, beta_2, .. }
+        | OptimizerSpec::Adamw { beta_1, beta_2, .. } => &[("beta_1", beta_1), ("beta_2", beta_2)],
+        OptimizerSpec::Sgd { momentum, .. } => &[("momentum", momentum)],
+    };
+    for (name, value) in fractions {
+        if !(0.0..1.0).contains(value) {
+            problem(
+                &format!("{key}.{name}"),
+                format!("`{key}.{name}` = {value} is out of range: it must be in [0, 1)"),
+            );
+        }
+    }
+    if let OptimizerSpec::Rmsprop { epsilon, .. }
+    | OptimizerSpec::Adam { epsilon, .. }
+    | OptimizerSpec::Adamw { epsilon, .. } = *optimizer
+        && !(epsilon.is_finite() && epsilon > 0.0)
+    {
+        problem(
+            &format!("{key}.epsilon"),
+            format!("`{key}.epsilon` = {epsilon} is out of range: it must be positive"),
+        );
+    }
+    let (weight_decay, clipnorm, clipvalue) = optimizer.regularization();
+    if !(weight_decay.is_finite() && weight_decay >= 0.0) {
+        problem(
+            &format!("{key}.weight_decay"),
+            format!("`{key}.weight_decay` = {weight_decay} is out of range: it must be 0 or more"),
+        );
+    }
+    for (name, value) in [("clipnorm", clipnorm), ("clipvalue", clipvalue)] {
+        if let Some(value) = value
+            && !(value.is_finite() && value > 0.0)
+        {
+            problem(
+                &format!("{key}.{name}"),
+                format!("`{key}.{name}` = {value} is out of range: it must be positive"),
+            );
+        }
     }
 }

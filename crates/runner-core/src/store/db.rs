@@ -131,6 +131,19 @@ impl Store {
         })
     }
 
+    /// Removes a run's recorded epochs after `last_kept` (a resumed run trains them again).
+    pub fn truncate_epochs(&self, run_id: &str, last_kept: usize) -> Result<()> {
+        self.write(|db| {
+            let epochs = db.open_tree("epochs")?;
+            let first_removed = epoch_key(run_id, last_kept + 1);
+            let end = epoch_key(run_id, u32::MAX as usize);
+            for key in epochs.range(first_removed..=end).keys() {
+                epochs.remove(key?)?;
+            }
+            Ok(())
+        })
+    }
+
     /// Refreshes a running run's heartbeat without touching the rest of its record.
     pub fn touch(&self, run_id: &str) -> Result<()> {
         self.write(|db| {

@@ -50,8 +50,15 @@ impl Store {
             }
             for file in std::fs::read_dir(&path)?.flatten() {
                 if file.file_name().to_string_lossy().ends_with(".partial") {
-                    report.bytes_freed += file.metadata().map_or(0, |meta| meta.len());
-                    std::fs::remove_file(file.path())?;
+                    // A half-written checkpoint, or a half-written resume snapshot folder.
+                    let partial = file.path();
+                    if partial.is_dir() {
+                        report.bytes_freed += folder_size(&partial);
+                        std::fs::remove_dir_all(&partial)?;
+                    } else {
+                        report.bytes_freed += file.metadata().map_or(0, |meta| meta.len());
+                        std::fs::remove_file(&partial)?;
+                    }
                     report.partial_files += 1;
                 }
             }

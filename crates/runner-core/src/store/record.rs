@@ -88,6 +88,9 @@ pub struct RunRecord {
     pub last: BTreeMap<String, f64>,
     /// Files the run produced, by name: `last` and `best` checkpoints, plots, exports.
     pub artifacts: BTreeMap<String, Artifact>,
+    /// `[label][predicted]` counts on the validation images at the best checkpoint.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub confusion_matrix: Vec<Vec<usize>>,
 }
 
 /// A process on a host, told apart from a later process that reuses its pid by its start
@@ -102,6 +105,10 @@ pub struct ProcessId {
 pub struct Artifact {
     pub path: String,
     pub bytes: u64,
+    /// For a checkpoint: the phase (0-based) whose model it holds, which says how the
+    /// model is split into frozen and trainable layers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<usize>,
 }
 
 /// The fields of a run record that `runner list` shows, parsed from the same stored JSON:
@@ -178,6 +185,17 @@ impl RunRecord {
         mark_if_stale(run, host, now_millis);
     }
 
+    /// Rebuilds the summary fields from a history (after a resume cut it back).
+    pub fn reset_epochs(&mut self, history: &[EpochMetrics]) {
+        self.epochs = 0;
+        self.best_epoch = None;
+        self.best.clear();
+        self.last.clear();
+        for epoch in history {
+            self.add_epoch(epoch);
+        }
+    }
+
     /// Folds one more epoch into the summary fields. Returns whether it is the new best epoch.
     pub fn add_epoch(&mut self, epoch: &EpochMetrics) -> bool {
         let improved = self
@@ -188,7 +206,8 @@ impl RunRecord {
             self.best_epoch = Some(epoch.epoch);
         }
         let values = metric_values(epoch);
-        for (name, value, higher_is_better) in values {
+        for (name, value, higher_is_better) in &values {
+            let (name, value, higher_is_better) = (name.as_str(), *value, *higher_is_better);
             self.best
                 .entry(name.to_string())
                 .and_modify(|current| {
@@ -202,19 +221,27 @@ impl RunRecord {
         }
         self.last = values
             .iter()
-            .map(|(name, value, _)| (name.to_string(), *value))
+            .map(|(name, value, _)| (name.clone(), *value))
             .collect();
         self.epochs = epoch.epoch;
         improved
     }
 }
 
-/// `(name, value, higher is better)` of each recorded metric.
-fn metric_values(epoch: &EpochMetrics) -> [(&'static str, f64, bool); 4] {
-    [
-        ("loss", epoch.loss, false),
-        ("accuracy", epoch.accuracy, true),
-        ("val_loss", epoch.val_loss, false),
-        ("val_accuracy", epoch.val_accuracy, true),
-    ]
+/// `(name, value, higher is better)` of each recorded metric: losses go down, every
+/// other metric (accuracy, precision, recall, f1, auc) goes up.
+fn metric_values(epoch: &EpochMetrics) -> Vec<(String, f64, bool)> {
+    let mut values = vec![
+        ("loss".to_string(), epoch.loss, false),
+        ("accuracy".to_string(), epoch.accuracy, true),
+        ("val_loss".to_string(), epoch.val_loss, false),
+        ("val_accuracy".to_string(), epoch.val_accuracy, true),
+    ];
+    values.extend(
+        epoch
+            .extra
+            .iter()
+            .map(|(name, value)| (name.clone(), *value, !name.ends_with("loss"))),
+    );
+    values
 }

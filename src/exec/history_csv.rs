@@ -1,0 +1,72 @@
+//! The `csv_logger` callback: the run's per-epoch history as CSV, rewritten after every
+//! epoch (through a temporary file) so that it always holds whole rows.
+
+use std::fmt::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+use crate::store::{Artifact, Store};
+use crate::train::EpochMetrics;
+
+/// Where `file` goes: as given when absolute, else in the run's folder.
+pub fn csv_path(store: &Store, run_id: &str, file: &str) -> PathBuf {
+    let path = PathBuf::from(file);
+    if path.is_absolute() {
+        path
+    } else {
+        store.checkpoint_dir(run_id).join(path)
+    }
+}
+
+/// Writes `history` to `path`: `epoch,phase,loss,accuracy,val_loss,val_accuracy`, the
+/// other metrics in name order, then `lr,seconds`.
+pub fn write_history_csv(
+    store: &Store,
+    path: &PathBuf,
+    history: &[EpochMetrics],
+) -> Result<Artifact> {
+    let extra: Vec<&String> = history
+        .first()
+        .map(|epoch| epoch.extra.keys().collect())
+        .unwrap_or_default();
+    let mut text = String::from("epoch,phase,loss,accuracy,val_loss,val_accuracy");
+    for name in &extra {
+        let _ = write!(text, ",{name}");
+    }
+    text.push_str(",lr,seconds\n");
+    for epoch in history {
+        let _ = write!(
+            text,
+            "{},{},{},{},{},{}",
+            epoch.epoch,
+            epoch.phase,
+            epoch.loss,
+            epoch.accuracy,
+            epoch.val_loss,
+            epoch.val_accuracy
+        );
+        for name in &extra {
+            let _ = write!(
+                text,
+                ",{}",
+                epoch.extra.get(*name).copied().unwrap_or(f64::NAN)
+            );
+        }
+        let _ = writeln!(text, ",{},{}", epoch.lr, epoch.seconds);
+    }
+    if let Some(folder) = path.parent() {
+        std::fs::create_dir_all(folder)
+            .with_context(|| format!("cannot create `{}`", folder.display()))?;
+    }
+    let partial = path.with_extension("csv.partial");
+    std::fs::write(&partial, text)
+        .with_context(|| format!("cannot write `{}`", partial.display()))?;
+    std::fs::rename(&partial, path)
+        .with_context(|| format!("cannot write `{}`", path.display()))?;
+    Ok(Artifact {
+        bytes: std::fs::metadata(path).map_or(0, |meta| meta.len()),
+        path: store.relative_path(path),
+        phase: None,
+    })
+}
