@@ -6,6 +6,8 @@ mod classifier;
 mod conv_bn;
 pub mod efficientnet_lite;
 mod head;
+pub mod inception_v3;
+pub mod inception_v3_weights;
 mod layers;
 mod weights;
 
