@@ -5,6 +5,8 @@ use anyhow::Result;
 use burn::prelude::*;
 
 use super::efficientnet_lite::{self, EfficientNetLite};
+use super::inception_v3;
+use super::inception_v3_weights;
 use super::layers::BackboneLayer;
 use super::weights::load_pytorch;
 use crate::data::Preprocess;
@@ -33,6 +35,10 @@ pub fn build_backbone(spec: &BackboneSpec, device: &Device) -> Result<Backbone> 
                 )?;
             }
             (network.into_named_layers(), efficientnet_lite::PREPROCESS)
+        }
+        Arch::InceptionV3 => {
+            let network = inception_v3_weights::pretrained(spec.weights_file(), device)?;
+            (network.into_named_layers(), inception_v3::PREPROCESS)
         }
     };
     debug_assert!(

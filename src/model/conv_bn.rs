@@ -63,22 +63,27 @@ impl ConvBn {
     pub fn fold_batchnorm(self) -> Self {
         let Some(bn) = self.bn else { return self };
         let mut conv = self.conv;
-        let scale = bn.gamma.val() / (bn.running_var.value() + bn.epsilon).sqrt();
-        let [out_channels, ..] = conv.weight.dims();
-        let weight = conv.weight.val() * scale.clone().reshape([out_channels as i32, 1, 1, 1]);
-        let shift = bn.beta.val() - bn.running_mean.value() * scale.clone();
-        let bias = match conv.bias.take() {
-            Some(bias) => bias.val() * scale + shift,
-            None => shift,
-        };
-        conv.weight = Param::from_tensor(weight);
-        conv.bias = Some(Param::from_tensor(bias));
+        fold_into_conv(&mut conv, bn);
         Self {
             conv,
             bn: None,
             relu6: self.relu6,
         }
     }
+}
+
+/// Makes `conv` compute `bn(conv(x))` with the BatchNorm's running statistics.
+pub fn fold_into_conv(conv: &mut Conv2d, bn: BatchNorm) {
+    let scale = bn.gamma.val() / (bn.running_var.value() + bn.epsilon).sqrt();
+    let [out_channels, ..] = conv.weight.dims();
+    let weight = conv.weight.val() * scale.clone().reshape([out_channels as i32, 1, 1, 1]);
+    let shift = bn.beta.val() - bn.running_mean.value() * scale.clone();
+    let bias = match conv.bias.take() {
+        Some(bias) => bias.val() * scale + shift,
+        None => shift,
+    };
+    conv.weight = Param::from_tensor(weight);
+    conv.bias = Some(Param::from_tensor(bias));
 }
 
 #[cfg(test)]

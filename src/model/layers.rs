@@ -5,6 +5,7 @@ use burn::prelude::*;
 
 use super::conv_bn::ConvBn;
 use super::efficientnet_lite::MbConv;
+use super::inception_v3::InceptionLayer;
 
 // A backbone holds a few dozen layers: boxing the larger variant would buy nothing.
 #[allow(clippy::large_enum_variant)]
@@ -12,6 +13,7 @@ use super::efficientnet_lite::MbConv;
 pub enum BackboneLayer {
     ConvBn(ConvBn),
     MbConv(MbConv),
+    Inception(InceptionLayer),
 }
 
 impl BackboneLayer {
@@ -19,6 +21,7 @@ impl BackboneLayer {
         match self {
             BackboneLayer::ConvBn(layer) => layer.forward(x),
             BackboneLayer::MbConv(layer) => layer.forward(x),
+            BackboneLayer::Inception(layer) => layer.forward(x),
         }
     }
 
@@ -26,6 +29,7 @@ impl BackboneLayer {
         match self {
             BackboneLayer::ConvBn(layer) => BackboneLayer::ConvBn(layer.fold_batchnorm()),
             BackboneLayer::MbConv(layer) => BackboneLayer::MbConv(layer.fold_batchnorm()),
+            BackboneLayer::Inception(layer) => BackboneLayer::Inception(layer.fold_batchnorm()),
         }
     }
 
@@ -34,6 +38,7 @@ impl BackboneLayer {
         match self {
             BackboneLayer::ConvBn(_) => "Conv2d+BatchNorm",
             BackboneLayer::MbConv(_) => "MBConv",
+            BackboneLayer::Inception(layer) => layer.kind(),
         }
     }
 }

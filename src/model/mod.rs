@@ -6,6 +6,9 @@ mod classifier;
 mod conv_bn;
 pub mod efficientnet_lite;
 mod head;
+pub mod inception_v3;
+pub mod inception_v3_weights;
+pub mod keras_h5;
 mod layers;
 mod weights;
 

@@ -8,6 +8,18 @@ use burn::store::{ModuleSnapshot, PytorchStore};
 
 use crate::bail_input;
 
+/// A missing weights file is an error that says where the architecture's weights come from.
+pub fn check_exists(file: &Path, arch: crate::spec::Arch) -> Result<()> {
+    if !file.is_file() {
+        bail_input!(
+            "the weights file `{}` does not exist: {}",
+            file.display(),
+            arch.weights_source()
+        );
+    }
+    Ok(())
+}
+
 /// Loads a PyTorch `.pth` state dict into `module`, renaming keys by `remapping`. Every
 /// tensor of the module must be in the file with the right shape; extra tensors (such as
 /// BatchNorm's `num_batches_tracked`) are ignored.
@@ -17,13 +29,7 @@ pub fn load_pytorch<M: Module>(
     remapping: &[(&str, &str)],
     arch: crate::spec::Arch,
 ) -> Result<()> {
-    if !file.is_file() {
-        bail_input!(
-            "the weights file `{}` does not exist: {}",
-            file.display(),
-            arch.weights_source()
-        );
-    }
+    check_exists(file, arch)?;
     let mut store = remapping
         .iter()
         .fold(PytorchStore::from_file(file), |store, (from, to)| {

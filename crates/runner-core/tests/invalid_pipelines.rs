@@ -339,6 +339,22 @@ const CASES: &[(&str, &str, &str, &str, usize, usize)] = &[
         1,
     ),
     (
+        "inception_v3: images smaller than Keras allows",
+        "arch = \"efficientnet_lite0\"\nweights = \"w.pth\"\ncut = \"block3\"",
+        "arch = \"inception_v3\"\nweights = \"w.pth\"\ncut = \"mixed7\"",
+        "inception_v3 needs images of at least 75x75 pixels, but `data.image_size` is [32, 32]",
+        8,
+        14,
+    ),
+    (
+        "inception_v3: a cut inside a mixed block",
+        "arch = \"efficientnet_lite0\"\nweights = \"w.pth\"\ncut = \"block3\"",
+        "arch = \"inception_v3\"\nweights = \"w.pth\"\ncut = \"conv2d_69\"",
+        "`conv2d_69` is inside inception_v3's block `mixed7`",
+        14,
+        7,
+    ),
+    (
         "sweep: unknown method",
         "epochs = 2\n",
         "epochs = 2\n\n[sweep]\nmethod = \"gird\"\n",

@@ -5,6 +5,7 @@
 mod check;
 mod diagnostic;
 pub mod experiment;
+mod layers;
 pub mod load;
 mod params;
 mod phases;
@@ -18,6 +19,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub use diagnostic::Diagnostic;
+pub use layers::{LayerName, find_layer};
 pub use load::{
     check_pipeline, load_pipeline, parse_pipeline, pipeline_from_spec, render_diagnostics,
 };

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::closest;
+use super::layers::{LayerName, find_layer};
 use super::types::{
     Activation, Arch, BackboneSpec, FreezeKeyword, FreezeSpec, HeadLayerSpec, Loss, PipelineSpec,
 };
@@ -18,6 +19,23 @@ pub fn check_rules(spec: &PipelineSpec) -> Vec<RuleProblem> {
     check_phases(spec, &mut problems);
     check_head_shape(spec, &mut problems);
     check_data(spec, &mut problems);
+    let arch = spec.backbone.arch;
+    let smallest = spec.data.image_size.into_iter().min().unwrap_or(0);
+    if smallest < arch.min_image_side() {
+        problems.push((
+            "data.image_size".into(),
+            format!(
+                "{} needs images of at least {side}x{side} pixels, but `data.image_size` is {:?}",
+                arch.name(),
+                spec.data.image_size,
+                side = arch.min_image_side()
+            ),
+            Some(format!(
+                "use `image_size = [{side}, {side}]` or larger",
+                side = arch.min_image_side().max(150)
+            )),
+        ));
+    }
     if let Some(file) = spec.backbone.weights_file()
         && !file.is_file()
     {
@@ -213,13 +231,17 @@ pub fn resolve_layers(backbone: &BackboneSpec) -> Result<LayerPlan, Vec<(String,
     let layers = arch.layer_names();
     let mut problems = Vec::new();
     let mut find = |key: &str, name: &str| -> Option<usize> {
-        let index = layers.iter().position(|layer| layer == name);
-        if index.is_none() {
-            problems.push((
-                key.to_string(),
-                unknown_layer_message(arch, &layers, key, name),
-            ));
-        }
+        let (index, problem) = match find_layer(arch, name) {
+            LayerName::Layer(index) => (Some(index), None),
+            // A freeze range covers whole blocks; a cut inside one would hand the head a
+            // different tensor than Keras' cut at that layer, so it is refused.
+            LayerName::Inside(index) if key != "backbone.cut" => (Some(index), None),
+            LayerName::Inside(index) => {
+                (None, Some(inside_block_message(arch, &layers, name, index)))
+            }
+            LayerName::Unknown => (None, Some(unknown_layer_message(arch, &layers, key, name))),
+        };
+        problems.extend(problem.map(|message| (key.to_string(), message)));
         index
     };
     let cut = match &backbone.cut {
@@ -270,6 +292,21 @@ pub fn resolve_layers(backbone: &BackboneSpec) -> Result<LayerPlan, Vec<(String,
         }),
         _ => Err(problems),
     }
+}
+
+/// The message for a cut at a layer inside a block, naming the blocks around it.
+fn inside_block_message(arch: Arch, layers: &[String], name: &str, block: usize) -> String {
+    let before = match block {
+        0 => String::new(),
+        _ => format!(" or `{}` to drop it", layers[block - 1]),
+    };
+    format!(
+        "`backbone.cut` = \"{name}\": `{name}` is inside {}'s block `{block_name}`, which runs its branches side by side and cuts only after the whole block; \
+         cut at `{block_name}` to keep the block{before} (blocks: {})",
+        arch.name(),
+        layers.join(", "),
+        block_name = layers[block],
+    )
 }
 
 /// The message for a layer name the architecture does not have, listing the nearest ones.
@@ -405,6 +442,48 @@ mod tests {
         assert_eq!(range.frozen, vec![false, true, true, false, false]);
         let up_to = resolve_layers(&backbone(None, "{ to = \"block0\" }")).unwrap();
         assert_eq!(up_to.frozen.iter().filter(|frozen| **frozen).count(), 2);
+    }
+
+    fn inception(cut: &str, freeze: &str) -> BackboneSpec {
+        let text = format!(
+            "arch = \"inception_v3\"\nweights = \"none\"\ncut = \"{cut}\"\nfreeze = {freeze}\n"
+        );
+        toml::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn inception_v3_takes_keras_and_torchvision_names() {
+        let course = resolve_layers(&inception("mixed7", "{ to = \"mixed7\" }")).unwrap();
+        assert_eq!(course.cut, 14);
+        assert_eq!(course.frozen, vec![true; 15]);
+        let torchvision = resolve_layers(&inception("Mixed_6e", "{ to = \"Mixed_6e\" }")).unwrap();
+        assert_eq!(torchvision, course);
+        // A freeze range names whole blocks: conv2d_60 opens mixed7, conv2d is in the stem.
+        let inside = resolve_layers(&inception(
+            "mixed7",
+            "{ from = \"conv2d_60\", to = \"activation_69\" }",
+        ))
+        .unwrap();
+        assert_eq!(inside.frozen.iter().filter(|frozen| **frozen).count(), 1);
+        assert!(inside.frozen[14]);
+        let stem = resolve_layers(&inception("mixed0", "{ to = \"conv2d\" }")).unwrap();
+        assert_eq!(stem.frozen.iter().filter(|frozen| **frozen).count(), 1);
+    }
+
+    #[test]
+    fn inception_v3_refuses_a_cut_inside_a_block() {
+        let problems = resolve_layers(&inception("conv2d_69", "\"all\"")).unwrap_err();
+        assert_eq!(problems[0].0, "backbone.cut");
+        let message = &problems[0].1;
+        assert!(
+            message.contains("inside inception_v3's block `mixed7`"),
+            "{message}"
+        );
+        assert!(
+            message.contains("cut at `mixed7` to keep the block or `mixed6` to drop it"),
+            "{message}"
+        );
+        assert!(message.contains("activation, activation_1,"), "{message}");
     }
 
     #[test]

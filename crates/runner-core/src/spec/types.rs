@@ -97,12 +97,17 @@ pub enum Arch {
     /// EfficientNet-Lite0 (ImageNet, 224 px); layers `stem`, `block0` .. `block15`,
     /// `head_conv`.
     EfficientnetLite0,
+    /// InceptionV3 (ImageNet, 299 px; images of at least 75x75) with Keras' `.h5` or
+    /// torchvision's `.pth` weights; layers `activation` .. `max_pooling2d_1` (the stem),
+    /// `mixed0` .. `mixed10`, or torchvision's `Conv2d_1a_3x3` .. `Mixed_7c`.
+    InceptionV3,
 }
 
 impl Arch {
     pub fn name(self) -> &'static str {
         match self {
             Arch::EfficientnetLite0 => "efficientnet_lite0",
+            Arch::InceptionV3 => "inception_v3",
         }
     }
 
@@ -115,16 +120,28 @@ impl Arch {
                  `scripts/setup.sh` puts it at weights/efficientnet-lite0-57934424.pth. \
                  Use `weights = \"none\"` to train from scratch on purpose"
             }
+            Arch::InceptionV3 => {
+                "the ImageNet weights of inception_v3 are Keras' \
+                 https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5 \
+                 (or the same name without `_notop`, with the classifier), or torchvision's inception_v3_google-0cc3c7bd.pth; \
+                 download one where the internet is reachable and point `weights` at it. \
+                 Use `weights = \"none\"` to train from scratch on purpose"
+            }
         }
     }
 
     /// The layer names a cut or a freeze range can use, in order.
     pub fn layer_names(self) -> Vec<String> {
+        super::layers::layer_names(self)
+    }
+
+    /// The smallest image side the architecture takes down to its last layer.
+    pub fn min_image_side(self) -> u32 {
         match self {
-            Arch::EfficientnetLite0 => std::iter::once("stem".to_string())
-                .chain((0..16).map(|block| format!("block{block}")))
-                .chain(std::iter::once("head_conv".to_string()))
-                .collect(),
+            // "SAME" padding: every stride-2 layer keeps at least one pixel.
+            Arch::EfficientnetLite0 => 1,
+            // Keras' own bound: mixed8's stride-2 3x3 convolutions need a 3x3 input.
+            Arch::InceptionV3 => 75,
         }
     }
 }
@@ -134,8 +151,8 @@ impl Arch {
 #[serde(deny_unknown_fields)]
 pub struct BackboneSpec {
     pub arch: Arch,
-    /// A weights file (`.pth`) relative to the pipeline file, or `"none"` to train from a
-    /// random initialization on purpose.
+    /// A weights file relative to the pipeline file (`.pth`; for `inception_v3` also Keras'
+    /// `.h5`), or `"none"` to train from a random initialization on purpose.
     pub weights: PathBuf,
     /// The last backbone layer kept; everything after it is dropped. Defaults to the last
     /// layer before the classifier.
@@ -180,7 +197,8 @@ pub enum FreezeKeyword {
     None,
 }
 
-/// Layers `from` through `to`, both included.
+/// Layers `from` through `to`, both included. For `inception_v3`, a Keras layer inside a
+/// mixed block (such as `conv2d_69`) stands for its whole block.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FreezeRange {
