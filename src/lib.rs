@@ -15,6 +15,7 @@ pub mod model;
 pub mod plan;
 pub mod progress;
 pub mod stages;
+pub mod summary;
 pub mod torch_cli;
 pub mod train;
 

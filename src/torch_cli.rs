@@ -13,6 +13,7 @@ use crate::plan::SPLITS;
 use crate::plan::{Plan, plan_report};
 use crate::spec::load_pipeline;
 use crate::stages::Stages;
+use crate::summary::summarize;
 use runner_core::cli::{AugmentCommand, Cli, Command, DataCommand, DeviceChoice, Format};
 use runner_core::report::compare::{CompareOptions, compare};
 use runner_core::report::compare_format;
@@ -94,6 +95,14 @@ pub fn execute(cli: Cli) -> Result<()> {
             match format {
                 Format::Table => print!("{}", report.to_text()),
                 Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+            }
+        }
+        Command::Summary { file, format } => {
+            let pipeline = load_pipeline(&file)?;
+            let summary = summarize(&pipeline.spec, &crate::device::cpu())?;
+            match format {
+                Format::Table => print!("{}", summary.to_text()),
+                Format::Json => println!("{}", serde_json::to_string_pretty(&summary)?),
             }
         }
         Command::Data(DataCommand::Check { file, format }) => {

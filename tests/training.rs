@@ -224,3 +224,33 @@ fn a_run_killed_mid_training_resumes_to_the_history_of_an_uninterrupted_run() {
         stderr(&again)
     );
 }
+
+#[test]
+fn the_course_pipeline_runs_as_written_at_a_tiny_scale() {
+    // pipelines/cats_dogs_inception.toml with random weights, tiny images and few steps:
+    // everything else (rescale, the course's augmentation, flatten + dense 1024, RMSprop,
+    // steps_per_epoch, validation_steps, stop_at) as shipped.
+    let shipped =
+        std::fs::read_to_string(repo_root().join("pipelines/cats_dogs_inception.toml")).unwrap();
+    let text = shipped
+        .replace(
+            "weights = \"../weights/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5\"",
+            "weights = \"none\"",
+        )
+        .replace("../data/cats_and_dogs/", "data/")
+        .replace("image_size = [150, 150]", "image_size = [75, 75]")
+        .replace("batch_size = 20", "batch_size = 4")
+        .replace("epochs = 100", "epochs = 2")
+        .replace("steps_per_epoch = 100", "steps_per_epoch = 3")
+        .replace("validation_steps = 50", "validation_steps = 1");
+    assert_ne!(text, shipped);
+    let (_dir, file, store) = setup(&text);
+    let run = run_ok(&store, &file);
+    let shown = show(&store, &run);
+    assert_eq!(history(&shown, "epoch"), [1.0, 2.0]);
+    assert_eq!(shown["params"]["backbone.cut"], "mixed7");
+    let summary = runner(&store, &["summary", file.to_str().unwrap()]);
+    let summary = stdout(&summary);
+    assert!(summary.contains("mixed7"), "{summary}");
+    assert!(summary.contains("head.1 (Dense)"), "{summary}");
+}

@@ -5,7 +5,7 @@ mod backbone;
 mod classifier;
 mod conv_bn;
 pub mod efficientnet_lite;
-mod head;
+pub mod head;
 pub mod inception_v3;
 pub mod inception_v3_weights;
 pub mod keras_h5;

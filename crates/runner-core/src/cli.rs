@@ -76,6 +76,15 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// The model a pipeline builds, layer by layer, as Keras' model.summary(): output
+    /// shapes at the configured image size, parameters, what trains, and the totals
+    #[command(after_help = "Example:\n  runner summary pipelines/cats_dogs.toml")]
+    Summary {
+        /// The pipeline or experiment file (TOML)
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Look at a pipeline's data before training on it
     #[command(subcommand)]
     Data(DataCommand),
@@ -333,6 +342,7 @@ impl Command {
             self,
             Command::Run { .. }
                 | Command::Plan { .. }
+                | Command::Summary { .. }
                 | Command::Data(_)
                 | Command::Augment(_)
                 | Command::Trial { .. }
@@ -563,6 +573,7 @@ fn execute_store_command(cli: Cli) -> Result<()> {
         }
         Command::Run { .. }
         | Command::Plan { .. }
+        | Command::Summary { .. }
         | Command::Data(_)
         | Command::Augment(_)
         | Command::Trial { .. }
