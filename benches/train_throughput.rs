@@ -1,0 +1,108 @@
+//! Training throughput of the course's model shape (pipelines/cats_dogs_inception.toml:
+//! InceptionV3 cut at mixed7, Flatten, Dense(1024), Dropout, Dense(1), RMSprop) at
+//! 150x150: images per second of one training step (frozen prefix forward, trainable
+//! forward, backward, optimizer step) on random batches already in memory, for
+//!   (a) `frozen`: the whole backbone frozen (runs as inference, BatchNorm folded);
+//!   (b) `top_unfrozen`: mixed6 and mixed7 trainable;
+//!   (c) `cached_features`: (a) once its features are cached (what `runner run` does when
+//!       nothing random comes before the head), for reference.
+//! The PyTorch reference is bench/train_reference.py, same shapes, batch and threads.
+//!
+//!     scripts/setup.sh && cargo bench --bench train_throughput [-- BATCH THREADS]
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+use runner::model::build_classifier;
+use runner::spec::{FreezeRange, FreezeSpec, parse_pipeline};
+use runner::train::{build_optimizer, loss_from_logits};
+
+const WARMUP_STEPS: usize = 3;
+const MIN_STEPS: usize = 5;
+const TARGET_STEPS: usize = 10;
+const TIME_BUDGET: Duration = Duration::from_secs(20);
+const REPEATS: usize = 3;
+
+fn main() {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|arg| arg.parse().ok())
+        .collect();
+    let batch = args.first().copied().unwrap_or(32);
+    let threads = args.get(1).copied().unwrap_or(2);
+    tch::set_num_threads(threads as i32);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let file = root.join("pipelines/cats_dogs_inception.toml");
+    let text = std::fs::read_to_string(&file).expect("the course pipeline is in the repository");
+    let mut spec = parse_pipeline(&file, text).expect("it parses").spec;
+    spec.backbone.weights = "none".into();
+    let classes = ["cats".to_string(), "dogs".to_string()];
+    let device = runner::device::cpu();
+    let images = Tensor::<4>::random(
+        [batch, 3, 150, 150],
+        burn::tensor::Distribution::Uniform(-1.0, 1.0),
+        &device,
+    );
+    let labels: Vec<u32> = (0..batch as u32).map(|i| i % 2).collect();
+
+    let mut results = Vec::new();
+    for (case, freeze) in [
+        ("frozen", FreezeSpec::Keyword(runner::spec::FreezeKeyword::All)),
+        (
+            "top_unfrozen",
+            FreezeSpec::Range(FreezeRange {
+                from: None,
+                to: Some("mixed5".into()),
+            }),
+        ),
+    ] {
+        spec.backbone.freeze = freeze;
+        let classifier = build_classifier(&spec, &classes, &device).expect("the model builds");
+        let loss = spec.train.loss.options();
+        let mut model = classifier.trainable.clone();
+        let mut optimizer = build_optimizer(&spec.train.optimizer);
+        let features = classifier.frozen.forward(images.clone());
+        let mut step = |cached: bool| {
+            let input = if cached {
+                features.clone()
+            } else {
+                classifier.frozen.forward(images.clone())
+            };
+            let logits = model.forward_logits(input.autodiff());
+            let grads = GradientsParams::from_grads(
+                loss_from_logits(loss, logits, &labels).backward(),
+                &model,
+            );
+            model = optimizer.step(1e-4, model.clone(), grads);
+        };
+        let cases: &[(&str, bool)] = if case == "frozen" {
+            &[("frozen", false), ("cached_features", true)]
+        } else {
+            &[("top_unfrozen", false)]
+        };
+        for &(name, cached) in cases {
+            let mut rates = Vec::new();
+            for _ in 0..REPEATS {
+                for _ in 0..WARMUP_STEPS {
+                    step(cached);
+                }
+                let started = Instant::now();
+                let mut steps = 0;
+                while steps < MIN_STEPS || (steps < TARGET_STEPS && started.elapsed() < TIME_BUDGET)
+                {
+                    step(cached);
+                    steps += 1;
+                }
+                rates.push((steps * batch) as f64 / started.elapsed().as_secs_f64());
+            }
+            rates.sort_by(f64::total_cmp);
+            results.push(format!("\"{name}\": {:.2}", rates[REPEATS / 2]));
+        }
+    }
+    println!(
+        "{{\"batch\": {batch}, \"threads\": {threads}, \"images_per_second\": {{{}}}}}",
+        results.join(", ")
+    );
+}
