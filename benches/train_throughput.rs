@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use runner::model::build_classifier;
-use runner::spec::{FreezeRange, FreezeSpec, parse_pipeline};
+use runner::spec::{FreezeRange, FreezeSpec, LayerRef, parse_pipeline};
 use runner::train::{build_optimizer, loss_from_logits};
 
 const WARMUP_STEPS: usize = 3;
@@ -49,12 +49,15 @@ fn main() {
 
     let mut results = Vec::new();
     for (case, freeze) in [
-        ("frozen", FreezeSpec::Keyword(runner::spec::FreezeKeyword::All)),
+        (
+            "frozen",
+            FreezeSpec::Keyword(runner::spec::FreezeKeyword::All),
+        ),
         (
             "top_unfrozen",
             FreezeSpec::Range(FreezeRange {
                 from: None,
-                to: Some("mixed5".into()),
+                to: Some(LayerRef::Name("mixed5".into())),
             }),
         ),
     ] {

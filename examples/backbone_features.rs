@@ -38,6 +38,7 @@ fn main() -> Result<()> {
         weights: PathBuf::from(weights),
         cut: None,
         freeze: FreezeSpec::Keyword(FreezeKeyword::All),
+        batchnorm: Default::default(),
     };
     let backbone = build_backbone(&spec, &device)?;
 

@@ -10,7 +10,7 @@ use super::backbone::build_backbone;
 use super::head::{Head, HeadOutput};
 use super::layers::BackboneLayer;
 use crate::data::Preprocess;
-use crate::spec::{PipelineSpec, head_fits_loss};
+use crate::spec::{BatchNormMode, PipelineSpec, head_fits_loss};
 
 /// The backbone layers before the first trainable one, ready for inference.
 #[derive(Module, Debug)]
@@ -104,7 +104,12 @@ pub fn build_classifier(
 ) -> Result<Classifier> {
     let train_device = device.clone().autodiff();
     let backbone = build_backbone(&spec.backbone, &train_device)?;
-    let frozen_prefix = backbone.frozen.iter().take_while(|frozen| **frozen).count();
+    // With BatchNorm in training mode no frozen layer can run as folded inference: they all
+    // go into the trainable part, frozen there.
+    let frozen_prefix = match spec.backbone.batchnorm {
+        BatchNormMode::Inference => backbone.frozen.iter().take_while(|frozen| **frozen).count(),
+        BatchNormMode::Train => 0,
+    };
     let layer_names = backbone
         .layers
         .iter()

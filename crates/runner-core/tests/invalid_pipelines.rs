@@ -254,7 +254,7 @@ const CASES: &[(&str, &str, &str, &str, usize, usize)] = &[
         "freeze: unknown keyword",
         "freeze = \"all\"",
         "freeze = \"most\"",
-        "\"all\", \"none\" or a table",
+        "\"all\", \"none\", a table such as",
         15,
         10,
     ),

@@ -3,7 +3,7 @@
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::spec::{PipelineSpec, resolve_layers};
+use crate::spec::{BatchNormMode, PipelineSpec, resolve_layers};
 
 /// How images are resized when decoded; part of the decoded stage's key, so that changing
 /// the filter invalidates every decoded cache.
@@ -43,6 +43,10 @@ pub fn digest(parts: &[&str]) -> String {
 /// The names of the backbone layers that run before the first trainable one: the part
 /// whose output can be computed once and cached.
 pub fn frozen_prefix(spec: &PipelineSpec) -> Vec<String> {
+    // BatchNorm in training mode makes a frozen layer's output depend on its batch.
+    if spec.backbone.batchnorm == BatchNormMode::Train {
+        return Vec::new();
+    }
     let names = spec.backbone.arch.layer_names();
     match resolve_layers(&spec.backbone) {
         Ok(plan) => names
@@ -58,6 +62,12 @@ pub fn frozen_prefix(spec: &PipelineSpec) -> Vec<String> {
 /// Why the training images' features cannot be computed once and reused by every epoch
 /// (and every trial that shares them), or `None` when they can.
 pub fn feature_cache_problem(spec: &PipelineSpec) -> Option<String> {
+    if spec.backbone.batchnorm == BatchNormMode::Train {
+        return Some(
+            "BatchNorm in the frozen layers uses batch statistics (`backbone.batchnorm = \"train\"`), so their output depends on the batch"
+                .into(),
+        );
+    }
     if frozen_prefix(spec).is_empty() {
         return Some("no frozen layer comes before the first trainable one".into());
     }

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use super::closest;
 use super::layers::{LayerName, find_layer};
 use super::types::{
-    Activation, Arch, BackboneSpec, FreezeKeyword, FreezeSpec, HeadLayerSpec, Loss, PipelineSpec,
+    Activation, Arch, BackboneSpec, FreezeKeyword, FreezePattern, FreezeSpec, HeadLayerSpec,
+    LayerRef, Loss, PipelineSpec,
 };
 
 /// A broken rule: the key it is about, the message, and a likely fix.
@@ -230,7 +231,23 @@ pub fn resolve_layers(backbone: &BackboneSpec) -> Result<LayerPlan, Vec<(String,
     let arch = backbone.arch;
     let layers = arch.layer_names();
     let mut problems = Vec::new();
-    let mut find = |key: &str, name: &str| -> Option<usize> {
+    let mut find = |key: &str, layer: &LayerRef| -> Option<usize> {
+        let name = match layer {
+            LayerRef::Name(name) => name.as_str(),
+            LayerRef::Index(index) if *index < layers.len() => return Some(*index),
+            LayerRef::Index(index) => {
+                problems.push((
+                    key.to_string(),
+                    format!(
+                        "`{key}` = {index}: {} has {} layers, numbered 0 to {}",
+                        arch.name(),
+                        layers.len(),
+                        layers.len() - 1
+                    ),
+                ));
+                return None;
+            }
+        };
         let (index, problem) = match find_layer(arch, name) {
             LayerName::Layer(index) => (Some(index), None),
             // A freeze range covers whole blocks; a cut inside one would hand the head a
@@ -245,28 +262,63 @@ pub fn resolve_layers(backbone: &BackboneSpec) -> Result<LayerPlan, Vec<(String,
         index
     };
     let cut = match &backbone.cut {
-        Some(name) => find("backbone.cut", name),
+        Some(name) => find("backbone.cut", &LayerRef::Name(name.clone())),
         None => Some(layers.len() - 1),
     };
     let range = match &backbone.freeze {
         FreezeSpec::Keyword(FreezeKeyword::None) => None,
         FreezeSpec::Keyword(FreezeKeyword::All) => cut.map(|cut| 0..=cut),
+        FreezeSpec::Pattern(FreezePattern { regex }) => {
+            let key = "backbone.freeze.regex";
+            match regex::Regex::new(regex) {
+                Ok(pattern) => {
+                    let kept = cut.map_or(0, |cut| cut + 1);
+                    let matched: Vec<bool> = layers[..kept]
+                        .iter()
+                        .map(|name| pattern.is_match(name))
+                        .collect();
+                    if cut.is_some() && !matched.contains(&true) {
+                        problems.push((
+                            key.into(),
+                            format!(
+                                "`{key}` = \"{regex}\" matches none of the kept layers ({})",
+                                layers[..kept].join(", ")
+                            ),
+                        ));
+                    }
+                    return match cut {
+                        Some(cut) if problems.is_empty() => Ok(LayerPlan {
+                            cut,
+                            frozen: matched,
+                        }),
+                        _ => Err(problems),
+                    };
+                }
+                Err(error) => {
+                    problems.push((
+                        key.into(),
+                        format!("`{key}` is not a valid regular expression: {error}"),
+                    ));
+                    None
+                }
+            }
+        }
         FreezeSpec::Range(range) => {
             let from = range
                 .from
-                .as_deref()
-                .map(|name| (find("backbone.freeze.from", name), name));
+                .as_ref()
+                .map(|layer| (find("backbone.freeze.from", layer), layer));
             let to = range
                 .to
-                .as_deref()
-                .map(|name| (find("backbone.freeze.to", name), name));
+                .as_ref()
+                .map(|layer| (find("backbone.freeze.to", layer), layer));
             for (key, end) in [("backbone.freeze.from", &from), ("backbone.freeze.to", &to)] {
                 if let (Some((Some(index), name)), Some(cut)) = (end, cut)
                     && *index > cut
                 {
                     problems.push((
                         key.into(),
-                        format!("`{key}` = \"{name}\" is after the cut (`{}`): only kept layers can be frozen", layers[cut]),
+                        format!("`{key}` = {name} is after the cut (`{}`): only kept layers can be frozen", layers[cut]),
                     ));
                 }
             }
@@ -444,6 +496,40 @@ mod tests {
         assert_eq!(up_to.frozen.iter().filter(|frozen| **frozen).count(), 2);
     }
 
+    #[test]
+    fn freezes_by_index_and_by_regex() {
+        // Indices as Keras users slice `model.layers`: 1 is block0, 2 is block1.
+        let by_index = resolve_layers(&backbone(Some("block3"), "{ from = 1, to = 2 }")).unwrap();
+        assert_eq!(by_index.frozen, vec![false, true, true, false, false]);
+        let by_regex = resolve_layers(&backbone(
+            Some("block3"),
+            "{ regex = \"^(stem|block[13])$\" }",
+        ))
+        .unwrap();
+        assert_eq!(by_regex.frozen, vec![true, false, true, false, true]);
+
+        let problems =
+            |freeze: &str| resolve_layers(&backbone(Some("block3"), freeze)).unwrap_err();
+        let out_of_range = problems("{ to = 40 }");
+        assert!(
+            out_of_range[0].1.contains("numbered 0 to 17"),
+            "{out_of_range:?}"
+        );
+        let after_cut = problems("{ to = 9 }");
+        assert!(after_cut[0].1.contains("after the cut"), "{after_cut:?}");
+        let no_match = problems("{ regex = \"^head\" }");
+        assert_eq!(no_match[0].0, "backbone.freeze.regex");
+        assert!(
+            no_match[0].1.contains("matches none of the kept layers"),
+            "{no_match:?}"
+        );
+        let invalid = problems("{ regex = \"block(\" }");
+        assert!(
+            invalid[0].1.contains("not a valid regular expression"),
+            "{invalid:?}"
+        );
+    }
+
     fn inception(cut: &str, freeze: &str) -> BackboneSpec {
         let text = format!(
             "arch = \"inception_v3\"\nweights = \"none\"\ncut = \"{cut}\"\nfreeze = {freeze}\n"
@@ -506,7 +592,7 @@ mod tests {
         assert!(
             reversed[0]
                 .1
-                .contains("`from` (block5) comes after `to` (block2)"),
+                .contains("`from` (\"block5\") comes after `to` (\"block2\")"),
             "{reversed:?}"
         );
     }

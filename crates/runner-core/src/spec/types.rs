@@ -162,6 +162,14 @@ pub struct BackboneSpec {
     /// statistics).
     #[serde(default)]
     pub freeze: FreezeSpec,
+    /// BatchNorm in frozen layers: `inference` (running statistics, the default) or
+    /// `train` (batch statistics).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub batchnorm: BatchNormMode,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 impl BackboneSpec {
@@ -171,15 +179,56 @@ impl BackboneSpec {
     }
 }
 
-/// `"all"`, `"none"`, or a range of layer names such as `{ from = "block3", to = "block10" }`.
+/// `"all"`, `"none"`, a range of layers by name or index such as
+/// `{ from = "block3", to = "block10" }` or `{ to = 249 }`, or the layers whose names match
+/// a regular expression: `{ regex = "^block1[0-5]$" }`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(
     untagged,
-    expecting = "\"all\", \"none\" or a table such as { from = \"block3\", to = \"block10\" }"
+    expecting = "\"all\", \"none\", a table such as { from = \"block3\", to = \"block10\" } or { to = 12 }, or { regex = \"^block1\" }"
 )]
 pub enum FreezeSpec {
     Keyword(FreezeKeyword),
     Range(FreezeRange),
+    Pattern(FreezePattern),
+}
+
+/// The layers whose names match `regex` (Rust's regex syntax, unanchored).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FreezePattern {
+    pub regex: String,
+}
+
+/// A layer by name, or by its 0-based index among the backbone's layers (as Keras users
+/// write `model.layers[:249]`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
+#[serde(untagged)]
+pub enum LayerRef {
+    Name(String),
+    Index(usize),
+}
+
+impl std::fmt::Display for LayerRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            LayerRef::Name(name) => write!(f, "\"{name}\""),
+            LayerRef::Index(index) => write!(f, "{index}"),
+        }
+    }
+}
+
+/// How BatchNorm behaves in frozen layers.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchNormMode {
+    /// Running statistics, as Keras' `trainable = False` does; the frozen layers then run
+    /// as pure inference and their output can be cached.
+    #[default]
+    Inference,
+    /// Statistics of each batch (and running statistics updated), as a PyTorch model in
+    /// `train()` mode with frozen parameters does.
+    Train,
 }
 
 impl Default for FreezeSpec {
@@ -204,10 +253,10 @@ pub enum FreezeKeyword {
 pub struct FreezeRange {
     /// The first frozen layer; the first layer when missing.
     #[serde(default)]
-    pub from: Option<String>,
+    pub from: Option<LayerRef>,
     /// The last frozen layer; the cut when missing.
     #[serde(default)]
-    pub to: Option<String>,
+    pub to: Option<LayerRef>,
 }
 
 /// One layer of the new head.
