@@ -4,8 +4,8 @@
 use burn::prelude::*;
 
 use super::conv_bn::ConvBn;
-use super::efficientnet_lite::MbConv;
 use super::inception_v3::InceptionLayer;
+use super::mbconv::MbConv;
 
 // A backbone holds a few dozen layers: boxing the larger variant would buy nothing.
 #[allow(clippy::large_enum_variant)]

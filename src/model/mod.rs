@@ -10,6 +10,7 @@ pub mod inception_v3;
 pub mod inception_v3_weights;
 pub mod keras_h5;
 mod layers;
+mod mbconv;
 mod weights;
 
 pub use backbone::{Backbone, build_backbone};
