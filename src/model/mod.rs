@@ -21,5 +21,5 @@ pub use backbone::{Backbone, build_backbone};
 pub use classifier::{Classifier, FrozenFeatures, TrainableModel, build_classifier};
 pub use head::{Head, HeadOutput};
 pub use layers::BackboneLayer;
-pub use network::{Network, preprocess};
+pub use network::Network;
 pub use weights::load_pytorch;

@@ -11,7 +11,7 @@
 
 use super::torchvision_layers::{
     RESNET18_STAGES, RESNET50_STAGES, find_resnet_layer, mobilenet_v2_layer_names,
-    resnet_layer_names,
+    resnet_layer_names, resnet_stage_names,
 };
 use super::types::Arch;
 
@@ -45,6 +45,14 @@ pub fn layer_names(arch: Arch) -> Vec<String> {
         Arch::Resnet18 => resnet_layer_names(RESNET18_STAGES),
         Arch::Resnet50 => resnet_layer_names(RESNET50_STAGES),
         Arch::MobilenetV2 => mobilenet_v2_layer_names(),
+    }
+}
+
+/// The names that stand for several layers ([`LayerName::Group`]), for "did you mean".
+pub fn group_names(arch: Arch) -> Vec<String> {
+    match arch {
+        Arch::Resnet18 | Arch::Resnet50 => resnet_stage_names(),
+        Arch::EfficientnetLite0 | Arch::InceptionV3 | Arch::MobilenetV2 => Vec::new(),
     }
 }
 

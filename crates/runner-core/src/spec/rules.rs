@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::closest;
-use super::layers::{LayerName, find_layer};
+use super::layers::{LayerName, find_layer, group_names};
 use super::types::{
     Activation, Arch, BackboneSpec, FreezeKeyword, FreezeSpec, HeadLayerSpec, Loss, PipelineSpec,
 };
@@ -321,7 +321,8 @@ fn inside_block_message(arch: Arch, layers: &[String], name: &str, block: usize)
 
 /// The message for a layer name the architecture does not have, listing the nearest ones.
 pub fn unknown_layer_message(arch: Arch, layers: &[String], key: &str, name: &str) -> String {
-    let nearest: Vec<String> = closest(layers.iter().map(String::as_str), name, 3)
+    let candidates: Vec<String> = layers.iter().cloned().chain(group_names(arch)).collect();
+    let nearest: Vec<String> = closest(candidates.iter().map(String::as_str), name, 3)
         .iter()
         .map(|layer| format!("`{layer}`"))
         .collect();
@@ -528,6 +529,11 @@ mod tests {
             resolve_layers(&torchvision("resnet18", "layer3", "{ to = \"layer4\" }")).unwrap_err();
         assert!(
             problems[0].1.contains("is after the cut (`layer3.1`)"),
+            "{problems:?}"
+        );
+        let problems = resolve_layers(&torchvision("resnet18", "layr3", "\"all\"")).unwrap_err();
+        assert!(
+            problems[0].1.contains("the nearest are `layer3`,"),
             "{problems:?}"
         );
         let problems = resolve_layers(&torchvision("resnet18", "bn1", "\"all\"")).unwrap_err();

@@ -24,6 +24,11 @@ pub fn resnet_layer_names(stages: [usize; 4]) -> Vec<String> {
     std::iter::once("stem".to_string()).chain(blocks).collect()
 }
 
+/// The names of a ResNet's stages, which stand for their blocks.
+pub fn resnet_stage_names() -> Vec<String> {
+    (1..=4).map(|stage| format!("layer{stage}")).collect()
+}
+
 /// Looks `name` up among a ResNet's layers, its stem's modules and its stages.
 pub fn find_resnet_layer(stages: [usize; 4], name: &str) -> LayerName {
     match name {
