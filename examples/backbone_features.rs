@@ -13,8 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
-use runner::model::efficientnet_lite::{EfficientNetLite, TORCH_KEY_REMAPPING};
-use runner::model::{build_backbone, inception_v3_weights, load_pytorch};
+use runner::model::{Network, build_backbone};
 use runner::spec::{Arch, BackboneSpec, FreezeKeyword, FreezeSpec};
 
 fn main() -> Result<()> {
@@ -70,19 +69,7 @@ fn main() -> Result<()> {
         println!("{name} {channels} {rows} {columns}");
     }
     if logits {
-        let weights = spec.weights_file();
-        let logits = match arch {
-            Arch::EfficientnetLite0 => {
-                let mut network = EfficientNetLite::lite0(&device);
-                if let Some(file) = weights {
-                    load_pytorch(&mut network, file, &TORCH_KEY_REMAPPING, arch)?;
-                }
-                network.forward_classifier(input)
-            }
-            Arch::InceptionV3 => {
-                inception_v3_weights::pretrained(weights, &device)?.forward_classifier(input)
-            }
-        };
+        let logits = Network::load(arch, spec.weights_file(), &device)?.forward_classifier(input);
         let [_, classes] = logits.dims();
         write(&out, "logits", logits.into_data())?;
         println!("logits {classes}");

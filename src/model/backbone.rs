@@ -4,11 +4,8 @@
 use anyhow::Result;
 use burn::prelude::*;
 
-use super::efficientnet_lite::{self, EfficientNetLite};
-use super::inception_v3;
-use super::inception_v3_weights;
 use super::layers::BackboneLayer;
-use super::weights::load_pytorch;
+use super::network::{Network, preprocess};
 use crate::data::Preprocess;
 use crate::spec::{Arch, BackboneSpec, resolve_layers};
 
@@ -23,24 +20,7 @@ pub struct Backbone {
 
 /// Builds the architecture, loads its weights, cuts it and resolves the freeze spec.
 pub fn build_backbone(spec: &BackboneSpec, device: &Device) -> Result<Backbone> {
-    let (mut layers, preprocess) = match spec.arch {
-        Arch::EfficientnetLite0 => {
-            let mut network = EfficientNetLite::lite0(device);
-            if let Some(file) = spec.weights_file() {
-                load_pytorch(
-                    &mut network,
-                    file,
-                    &efficientnet_lite::TORCH_KEY_REMAPPING,
-                    spec.arch,
-                )?;
-            }
-            (network.into_named_layers(), efficientnet_lite::PREPROCESS)
-        }
-        Arch::InceptionV3 => {
-            let network = inception_v3_weights::pretrained(spec.weights_file(), device)?;
-            (network.into_named_layers(), inception_v3::PREPROCESS)
-        }
-    };
+    let mut layers = Network::load(spec.arch, spec.weights_file(), device)?.into_named_layers();
     debug_assert!(
         layers
             .iter()
@@ -58,6 +38,6 @@ pub fn build_backbone(spec: &BackboneSpec, device: &Device) -> Result<Backbone> 
         arch: spec.arch,
         layers,
         frozen,
-        preprocess,
+        preprocess: preprocess(spec.arch),
     })
 }

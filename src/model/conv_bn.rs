@@ -1,22 +1,67 @@
-//! Convolution followed by batch normalization and an optional ReLU6: the unit every
-//! EfficientNet-Lite layer is built from.
+//! Convolution followed by batch normalization and an optional ReLU or ReLU6: the unit
+//! EfficientNet-Lite, MobileNetV2 and the ResNets are built from, padded and normalized as
+//! the framework their weights were trained in does it.
 
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::prelude::*;
+use burn::tensor::activation::relu;
 
-/// TensorFlow's BatchNorm epsilon, which the EfficientNet-Lite weights were trained with.
-const BATCH_NORM_EPSILON: f64 = 1e-3;
+/// The framework whose padding and BatchNorm epsilon a network's weights were trained with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framework {
+    /// "SAME" padding (asymmetric on stride 2), epsilon 1e-3: EfficientNet-Lite.
+    TensorFlow,
+    /// Half the kernel on each side, epsilon 1e-5: torchvision's networks.
+    Torchvision,
+}
+
+impl Framework {
+    fn padding(self, kernel: usize) -> PaddingConfig2d {
+        match self {
+            Framework::TensorFlow => PaddingConfig2d::Same,
+            Framework::Torchvision => {
+                let side = (kernel - 1) / 2;
+                PaddingConfig2d::Explicit(side, side, side, side)
+            }
+        }
+    }
+
+    fn batch_norm_epsilon(self) -> f64 {
+        match self {
+            Framework::TensorFlow => 1e-3,
+            Framework::Torchvision => 1e-5,
+        }
+    }
+}
+
+/// What follows the BatchNorm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// Nothing: a projection, or a residual branch that is activated after the addition.
+    Linear,
+    Relu,
+    Relu6,
+}
+
+impl Activation {
+    pub fn apply(self, x: Tensor<4>) -> Tensor<4> {
+        match self {
+            Activation::Linear => x,
+            Activation::Relu => relu(x),
+            Activation::Relu6 => x.clamp(0.0, 6.0),
+        }
+    }
+}
 
 #[derive(Module, Debug)]
 pub struct ConvBn {
     pub conv: Conv2d,
     /// `None` once folded into `conv` by [`ConvBn::fold_batchnorm`].
     pub bn: Option<BatchNorm>,
-    /// Whether a ReLU6 follows.
     #[module(skip)]
-    pub relu6: bool,
+    pub activation: Activation,
 }
 
 /// The shape of a [`ConvBn`].
@@ -27,25 +72,26 @@ pub struct ConvBnShape {
     pub stride: usize,
     /// `channels[0]` for a depthwise convolution, 1 otherwise.
     pub groups: usize,
-    pub relu6: bool,
+    pub activation: Activation,
+    pub framework: Framework,
 }
 
 impl ConvBn {
-    /// A convolution with TensorFlow "SAME" padding (asymmetric on stride 2), no bias.
+    /// A convolution without bias, padded as `shape.framework` pads.
     pub fn new(shape: ConvBnShape, device: &Device) -> Self {
         let conv = Conv2dConfig::new(shape.channels, [shape.kernel, shape.kernel])
             .with_stride([shape.stride, shape.stride])
             .with_groups(shape.groups)
-            .with_padding(PaddingConfig2d::Same)
+            .with_padding(shape.framework.padding(shape.kernel))
             .with_bias(false)
             .init(device);
         let bn = BatchNormConfig::new(shape.channels[1])
-            .with_epsilon(BATCH_NORM_EPSILON)
+            .with_epsilon(shape.framework.batch_norm_epsilon())
             .init(device);
         Self {
             conv,
             bn: Some(bn),
-            relu6: shape.relu6,
+            activation: shape.activation,
         }
     }
 
@@ -55,7 +101,7 @@ impl ConvBn {
             Some(bn) => bn.forward(x),
             None => x,
         };
-        if self.relu6 { x.clamp(0.0, 6.0) } else { x }
+        self.activation.apply(x)
     }
 
     /// Folds the BatchNorm's running statistics into the convolution's weight and bias, for
@@ -67,7 +113,7 @@ impl ConvBn {
         Self {
             conv,
             bn: None,
-            relu6: self.relu6,
+            activation: self.activation,
         }
     }
 }
@@ -96,31 +142,68 @@ mod tests {
     #[test]
     fn folding_batchnorm_keeps_the_output() {
         let device = crate::device::cpu();
-        let shape = ConvBnShape {
-            channels: [6, 6],
-            kernel: 3,
-            stride: 2,
-            groups: 6,
-            relu6: true,
-        };
-        let mut layer = ConvBn::new(shape, &device);
-        let random = |low: f64, high: f64| {
-            Tensor::<1>::random([6], Distribution::Uniform(low, high), &device)
-        };
-        let bn = layer.bn.as_mut().unwrap();
-        bn.gamma = Param::from_tensor(random(0.5, 2.0));
-        bn.beta = Param::from_tensor(random(-1.0, 1.0));
-        bn.running_mean = RunningState::new(random(-1.0, 1.0));
-        bn.running_var = RunningState::new(random(0.1, 3.0));
-        let input = Tensor::<4>::random([2, 6, 9, 10], Distribution::Normal(0.0, 2.0), &device);
+        for (activation, framework) in [
+            (Activation::Relu6, Framework::TensorFlow),
+            (Activation::Relu, Framework::Torchvision),
+        ] {
+            let shape = ConvBnShape {
+                channels: [6, 6],
+                kernel: 3,
+                stride: 2,
+                groups: 6,
+                activation,
+                framework,
+            };
+            let mut layer = ConvBn::new(shape, &device);
+            let random = |low: f64, high: f64| {
+                Tensor::<1>::random([6], Distribution::Uniform(low, high), &device)
+            };
+            let bn = layer.bn.as_mut().unwrap();
+            bn.gamma = Param::from_tensor(random(0.5, 2.0));
+            bn.beta = Param::from_tensor(random(-1.0, 1.0));
+            bn.running_mean = RunningState::new(random(-1.0, 1.0));
+            bn.running_var = RunningState::new(random(0.1, 3.0));
+            let input = Tensor::<4>::random([2, 6, 9, 10], Distribution::Normal(0.0, 2.0), &device);
 
-        let expected = layer.forward(input.clone());
-        let folded = layer.fold_batchnorm();
-        assert!(folded.bn.is_none());
-        let difference = (folded.forward(input) - expected)
-            .abs()
-            .max()
-            .into_scalar::<f32>();
-        assert!(difference < 1e-5, "max abs difference {difference}");
+            let expected = layer.forward(input.clone());
+            let folded = layer.fold_batchnorm();
+            assert!(folded.bn.is_none());
+            let difference = (folded.forward(input) - expected)
+                .abs()
+                .max()
+                .into_scalar::<f32>();
+            assert!(
+                difference < 1e-5,
+                "{framework:?}: max abs difference {difference}"
+            );
+        }
+    }
+
+    #[test]
+    fn pads_as_each_framework_does() {
+        let device = crate::device::cpu();
+        let output_side = |framework| {
+            let shape = ConvBnShape {
+                channels: [1, 1],
+                kernel: 3,
+                stride: 2,
+                groups: 1,
+                activation: Activation::Linear,
+                framework,
+            };
+            let input = Tensor::<4>::ones([1, 1, 6, 6], &device);
+            let mut layer = ConvBn::new(shape, &device);
+            layer.conv.weight = Param::from_tensor(Tensor::ones([1, 1, 3, 3], &device));
+            // Without the BatchNorm, the output counts the real pixels under the kernel.
+            layer.bn = None;
+            layer
+                .forward(input)
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap()
+        };
+        // TensorFlow pads a 6-pixel side by 0 before and 1 after, torchvision by 1 and 1.
+        assert_eq!(output_side(Framework::TensorFlow)[..3], [9.0, 9.0, 6.0]);
+        assert_eq!(output_side(Framework::Torchvision)[..3], [4.0, 6.0, 6.0]);
     }
 }

@@ -5,8 +5,9 @@
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 
-use super::conv_bn::{ConvBn, ConvBnShape};
+use super::conv_bn::{Activation, ConvBn, ConvBnShape, Framework};
 use super::layers::BackboneLayer;
+use super::mbconv::MbConv;
 use crate::data::Preprocess;
 
 /// `(expansion, kernel, stride, output channels, repeats)` per stage, as in the reference.
@@ -27,86 +28,6 @@ pub const PREPROCESS: Preprocess = Preprocess {
     scale: [1.0 / 128.0; 3],
     offset: [-127.0 / 128.0; 3],
 };
-
-/// An inverted-residual block: 1x1 expansion, depthwise conv, 1x1 projection, plus the input
-/// when the shape is unchanged.
-#[derive(Module, Debug)]
-pub struct MbConv {
-    pub expand: Option<ConvBn>,
-    pub depthwise: ConvBn,
-    pub project: ConvBn,
-    #[module(skip)]
-    pub residual: bool,
-}
-
-impl MbConv {
-    fn new(
-        input: usize,
-        output: usize,
-        expansion: usize,
-        kernel: usize,
-        stride: usize,
-        device: &Device,
-    ) -> Self {
-        let hidden = input * expansion;
-        let expand = (expansion != 1).then(|| {
-            ConvBn::new(
-                ConvBnShape {
-                    channels: [input, hidden],
-                    kernel: 1,
-                    stride: 1,
-                    groups: 1,
-                    relu6: true,
-                },
-                device,
-            )
-        });
-        let depthwise = ConvBn::new(
-            ConvBnShape {
-                channels: [hidden, hidden],
-                kernel,
-                stride,
-                groups: hidden,
-                relu6: true,
-            },
-            device,
-        );
-        let project = ConvBn::new(
-            ConvBnShape {
-                channels: [hidden, output],
-                kernel: 1,
-                stride: 1,
-                groups: 1,
-                relu6: false,
-            },
-            device,
-        );
-        Self {
-            expand,
-            depthwise,
-            project,
-            residual: stride == 1 && input == output,
-        }
-    }
-
-    pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
-        let x = match &self.expand {
-            Some(expand) => expand.forward(input.clone()),
-            None => input.clone(),
-        };
-        let x = self.project.forward(self.depthwise.forward(x));
-        if self.residual { x + input } else { x }
-    }
-
-    pub fn fold_batchnorm(self) -> Self {
-        Self {
-            expand: self.expand.map(ConvBn::fold_batchnorm),
-            depthwise: self.depthwise.fold_batchnorm(),
-            project: self.project.fold_batchnorm(),
-            residual: self.residual,
-        }
-    }
-}
 
 /// The whole network with its ImageNet classifier, laid out so that the package's state
 /// dict maps onto it by [`TORCH_KEY_REMAPPING`].
@@ -148,7 +69,8 @@ impl EfficientNetLite {
                 kernel: 3,
                 stride: 2,
                 groups: 1,
-                relu6: true,
+                activation: Activation::Relu6,
+                framework: Framework::TensorFlow,
             },
             device,
         );
@@ -158,7 +80,12 @@ impl EfficientNetLite {
             for repeat in 0..repeats {
                 let stride = if repeat == 0 { stride } else { 1 };
                 blocks.push(MbConv::new(
-                    input, output, expansion, kernel, stride, device,
+                    [input, output],
+                    expansion,
+                    kernel,
+                    stride,
+                    Framework::TensorFlow,
+                    device,
                 ));
                 input = output;
             }
@@ -169,7 +96,8 @@ impl EfficientNetLite {
                 kernel: 1,
                 stride: 1,
                 groups: 1,
-                relu6: true,
+                activation: Activation::Relu6,
+                framework: Framework::TensorFlow,
             },
             device,
         );

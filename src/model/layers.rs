@@ -4,8 +4,9 @@
 use burn::prelude::*;
 
 use super::conv_bn::ConvBn;
-use super::efficientnet_lite::MbConv;
 use super::inception_v3::InceptionLayer;
+use super::mbconv::MbConv;
+use super::resnet::{ResNetStem, ResidualBlock};
 
 // A backbone holds a few dozen layers: boxing the larger variant would buy nothing.
 #[allow(clippy::large_enum_variant)]
@@ -14,6 +15,8 @@ pub enum BackboneLayer {
     ConvBn(ConvBn),
     MbConv(MbConv),
     Inception(InceptionLayer),
+    ResNetStem(ResNetStem),
+    Residual(ResidualBlock),
 }
 
 impl BackboneLayer {
@@ -22,6 +25,8 @@ impl BackboneLayer {
             BackboneLayer::ConvBn(layer) => layer.forward(x),
             BackboneLayer::MbConv(layer) => layer.forward(x),
             BackboneLayer::Inception(layer) => layer.forward(x),
+            BackboneLayer::ResNetStem(layer) => layer.forward(x),
+            BackboneLayer::Residual(layer) => layer.forward(x),
         }
     }
 
@@ -30,6 +35,8 @@ impl BackboneLayer {
             BackboneLayer::ConvBn(layer) => BackboneLayer::ConvBn(layer.fold_batchnorm()),
             BackboneLayer::MbConv(layer) => BackboneLayer::MbConv(layer.fold_batchnorm()),
             BackboneLayer::Inception(layer) => BackboneLayer::Inception(layer.fold_batchnorm()),
+            BackboneLayer::ResNetStem(layer) => BackboneLayer::ResNetStem(layer.fold_batchnorm()),
+            BackboneLayer::Residual(layer) => BackboneLayer::Residual(layer.fold_batchnorm()),
         }
     }
 
@@ -39,6 +46,8 @@ impl BackboneLayer {
             BackboneLayer::ConvBn(_) => "Conv2d+BatchNorm",
             BackboneLayer::MbConv(_) => "MBConv",
             BackboneLayer::Inception(layer) => layer.kind(),
+            BackboneLayer::ResNetStem(_) => "Conv2d+BatchNorm+ReLU+MaxPool2d",
+            BackboneLayer::Residual(layer) => layer.kind(),
         }
     }
 }

@@ -355,6 +355,22 @@ const CASES: &[(&str, &str, &str, &str, usize, usize)] = &[
         7,
     ),
     (
+        "resnet18: a cut inside the stem",
+        "arch = \"efficientnet_lite0\"\nweights = \"w.pth\"\ncut = \"block3\"",
+        "arch = \"resnet18\"\nweights = \"w.pth\"\ncut = \"bn1\"",
+        "`bn1` is inside resnet18's block `stem`",
+        14,
+        7,
+    ),
+    (
+        "mobilenet_v2: a feature index past the last",
+        "arch = \"efficientnet_lite0\"\nweights = \"w.pth\"\ncut = \"block3\"",
+        "arch = \"mobilenet_v2\"\nweights = \"w.pth\"\ncut = \"features.19\"",
+        "mobilenet_v2 has no layer named `features.19`; the nearest are `features.1`",
+        14,
+        7,
+    ),
+    (
         "sweep: unknown method",
         "epochs = 2\n",
         "epochs = 2\n\n[sweep]\nmethod = \"gird\"\n",

@@ -7,7 +7,12 @@
 //! whose output it is. Every other layer Keras names (`conv2d_69`, `batch_normalization_69`,
 //! `average_pooling2d_6`, `mixed9_0`, `concatenate`, ...) lies inside one block, and each
 //! of torchvision's modules (`Conv2d_1a_3x3`, `maxpool1`, `Mixed_5b`, ...) is one block.
+//! torchvision's ResNets and MobileNetV2 are in [`super::torchvision_layers`].
 
+use super::torchvision_layers::{
+    RESNET18_STAGES, RESNET50_STAGES, find_resnet_layer, mobilenet_v2_layer_names,
+    resnet_layer_names, resnet_stage_names,
+};
 use super::types::Arch;
 
 /// What a name means in an architecture.
@@ -17,6 +22,12 @@ pub enum LayerName {
     Layer(usize),
     /// A Keras layer inside this block of [`Arch::layer_names`], not its output.
     Inside(usize),
+    /// These layers of [`Arch::layer_names`] and those between (a ResNet stage): a cut or
+    /// the end of a freeze range means the last, the start of a freeze range the first.
+    Group {
+        first: usize,
+        last: usize,
+    },
     Unknown,
 }
 
@@ -31,13 +42,24 @@ pub fn layer_names(arch: Arch) -> Vec<String> {
             .into_iter()
             .map(|block| block.name)
             .collect(),
+        Arch::Resnet18 => resnet_layer_names(RESNET18_STAGES),
+        Arch::Resnet50 => resnet_layer_names(RESNET50_STAGES),
+        Arch::MobilenetV2 => mobilenet_v2_layer_names(),
+    }
+}
+
+/// The names that stand for several layers ([`LayerName::Group`]), for "did you mean".
+pub fn group_names(arch: Arch) -> Vec<String> {
+    match arch {
+        Arch::Resnet18 | Arch::Resnet50 => resnet_stage_names(),
+        Arch::EfficientnetLite0 | Arch::InceptionV3 | Arch::MobilenetV2 => Vec::new(),
     }
 }
 
 /// Looks `name` up among the layers and their aliases.
 pub fn find_layer(arch: Arch, name: &str) -> LayerName {
     match arch {
-        Arch::EfficientnetLite0 => layer_names(arch)
+        Arch::EfficientnetLite0 | Arch::MobilenetV2 => layer_names(arch)
             .iter()
             .position(|layer| layer == name)
             .map_or(LayerName::Unknown, LayerName::Layer),
@@ -53,6 +75,8 @@ pub fn find_layer(arch: Arch, name: &str) -> LayerName {
             }
             LayerName::Unknown
         }
+        Arch::Resnet18 => find_resnet_layer(RESNET18_STAGES, name),
+        Arch::Resnet50 => find_resnet_layer(RESNET50_STAGES, name),
     }
 }
 

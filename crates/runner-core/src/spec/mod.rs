@@ -12,6 +12,7 @@ mod phases;
 mod rules;
 mod starter;
 pub mod sweep;
+mod torchvision_layers;
 mod types;
 mod validate;
 

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::closest;
-use super::layers::{LayerName, find_layer};
+use super::layers::{LayerName, find_layer, group_names};
 use super::types::{
     Activation, Arch, BackboneSpec, FreezeKeyword, FreezePattern, FreezeSpec, HeadLayerSpec,
     LayerRef, Loss, PipelineSpec,
@@ -256,6 +256,10 @@ pub fn resolve_layers(backbone: &BackboneSpec) -> Result<LayerPlan, Vec<(String,
             LayerName::Inside(index) => {
                 (None, Some(inside_block_message(arch, &layers, name, index)))
             }
+            // A freeze range from a ResNet stage starts at its first block; a cut there or a
+            // range up to it ends after its last.
+            LayerName::Group { first, .. } if key == "backbone.freeze.from" => (Some(first), None),
+            LayerName::Group { last, .. } => (Some(last), None),
             LayerName::Unknown => (None, Some(unknown_layer_message(arch, &layers, key, name))),
         };
         problems.extend(problem.map(|message| (key.to_string(), message)));
@@ -352,8 +356,14 @@ fn inside_block_message(arch: Arch, layers: &[String], name: &str, block: usize)
         0 => String::new(),
         _ => format!(" or `{}` to drop it", layers[block - 1]),
     };
+    let why = match arch {
+        Arch::InceptionV3 => {
+            "which runs its branches side by side and cuts only after the whole block"
+        }
+        _ => "which is kept or dropped as a whole",
+    };
     format!(
-        "`backbone.cut` = \"{name}\": `{name}` is inside {}'s block `{block_name}`, which runs its branches side by side and cuts only after the whole block; \
+        "`backbone.cut` = \"{name}\": `{name}` is inside {}'s block `{block_name}`, {why}; \
          cut at `{block_name}` to keep the block{before} (blocks: {})",
         arch.name(),
         layers.join(", "),
@@ -363,7 +373,8 @@ fn inside_block_message(arch: Arch, layers: &[String], name: &str, block: usize)
 
 /// The message for a layer name the architecture does not have, listing the nearest ones.
 pub fn unknown_layer_message(arch: Arch, layers: &[String], key: &str, name: &str) -> String {
-    let nearest: Vec<String> = closest(layers.iter().map(String::as_str), name, 3)
+    let candidates: Vec<String> = layers.iter().cloned().chain(group_names(arch)).collect();
+    let nearest: Vec<String> = closest(candidates.iter().map(String::as_str), name, 3)
         .iter()
         .map(|layer| format!("`{layer}`"))
         .collect();
@@ -570,6 +581,72 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("activation, activation_1,"), "{message}");
+    }
+
+    fn torchvision(arch: &str, cut: &str, freeze: &str) -> BackboneSpec {
+        let text =
+            format!("arch = \"{arch}\"\nweights = \"none\"\ncut = \"{cut}\"\nfreeze = {freeze}\n");
+        toml::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn resnet_stages_freeze_and_cut_by_their_blocks() {
+        // resnet50: stem, layer1.0-2, layer2.0-3, layer3.0-5 (8..=13), layer4.0-2.
+        let stages = resolve_layers(&torchvision(
+            "resnet50",
+            "layer4",
+            "{ from = \"layer2\", to = \"layer3\" }",
+        ))
+        .unwrap();
+        assert_eq!(stages.cut, 16);
+        let frozen: Vec<usize> = (0..=16).filter(|&index| stages.frozen[index]).collect();
+        assert_eq!(frozen, (4..=13).collect::<Vec<_>>());
+        // Fine-tuning the last block: everything before `layer4.2` frozen.
+        let blocks = resolve_layers(&torchvision(
+            "resnet50",
+            "layer4.2",
+            "{ to = \"layer4.1\" }",
+        ))
+        .unwrap();
+        assert_eq!(blocks.frozen, [vec![true; 16], vec![false]].concat());
+        let stem = resolve_layers(&torchvision("resnet18", "maxpool", "{ to = \"bn1\" }")).unwrap();
+        assert_eq!(stem.frozen, [true]);
+        let problems =
+            resolve_layers(&torchvision("resnet18", "layer3", "{ to = \"layer4\" }")).unwrap_err();
+        assert!(
+            problems[0].1.contains("is after the cut (`layer3.1`)"),
+            "{problems:?}"
+        );
+        let problems = resolve_layers(&torchvision("resnet18", "layr3", "\"all\"")).unwrap_err();
+        assert!(
+            problems[0].1.contains("the nearest are `layer3`,"),
+            "{problems:?}"
+        );
+        let problems = resolve_layers(&torchvision("resnet18", "bn1", "\"all\"")).unwrap_err();
+        assert!(
+            problems[0]
+                .1
+                .contains("`bn1` is inside resnet18's block `stem`, which is kept or dropped as a whole; cut at `stem` to keep the block (blocks: stem, layer1.0,"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn mobilenet_v2_names_its_features_as_torchvision() {
+        let plan = resolve_layers(&torchvision(
+            "mobilenet_v2",
+            "features.13",
+            "{ to = \"features.6\" }",
+        ))
+        .unwrap();
+        assert_eq!(plan.cut, 13);
+        assert_eq!(plan.frozen.iter().filter(|frozen| **frozen).count(), 7);
+        let problems =
+            resolve_layers(&torchvision("mobilenet_v2", "features.19", "\"all\"")).unwrap_err();
+        assert!(
+            problems[0].1.contains("the nearest are `features.1`"),
+            "{problems:?}"
+        );
     }
 
     #[test]

@@ -101,6 +101,17 @@ pub enum Arch {
     /// torchvision's `.pth` weights; layers `activation` .. `max_pooling2d_1` (the stem),
     /// `mixed0` .. `mixed10`, or torchvision's `Conv2d_1a_3x3` .. `Mixed_7c`.
     InceptionV3,
+    /// torchvision's ResNet-18 (ImageNet, 224 px) with its `.pth` weights; layers `stem`
+    /// (conv1, bn1, relu, maxpool), then the residual blocks `layer1.0` .. `layer4.1`;
+    /// `layer1` .. `layer4` name whole stages.
+    Resnet18,
+    /// torchvision's ResNet-50 (ImageNet, 224 px) with its `.pth` weights; layers `stem`,
+    /// then the bottleneck blocks `layer1.0` .. `layer4.2`; `layer1` .. `layer4` name whole
+    /// stages.
+    Resnet50,
+    /// torchvision's MobileNetV2 (ImageNet, 224 px) with its `.pth` weights; layers
+    /// `features.0` .. `features.18`, torchvision's indices.
+    MobilenetV2,
 }
 
 impl Arch {
@@ -108,6 +119,9 @@ impl Arch {
         match self {
             Arch::EfficientnetLite0 => "efficientnet_lite0",
             Arch::InceptionV3 => "inception_v3",
+            Arch::Resnet18 => "resnet18",
+            Arch::Resnet50 => "resnet50",
+            Arch::MobilenetV2 => "mobilenet_v2",
         }
     }
 
@@ -127,6 +141,23 @@ impl Arch {
                  download one where the internet is reachable and point `weights` at it. \
                  Use `weights = \"none\"` to train from scratch on purpose"
             }
+            Arch::Resnet18 => {
+                "the ImageNet weights of resnet18 are torchvision's https://download.pytorch.org/models/resnet18-f37072fd.pth \
+                 (IMAGENET1K_V1); download it where the internet is reachable and point `weights` at it. \
+                 Use `weights = \"none\"` to train from scratch on purpose"
+            }
+            Arch::Resnet50 => {
+                "the ImageNet weights of resnet50 are torchvision's https://download.pytorch.org/models/resnet50-11ad3fa6.pth \
+                 (IMAGENET1K_V2) or https://download.pytorch.org/models/resnet50-0676ba61.pth (IMAGENET1K_V1); \
+                 download one where the internet is reachable and point `weights` at it. \
+                 Use `weights = \"none\"` to train from scratch on purpose"
+            }
+            Arch::MobilenetV2 => {
+                "the ImageNet weights of mobilenet_v2 are torchvision's https://download.pytorch.org/models/mobilenet_v2-7ebf99e0.pth \
+                 (IMAGENET1K_V2) or https://download.pytorch.org/models/mobilenet_v2-b0353104.pth (IMAGENET1K_V1); \
+                 download one where the internet is reachable and point `weights` at it. \
+                 Use `weights = \"none\"` to train from scratch on purpose"
+            }
         }
     }
 
@@ -138,8 +169,9 @@ impl Arch {
     /// The smallest image side the architecture takes down to its last layer.
     pub fn min_image_side(self) -> u32 {
         match self {
-            // "SAME" padding: every stride-2 layer keeps at least one pixel.
-            Arch::EfficientnetLite0 => 1,
+            // Every stride-2 layer pads its input ("SAME" for EfficientNet-Lite, half the
+            // kernel for torchvision's networks), so it keeps at least one pixel.
+            Arch::EfficientnetLite0 | Arch::Resnet18 | Arch::Resnet50 | Arch::MobilenetV2 => 1,
             // Keras' own bound: mixed8's stride-2 3x3 convolutions need a 3x3 input.
             Arch::InceptionV3 => 75,
         }

@@ -1,0 +1,106 @@
+//! Each architecture's whole network, backbone and ImageNet classifier, with its pretrained
+//! weights: what a backbone is cut from, and what `bench/parity` checks logits on.
+
+use std::path::Path;
+
+use anyhow::Result;
+use burn::prelude::*;
+
+use super::efficientnet_lite::{self, EfficientNetLite};
+use super::imagenet;
+use super::inception_v3::{self, InceptionV3};
+use super::inception_v3_weights;
+use super::layers::BackboneLayer;
+use super::mobilenet_v2::{self, MobileNetV2};
+use super::resnet::{self, ResNet};
+use super::weights::load_pytorch;
+use crate::data::Preprocess;
+use crate::spec::Arch;
+
+/// A network of any architecture.
+// Built once per backbone and taken apart at once: boxing the larger variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum Network {
+    EfficientnetLite(EfficientNetLite),
+    InceptionV3(InceptionV3),
+    ResNet(ResNet),
+    MobileNetV2(MobileNetV2),
+}
+
+impl Network {
+    /// `arch` with the weights of `file`, or freshly initialized for `None`.
+    pub fn load(arch: Arch, file: Option<&Path>, device: &Device) -> Result<Self> {
+        Ok(match arch {
+            Arch::EfficientnetLite0 => Network::EfficientnetLite(torch_weights(
+                EfficientNetLite::lite0(device),
+                file,
+                &efficientnet_lite::TORCH_KEY_REMAPPING,
+                arch,
+            )?),
+            Arch::InceptionV3 => {
+                Network::InceptionV3(inception_v3_weights::pretrained(file, device)?)
+            }
+            Arch::Resnet18 => Network::ResNet(torch_weights(
+                ResNet::resnet18(device),
+                file,
+                &resnet::TORCH_KEY_REMAPPING,
+                arch,
+            )?),
+            Arch::Resnet50 => Network::ResNet(torch_weights(
+                ResNet::resnet50(device),
+                file,
+                &resnet::TORCH_KEY_REMAPPING,
+                arch,
+            )?),
+            Arch::MobilenetV2 => Network::MobileNetV2(torch_weights(
+                MobileNetV2::new(device),
+                file,
+                &mobilenet_v2::TORCH_KEY_REMAPPING,
+                arch,
+            )?),
+        })
+    }
+
+    /// The feature layers in order with their names, dropping the classifier.
+    pub fn into_named_layers(self) -> Vec<(String, BackboneLayer)> {
+        match self {
+            Network::EfficientnetLite(network) => network.into_named_layers(),
+            Network::InceptionV3(network) => network.into_named_layers(),
+            Network::ResNet(network) => network.into_named_layers(),
+            Network::MobileNetV2(network) => network.into_named_layers(),
+        }
+    }
+
+    /// ImageNet logits (before the softmax), for checking that pretrained weights loaded
+    /// correctly.
+    pub fn forward_classifier(self, images: Tensor<4>) -> Tensor<2> {
+        match self {
+            Network::EfficientnetLite(network) => network.forward_classifier(images),
+            Network::InceptionV3(network) => network.forward_classifier(images),
+            Network::ResNet(network) => network.forward_classifier(images),
+            Network::MobileNetV2(network) => network.forward_classifier(images),
+        }
+    }
+}
+
+/// The input the architecture's weights were trained on, from 0..255 pixels.
+pub fn preprocess(arch: Arch) -> Preprocess {
+    match arch {
+        Arch::EfficientnetLite0 => efficientnet_lite::PREPROCESS,
+        Arch::InceptionV3 => inception_v3::PREPROCESS,
+        Arch::Resnet18 | Arch::Resnet50 | Arch::MobilenetV2 => imagenet::PREPROCESS,
+    }
+}
+
+/// `network` with a PyTorch state dict loaded into it, when there is one.
+fn torch_weights<M: Module>(
+    mut network: M,
+    file: Option<&Path>,
+    remapping: &[(&str, &str)],
+    arch: Arch,
+) -> Result<M> {
+    if let Some(file) = file {
+        load_pytorch(&mut network, file, remapping, arch)?;
+    }
+    Ok(network)
+}
