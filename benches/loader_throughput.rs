@@ -22,6 +22,8 @@ const BATCH: usize = 32;
 const REPEATS: usize = 3;
 
 fn main() {
+    // As `runner-torch` does at start-up (see src/allocator.rs).
+    runner::allocator::keep_freed_memory();
     let train = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/cats_and_dogs/train");
     let files = scan_split("training", &train, None)
         .unwrap_or_else(|err| panic!("{err:#} (run scripts/setup.sh to link the data)"));

@@ -30,6 +30,8 @@ fn main() {
         .skip(1)
         .filter_map(|arg| arg.parse().ok())
         .collect();
+    // As `runner-torch` does at start-up (see src/allocator.rs).
+    runner::allocator::keep_freed_memory();
     let batch = args.first().copied().unwrap_or(32);
     let threads = args.get(1).copied().unwrap_or(2);
     tch::set_num_threads(threads as i32);

@@ -110,6 +110,7 @@ pub fn run_json(
         "validation_images": run.validation_images,
         "test_images": run.test_images,
         "test": run.test,
+        "confusion_matrix": run.confusion_matrix,
         "stages": run.stages,
         "reused_in": run.reused_in,
         "skipped_files": run.skipped_files,
@@ -166,6 +167,20 @@ pub fn run_text(run: &RunRecord, history: &[EpochMetrics], store: &Store) -> Str
             &mut out,
             "test",
             format!("loss {loss:.4} accuracy {accuracy:.4} (best epoch's weights)"),
+        );
+    }
+    if !run.confusion_matrix.is_empty() {
+        // Rows are the true classes, columns the predicted ones, as Keras users print it.
+        let rows: Vec<String> = run
+            .confusion_matrix
+            .iter()
+            .zip(&run.classes)
+            .map(|(row, class)| format!("{class}: {row:?}"))
+            .collect();
+        line(
+            &mut out,
+            "confusion",
+            format!("{} (true: predicted counts)", rows.join("; ")),
         );
     }
     for (name, artifact) in &run.artifacts {
