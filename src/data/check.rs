@@ -9,6 +9,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::decode::decode_upright;
 use super::parallel::map_in_parallel;
 use super::{Manifest, ScannedSplit};
 
@@ -90,18 +91,10 @@ pub fn check_data(splits: &[(&str, &ScannedSplit, &Manifest)]) -> DataReport {
     }
 }
 
-/// Width and height of a fully decoded image, or why it cannot be decoded.
+/// Width and height of a fully decoded image, upright as training sees it, or why it
+/// cannot be decoded.
 fn image_size(path: &Path) -> Result<(u32, u32), String> {
-    std::panic::catch_unwind(|| {
-        let image = image::ImageReader::open(path)
-            .map_err(|err| err.to_string())?
-            .with_guessed_format()
-            .map_err(|err| err.to_string())?
-            .decode()
-            .map_err(|err| format!("not a readable image ({err})"))?;
-        Ok((image.width(), image.height()))
-    })
-    .unwrap_or_else(|_| Err("the image decoder failed on this file".to_string()))
+    decode_upright(path).map(|image| (image.width(), image.height()))
 }
 
 impl DataReport {

@@ -94,21 +94,26 @@ pub fn decode_split(
 /// dropped, as Keras' `load_img` does). Never panics: a decoder panic on a hostile file
 /// becomes an error like any other.
 pub fn decode_resized(path: &std::path::Path, width: u32, height: u32) -> Result<Vec<u8>, String> {
+    let rgb = decode_upright(path)?.into_rgb8();
+    let resized = image::imageops::resize(&rgb, width, height, FilterType::Triangle);
+    Ok(resized.into_raw())
+}
+
+/// One file fully decoded, upright as its EXIF orientation says. Never panics: a decoder
+/// panic on a hostile file becomes an error like any other.
+pub fn decode_upright(path: &std::path::Path) -> Result<DynamicImage, String> {
     std::panic::catch_unwind(|| {
-        let decoder = image::ImageReader::open(path)
+        let mut decoder = image::ImageReader::open(path)
             .map_err(|err| err.to_string())?
             .with_guessed_format()
             .map_err(|err| err.to_string())?
             .into_decoder()
             .map_err(|err| format!("not a readable image ({err})"))?;
-        let mut decoder = decoder;
         let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
         let mut image = DynamicImage::from_decoder(decoder)
             .map_err(|err| format!("not a readable image ({err})"))?;
         image.apply_orientation(orientation);
-        let rgb = image.into_rgb8();
-        let resized = image::imageops::resize(&rgb, width, height, FilterType::Triangle);
-        Ok(resized.into_raw())
+        Ok(image)
     })
     .unwrap_or_else(|_| Err("the image decoder failed on this file".to_string()))
 }
