@@ -329,7 +329,6 @@ fn train_phase(
         ),
     };
     let callbacks = RefCell::new(start.callbacks);
-    let lr_factor = Cell::new(start.lr_factor);
     let remembered: RefCell<Option<TrainableModel>> = RefCell::new(None);
     let stopped: RefCell<Option<String>> = RefCell::new(None);
     let last_epoch = trial
@@ -337,7 +336,6 @@ fn train_phase(
         .iter()
         .map(|p| p.spec.train.epochs)
         .sum::<usize>();
-    let mut loop_factor = start.lr_factor;
     let (model, stop) = fit_phase(
         &classifier.frozen,
         classifier.trainable.clone(),
@@ -347,7 +345,7 @@ fn train_phase(
         &fit,
         &loop_phase,
         start.next_epoch,
-        &mut loop_factor,
+        start.lr_factor,
         |report| {
             let metrics = report.metrics;
             log_epoch(metrics, last_epoch);
@@ -381,13 +379,12 @@ fn train_phase(
                     record.artifacts.insert(file.clone(), artifact);
                 }
             }
-            lr_factor.set(lr_factor.get() * actions.lr_factor.unwrap_or(1.0));
             let state = ResumeState {
                 epoch: metrics.epoch,
                 phase: phase_index,
                 phase_first_epoch: loop_phase.first_epoch,
                 phase_done: false,
-                lr_factor: lr_factor.get(),
+                lr_factor: report.lr_factor * actions.lr_factor.unwrap_or(1.0),
                 callbacks: callbacks.borrow().clone(),
                 stopped: actions.stop.clone(),
             };

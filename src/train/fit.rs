@@ -106,6 +106,8 @@ pub struct EpochReport<'a> {
     pub metrics: &'a EpochMetrics,
     pub model: &'a TrainableModel,
     pub optimizer: &'a ModuleOptimizer,
+    /// The factor the epoch's learning rate was multiplied by (reductions on plateau).
+    pub lr_factor: f64,
     /// `[label][predicted]` on the validation images.
     pub validation_confusion: &'a [Vec<usize>],
 }
@@ -129,7 +131,7 @@ pub fn fit_phase(
     options: &FitOptions,
     phase: &Phase,
     start: usize,
-    lr_factor: &mut f64,
+    mut lr_factor: f64,
     mut on_epoch: impl FnMut(EpochReport) -> Result<EpochOutcome>,
 ) -> Result<(TrainableModel, FitStop)> {
     let activity = options.activity;
@@ -157,7 +159,7 @@ pub fn fit_phase(
                 return Ok((model, FitStop::Interrupted));
             }
             let progress = (epoch - phase.first_epoch) as f64 + step as f64 / steps as f64;
-            lr = phase.schedule.lr(progress) * *lr_factor;
+            lr = phase.schedule.lr(progress) * lr_factor;
             step += 1;
             let logits = model.forward_logits(features.autodiff());
             let loss = loss_from_logits(options.loss, logits.clone(), &labels);
@@ -216,9 +218,10 @@ pub fn fit_phase(
             metrics: &metrics,
             model: &model,
             optimizer,
+            lr_factor,
             validation_confusion: validation_metrics.confusion_matrix(),
         })?;
-        *lr_factor *= outcome.lr_factor;
+        lr_factor *= outcome.lr_factor;
         if outcome.stop {
             return Ok((model, FitStop::StoppedEarly));
         }
