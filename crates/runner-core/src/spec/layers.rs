@@ -1,7 +1,7 @@
 //! The layers of each architecture that a cut or a freeze range can name, and the other
 //! names (Keras', torchvision's) that lead to them.
 //!
-//! EfficientNet-Lite0 is a plain sequence of blocks. InceptionV3 is not: its mixed blocks run
+//! EfficientNet-Lite is a plain sequence of blocks. InceptionV3 is not: its mixed blocks run
 //! branches side by side and concatenate them, so it is a sequence of 18 blocks (the stem's
 //! convolutions and poolings, then `mixed0` .. `mixed10`), each named after the Keras layer
 //! whose output it is. Every other layer Keras names (`conv2d_69`, `batch_normalization_69`,
@@ -9,6 +9,7 @@
 //! of torchvision's modules (`Conv2d_1a_3x3`, `maxpool1`, `Mixed_5b`, ...) is one block.
 //! torchvision's ResNets and MobileNetV2 are in [`super::torchvision_layers`].
 
+use super::efficientnet_lite;
 use super::torchvision_layers::{
     RESNET18_STAGES, RESNET50_STAGES, find_resnet_layer, mobilenet_v2_layer_names,
     resnet_layer_names, resnet_stage_names,
@@ -34,10 +35,13 @@ pub enum LayerName {
 /// The names a cut or a freeze range can use, in order.
 pub fn layer_names(arch: Arch) -> Vec<String> {
     match arch {
-        Arch::EfficientnetLite0 => std::iter::once("stem".to_string())
-            .chain((0..16).map(|block| format!("block{block}")))
-            .chain(std::iter::once("head_conv".to_string()))
-            .collect(),
+        lite @ (Arch::EfficientnetLite0
+        | Arch::EfficientnetLite1
+        | Arch::EfficientnetLite2
+        | Arch::EfficientnetLite3
+        | Arch::EfficientnetLite4) => efficientnet_lite::layer_names(
+            efficientnet_lite::scaling(lite).expect("every Lite variant has coefficients"),
+        ),
         Arch::InceptionV3 => inception_v3_blocks()
             .into_iter()
             .map(|block| block.name)
@@ -52,14 +56,25 @@ pub fn layer_names(arch: Arch) -> Vec<String> {
 pub fn group_names(arch: Arch) -> Vec<String> {
     match arch {
         Arch::Resnet18 | Arch::Resnet50 => resnet_stage_names(),
-        Arch::EfficientnetLite0 | Arch::InceptionV3 | Arch::MobilenetV2 => Vec::new(),
+        Arch::EfficientnetLite0
+        | Arch::EfficientnetLite1
+        | Arch::EfficientnetLite2
+        | Arch::EfficientnetLite3
+        | Arch::EfficientnetLite4
+        | Arch::InceptionV3
+        | Arch::MobilenetV2 => Vec::new(),
     }
 }
 
 /// Looks `name` up among the layers and their aliases.
 pub fn find_layer(arch: Arch, name: &str) -> LayerName {
     match arch {
-        Arch::EfficientnetLite0 | Arch::MobilenetV2 => layer_names(arch)
+        Arch::EfficientnetLite0
+        | Arch::EfficientnetLite1
+        | Arch::EfficientnetLite2
+        | Arch::EfficientnetLite3
+        | Arch::EfficientnetLite4
+        | Arch::MobilenetV2 => layer_names(arch)
             .iter()
             .position(|layer| layer == name)
             .map_or(LayerName::Unknown, LayerName::Layer),

