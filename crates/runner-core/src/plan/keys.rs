@@ -127,11 +127,12 @@ pub fn stage_keys(spec: &PipelineSpec, inputs: &InputHashes) -> StageKeys {
 }
 
 /// The spec as JSON without the keys that do not change what is trained: the name, the
-/// sweep, and the paths (their contents are hashed instead). serde_json sorts object keys,
+/// sweep, the executor, and the paths (their contents are hashed instead). serde_json sorts object keys,
 /// so the text is canonical.
 fn training_spec(spec: &PipelineSpec) -> Value {
     let mut value = serde_json::to_value(PipelineSpec {
         sweep: None,
+        executor: None,
         ..spec.clone()
     })
     .expect("a spec is JSON");
@@ -201,6 +202,24 @@ mod tests {
         moved.data.validation = Some("elsewhere/validation".into());
         moved.backbone.weights = "elsewhere/w.pth".into();
         assert_eq!(stage_keys(&moved, &inputs()), base);
+    }
+
+    #[test]
+    fn the_executor_changes_no_key_and_no_parameter() {
+        let mut on_slurm = spec();
+        on_slurm.executor = Some(crate::spec::ExecutorSpec {
+            partition: Some("gpu".into()),
+            max_concurrent: Some(2),
+            ..Default::default()
+        });
+        assert_eq!(
+            stage_keys(&on_slurm, &inputs()),
+            stage_keys(&spec(), &inputs())
+        );
+        assert_eq!(
+            crate::spec::flatten_params(&on_slurm),
+            crate::spec::flatten_params(&spec())
+        );
     }
 
     #[test]

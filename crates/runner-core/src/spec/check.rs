@@ -9,6 +9,7 @@ use serde_path_to_error::Segment;
 use toml_edit::{ImDocument, Item};
 
 use super::diagnostic::Diagnostic;
+use super::executor::ExecutorSpec;
 use super::sweep::{SweepSpec, expand, trial_spec};
 use super::types::{
     AugmentSpec, BackboneSpec, CallbackSpec, DataSpec, HeadLayerSpec, PhaseSpec, PipelineSection,
@@ -16,7 +17,7 @@ use super::types::{
 };
 use super::validate::out_of_range_values;
 
-const SECTIONS: [&str; 9] = [
+const SECTIONS: [&str; 10] = [
     "pipeline",
     "data",
     "backbone",
@@ -26,6 +27,7 @@ const SECTIONS: [&str; 9] = [
     "callbacks",
     "phases",
     "sweep",
+    "executor",
 ];
 
 /// The spec in `text`, or every problem found in it.
@@ -64,6 +66,12 @@ pub fn check_text(text: &str) -> Result<PipelineSpec, Vec<Diagnostic>> {
             .map(Some),
         None => Some(None),
     };
+    let executor = match table.get("executor") {
+        Some(_) => checker
+            .section::<ExecutorSpec>(&table, "executor", &mut problems)
+            .map(Some),
+        None => Some(None),
+    };
     let (
         Some(pipeline),
         Some(data),
@@ -74,8 +82,9 @@ pub fn check_text(text: &str) -> Result<PipelineSpec, Vec<Diagnostic>> {
         Some(callbacks),
         Some(phases),
         Some(sweep),
+        Some(executor),
     ) = (
-        pipeline, data, backbone, head, augment, train, callbacks, phases, sweep,
+        pipeline, data, backbone, head, augment, train, callbacks, phases, sweep, executor,
     )
     else {
         return Err(problems);
@@ -90,6 +99,7 @@ pub fn check_text(text: &str) -> Result<PipelineSpec, Vec<Diagnostic>> {
         callbacks,
         phases,
         sweep,
+        executor,
     };
     for (key, message) in out_of_range_values(&spec) {
         problems.push(checker.diagnostic(&key, message, false));

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::check::{check_text, locate_key_path};
 use super::diagnostic::Diagnostic;
+use super::executor::ExecutorSpec;
 use super::sweep::{SweepSpec, Trial, trial_spec};
 use super::types::PipelineSpec;
 
@@ -26,6 +27,10 @@ pub struct ExperimentSpec {
     /// The sweep to run; it replaces the base pipeline's own.
     #[serde(default)]
     pub sweep: Option<SweepSpec>,
+    /// How `runner run --executor slurm` submits the trials; it replaces the base
+    /// pipeline's own.
+    #[serde(default)]
+    pub executor: Option<ExecutorSpec>,
 }
 
 /// Whether `text` is an experiment file (it names a `base` pipeline) rather than a pipeline.
@@ -84,6 +89,9 @@ pub fn check_experiment(
     };
     if experiment.sweep.is_some() {
         spec.sweep = experiment.sweep;
+    }
+    if experiment.executor.is_some() {
+        spec.executor = experiment.executor;
     }
     if let Some((key, message)) = super::check::sweep_problem(&spec) {
         return Err(at(&["sweep", &key], message));

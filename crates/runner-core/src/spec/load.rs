@@ -125,4 +125,11 @@ fn resolve_paths(spec: &mut PipelineSpec, base: &Path) {
     if spec.backbone.weights_file().is_some() {
         resolve(&mut spec.backbone.weights);
     }
+    if let Some(dir) = spec
+        .executor
+        .as_mut()
+        .and_then(|executor| executor.shared_dir.as_mut())
+    {
+        resolve(dir);
+    }
 }

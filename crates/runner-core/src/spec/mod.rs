@@ -5,6 +5,7 @@
 mod check;
 mod diagnostic;
 pub mod efficientnet_lite;
+mod executor;
 pub mod experiment;
 mod layers;
 pub mod load;
@@ -21,6 +22,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub use diagnostic::Diagnostic;
+pub use executor::ExecutorSpec;
 pub use layers::{LayerName, find_layer};
 pub use load::{
     check_pipeline, load_pipeline, parse_pipeline, pipeline_from_spec, render_diagnostics,

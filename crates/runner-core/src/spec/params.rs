@@ -8,9 +8,14 @@ use serde_json::Value;
 use super::PipelineSpec;
 
 /// Flattens nested tables and arrays of tables into dotted key paths; arrays of plain values
-/// (such as `data.image_size`) stay whole.
+/// (such as `data.image_size`) stay whole. `[executor]` is left out: where a run trained
+/// does not change what it trained.
 pub fn flatten_params(spec: &PipelineSpec) -> BTreeMap<String, Value> {
     let mut params = BTreeMap::new();
+    let spec = PipelineSpec {
+        executor: None,
+        ..spec.clone()
+    };
     let value = serde_json::to_value(spec).expect("a spec always serializes to JSON");
     flatten_into(&mut params, String::new(), value);
     params

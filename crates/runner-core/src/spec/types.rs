@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::executor::ExecutorSpec;
 use super::sweep::SweepSpec;
 
 /// A runner pipeline: a pretrained backbone, where to cut it and what stays frozen, the new
@@ -34,6 +35,9 @@ pub struct PipelineSpec {
     /// Values to try: each trial is this pipeline with some values changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep: Option<SweepSpec>,
+    /// How `runner run --executor slurm` submits the trials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executor: Option<ExecutorSpec>,
 }
 
 /// What the pipeline is called and how it is seeded.
