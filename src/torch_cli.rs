@@ -14,7 +14,9 @@ use crate::plan::{Plan, plan_report};
 use crate::spec::load_pipeline;
 use crate::stages::Stages;
 use crate::summary::summarize;
-use runner_core::cli::{AugmentCommand, Cli, Command, DataCommand, DeviceChoice, Format};
+use runner_core::cli::{
+    AugmentCommand, Cli, Command, DataCommand, DeviceChoice, ExecutorChoice, Format,
+};
 use runner_core::report::compare::{CompareOptions, compare};
 use runner_core::report::compare_format;
 use runner_core::store::Store;
@@ -29,6 +31,7 @@ pub fn execute(cli: Cli) -> Result<()> {
             quiet,
             jobs,
             retrain,
+            executor,
         } => {
             let (device, device_label) = select_device(device)?;
             let gpus = if device_label.starts_with("cuda") {
@@ -43,6 +46,7 @@ pub fn execute(cli: Cli) -> Result<()> {
                 show_progress: !quiet && std::io::stderr().is_terminal(),
                 jobs: jobs.map_or(gpus, usize::from),
                 retrain,
+                executor,
             };
             let outcome = match (resume, file) {
                 (Some(run_id), _) => FileRuns {
@@ -148,6 +152,7 @@ pub fn execute(cli: Cli) -> Result<()> {
             key,
             threads,
             device,
+            bundle,
         } => {
             let device_choice = if device == "cpu" {
                 DeviceChoice::Cpu
@@ -162,13 +167,15 @@ pub fn execute(cli: Cli) -> Result<()> {
                 show_progress: false,
                 jobs: 1,
                 retrain: false,
+                executor: ExecutorChoice::Local,
             };
             let worker = WorkerTrial {
                 file: &file,
                 index,
-                sweep: &sweep,
+                sweep: sweep.as_deref(),
                 key: &key,
                 threads,
+                bundle: bundle.as_deref(),
             };
             let run = run_worker(&worker, &options)?;
             println!("run {} {}", run.id, run.status.as_str());

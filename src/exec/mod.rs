@@ -7,6 +7,7 @@ mod checkpoints;
 mod history_csv;
 mod inputs;
 mod record;
+mod slurm;
 mod trial;
 mod workers;
 
@@ -20,10 +21,13 @@ use crate::bail_input;
 use crate::plan::{Plan, PlannedTrial};
 use crate::spec::parse_pipeline;
 use crate::stages::Stages;
-use crate::store::{RunRecord, RunStatus, Store, new_run_id, now_millis, this_host, this_process};
+use crate::store::{
+    RunRecord, RunStatus, SLURM_FOLDER, Store, new_run_id, now_millis, this_host, this_process,
+};
 use checkpoints::latest_snapshot;
+use runner_core::cli::ExecutorChoice;
 pub use trial::{Start, run_trial};
-pub use workers::{WorkerTrial, run_worker};
+pub use workers::{WORKERS_FOLDER, WorkerTrial, run_worker};
 
 /// Set by Ctrl-C; training stops after the current batch and the run is recorded as
 /// interrupted.
@@ -39,6 +43,8 @@ pub struct RunOptions {
     pub jobs: usize,
     /// Train even the trials whose result the store already has.
     pub retrain: bool,
+    /// Here, or as Slurm tasks.
+    pub executor: ExecutorChoice,
 }
 
 /// The runs of a pipeline or experiment file: one, or one per trial of its sweep.
@@ -55,7 +61,12 @@ pub struct FileRuns {
 /// Plans a pipeline or experiment file and runs what the store does not have yet.
 pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
     let store = Store::new(&options.store);
-    let plan = Plan::new(file, &store)?;
+    let mut plan = Plan::new(file, &store)?;
+    // Runs that workers or Slurm tasks finished after their coordinator stopped following
+    // them count as trained: take them in first, and plan again if there were any.
+    if take_in_left_bundles(&plan, &store)? > 0 {
+        plan = Plan::new(file, &store)?;
+    }
     let sweep = plan.is_sweep.then(|| format!("sweep-{}", new_run_id()));
     if let Some(sweep) = &sweep {
         tracing::info!("{sweep}: {} trials", plan.trials.len());
@@ -84,6 +95,12 @@ pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
     let reused = runs.len();
     let mut stages = Stages::new(&store, &options.device);
     match &sweep {
+        _ if options.executor == ExecutorChoice::Slurm && !to_train.is_empty() => {
+            let (trained, failed) =
+                slurm::run_in_slurm(&plan, &to_train, sweep.as_deref(), &mut stages, options)?;
+            runs.extend(trained);
+            failures.extend(failed);
+        }
         Some(sweep) if options.jobs > 1 && to_train.len() > 1 => {
             let (trained, failed) =
                 workers::run_in_workers(&plan, &to_train, sweep, &mut stages, options)?;
@@ -185,6 +202,29 @@ pub fn resume_run(run_id: &str, options: &RunOptions) -> Result<RunRecord> {
         &mut stages,
         options,
     )
+}
+
+/// Takes in the bundles left in the store's `--jobs` folder and in the executor's shared
+/// folder; returns how many runs were taken in.
+fn take_in_left_bundles(plan: &Plan, store: &Store) -> Result<usize> {
+    let executor = plan.trials[0].pipeline.spec.executor.as_ref();
+    let shared = executor
+        .and_then(|executor| executor.shared_dir.clone())
+        .unwrap_or_else(|| store.root().join(SLURM_FOLDER));
+    let mut taken = 0;
+    for folder in [store.root().join(WORKERS_FOLDER), shared] {
+        if folder.is_dir() {
+            for run in store.ingest_shared_folder(&folder)? {
+                tracing::info!(
+                    "took in run {} ({}), left by an earlier run",
+                    run.id,
+                    run.status.as_str()
+                );
+                taken += 1;
+            }
+        }
+    }
+    Ok(taken)
 }
 
 fn install_interrupt_handler() {

@@ -1,9 +1,12 @@
 //! `--jobs N`: trials trained in worker processes (`runner-torch trial ...`), N at a time,
 //! with LibTorch's threads divided among them so the machine is not oversubscribed. The
 //! stages the trials need are computed first, here, so each worker finds them cached.
+//! Workers leave their runs in result bundles, as Slurm tasks do, which this process
+//! takes into the store: one writer of the database, and one ingest path for both
+//! executors.
 
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -11,27 +14,34 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use super::inputs::trial_inputs;
-use super::{INTERRUPTED, RunOptions, Start, run_trial};
+use super::{INTERRUPTED, RunOptions, Start, install_interrupt_handler, run_trial};
 use crate::bail_input;
 use crate::model::build_classifier;
 use crate::plan::{Plan, PlannedTrial};
 use crate::progress::Activity;
 use crate::stages::Stages;
-use crate::store::{RunRecord, RunStatus, Store};
+use crate::store::{RunRecord, RunStatus, Store, sweep_bundles};
 
 /// The runs the workers trained, by trial index, and why the other trials failed.
 pub type WorkerOutcomes = (Vec<(usize, RunRecord)>, Vec<String>);
+
+/// Where in the store `--jobs` workers leave their bundles, one folder per sweep.
+pub const WORKERS_FOLDER: &str = "workers";
 
 /// How a worker learns which trial to train.
 pub struct WorkerTrial<'a> {
     pub file: &'a Path,
     pub index: usize,
-    pub sweep: &'a str,
+    /// The sweep the trial belongs to; `None` for a pipeline without one.
+    pub sweep: Option<&'a str>,
     /// The training stage key the coordinator planned; the worker refuses to train a
     /// trial whose key differs (the file changed since the sweep started).
     pub key: &'a str,
     /// LibTorch intra-op threads.
     pub threads: usize,
+    /// Where the worker leaves its run as a bundle; without one it records the run in
+    /// the store itself.
+    pub bundle: Option<&'a Path>,
 }
 
 /// Trains `trials` in up to `options.jobs` workers. Returns the finished runs by trial
@@ -44,6 +54,7 @@ pub fn run_in_workers(
     options: &RunOptions,
 ) -> Result<WorkerOutcomes> {
     prepare_shared_stages(trials, stages, options)?;
+    let bundles = sweep_bundles(&options.store.join(WORKERS_FOLDER), sweep);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = (cores / options.jobs).max(1);
     tracing::info!(
@@ -62,9 +73,10 @@ pub fn run_in_workers(
             let worker = WorkerTrial {
                 file: &plan.source,
                 index: trial.index,
-                sweep,
+                sweep: Some(sweep),
                 key: &trial.keys.training,
                 threads,
+                bundle: Some(&bundles),
             };
             running.push((trial.index, spawn_worker(&worker, options)?));
         }
@@ -88,41 +100,55 @@ pub fn run_in_workers(
         }
         running = still_running;
     }
-    collect_outcomes(&Store::new(&options.store), sweep, exits)
+    let store = Store::new(&options.store);
+    let ingested = store.ingest_bundles(&bundles)?;
+    let _ = std::fs::remove_dir_all(bundles.parent().unwrap_or(&bundles));
+    let exits = exits
+        .into_iter()
+        .map(|(index, status)| {
+            let ended = if status.success() {
+                None
+            } else {
+                Some(format!("its worker exited ({status}); see its log above"))
+            };
+            (index, ended)
+        })
+        .collect();
+    Ok(outcomes(ingested, exits))
 }
 
-/// The trained runs of the workers that exited, and why the others failed.
-fn collect_outcomes(
-    store: &Store,
-    sweep: &str,
-    exits: Vec<(usize, std::process::ExitStatus)>,
-) -> Result<WorkerOutcomes> {
-    let runs = store.runs()?;
+/// The trials whose runs finished, by index, and why the others did not. `ended` says,
+/// per trial that was started, why its process ended badly (`None` when it did not).
+pub(super) fn outcomes(
+    ingested: Vec<RunRecord>,
+    ended: Vec<(usize, Option<String>)>,
+) -> WorkerOutcomes {
     let mut finished = Vec::new();
     let mut failures = Vec::new();
-    for (index, status) in exits {
-        let record = runs
-            .iter()
-            .rfind(|run| run.sweep.as_deref() == Some(sweep) && run.trial == Some(index));
+    for (index, why) in ended {
+        let record = ingested.iter().rfind(|run| run.trial == Some(index));
         match record {
-            Some(run) if status.success() && run.status != RunStatus::Failed => {
+            Some(run) if matches!(run.status, RunStatus::Finished | RunStatus::StoppedEarly) => {
                 finished.push((index, run.clone()));
             }
             Some(run) => failures.push(format!(
-                "trial {index}: {}",
-                run.reason.as_deref().unwrap_or(run.status.as_str())
+                "trial {index}: run {} {}: {}",
+                run.id,
+                run.status.as_str(),
+                run.reason.as_deref().unwrap_or("no reason recorded")
             )),
             None => failures.push(format!(
-                "trial {index}: its worker exited ({status}) before recording a run; see its log above"
+                "trial {index}: no run was recorded ({})",
+                why.as_deref().unwrap_or("the trial left no result")
             )),
         }
     }
-    Ok((finished, failures))
+    (finished, failures)
 }
 
 /// Computes the decoded images and features the trials need, so that the workers load
 /// them instead of each computing them again.
-fn prepare_shared_stages(
+pub(super) fn prepare_shared_stages(
     trials: &[&PlannedTrial],
     stages: &mut Stages,
     options: &RunOptions,
@@ -156,10 +182,23 @@ fn spawn_worker(worker: &WorkerTrial, options: &RunOptions) -> Result<Child> {
         .arg("trial")
         .arg(worker.file)
         .args(["--index", &worker.index.to_string()])
-        .args(["--sweep", worker.sweep])
+        .args(
+            worker
+                .sweep
+                .map(|sweep| ["--sweep", sweep])
+                .into_iter()
+                .flatten(),
+        )
         .args(["--key", worker.key])
         .args(["--threads", &worker.threads.to_string()])
         .args(["--device", &options.device_label])
+        .args(
+            worker
+                .bundle
+                .map(|dir| [Path::new("--bundle"), dir])
+                .into_iter()
+                .flatten(),
+        )
         // The coordinator prints the sweep's outcome; workers only log, on stderr.
         .stdout(std::process::Stdio::null());
     // SAFETY: prctl is async-signal-safe; it makes the worker stop (as on Ctrl-C) when
@@ -176,11 +215,46 @@ fn spawn_worker(worker: &WorkerTrial, options: &RunOptions) -> Result<Child> {
 }
 
 /// The body of `runner-torch trial`: re-plans the file, checks the trial is the one the
-/// coordinator planned, and trains it with the stages the coordinator cached.
+/// coordinator planned, and trains it with the stages the coordinator cached. With a
+/// bundle folder, the run is recorded in a scratch store in this node's temporary folder
+/// and then moved into a bundle there, failed or interrupted runs too.
 pub fn run_worker(worker: &WorkerTrial, options: &RunOptions) -> Result<RunRecord> {
     tch::set_num_threads(i32::try_from(worker.threads).unwrap_or(1));
+    // SIGINT from a stopping coordinator, SIGTERM from Slurm (scancel, time limit): the
+    // run stops after its batch and is recorded as interrupted.
+    install_interrupt_handler();
     let store = Store::new(&options.store);
-    let plan = Plan::new(worker.file, &store)?;
+    let Some(bundles) = worker.bundle else {
+        return train_planned_trial(worker, &store, &store, options);
+    };
+    let scratch = ScratchStore::new()?;
+    let scratch_options = RunOptions {
+        store: scratch.0.clone(),
+        device: options.device.clone(),
+        device_label: options.device_label.clone(),
+        show_progress: false,
+        jobs: 1,
+        retrain: false,
+        executor: options.executor,
+    };
+    let trained = train_planned_trial(worker, &Store::new(&scratch.0), &store, &scratch_options);
+    let scratch_store = Store::new(&scratch.0);
+    for run in scratch_store.runs()? {
+        let bundle = scratch_store.write_bundle(&run.id, bundles)?;
+        tracing::info!("run {} left in {}", run.id, bundle.display());
+    }
+    trained
+}
+
+/// Plans `worker.file` against `records` (where the run is recorded) and trains the trial
+/// with the cached stages of `caches`.
+fn train_planned_trial(
+    worker: &WorkerTrial,
+    records: &Store,
+    caches: &Store,
+    options: &RunOptions,
+) -> Result<RunRecord> {
+    let plan = Plan::new(worker.file, records)?;
     let Some(trial) = plan.trials.iter().find(|trial| trial.index == worker.index) else {
         bail_input!(
             "`{}` has no trial {} (it has {})",
@@ -196,9 +270,31 @@ pub fn run_worker(worker: &WorkerTrial, options: &RunOptions) -> Result<RunRecor
             worker.file.display()
         );
     }
-    let mut stages = Stages::new(&store, &options.device);
+    let mut stages = Stages::new(caches, &options.device);
     let start = Start::Fresh {
-        sweep: Some(worker.sweep),
+        sweep: worker.sweep,
     };
     run_trial(trial, start, &mut stages, options)
+}
+
+/// A store folder of this process in the temporary folder, removed when dropped.
+struct ScratchStore(PathBuf);
+
+impl ScratchStore {
+    fn new() -> Result<Self> {
+        let path = std::env::temp_dir().join(format!(
+            "runner-trial-{}-{}",
+            std::process::id(),
+            crate::store::now_millis()
+        ));
+        std::fs::create_dir_all(&path)
+            .with_context(|| format!("cannot create the scratch store `{}`", path.display()))?;
+        Ok(Self(path))
+    }
+}
+
+impl Drop for ScratchStore {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

@@ -18,7 +18,7 @@ use crate::report::compare_format;
 use crate::report::plot::{PlottedRun, plot_runs};
 use crate::report::select::{Condition, RunFilter, display, parse_since};
 use crate::spec::{self, Arch};
-use crate::store::{Artifact, RunRecord, RunStatus, RunSummary, Store};
+use crate::store::{Artifact, RunRecord, RunStatus, RunSummary, SLURM_FOLDER, Store};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -66,6 +66,10 @@ pub enum Command {
         /// Train every trial, even those whose result the store already has
         #[arg(long)]
         retrain: bool,
+        /// Where the trials train: here (local), or as the tasks of one Slurm array job
+        /// (slurm; see `[executor]` in the pipeline file)
+        #[arg(long, value_enum, default_value_t = ExecutorChoice::Local, conflicts_with = "resume")]
+        executor: ExecutorChoice,
     },
     /// Print what `runner run` would do: the stages, which are cached, which trials share
     /// them, trainable parameters per trial and the backbone passes the run will cost
@@ -91,14 +95,15 @@ pub enum Command {
     /// Look at a pipeline's augmentation
     #[command(subcommand)]
     Augment(AugmentCommand),
-    /// Train one trial of a sweep planned by `runner run --jobs` (a worker process)
+    /// Train one trial planned by `runner run --jobs` or `--executor slurm` (a worker
+    /// process or a Slurm task)
     #[command(hide = true)]
     Trial {
         file: PathBuf,
         #[arg(long)]
         index: usize,
         #[arg(long)]
-        sweep: String,
+        sweep: Option<String>,
         /// The training stage key the coordinator planned
         #[arg(long)]
         key: String,
@@ -108,6 +113,10 @@ pub enum Command {
         /// `cpu` or `cuda:0`
         #[arg(long)]
         device: String,
+        /// Leave the run in a result bundle in this folder instead of in the store (which
+        /// the trial then only reads cached stages from)
+        #[arg(long)]
+        bundle: Option<PathBuf>,
     },
     /// List the recorded runs, oldest first
     #[command(
@@ -231,6 +240,13 @@ pub enum Command {
         #[arg(long)]
         cache: bool,
     },
+    /// Take the results that Slurm tasks left in a shared folder into the store (what
+    /// `runner run --executor slurm` does while it waits, for when it stopped waiting)
+    #[command(after_help = "Examples:\n  runner sync\n  runner sync /shared/runner")]
+    Sync {
+        /// The executor's shared folder (default: `slurm/` in the store)
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -307,6 +323,12 @@ impl FilterArgs {
 pub enum SchemaKind {
     Pipeline,
     Experiment,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExecutorChoice {
+    Local,
+    Slurm,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -537,6 +559,20 @@ fn execute_store_command(cli: Cli) -> Result<()> {
                 }
                 eprintln!("removed {id}");
             }
+        }
+        Command::Sync { dir } => {
+            let dir = dir.unwrap_or_else(|| store.root().join(SLURM_FOLDER));
+            let runs = store.ingest_shared_folder(&dir)?;
+            for run in &runs {
+                eprintln!(
+                    "took in run {} ({}{})",
+                    run.id,
+                    run.status.as_str(),
+                    run.trial
+                        .map_or_else(String::new, |trial| format!(", trial {trial}"))
+                );
+            }
+            eprintln!("took in {} run(s) from `{}`", runs.len(), dir.display());
         }
         Command::Gc { cache } => {
             let report = store.collect_garbage(cache)?;

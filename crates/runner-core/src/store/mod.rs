@@ -8,6 +8,7 @@
 //!   cache/STAGE/KEY.bin    stage results shared by runs (decoded images, features),
 //!                          named by their content key; `runner gc --cache` removes them
 
+mod bundle;
 mod db;
 mod gc;
 mod liveness;
@@ -16,6 +17,7 @@ mod record;
 mod run_id;
 mod stages;
 
+pub use bundle::{SLURM_FOLDER, sweep_bundles};
 pub use db::Store;
 pub use gc::GcReport;
 pub use liveness::{HEARTBEAT_INTERVAL, this_host, this_process};

@@ -1,0 +1,362 @@
+//! `--executor slurm` against a real single-node Slurm cluster started from Debian's
+//! packages by tests/slurm/cluster.sh: a 4-trial sweep gives what a local run gives, a
+//! cancelled sweep is finished by re-running the same command, and bad requests are
+//! refused before anything is submitted.
+//!
+//! Without Slurm installed these tests say so and pass, unless RUNNER_REQUIRE_SLURM is set
+//! (`.ci/run` installs the packages and sets it).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+/// A running test cluster, stopped when dropped.
+struct Cluster {
+    dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    fn start() -> Option<Self> {
+        let installed = Command::new("sh")
+            .args(["-c", "command -v slurmctld && command -v munged"])
+            .output()
+            .is_ok_and(|output| output.status.success());
+        if !installed {
+            assert!(
+                std::env::var_os("RUNNER_REQUIRE_SLURM").is_none(),
+                "RUNNER_REQUIRE_SLURM is set but Slurm is not installed \
+                 (apt-get install slurmctld slurmd slurm-client munge)"
+            );
+            eprintln!(
+                "Slurm is not installed: skipping (apt-get install slurmctld slurmd slurm-client munge)"
+            );
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let output = Command::new(repo_root().join("tests/slurm/cluster.sh"))
+            .arg("start")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        Some(Self { dir })
+    }
+
+    fn conf(&self) -> PathBuf {
+        self.dir.path().join("slurm.conf")
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut command = Command::new(program);
+        command.env("SLURM_CONF", self.conf());
+        command
+    }
+
+    /// `runner ARGS` as a user of this cluster runs it.
+    fn runner(&self, store: &Path) -> Command {
+        let mut command = self.command(env!("CARGO_BIN_EXE_runner"));
+        command
+            .env("RUNNER_STORE", store)
+            .env("RUST_LOG", "runner=info");
+        command
+    }
+
+    fn run(&self, store: &Path, args: &[&str]) -> Output {
+        self.runner(store).args(args).output().unwrap()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = Command::new(repo_root().join("tests/slurm/cluster.sh"))
+            .arg("stop")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+const RATES: &str = "0.01, 0.02, 0.005, 0.001";
+
+/// The tiny pipeline and a sweep over four learning rates in `dir`; returns the
+/// experiment file.
+fn write_sweep(dir: &Path, epochs: usize, rates: &str, executor: &str) -> String {
+    write_red_blue_dataset(&dir.join("data"), 4);
+    std::fs::write(
+        dir.join("tiny.toml"),
+        tiny_pipeline(STEM_ONLY_BACKBONE, epochs),
+    )
+    .unwrap();
+    let experiment = dir.join("study.toml");
+    std::fs::write(
+        &experiment,
+        format!(
+            "base = \"tiny.toml\"\n\n[executor]\n{executor}\n\n[sweep]\n\"train.optimizer.lr\" = [{rates}]\n"
+        ),
+    )
+    .unwrap();
+    experiment.to_str().unwrap().to_string()
+}
+
+fn json(output: &Output) -> Value {
+    assert!(output.status.success(), "{}", stderr(output));
+    serde_json::from_str(&stdout(output)).unwrap()
+}
+
+fn list(store: &Path) -> Vec<Value> {
+    json(&runner(store, &["list", "--format", "json"]))
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn finished(store: &Path) -> Vec<Value> {
+    list(store)
+        .into_iter()
+        .filter(|run| run["status"] == "finished")
+        .collect()
+}
+
+/// Each finished trial's validation losses, by trial index.
+fn histories(store: &Path) -> Vec<(u64, Vec<f64>)> {
+    let mut histories: Vec<(u64, Vec<f64>)> = finished(store)
+        .iter()
+        .map(|run| {
+            let shown = json(&runner(
+                store,
+                &["show", run["run"].as_str().unwrap(), "--format", "json"],
+            ));
+            let losses = shown["history"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|epoch| epoch["val_loss"].as_f64().unwrap())
+                .collect();
+            (shown["trial"].as_u64().unwrap(), losses)
+        })
+        .collect();
+    histories.sort_by_key(|(trial, _)| *trial);
+    histories
+}
+
+#[test]
+fn a_sweep_runs_as_an_array_job_and_a_cancelled_one_finishes_on_a_rerun() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let experiment = write_sweep(dir.path(), 2, RATES, "");
+
+    // Four trials through Slurm: all in the store, with the histories a local run gives.
+    let on_slurm = dir.path().join("store-slurm");
+    let output = cluster.run(&on_slurm, &["run", &experiment, "--executor", "slurm"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("4 trial(s) finished (0 trained before, not again), 0 failed"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(stderr(&output).contains("4 done"), "{}", stderr(&output));
+    let local = dir.path().join("store-local");
+    let output = runner(&local, &["run", &experiment]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let slurm_histories = histories(&on_slurm);
+    assert_eq!(slurm_histories.len(), 4);
+    assert_eq!(slurm_histories, histories(&local));
+
+    // A longer sweep, one task at a time, cancelled once its first trial is in.
+    let dir = tempfile::tempdir().unwrap();
+    let experiment = write_sweep(dir.path(), 12, RATES, "max_concurrent = 1");
+    let store = dir.path().join("store");
+    let log = dir.path().join("coordinator.log");
+    let mut coordinator = start_coordinator(&cluster, &store, &experiment, &log);
+    wait_for_a_finished_trial(&store, &log);
+    // The trials finished so far compare while the job runs.
+    let first = finished(&store)[0]["run"].as_str().unwrap().to_string();
+    let shown = json(&runner(&store, &["show", &first, "--format", "json"]));
+    let sweep = shown["sweep"].as_str().unwrap().to_string();
+    let compared = runner(&store, &["compare", "--sweep", &sweep, "--format", "json"]);
+    assert!(compared.status.success(), "{}", stderr(&compared));
+    let cancel = cluster
+        .command("scancel")
+        .args(["--name", "runner-tiny"])
+        .status()
+        .unwrap();
+    assert!(cancel.success());
+    let status = wait(&mut coordinator, Duration::from_secs(120));
+    let printed = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(status.code(), Some(1), "{printed}");
+    assert!(printed.contains("CANCELLED"), "{printed}");
+    let done_before = finished(&store).len();
+    assert!(
+        (1..4).contains(&done_before),
+        "{done_before} trials finished before the cancel"
+    );
+    for run in list(&store)
+        .iter()
+        .filter(|run| run["status"] != "finished")
+    {
+        let shown = json(&runner(
+            &store,
+            &["show", run["run"].as_str().unwrap(), "--format", "json"],
+        ));
+        assert!(
+            shown["reason"]
+                .as_str()
+                .unwrap()
+                .contains("stopped by Slurm: CANCELLED"),
+            "{shown}"
+        );
+    }
+
+    // The same command again trains only the trials that did not finish.
+    let output = cluster.run(&store, &["run", &experiment, "--executor", "slurm"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains(&format!(
+            "4 trial(s) finished ({done_before} trained before, not again), 0 failed"
+        )),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(finished(&store).len(), 4);
+}
+
+#[test]
+fn a_coordinator_stopped_with_ctrl_c_leaves_the_job_running_for_runner_sync() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let experiment = write_sweep(dir.path(), 12, RATES, "max_concurrent = 1");
+    let store = dir.path().join("store");
+    let log = dir.path().join("coordinator.log");
+    let mut coordinator = start_coordinator(&cluster, &store, &experiment, &log);
+    wait_for_a_finished_trial(&store, &log);
+    // SAFETY: kill(2) on a child we started and have not reaped.
+    unsafe { libc::kill(coordinator.id() as libc::pid_t, libc::SIGINT) };
+    wait(&mut coordinator, Duration::from_secs(60));
+    let printed = std::fs::read_to_string(&log).unwrap();
+    assert!(printed.contains("keeps running"), "{printed}");
+
+    let started = Instant::now();
+    loop {
+        let queue = cluster.command("squeue").arg("-h").output().unwrap();
+        if stdout(&queue).trim().is_empty() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(180),
+            "the job did not end"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let synced = runner(&store, &["sync"]);
+    assert!(synced.status.success(), "{}", stderr(&synced));
+    assert!(
+        stderr(&synced).contains("run(s) from"),
+        "{}",
+        stderr(&synced)
+    );
+    assert_eq!(finished(&store).len(), 4);
+}
+
+/// `runner run EXPERIMENT --executor slurm` in the background, its log in `log`.
+fn start_coordinator(
+    cluster: &Cluster,
+    store: &Path,
+    experiment: &str,
+    log: &Path,
+) -> std::process::Child {
+    cluster
+        .runner(store)
+        .args(["run", experiment, "--executor", "slurm"])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+fn wait_for_a_finished_trial(store: &Path, log: &Path) {
+    let started = Instant::now();
+    while finished(store).is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(180),
+            "no trial finished: {}",
+            std::fs::read_to_string(log).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn wait(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("the coordinator did not stop within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn bad_requests_are_refused_before_anything_is_submitted() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let submitted = || {
+        let output = cluster
+            .command("squeue")
+            .args(["-h", "-t", "all", "-o", "%i"])
+            .output()
+            .unwrap();
+        stdout(&output).trim().to_string()
+    };
+
+    let experiment = write_sweep(dir.path(), 1, "0.01, 0.02", "partition = \"nope\"");
+    let output = cluster.run(&store, &["run", &experiment, "--executor", "slurm"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("Slurm refuses the job")
+            && stderr(&output).contains("invalid partition"),
+        "{}",
+        stderr(&output)
+    );
+
+    let experiment = write_sweep(dir.path(), 1, "0.01, 0.02", "shared_dir = \"/proc/runner\"");
+    let output = cluster.run(&store, &["run", &experiment, "--executor", "slurm"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("shared folder `/proc/runner` cannot be written"),
+        "{}",
+        stderr(&output)
+    );
+
+    let experiment = write_sweep(dir.path(), 1, "0.01, 0.02", "");
+    let empty = tempfile::tempdir().unwrap();
+    let output = cluster
+        .runner(&store)
+        .args(["run", &experiment, "--executor", "slurm"])
+        .env("PATH", empty.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("needs Slurm's `sbatch` on the PATH"),
+        "{}",
+        stderr(&output)
+    );
+
+    assert_eq!(submitted(), "", "a job was submitted");
+    assert!(list(&store).is_empty());
+}
