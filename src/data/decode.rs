@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use image::imageops::FilterType;
+use fast_image_resize::images::{Image, ImageRef};
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::metadata::Orientation;
-use image::{DynamicImage, ImageDecoder};
+use image::{DynamicImage, ImageDecoder, RgbImage};
 
 use super::ScannedSplit;
 use super::parallel::map_in_parallel;
@@ -95,8 +96,21 @@ pub fn decode_split(
 /// becomes an error like any other.
 pub fn decode_resized(path: &std::path::Path, width: u32, height: u32) -> Result<Vec<u8>, String> {
     let rgb = decode_upright(path)?.into_rgb8();
-    let resized = image::imageops::resize(&rgb, width, height, FilterType::Triangle);
-    Ok(resized.into_raw())
+    resize_bilinear(&rgb, width, height)
+}
+
+/// Antialiased bilinear resizing (PIL's `BILINEAR`, `image`'s `Triangle`: the kernel widens
+/// with the downscale factor) with fast_image_resize's SIMD kernels, about 10x faster than
+/// `image::imageops::resize`.
+fn resize_bilinear(rgb: &RgbImage, width: u32, height: u32) -> Result<Vec<u8>, String> {
+    let source = ImageRef::new(rgb.width(), rgb.height(), rgb.as_raw(), PixelType::U8x3)
+        .map_err(|err| format!("cannot resize the image ({err})"))?;
+    let mut resized = Image::new(width, height, PixelType::U8x3);
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
+    Resizer::new()
+        .resize(&source, &mut resized, &options)
+        .map_err(|err| format!("cannot resize the image ({err})"))?;
+    Ok(resized.into_vec())
 }
 
 /// One file fully decoded, upright as its EXIF orientation says. Never panics: a decoder
@@ -116,4 +130,28 @@ pub fn decode_upright(path: &std::path::Path) -> Result<DynamicImage, String> {
         Ok(image)
     })
     .unwrap_or_else(|_| Err("the image decoder failed on this file".to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The SIMD resize is the same antialiased bilinear filter as `image`'s `Triangle`,
+    /// up to rounding.
+    #[test]
+    fn resizing_matches_image_triangle_filter() {
+        let photo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/imagenet/cat.4003.jpg");
+        let rgb = decode_upright(&photo).unwrap().into_rgb8();
+        let ours = resize_bilinear(&rgb, 150, 120).unwrap();
+        let reference =
+            image::imageops::resize(&rgb, 150, 120, image::imageops::FilterType::Triangle);
+        let largest = ours
+            .iter()
+            .zip(reference.as_raw())
+            .map(|(a, b)| a.abs_diff(*b))
+            .max()
+            .unwrap();
+        assert!(largest <= 2, "largest difference {largest}");
+    }
 }

@@ -7,7 +7,7 @@ use crate::spec::{BatchNormMode, PipelineSpec, resolve_layers};
 
 /// How images are resized when decoded; part of the decoded stage's key, so that changing
 /// the filter invalidates every decoded cache.
-const RESIZE_FILTER: &str = "triangle";
+const RESIZE_FILTER: &str = "bilinear (fast_image_resize 5)";
 
 /// Content hashes of what a trial reads from disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
