@@ -152,8 +152,10 @@ impl Optimizer for KerasRmsprop {
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
         let variable = decayed(variable, self.weight_decay, lr);
-        let shape_of_grad = grad.zeros_like();
-        let zeros = || shape_of_grad.clone();
+        // Built only for a state's first step: a zero tensor the size of the largest weight
+        // (Flatten into Dense: 38M values) every step was a sizable share of the step.
+        let (shape, device) = (grad.shape(), grad.device());
+        let zeros = || Tensor::zeros(shape.clone(), &device);
         let (velocity, average_grad, momentum) = match state {
             Some(state) => (state.velocity, state.average_grad, state.momentum),
             None => (zeros(), None, None),
