@@ -5,9 +5,10 @@ use sha2::{Digest, Sha256};
 
 use crate::spec::{BatchNormMode, PipelineSpec, resolve_layers};
 
-/// How images are resized when decoded; part of the decoded stage's key, so that changing
-/// the filter invalidates every decoded cache.
-const RESIZE_FILTER: &str = "bilinear (fast_image_resize 5)";
+/// How images are decoded and resized; part of the decoded stage's key, so that changing
+/// either invalidates every decoded cache.
+const RESIZE_FILTER: &str =
+    "libjpeg-turbo at a covering DCT scale, then bilinear (fast_image_resize 5)";
 
 /// Content hashes of what a trial reads from disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
