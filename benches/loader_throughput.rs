@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use runner::data::{BatchLoader, Preprocess, decode_split, default_workers, scan_split};
-use runner::spec::{AugmentSpec, FillMode, ZoomRange};
+use runner::spec::{AugmentSpec, FillMode, Seeds, ZoomRange};
 
 const SIZE: u32 = 150;
 const BATCH: usize = 32;
@@ -55,7 +55,7 @@ fn main() {
                 BATCH,
                 preprocess,
                 &augment,
-                42,
+                Seeds::all(42),
                 epoch,
                 0,
                 workers,

@@ -64,6 +64,7 @@ fn synthetic_run(index: usize) -> (RunRecord, Vec<EpochMetrics>, String) {
         spec_hash: format!("hash{index}"),
         params,
         seed,
+        seeds: runner::spec::Seeds::all(seed),
         sweep: Some(format!("sweep{}", index / 100)),
         trial: Some(index % 100),
         reused_in: Vec::new(),

@@ -72,7 +72,7 @@ fn a_run_trains_records_and_reads_back() {
 }
 
 #[test]
-fn the_same_seed_gives_the_same_history() {
+fn the_same_seed_gives_the_same_history_and_every_source_seed_is_recorded() {
     let dir = tempfile::tempdir().unwrap();
     write_red_blue_dataset(&dir.path().join("data"), 8);
     let pipeline = dir.path().join("tiny.toml");
@@ -89,6 +89,16 @@ freeze = { to = "stem" }"#;
             &["show", &run_id, "--format", "json"],
         )))
         .unwrap();
+        // Every random source's seed is recorded (tiny_pipeline's seed is 7).
+        for source in [
+            "weight_init",
+            "validation_split",
+            "shuffle",
+            "augmentation",
+            "dropout",
+        ] {
+            assert_eq!(shown["seeds"][source], 7, "{source}: {}", shown["seeds"]);
+        }
         shown["history"]
             .as_array()
             .unwrap()

@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::DecodedSplit;
 use super::augment::{Transform, sample_transform};
-use crate::spec::{AugmentSpec, FillMode};
+use crate::spec::{AugmentSpec, FillMode, Seeds};
 
 /// How a backbone wants its input: `value = byte * scale + offset`, per channel.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -109,14 +109,14 @@ impl BatchLoader {
         batch_size: usize,
         preprocess: Preprocess,
         augment: &AugmentSpec,
-        seed: u64,
+        seeds: Seeds,
         epoch: usize,
         first_batch: usize,
         workers: usize,
     ) -> Self {
-        let order = shuffled_order(split.len(), seed, epoch);
+        let order = shuffled_order(split.len(), seeds.shuffle, epoch);
         let transforms = (!augment.is_identity()).then(|| {
-            let mut rng = epoch_rng(seed, epoch, AUGMENT_STREAM);
+            let mut rng = epoch_rng(seeds.augmentation, epoch, AUGMENT_STREAM);
             order
                 .iter()
                 .map(|_| sample_transform(augment, &mut rng, split.height, split.width))
@@ -269,7 +269,7 @@ mod tests {
         // Over many images, every red plane is either [1,2,3,4] or its mirror [2,1,4,3].
         let split = split_of(&[image; 64]);
         let mut mirrored = 0;
-        for batch in BatchLoader::shuffled(split, 64, IDENTITY, &augment, 7, 0, 0, 2) {
+        for batch in BatchLoader::shuffled(split, 64, IDENTITY, &augment, Seeds::all(7), 0, 0, 2) {
             for slot in 0..batch.len() {
                 let red = &batch.images[slot * 12..slot * 12 + 4];
                 if red == [2., 1., 4., 3.] {
@@ -299,7 +299,7 @@ mod tests {
                 3,
                 IDENTITY,
                 &augment,
-                seed,
+                Seeds::all(seed),
                 3,
                 0,
                 workers,

@@ -42,6 +42,7 @@ pub fn new_record(trial: &PlannedTrial, inputs: &[SplitInput], options: &RunOpti
         ),
         params: pipeline.params.clone(),
         seed: pipeline.spec.pipeline.seed,
+        seeds: pipeline.spec.pipeline.seeds(),
         sweep: None,
         trial: None,
         reused_in: Vec::new(),

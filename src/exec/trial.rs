@@ -104,7 +104,7 @@ pub fn run_trial(
     let mut final_model: Option<(TrainableModel, Classifier, Vec<SplitInput>)> = None;
     for phase_index in first_phase..trial.phases.len() {
         let phase = &trial.phases[phase_index];
-        options.device.seed(spec.pipeline.seed);
+        options.device.seed(spec.pipeline.seeds().weight_init);
         let mut classifier = build_classifier(&phase.spec, classes, &options.device)?;
         if let Some((previous, previous_prefix)) = carried.take() {
             classifier.carry_over(previous, previous_prefix);
@@ -280,7 +280,7 @@ fn fit_options<'a>(
         batch_size: spec.data.batch_size,
         augment: &spec.augment,
         preprocess: classifier.preprocess,
-        seed: spec.pipeline.seed,
+        seeds: spec.pipeline.seeds(),
         steps_per_epoch: spec.train.steps_per_epoch,
         validation_steps: spec.train.validation_steps,
         activity,

@@ -161,7 +161,7 @@ pub(super) fn prepare_shared_stages(
     };
     for trial in trials {
         let spec = &trial.pipeline.spec;
-        options.device.seed(spec.pipeline.seed);
+        options.device.seed(spec.pipeline.seeds().weight_init);
         let classifier = build_classifier(
             &trial.phases[0].spec,
             &trial.files[0].classes,

@@ -181,8 +181,11 @@ impl InputCache {
     fn splits(&mut self, spec: &PipelineSpec) -> Result<Vec<SplitFiles>> {
         let data = &spec.data;
         // A held-out validation split depends on the seed too.
-        let identity =
-            serde_json::to_string(&(data, data.validation_split.map(|_| spec.pipeline.seed)))?;
+        let identity = serde_json::to_string(&(
+            data,
+            data.validation_split
+                .map(|_| spec.pipeline.seeds().validation_split),
+        ))?;
         if let Some(found) = self.data.get(&identity) {
             return Ok(found.clone());
         }
@@ -190,7 +193,9 @@ impl InputCache {
         let train = scan_split(SPLITS[0], &data.train, classes)?;
         let (train, validation) = match (&data.validation, data.validation_split) {
             (Some(folder), _) => (train, scan_split(SPLITS[1], folder, classes)?),
-            (None, Some(fraction)) => train.hold_out(fraction, spec.pipeline.seed)?,
+            (None, Some(fraction)) => {
+                train.hold_out(fraction, spec.pipeline.seeds().validation_split)?
+            }
             (None, None) => {
                 crate::bail_input!("`data` needs a `validation` folder or a `validation_split`")
             }

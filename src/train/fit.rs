@@ -19,7 +19,7 @@ use crate::data::{
 };
 use crate::model::{FrozenFeatures, TrainableModel};
 use crate::progress::Activity;
-use crate::spec::{AugmentSpec, LossOptions, Metric};
+use crate::spec::{AugmentSpec, LossOptions, Metric, Seeds};
 use crate::stages::Features;
 use runner_core::metrics::EpochMetrics;
 
@@ -32,7 +32,7 @@ pub struct FitOptions<'a> {
     pub batch_size: usize,
     pub augment: &'a AugmentSpec,
     pub preprocess: Preprocess,
-    pub seed: u64,
+    pub seeds: Seeds,
     /// Batches per epoch; one pass over the training images when `None`.
     pub steps_per_epoch: Option<usize>,
     /// Validation batches per epoch, from the start; all when `None`.
@@ -143,7 +143,8 @@ pub fn fit_phase(
         // run draw what the uninterrupted one would have.
         options.device.seed(
             options
-                .seed
+                .seeds
+                .dropout
                 .wrapping_add(epoch as u64)
                 .wrapping_mul(0x9E37_79B9),
         );
@@ -306,15 +307,17 @@ impl<'a> TrainBatches<'a> {
     fn start_pass(&self, pass: usize, first_batch: usize) -> PassBatches {
         let options = self.options;
         match self.train {
-            SplitInput::Features(_) => {
-                PassBatches::Features(shuffled_order(self.train.len(), options.seed, pass))
-            }
+            SplitInput::Features(_) => PassBatches::Features(shuffled_order(
+                self.train.len(),
+                options.seeds.shuffle,
+                pass,
+            )),
             SplitInput::Images(images) => PassBatches::Images(BatchLoader::shuffled(
                 images.clone(),
                 options.batch_size,
                 options.preprocess,
                 options.augment,
-                options.seed,
+                options.seeds,
                 pass,
                 first_batch,
                 default_workers(),

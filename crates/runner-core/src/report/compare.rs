@@ -208,6 +208,7 @@ pub(crate) mod tests {
                 .map(|(k, v)| (k.to_string(), v.clone()))
                 .collect(),
             seed: 0,
+            seeds: Default::default(),
             sweep: None,
             trial: None,
             reused_in: Vec::new(),

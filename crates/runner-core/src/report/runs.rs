@@ -104,6 +104,7 @@ pub fn run_json(
         "artifacts": run.artifacts,
         "params": run.params,
         "seed": run.seed,
+        "seeds": run.seeds,
         "history": history,
         "classes": run.classes,
         "train_images": run.train_images,
@@ -145,6 +146,19 @@ pub fn run_text(run: &RunRecord, history: &[EpochMetrics], store: &Store) -> Str
         line(&mut out, "ended", timestamp(ended));
     }
     line(&mut out, "device", run.device.clone());
+    let seeds = run.seeds;
+    line(
+        &mut out,
+        "seeds",
+        format!(
+            "weight init {}, validation split {}, shuffle {}, augmentation {}, dropout {}",
+            seeds.weight_init,
+            seeds.validation_split,
+            seeds.shuffle,
+            seeds.augmentation,
+            seeds.dropout
+        ),
+    );
     line(&mut out, "classes", run.classes.join(", "));
     line(
         &mut out,

@@ -12,6 +12,7 @@ pub mod load;
 mod params;
 mod phases;
 mod rules;
+mod seeds;
 mod starter;
 pub mod sweep;
 mod torchvision_layers;
@@ -33,6 +34,7 @@ pub use rules::{
     LayerPlan, class_folders, head_fits_loss, head_shape_problems, resolve_layers,
     unknown_layer_message,
 };
+pub use seeds::Seeds;
 pub use starter::starter_pipeline;
 pub use types::*;
 

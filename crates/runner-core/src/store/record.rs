@@ -40,6 +40,9 @@ pub struct RunRecord {
     /// The spec flattened to key paths (`head.2.rate`), values as written in the file.
     pub params: BTreeMap<String, serde_json::Value>,
     pub seed: u64,
+    /// The seed of each random source, all derived from `seed`.
+    #[serde(default)]
+    pub seeds: crate::spec::Seeds,
     /// The sweep this run is a trial of, and its index there.
     pub sweep: Option<String>,
     pub trial: Option<usize>,
