@@ -56,3 +56,45 @@ pub fn build_optimizer(spec: &OptimizerSpec) -> ModuleOptimizer {
         (None, None) => optimizer,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use burn::module::Module;
+    use burn::nn::{Linear, LinearConfig};
+    use burn::optim::GradientsParams;
+    use burn::prelude::*;
+
+    use super::*;
+
+    /// One SGD step (lr 0.1) on `loss = w · [3, 4]`, whose gradient is `[3, 4]` (norm 5);
+    /// returns the change of `w`.
+    fn sgd_step(clipping: &str) -> Vec<f32> {
+        let spec: OptimizerSpec =
+            toml::from_str(&format!("type = \"sgd\"\nlr = 0.1\n{clipping}")).unwrap();
+        let device = crate::device::cpu().autodiff();
+        let model: Linear = LinearConfig::new(2, 1).with_bias(false).init(&device);
+        let before = model.weight.val().to_data().to_vec::<f32>().unwrap();
+        let input = Tensor::<2>::from_floats([[3.0, 4.0]], &device);
+        let grads = GradientsParams::from_grads(model.forward(input).sum().backward(), &model);
+        let after = build_optimizer(&spec).step(0.1, model, grads);
+        let after = after.weight.val().to_data().to_vec::<f32>().unwrap();
+        before.iter().zip(after).map(|(b, a)| a - b).collect()
+    }
+
+    fn assert_close(got: &[f32], want: &[f32]) {
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() < 1e-6, "{got:?} vs {want:?}");
+        }
+    }
+
+    #[test]
+    fn clipnorm_scales_a_gradient_down_to_the_norm_and_clipvalue_clamps_it() {
+        assert_close(&sgd_step(""), &[-0.3, -0.4]);
+        // [3, 4] / 5 * 1
+        assert_close(&sgd_step("clipnorm = 1.0"), &[-0.06, -0.08]);
+        // A norm under the bound is left alone.
+        assert_close(&sgd_step("clipnorm = 10.0"), &[-0.3, -0.4]);
+        // [min(3, 2), min(4, 2)]
+        assert_close(&sgd_step("clipvalue = 2.0"), &[-0.2, -0.2]);
+    }
+}
