@@ -73,11 +73,11 @@ mod tests {
             toml::from_str(&format!("type = \"sgd\"\nlr = 0.1\n{clipping}")).unwrap();
         let device = crate::device::cpu().autodiff();
         let model: Linear = LinearConfig::new(2, 1).with_bias(false).init(&device);
-        let before = model.weight.val().to_data().to_vec::<f32>().unwrap();
+        let before = model.weight.val().to_data().try_to_vec::<f32>().unwrap();
         let input = Tensor::<2>::from_floats([[3.0, 4.0]], &device);
         let grads = GradientsParams::from_grads(model.forward(input).sum().backward(), &model);
         let after = build_optimizer(&spec).step(0.1, model, grads);
-        let after = after.weight.val().to_data().to_vec::<f32>().unwrap();
+        let after = after.weight.val().to_data().try_to_vec::<f32>().unwrap();
         before.iter().zip(after).map(|(b, a)| a - b).collect()
     }
 
