@@ -59,7 +59,6 @@ pub fn build_optimizer(spec: &OptimizerSpec) -> ModuleOptimizer {
 
 #[cfg(test)]
 mod tests {
-    use burn::module::Module;
     use burn::nn::{Linear, LinearConfig};
     use burn::optim::GradientsParams;
     use burn::prelude::*;
