@@ -102,20 +102,8 @@ fn write_sweep(dir: &Path, epochs: usize, rates: &str, executor: &str) -> String
     experiment.to_str().unwrap().to_string()
 }
 
-fn json(output: &Output) -> Value {
-    assert!(output.status.success(), "{}", stderr(output));
-    serde_json::from_str(&stdout(output)).unwrap()
-}
-
-fn list(store: &Path) -> Vec<Value> {
-    json(&runner(store, &["list", "--format", "json"]))
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
 fn finished(store: &Path) -> Vec<Value> {
-    list(store)
+    list_runs(store)
         .into_iter()
         .filter(|run| run["status"] == "finished")
         .collect()
@@ -126,7 +114,7 @@ fn histories(store: &Path) -> Vec<(u64, Vec<f64>)> {
     let mut histories: Vec<(u64, Vec<f64>)> = finished(store)
         .iter()
         .map(|run| {
-            let shown = json(&runner(
+            let shown = json_output(&runner(
                 store,
                 &["show", run["run"].as_str().unwrap(), "--format", "json"],
             ));
@@ -169,15 +157,11 @@ fn a_sweep_runs_as_an_array_job_and_a_cancelled_one_finishes_on_a_rerun() {
     assert_eq!(slurm_histories, histories(&local));
 
     // A longer sweep, one task at a time, cancelled once its first trial is in.
-    let dir = tempfile::tempdir().unwrap();
-    let experiment = write_sweep(dir.path(), 12, RATES, "max_concurrent = 1");
-    let store = dir.path().join("store");
-    let log = dir.path().join("coordinator.log");
-    let mut coordinator = start_coordinator(&cluster, &store, &experiment, &log);
-    wait_for_a_finished_trial(&store, &log);
+    let mut slow = SlowSweep::start(&cluster);
+    let store = slow.store.clone();
     // The trials finished so far compare while the job runs.
     let first = finished(&store)[0]["run"].as_str().unwrap().to_string();
-    let shown = json(&runner(&store, &["show", &first, "--format", "json"]));
+    let shown = json_output(&runner(&store, &["show", &first, "--format", "json"]));
     let sweep = shown["sweep"].as_str().unwrap().to_string();
     let compared = runner(&store, &["compare", "--sweep", &sweep, "--format", "json"]);
     assert!(compared.status.success(), "{}", stderr(&compared));
@@ -187,8 +171,7 @@ fn a_sweep_runs_as_an_array_job_and_a_cancelled_one_finishes_on_a_rerun() {
         .status()
         .unwrap();
     assert!(cancel.success());
-    let status = wait(&mut coordinator, Duration::from_secs(120));
-    let printed = std::fs::read_to_string(&log).unwrap();
+    let (status, printed) = slow.wait(Duration::from_secs(120));
     assert_eq!(status.code(), Some(1), "{printed}");
     assert!(printed.contains("CANCELLED"), "{printed}");
     let done_before = finished(&store).len();
@@ -196,11 +179,11 @@ fn a_sweep_runs_as_an_array_job_and_a_cancelled_one_finishes_on_a_rerun() {
         (1..4).contains(&done_before),
         "{done_before} trials finished before the cancel"
     );
-    for run in list(&store)
+    for run in list_runs(&store)
         .iter()
         .filter(|run| run["status"] != "finished")
     {
-        let shown = json(&runner(
+        let shown = json_output(&runner(
             &store,
             &["show", run["run"].as_str().unwrap(), "--format", "json"],
         ));
@@ -214,7 +197,7 @@ fn a_sweep_runs_as_an_array_job_and_a_cancelled_one_finishes_on_a_rerun() {
     }
 
     // The same command again trains only the trials that did not finish.
-    let output = cluster.run(&store, &["run", &experiment, "--executor", "slurm"]);
+    let output = cluster.run(&store, &["run", &slow.experiment, "--executor", "slurm"]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(
         stdout(&output).contains(&format!(
@@ -231,16 +214,11 @@ fn a_coordinator_stopped_with_ctrl_c_leaves_the_job_running_for_runner_sync() {
     let Some(cluster) = Cluster::start() else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let experiment = write_sweep(dir.path(), 12, RATES, "max_concurrent = 1");
-    let store = dir.path().join("store");
-    let log = dir.path().join("coordinator.log");
-    let mut coordinator = start_coordinator(&cluster, &store, &experiment, &log);
-    wait_for_a_finished_trial(&store, &log);
+    let mut slow = SlowSweep::start(&cluster);
+    let store = slow.store.clone();
     // SAFETY: kill(2) on a child we started and have not reaped.
-    unsafe { libc::kill(coordinator.id() as libc::pid_t, libc::SIGINT) };
-    wait(&mut coordinator, Duration::from_secs(60));
-    let printed = std::fs::read_to_string(&log).unwrap();
+    unsafe { libc::kill(slow.coordinator.id() as libc::pid_t, libc::SIGINT) };
+    let (_, printed) = slow.wait(Duration::from_secs(60));
     assert!(printed.contains("keeps running"), "{printed}");
 
     let started = Instant::now();
@@ -265,45 +243,60 @@ fn a_coordinator_stopped_with_ctrl_c_leaves_the_job_running_for_runner_sync() {
     assert_eq!(finished(&store).len(), 4);
 }
 
-/// `runner run EXPERIMENT --executor slurm` in the background, its log in `log`.
-fn start_coordinator(
-    cluster: &Cluster,
-    store: &Path,
-    experiment: &str,
-    log: &Path,
-) -> std::process::Child {
-    cluster
-        .runner(store)
-        .args(["run", experiment, "--executor", "slurm"])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap()
+/// A sweep of longer trials, one task at a time, followed by `runner run --executor slurm`
+/// in the background; started, it has its first trial in the store.
+struct SlowSweep {
+    _dir: tempfile::TempDir,
+    experiment: String,
+    store: PathBuf,
+    log: PathBuf,
+    coordinator: std::process::Child,
 }
 
-fn wait_for_a_finished_trial(store: &Path, log: &Path) {
-    let started = Instant::now();
-    while finished(store).is_empty() {
-        assert!(
-            started.elapsed() < Duration::from_secs(180),
-            "no trial finished: {}",
-            std::fs::read_to_string(log).unwrap()
-        );
-        std::thread::sleep(Duration::from_millis(200));
+impl SlowSweep {
+    fn start(cluster: &Cluster) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let experiment = write_sweep(dir.path(), 12, RATES, "max_concurrent = 1");
+        let store = dir.path().join("store");
+        let log = dir.path().join("coordinator.log");
+        let coordinator = cluster
+            .runner(&store)
+            .args(["run", &experiment, "--executor", "slurm"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while finished(&store).is_empty() {
+            assert!(
+                started.elapsed() < Duration::from_secs(180),
+                "no trial finished: {}",
+                std::fs::read_to_string(&log).unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Self {
+            _dir: dir,
+            experiment,
+            store,
+            log,
+            coordinator,
+        }
     }
-}
 
-fn wait(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
+    /// Waits for the coordinator to exit; its status and what it logged.
+    fn wait(&mut self, limit: Duration) -> (std::process::ExitStatus, String) {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.coordinator.try_wait().unwrap() {
+                return (status, std::fs::read_to_string(&self.log).unwrap());
+            }
+            if started.elapsed() > limit {
+                let _ = self.coordinator.kill();
+                panic!("the coordinator did not stop within {limit:?}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
         }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            panic!("the coordinator did not stop within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -358,5 +351,5 @@ fn bad_requests_are_refused_before_anything_is_submitted() {
     );
 
     assert_eq!(submitted(), "", "a job was submitted");
-    assert!(list(&store).is_empty());
+    assert!(list_runs(&store).is_empty());
 }

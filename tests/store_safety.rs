@@ -9,16 +9,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::Value;
 
-fn list_json(store: &std::path::Path) -> Vec<Value> {
-    let output = runner(store, &["list", "--format", "json"]);
-    assert!(
-        output.status.success(),
-        "the store opens: {}",
-        stderr(&output)
-    );
-    serde_json::from_str(&stdout(&output)).unwrap()
-}
-
 /// Starts `runner run --retrain`: the same pipeline trains again although the store has
 /// its result.
 fn start_run(store: &std::path::Path, pipeline: &std::path::Path) -> std::process::Child {
@@ -59,7 +49,7 @@ fn kill_9_at_random_points_never_loses_a_finished_run() {
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
 
-        let runs = list_json(&store);
+        let runs = list_runs(&store);
         let finished = runs
             .iter()
             .find(|run| run["run"] == finished_id.as_str())
@@ -190,7 +180,7 @@ fn two_runs_record_into_the_same_store_at_once() {
     let mut second = start_run(&store, &pipeline);
     assert!(first.wait().unwrap().success());
     assert!(second.wait().unwrap().success());
-    let runs = list_json(&store);
+    let runs = list_runs(&store);
     assert_eq!(runs.len(), 2);
     for run in &runs {
         assert_eq!(run["status"], "finished", "{run}");

@@ -28,18 +28,6 @@ fn write_experiment(dir: &Path, rates: &str) -> String {
     experiment.to_str().unwrap().to_string()
 }
 
-fn json(output: &std::process::Output) -> Value {
-    assert!(output.status.success(), "{}", stderr(output));
-    serde_json::from_str(&stdout(output)).unwrap()
-}
-
-fn list(store: &Path) -> Vec<Value> {
-    json(&runner(store, &["list", "--format", "json"]))
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
 #[test]
 fn trials_share_features_and_finished_trials_are_not_trained_again() {
     let dir = tempfile::tempdir().unwrap();
@@ -48,7 +36,7 @@ fn trials_share_features_and_finished_trials_are_not_trained_again() {
     let experiment = write_experiment(dir.path(), "0.0, 0.3, 0.5");
     let store = dir.path().join("store");
 
-    let plan = json(&runner(&store, &["plan", &experiment, "--format", "json"]));
+    let plan = json_output(&runner(&store, &["plan", &experiment, "--format", "json"]));
     let stage = |plan: &Value, name: &str| -> Value {
         plan["stages"]
             .as_array()
@@ -80,10 +68,10 @@ fn trials_share_features_and_finished_trials_are_not_trained_again() {
         1,
         "{log}"
     );
-    assert_eq!(list(&store).len(), 3);
+    assert_eq!(list_runs(&store).len(), 3);
 
     // The same sweep again: nothing trains, and the new sweep lists all three trials.
-    let plan = json(&runner(&store, &["plan", &experiment, "--format", "json"]));
+    let plan = json_output(&runner(&store, &["plan", &experiment, "--format", "json"]));
     assert_eq!(plan["backbone_passes"], 0);
     assert!(plan["trials"].as_array().unwrap().iter().all(|trial| {
         trial["training"]
@@ -99,14 +87,14 @@ fn trials_share_features_and_finished_trials_are_not_trained_again() {
         stdout(&output)
     );
     assert!(!stderr(&output).contains("computed training features"));
-    assert_eq!(list(&store).len(), 3);
+    assert_eq!(list_runs(&store).len(), 3);
     let sweep = stdout(&output)
         .split_whitespace()
         .find(|word| word.starts_with("sweep-"))
         .unwrap()
         .trim_end_matches(':')
         .to_string();
-    let compared = json(&runner(
+    let compared = json_output(&runner(
         &store,
         &["compare", "--sweep", &sweep, "--format", "json"],
     ));
@@ -126,14 +114,14 @@ fn trials_share_features_and_finished_trials_are_not_trained_again() {
         "{}",
         stderr(&output)
     );
-    assert_eq!(list(&store).len(), 4);
+    assert_eq!(list_runs(&store).len(), 4);
 
     // A changed training image changes its split's stages and every training key.
     let image = dir.path().join("data/train/red/red0.png");
     image::RgbImage::from_pixel(32, 32, image::Rgb([90, 200, 10]))
         .save(&image)
         .unwrap();
-    let plan = json(&runner(&store, &["plan", &experiment, "--format", "json"]));
+    let plan = json_output(&runner(&store, &["plan", &experiment, "--format", "json"]));
     assert_eq!(stage(&plan, "decoded.training")["status"], "to compute");
     assert_eq!(stage(&plan, "decoded.validation")["status"], "cached");
     assert!(
@@ -165,7 +153,7 @@ fn a_killed_sweep_resumes_without_training_finished_trials_again() {
         if !store.join("db").exists() {
             return 0;
         }
-        list(store)
+        list_runs(store)
             .iter()
             .filter(|run| run["status"] == "finished")
             .count()
@@ -194,7 +182,7 @@ fn a_killed_sweep_resumes_without_training_finished_trials_again() {
         "{}",
         stdout(&output)
     );
-    let runs = list(&store);
+    let runs = list_runs(&store);
     let finished_runs = runs
         .iter()
         .filter(|run| run["status"] == "finished")
@@ -234,8 +222,8 @@ fn jobs_train_trials_in_workers_with_the_same_results_and_survive_a_failure() {
             stdout(&output)
         );
         let mut histories = Vec::new();
-        for run in list(store) {
-            let shown = json(&runner(
+        for run in list_runs(store) {
+            let shown = json_output(&runner(
                 store,
                 &["show", run["run"].as_str().unwrap(), "--format", "json"],
             ));

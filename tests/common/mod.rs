@@ -120,3 +120,17 @@ pub fn stderr(output: &Output) -> String {
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
+
+/// A successful command's standard output, parsed as JSON.
+pub fn json_output(output: &Output) -> serde_json::Value {
+    assert!(output.status.success(), "{}", stderr(output));
+    serde_json::from_str(&stdout(output)).unwrap()
+}
+
+/// `runner list --format json`: every run in the store, oldest first.
+pub fn list_runs(store: &Path) -> Vec<serde_json::Value> {
+    json_output(&runner(store, &["list", "--format", "json"]))
+        .as_array()
+        .unwrap()
+        .clone()
+}

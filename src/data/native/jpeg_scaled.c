@@ -10,6 +10,11 @@
 
 #include <jpeglib.h>
 
+enum { DECODED = 0, FAILED = 1, UNSUPPORTED = 2 };
+
+/* How control comes back to setjmp: a libjpeg error, or warnings counted while decoding. */
+enum { ERRORED = 1, WARNED = 2 };
+
 struct error_manager {
     struct jpeg_error_mgr base;
     jmp_buf escape;
@@ -17,7 +22,7 @@ struct error_manager {
 
 static void on_error(j_common_ptr info) {
     struct error_manager *errors = (struct error_manager *)info->err;
-    longjmp(errors->escape, 1);
+    longjmp(errors->escape, ERRORED);
 }
 
 /* Warnings (corrupt data, a premature end) are not printed; they are counted and the
@@ -27,8 +32,6 @@ static void on_message(j_common_ptr info, int level) {
         info->err->num_warnings++;
     }
 }
-
-enum { DECODED = 0, FAILED = 1, UNSUPPORTED = 2 };
 
 /* Decodes `data` to packed RGB at the smallest scale whose size is still at least
  * `min_width` x `min_height` (full size when the image is smaller). On DECODED,
@@ -46,10 +49,12 @@ int runner_jpeg_decode_scaled(const unsigned char *data, unsigned long length,
     decoder.err = jpeg_std_error(&errors.base);
     errors.base.error_exit = on_error;
     errors.base.emit_message = on_message;
-    if (setjmp(errors.escape)) {
+    int escaped = setjmp(errors.escape);
+    if (escaped) {
         char text[JMSG_LENGTH_MAX];
         errors.base.format_message((j_common_ptr)&decoder, text);
-        snprintf(message, message_length, "%s", text);
+        snprintf(message, message_length, escaped == WARNED ? "corrupt JPEG data (%s)" : "%s",
+                 text);
         jpeg_destroy_decompress(&decoder);
         free(output);
         return FAILED;
@@ -85,12 +90,7 @@ int runner_jpeg_decode_scaled(const unsigned char *data, unsigned long length,
     }
     jpeg_finish_decompress(&decoder);
     if (errors.base.num_warnings > 0) {
-        char text[JMSG_LENGTH_MAX];
-        errors.base.format_message((j_common_ptr)&decoder, text);
-        snprintf(message, message_length, "corrupt JPEG data (%s)", text);
-        jpeg_destroy_decompress(&decoder);
-        free(output);
-        return FAILED;
+        longjmp(errors.escape, WARNED);
     }
     *width = decoder.output_width;
     *height = decoder.output_height;
