@@ -21,9 +21,7 @@ use crate::bail_input;
 use crate::plan::{Plan, PlannedTrial};
 use crate::spec::parse_pipeline;
 use crate::stages::Stages;
-use crate::store::{
-    RunRecord, RunStatus, SLURM_FOLDER, Store, new_run_id, now_millis, this_host, this_process,
-};
+use crate::store::{RunRecord, RunStatus, Store, new_run_id, now_millis, this_host, this_process};
 use checkpoints::latest_snapshot;
 use runner_core::cli::ExecutorChoice;
 pub use trial::{Start, run_trial};
@@ -208,9 +206,7 @@ pub fn resume_run(run_id: &str, options: &RunOptions) -> Result<RunRecord> {
 /// folder; returns how many runs were taken in.
 fn take_in_left_bundles(plan: &Plan, store: &Store) -> Result<usize> {
     let executor = plan.trials[0].pipeline.spec.executor.as_ref();
-    let shared = executor
-        .and_then(|executor| executor.shared_dir.clone())
-        .unwrap_or_else(|| store.root().join(SLURM_FOLDER));
+    let shared = slurm::shared_folder(executor, store.root());
     let mut taken = 0;
     for folder in [store.root().join(WORKERS_FOLDER), shared] {
         if folder.is_dir() {

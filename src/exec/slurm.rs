@@ -35,15 +35,18 @@ pub fn run_in_slurm(
 ) -> Result<WorkerOutcomes> {
     let executor = trials[0].pipeline.spec.executor.clone().unwrap_or_default();
     let store = std::path::absolute(&options.store)?;
-    let shared = executor
-        .shared_dir
-        .clone()
-        .unwrap_or_else(|| store.join(SLURM_FOLDER));
+    let shared = shared_folder(Some(&executor), &store);
     let submission = sweep.map_or_else(|| format!("run-{}", new_run_id()), str::to_string);
     let job = JobFiles::create(&shared, &submission)?;
     let arguments = sbatch_arguments(&executor, trials, &job);
-    job.write_script(plan, trials, sweep, &store, &executor)?;
-    check_request(&arguments, &job)?;
+    let checked = job
+        .write_script(plan, trials, sweep, &store, &executor)
+        .and_then(|()| check_request(&arguments, &job));
+    if let Err(error) = checked {
+        // Nothing was submitted: leave no folder that looks like a submission.
+        let _ = std::fs::remove_dir_all(&job.folder);
+        return Err(error);
+    }
 
     prepare_shared_stages(trials, stages, options)?;
     let job_id = submit(&arguments, &job)?;
@@ -56,8 +59,17 @@ pub fn run_in_slurm(
     follow(&job_id, &indices, &job, &Store::new(&store))
 }
 
+/// Where Slurm tasks leave their bundles and logs: `[executor] shared_dir`, or `slurm/` in
+/// the store.
+pub fn shared_folder(executor: Option<&ExecutorSpec>, store: &Path) -> PathBuf {
+    executor
+        .and_then(|executor| executor.shared_dir.clone())
+        .unwrap_or_else(|| store.join(SLURM_FOLDER))
+}
+
 /// The files of one submission in the shared folder.
 struct JobFiles {
+    folder: PathBuf,
     script: PathBuf,
     logs: PathBuf,
     bundles: PathBuf,
@@ -69,16 +81,11 @@ impl JobFiles {
         let bundles = sweep_bundles(shared, submission);
         let folder = bundles.parent().unwrap_or(shared).to_path_buf();
         let logs = folder.join("logs");
-        for dir in [&bundles, &logs] {
-            if let Err(err) = std::fs::create_dir_all(dir) {
-                bail_input!(
-                    "the executor's shared folder `{}` cannot be written ({err}): set `executor.shared_dir` to a folder every node can write",
-                    shared.display()
-                );
-            }
-        }
         let probe = bundles.join(".write-test");
-        if let Err(err) = std::fs::write(&probe, b"") {
+        let writable = std::fs::create_dir_all(&bundles)
+            .and_then(|()| std::fs::create_dir_all(&logs))
+            .and_then(|()| std::fs::write(&probe, b""));
+        if let Err(err) = writable {
             bail_input!(
                 "the executor's shared folder `{}` cannot be written ({err}): set `executor.shared_dir` to a folder every node can write",
                 shared.display()
@@ -87,6 +94,7 @@ impl JobFiles {
         let _ = std::fs::remove_file(&probe);
         Ok(Self {
             script: folder.join("job.sh"),
+            folder,
             logs,
             bundles,
         })
@@ -301,9 +309,19 @@ fn follow(
         }
         std::thread::sleep(POLL_INTERVAL);
     }
-    // A task Slurm stopped (scancel, time limit, preemption) recorded only that it was
-    // interrupted; Slurm knows why.
-    for run in &mut ingested {
+    add_slurm_reasons(&mut ingested, &states, store)?;
+    let ended = task_endings(job_id, indices, &states, job);
+    Ok(outcomes(ingested, ended))
+}
+
+/// A task Slurm stopped (scancel, time limit, preemption) recorded only that it was
+/// interrupted; Slurm knows why.
+fn add_slurm_reasons(
+    ingested: &mut [RunRecord],
+    states: &BTreeMap<usize, TaskState>,
+    store: &Store,
+) -> Result<()> {
+    for run in ingested {
         let Some(state) = run.trial.and_then(|index| states.get(&index)) else {
             continue;
         };
@@ -312,7 +330,17 @@ fn follow(
             store.put_run(run)?;
         }
     }
-    let ended = indices
+    Ok(())
+}
+
+/// How each task ended (or that it has not), with where its log is.
+fn task_endings(
+    job_id: &str,
+    indices: &[usize],
+    states: &BTreeMap<usize, TaskState>,
+    job: &JobFiles,
+) -> Vec<(usize, Option<String>)> {
+    indices
         .iter()
         .map(|&index| {
             let why = match states.get(&index) {
@@ -333,8 +361,7 @@ fn follow(
                 )),
             )
         })
-        .collect();
-    Ok(outcomes(ingested, ended))
+        .collect()
 }
 
 fn describe(state: &TaskState) -> String {

@@ -81,8 +81,15 @@ impl Store {
             if let Some(record) = self.ingest_bundle(&bundle)? {
                 ingested.push(record);
             }
-            std::fs::remove_dir_all(&bundle)
-                .with_context(|| format!("cannot remove the bundle `{}`", bundle.display()))?;
+            // Another runner taking the same bundles in may have removed it already.
+            match std::fs::remove_dir_all(&bundle) {
+                Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(err).with_context(|| {
+                        format!("cannot remove the bundle `{}`", bundle.display())
+                    });
+                }
+                _ => {}
+            }
         }
         Ok(ingested)
     }
@@ -103,8 +110,11 @@ impl Store {
     /// before its folder could be removed).
     fn ingest_bundle(&self, bundle: &Path) -> Result<Option<RunRecord>> {
         let file = bundle.join(BUNDLE_FILE);
-        let text = std::fs::read(&file)
-            .with_context(|| format!("cannot read the bundle `{}`", file.display()))?;
+        let text = match std::fs::read(&file) {
+            // Taken in by another runner since the folder was listed.
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            read => read.with_context(|| format!("cannot read the bundle `{}`", file.display()))?,
+        };
         let BundleContents {
             record,
             epochs,
@@ -169,4 +179,51 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::compare::tests::run;
+
+    /// A scratch store holding one finished run with a checkpoint file.
+    fn scratch_with_run(dir: &Path, id: &str) -> Store {
+        let scratch = Store::new(dir.join("scratch"));
+        let mut record = run(id, &[], 0.9, 0.1);
+        record.stages.insert("training".into(), format!("key-{id}"));
+        scratch.create_run(&record, "[pipeline]").unwrap();
+        let checkpoints = scratch.checkpoint_dir(id);
+        std::fs::create_dir_all(&checkpoints).unwrap();
+        std::fs::write(checkpoints.join("best.mpk"), b"weights").unwrap();
+        scratch
+    }
+
+    #[test]
+    fn a_bundle_moves_a_run_with_its_checkpoints_into_the_store_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let bundles = dir.path().join("bundles");
+        let scratch = scratch_with_run(dir.path(), "run-a");
+        let bundle = scratch.write_bundle("run-a", &bundles).unwrap();
+        assert!(bundle.join(BUNDLE_FILE).is_file());
+        assert!(!scratch.checkpoint_dir("run-a").exists());
+        // A bundle still being written is left alone.
+        std::fs::create_dir_all(bundles.join(".run-b.partial")).unwrap();
+
+        let store = Store::new(dir.path().join("store"));
+        let ingested = store.ingest_bundles(&bundles).unwrap();
+        assert_eq!(ingested.len(), 1);
+        assert_eq!(store.find_run("run-a").unwrap().id, "run-a");
+        let checkpoint = store.checkpoint_dir("run-a").join("best.mpk");
+        assert_eq!(std::fs::read(checkpoint).unwrap(), b"weights");
+        assert_eq!(
+            store.spec_text(&ingested[0].spec_hash).unwrap().unwrap(),
+            "[pipeline]"
+        );
+        // The finished run now answers for its training stage.
+        let trained = store.run_for_stage("key-run-a").unwrap();
+        assert_eq!(trained.unwrap().id, "run-a");
+        assert!(!bundle.exists());
+        assert!(bundles.join(".run-b.partial").exists());
+        assert!(store.ingest_bundles(&bundles).unwrap().is_empty());
+    }
 }
