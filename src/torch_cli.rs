@@ -175,7 +175,7 @@ pub fn execute(cli: Cli) -> Result<()> {
                 sweep: sweep.as_deref(),
                 key: &key,
                 threads,
-                bundle: bundle.as_deref(),
+                bundles: &bundle,
             };
             let run = run_worker(&worker, &options)?;
             println!("run {} {}", run.id, run.status.as_str());

@@ -31,6 +31,7 @@ pub use workers::{WORKERS_FOLDER, WorkerTrial, run_worker};
 /// interrupted.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
+#[derive(Clone)]
 pub struct RunOptions {
     pub store: PathBuf,
     pub device: Device,

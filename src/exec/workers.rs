@@ -39,9 +39,8 @@ pub struct WorkerTrial<'a> {
     pub key: &'a str,
     /// LibTorch intra-op threads.
     pub threads: usize,
-    /// Where the worker leaves its run as a bundle; without one it records the run in
-    /// the store itself.
-    pub bundle: Option<&'a Path>,
+    /// Where the worker leaves its run as a bundle.
+    pub bundles: &'a Path,
 }
 
 /// Trains `trials` in up to `options.jobs` workers. Returns the finished runs by trial
@@ -76,7 +75,7 @@ pub fn run_in_workers(
                 sweep: Some(sweep),
                 key: &trial.keys.training,
                 threads,
-                bundle: Some(&bundles),
+                bundles: &bundles,
             };
             running.push((trial.index, spawn_worker(&worker, options)?));
         }
@@ -192,13 +191,8 @@ fn spawn_worker(worker: &WorkerTrial, options: &RunOptions) -> Result<Child> {
         .args(["--key", worker.key])
         .args(["--threads", &worker.threads.to_string()])
         .args(["--device", &options.device_label])
-        .args(
-            worker
-                .bundle
-                .map(|dir| [Path::new("--bundle"), dir])
-                .into_iter()
-                .flatten(),
-        )
+        .arg("--bundle")
+        .arg(worker.bundles)
         // The coordinator prints the sweep's outcome; workers only log, on stderr.
         .stdout(std::process::Stdio::null());
     // SAFETY: prctl is async-signal-safe; it makes the worker stop (as on Ctrl-C) when
@@ -215,32 +209,25 @@ fn spawn_worker(worker: &WorkerTrial, options: &RunOptions) -> Result<Child> {
 }
 
 /// The body of `runner-torch trial`: re-plans the file, checks the trial is the one the
-/// coordinator planned, and trains it with the stages the coordinator cached. With a
-/// bundle folder, the run is recorded in a scratch store in this node's temporary folder
-/// and then moved into a bundle there, failed or interrupted runs too.
+/// coordinator planned, and trains it with the stages the coordinator cached. The run is
+/// recorded in a scratch store in this node's temporary folder and then moved into a
+/// bundle in `worker.bundles`, failed or interrupted runs too: only the coordinator writes
+/// the store.
 pub fn run_worker(worker: &WorkerTrial, options: &RunOptions) -> Result<RunRecord> {
     tch::set_num_threads(i32::try_from(worker.threads).unwrap_or(1));
     // SIGINT from a stopping coordinator, SIGTERM from Slurm (scancel, time limit): the
     // run stops after its batch and is recorded as interrupted.
     install_interrupt_handler();
-    let store = Store::new(&options.store);
-    let Some(bundles) = worker.bundle else {
-        return train_planned_trial(worker, &store, &store, options);
-    };
     let scratch = ScratchStore::new()?;
+    let scratch_store = Store::new(&scratch.0);
     let scratch_options = RunOptions {
         store: scratch.0.clone(),
-        device: options.device.clone(),
-        device_label: options.device_label.clone(),
-        show_progress: false,
-        jobs: 1,
-        retrain: false,
-        executor: options.executor,
+        ..options.clone()
     };
-    let trained = train_planned_trial(worker, &Store::new(&scratch.0), &store, &scratch_options);
-    let scratch_store = Store::new(&scratch.0);
+    let caches = Store::new(&options.store);
+    let trained = train_planned_trial(worker, &scratch_store, &caches, &scratch_options);
     for run in scratch_store.runs()? {
-        let bundle = scratch_store.write_bundle(&run.id, bundles)?;
+        let bundle = scratch_store.write_bundle(&run.id, worker.bundles)?;
         tracing::info!("run {} left in {}", run.id, bundle.display());
     }
     trained

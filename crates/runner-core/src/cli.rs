@@ -113,10 +113,10 @@ pub enum Command {
         /// `cpu` or `cuda:0`
         #[arg(long)]
         device: String,
-        /// Leave the run in a result bundle in this folder instead of in the store (which
-        /// the trial then only reads cached stages from)
+        /// Leave the run in a result bundle in this folder (the trial only reads cached
+        /// stages from the store)
         #[arg(long)]
-        bundle: Option<PathBuf>,
+        bundle: PathBuf,
     },
     /// List the recorded runs, oldest first
     #[command(
