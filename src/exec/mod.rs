@@ -25,7 +25,8 @@ use crate::store::{RunRecord, RunStatus, Store, new_run_id, now_millis, this_hos
 use checkpoints::latest_snapshot;
 use runner_core::cli::ExecutorChoice;
 pub use trial::{Start, run_trial};
-pub use workers::{WORKERS_FOLDER, WorkerTrial, run_worker};
+use workers::WORKERS_FOLDER;
+pub use workers::{WorkerTrial, run_worker};
 
 /// Set by Ctrl-C; training stops after the current batch and the run is recorded as
 /// interrupted.
