@@ -352,6 +352,7 @@ impl Store {
                 {
                     std::thread::sleep(Duration::from_millis(20));
                 }
+                Err(sled::Error::Corruption { .. }) if remove_unfinished_snapshots(&path)? => {}
                 Err(err) => {
                     return Err(err).with_context(|| {
                         format!("cannot open the run store at `{}`", path.display())
@@ -362,6 +363,29 @@ impl Store {
         migrate(&db, &path)?;
         Ok(db)
     }
+}
+
+/// sled 0.34 writes a snapshot as `snap.LSN.generating` and renames it when complete, but
+/// reads the last `snap.*` file by name, so a process killed while writing one leaves a
+/// file that sorts last and fails its checksum: the database then refuses to open
+/// (spacejam/sled#1527). Such a file is never a finished snapshot, and the log it
+/// summarizes is still there. Returns whether there was one to remove.
+fn remove_unfinished_snapshots(db: &Path) -> Result<bool> {
+    let mut removed = false;
+    for entry in std::fs::read_dir(db).with_context(|| format!("cannot read `{}`", db.display()))? {
+        let path = entry?.path();
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            std::fs::remove_file(&path)
+                .with_context(|| format!("cannot remove `{}`", path.display()))?;
+            tracing::warn!(
+                "removed {}, a snapshot left unfinished by a killed process",
+                path.display()
+            );
+            removed = true;
+        }
+    }
+    Ok(removed)
 }
 
 fn is_lock_contention(err: &std::io::Error) -> bool {
@@ -387,4 +411,27 @@ pub(super) fn parse<T: serde::de::DeserializeOwned>(key: &[u8], value: &[u8]) ->
             String::from_utf8_lossy(key)
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::compare::tests::run;
+
+    #[test]
+    fn a_snapshot_left_unfinished_by_a_killed_process_does_not_lock_the_store_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        store
+            .create_run(&run("run-a", &[], 0.9, 0.1), "[pipeline]")
+            .unwrap();
+        let unfinished = store.db_path().join("snap.FFFFFFFFFFFFFFFF.generating");
+        std::fs::write(&unfinished, b"the first bytes of a snapshot").unwrap();
+        // What sled 0.34 makes of it on its own.
+        let refused = sled::Config::new().path(store.db_path()).open();
+        assert!(matches!(refused, Err(sled::Error::Corruption { .. })));
+
+        assert_eq!(store.find_run("run-a").unwrap().id, "run-a");
+        assert!(!unfinished.exists());
+    }
 }
