@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
-use runner::model::{Network, build_backbone};
+use runner::model::{Network, build_backbone, channels_last};
 use runner::spec::{Arch, BackboneSpec, FreezeKeyword, FreezeSpec};
 
 fn main() -> Result<()> {
@@ -60,7 +60,12 @@ fn main() -> Result<()> {
         * scale
         + offset;
 
-    let mut x = input.clone();
+    // The frozen path also stores its activations channels-last, as FrozenFeatures does.
+    let mut x = if fold {
+        channels_last(input.clone())
+    } else {
+        input.clone()
+    };
     for (name, layer) in backbone.layers {
         let layer = if fold { layer.fold_batchnorm() } else { layer };
         x = layer.forward(x);

@@ -9,6 +9,7 @@ use burn::prelude::*;
 use super::backbone::build_backbone;
 use super::head::{Head, HeadOutput};
 use super::layers::BackboneLayer;
+use super::layout::channels_last;
 use crate::data::Preprocess;
 use crate::spec::{BatchNormMode, PipelineSpec, head_fits_loss};
 
@@ -20,7 +21,9 @@ pub struct FrozenFeatures {
 
 impl FrozenFeatures {
     pub fn forward(&self, images: Tensor<4>) -> Tensor<4> {
-        self.layers.iter().fold(images, |x, layer| layer.forward(x))
+        self.layers
+            .iter()
+            .fold(channels_last(images), |x, layer| layer.forward(x))
     }
 }
 
