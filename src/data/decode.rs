@@ -98,7 +98,9 @@ pub fn decode_split(
 /// becomes an error like any other.
 pub fn decode_resized(path: &std::path::Path, width: u32, height: u32) -> Result<Vec<u8>, String> {
     let bytes = std::fs::read(path).map_err(|err| err.to_string())?;
-    let rgb = match decode_jpeg_for_size(&bytes, width, height) {
+    let jpeg = std::panic::catch_unwind(|| decode_jpeg_for_size(&bytes, width, height))
+        .unwrap_or_else(|_| Some(Err("the image decoder failed on this file".to_string())));
+    let rgb = match jpeg {
         Some(decoded) => decoded?,
         None => decode_upright_bytes(bytes)?.into_rgb8(),
     };
