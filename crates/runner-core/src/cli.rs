@@ -43,7 +43,7 @@ pub enum Command {
     /// Train the pipeline a file declares and record the run (each trial of its sweep);
     /// trials whose training stage the store has already are not trained again
     #[command(
-        after_help = "Examples:\n  runner run pipelines/cats_dogs.toml\n  runner run experiments/dropout_sweep.toml --jobs 2\n  runner run --resume 20261128-183012-456k3"
+        after_help = "Examples:\n  runner run pipelines/cats_dogs.toml\n  runner run experiments/dropout_sweep.toml --jobs 2\n  runner run experiments/dropout_sweep.toml --executor slurm\n  runner run --resume 20261128-183012-456k3"
     )]
     Run {
         /// The pipeline or experiment file (TOML)
