@@ -21,7 +21,6 @@ layer name of a fresh session with the block that Keras' own graph puts it in.
 
 import os
 import shutil
-import subprocess
 import sys
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
@@ -33,9 +32,9 @@ import torch  # noqa: E402
 import torchvision  # noqa: E402
 from keras.src.legacy.saving import legacy_h5_format  # noqa: E402
 
-TOLERANCE = 1e-4  # relative to max(1, max |reference|) of the block
+from common import SEED, TOLERANCE, images, runner_features, thread_noise  # noqa: E402
+
 SIDE = 150
-SEED = 7
 BLOCKS = [
     "activation", "activation_1", "activation_2", "max_pooling2d", "activation_3",
     "activation_4", "max_pooling2d_1",
@@ -45,15 +44,6 @@ TORCHVISION_BLOCKS = [
     "Conv2d_4a_3x3", "maxpool2", "Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b",
     "Mixed_6c", "Mixed_6d", "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c",
 ]
-
-
-def images(count, side, seed):
-    """Smooth random images with pixel values 0 to 255, N x H x W x 3."""
-    rng = np.random.default_rng(seed)
-    coarse = rng.uniform(0, 255, size=(count, side // 10 + 2, side // 10 + 2, 3))
-    fine = np.repeat(np.repeat(coarse, 10, axis=1), 10, axis=2)[:, :side, :side]
-    noise = rng.normal(0, 20, size=fine.shape)
-    return np.clip(fine + noise, 0, 255).round().astype(np.float32)
 
 
 def keras_layer_blocks(model):
@@ -113,19 +103,6 @@ def save_keras_h5(model, path, drop=()):
                 del file[name]
 
 
-def runner_features(binary, arch, weights, pixels, out, fold=False, logits=False):
-    np.ascontiguousarray(pixels).tofile(f"{out}.input")
-    command = [binary, arch, weights, f"{out}.input", *map(str, pixels.shape[:3]), out]
-    command += ["--fold"] * fold + ["--logits"] * logits
-    listing = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    features = {}
-    for line in listing.splitlines():
-        name, *shape = line.split()
-        values = np.fromfile(os.path.join(out, f"{name}.f32"), dtype="<f4")
-        features[name] = values.reshape(pixels.shape[0], *map(int, shape))
-    return features
-
-
 def compare(title, reference, ours, names):
     """Prints the max abs difference per block; returns (difference, bound) for mixed7,
     mixed10 and the logits."""
@@ -141,15 +118,6 @@ def compare(title, reference, ours, names):
         if our_name in ("mixed7", "mixed10", "logits"):
             checked[our_name] = (difference, TOLERANCE * max(1.0, largest))
     return checked
-
-
-def thread_noise(run):
-    """How far a reference moves from itself between 1 and 2 threads, per output."""
-    torch.set_num_threads(1)
-    one = run()
-    torch.set_num_threads(2)
-    two = run()
-    return {name: float(np.abs(one[name] - two[name]).max()) for name in one}
 
 
 def keras_parity(workdir, binary, pixels):

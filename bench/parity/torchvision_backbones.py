@@ -25,16 +25,17 @@ with its dtype and shape, which the Rust tests write a .pth from.
 import importlib
 import os
 import shutil
-import subprocess
 import sys
 
 import numpy as np
 import torch
 import torchvision
 
-TOLERANCE = 1e-4  # relative to max(1, max |reference|) of the layer
-SIDE = 224  # EfficientNet-Lite's reference pads for 224 px only (static "SAME" padding)
-SEED = 7
+from common import SEED, TOLERANCE, images, runner_features, thread_noise
+
+# ImageNet's size; EfficientNet-Lite's reference computes its static "SAME" padding for the
+# `image_size` it is built with, which is set to this.
+SIDE = 224
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 EFFICIENTNET_WEIGHTS = "weights/efficientnet-lite0-57934424.pth"
 REPO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../..")
@@ -55,15 +56,6 @@ CHECKED = {
     "efficientnet_lite3": ["block8", "block16", "head_conv"],
     "efficientnet_lite4": ["block10", "block20", "head_conv"],
 }
-
-
-def images(count, side, seed):
-    """Smooth random images with pixel values 0 to 255, N x H x W x 3."""
-    rng = np.random.default_rng(seed)
-    coarse = rng.uniform(0, 255, size=(count, side // 10 + 2, side // 10 + 2, 3))
-    fine = np.repeat(np.repeat(coarse, 10, axis=1), 10, axis=2)[:, :side, :side]
-    noise = rng.normal(0, 20, size=fine.shape)
-    return np.clip(fine + noise, 0, 255).round().astype(np.float32)
 
 
 def imagenet_input(pixels):
@@ -182,19 +174,6 @@ def efficientnet_reference(arch, workdir, pixels):
     return weights, run
 
 
-def runner_features(binary, arch, weights, pixels, out, fold):
-    np.ascontiguousarray(pixels).tofile(f"{out}.input")
-    command = [binary, arch, weights, f"{out}.input", *map(str, pixels.shape[:3]), out, "--logits"]
-    command += ["--fold"] * fold
-    listing = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    features = {}
-    for line in listing.splitlines():
-        name, *shape = line.split()
-        values = np.fromfile(os.path.join(out, f"{name}.f32"), dtype="<f4")
-        features[name] = values.reshape(pixels.shape[0], *map(int, shape))
-    return features
-
-
 def compare(title, reference, ours, checked):
     """Prints the max abs difference per layer; returns (difference, largest, bound) for the
     checked layers and the logits."""
@@ -210,15 +189,6 @@ def compare(title, reference, ours, checked):
         if name in checked or name == "logits":
             results[name] = (difference, largest, TOLERANCE * max(1.0, largest))
     return results
-
-
-def thread_noise(run, names):
-    """How far a reference moves from itself between 1 and 2 threads."""
-    torch.set_num_threads(1)
-    one = run()
-    torch.set_num_threads(2)
-    two = run()
-    return {name: float(np.abs(one[name] - two[name]).max()) for name in names}
 
 
 def main():
@@ -239,7 +209,7 @@ def main():
         reference = run()
         for fold in (False, True):
             out = os.path.join(workdir, f"runner_{arch}" + "_fold" * fold)
-            ours = runner_features(binary, arch, weights, pixels, out, fold)
+            ours = runner_features(binary, arch, weights, pixels, out, fold, logits=True)
             label = f"{arch}" + ", BatchNorm folded" * fold
             results[label] = compare(f"runner vs reference: {label}", reference, ours, checked)
     print(f"\nmax abs difference (fails above {TOLERANCE:.0e} x max(1, max |ref|)):")
