@@ -7,7 +7,7 @@ use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 
 use super::conv_bn::{Activation, ConvBn, ConvBnShape, Framework};
-use super::layers::BackboneLayer;
+use super::layers::{BackboneLayer, global_average_pool};
 use super::mbconv::MbConv;
 use crate::data::Preprocess;
 use crate::spec::efficientnet_lite::{HEAD_CHANNELS, LiteScaling, STEM_CHANNELS, blocks};
@@ -118,7 +118,6 @@ impl EfficientNetLite {
         for block in &self.blocks {
             x = block.forward(x);
         }
-        let features = self.head.forward(x).mean_dim(3).mean_dim(2).flatten(1, 3);
-        self.fc.forward(features)
+        self.fc.forward(global_average_pool(self.head.forward(x)))
     }
 }

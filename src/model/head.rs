@@ -6,6 +6,7 @@ use burn::module::Param;
 use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
 use burn::prelude::*;
 
+use super::layers::global_average_pool;
 use crate::bail_input;
 use crate::spec::{Activation, HeadLayerSpec, head_shape_problems};
 
@@ -108,9 +109,7 @@ impl Head {
         let mut value = Value::Map(features);
         for (index, layer) in self.layers.iter().enumerate() {
             value = match (layer, value) {
-                (HeadLayer::GlobalAvgPool(_), Value::Map(x)) => {
-                    Value::Flat(x.mean_dim(3).mean_dim(2).flatten(1, 3))
-                }
+                (HeadLayer::GlobalAvgPool(_), Value::Map(x)) => Value::Flat(global_average_pool(x)),
                 (HeadLayer::Flatten(_), Value::Map(x)) => Value::Flat(x.flatten(1, 3)),
                 (HeadLayer::Dropout(dropout), Value::Map(x)) => Value::Map(dropout.forward(x)),
                 (HeadLayer::Dropout(dropout), Value::Flat(x)) => Value::Flat(dropout.forward(x)),

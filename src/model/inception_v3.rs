@@ -16,7 +16,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d
 use burn::prelude::*;
 
 use super::conv_bn::fold_into_conv;
-use super::layers::BackboneLayer;
+use super::layers::{BackboneLayer, imagenet_logits};
 use crate::data::Preprocess;
 
 pub const PREPROCESS: Preprocess = Preprocess {
@@ -583,11 +583,8 @@ impl InceptionV3 {
     /// correctly.
     pub fn forward_classifier(self, images: Tensor<4>) -> Tensor<2> {
         let fc = self.fc.clone();
-        let features = self
-            .into_named_layers()
-            .iter()
-            .fold(images, |x, (_, layer)| layer.forward(x));
-        fc.forward(features.mean_dim(3).mean_dim(2).flatten(1, 3))
+        let layers = self.into_named_layers();
+        imagenet_logits(layers.iter().map(|(_, layer)| layer), &fc, images)
     }
 }
 

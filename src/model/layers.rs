@@ -1,6 +1,7 @@
 //! The layer kinds a backbone is a sequence of, so that a cut or a freeze range can split
 //! any backbone by layer index.
 
+use burn::nn::Linear;
 use burn::prelude::*;
 
 use super::conv_bn::ConvBn;
@@ -50,4 +51,21 @@ impl BackboneLayer {
             BackboneLayer::Residual(layer) => layer.kind(),
         }
     }
+}
+
+/// Each channel's mean over the image: `[n, c, h, w]` to `[n, c]`.
+pub fn global_average_pool(x: Tensor<4>) -> Tensor<2> {
+    x.mean_dim(3).mean_dim(2).flatten(1, 3)
+}
+
+/// ImageNet logits (before the softmax) of a network whose classifier is global average
+/// pooling then `fc` on its last feature layer, for checking that pretrained weights loaded
+/// correctly.
+pub fn imagenet_logits<'a>(
+    layers: impl IntoIterator<Item = &'a BackboneLayer>,
+    fc: &Linear,
+    images: Tensor<4>,
+) -> Tensor<2> {
+    let features = layers.into_iter().fold(images, |x, layer| layer.forward(x));
+    fc.forward(global_average_pool(features))
 }

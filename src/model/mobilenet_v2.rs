@@ -10,7 +10,7 @@ use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 
 use super::conv_bn::{Activation, ConvBn, ConvBnShape, Framework};
-use super::layers::BackboneLayer;
+use super::layers::{BackboneLayer, imagenet_logits};
 use super::mbconv::MbConv;
 
 pub const IMAGENET_CLASSES: usize = 1000;
@@ -126,12 +126,7 @@ impl MobileNetV2 {
     /// ImageNet logits (before the softmax; the classifier's dropout is off in inference),
     /// for checking that pretrained weights loaded correctly.
     pub fn forward_classifier(&self, images: Tensor<4>) -> Tensor<2> {
-        let features = self
-            .features
-            .iter()
-            .fold(images, |x, layer| layer.forward(x));
-        self.classifier
-            .forward(features.mean_dim(3).mean_dim(2).flatten(1, 3))
+        imagenet_logits(&self.features, &self.classifier, images)
     }
 }
 

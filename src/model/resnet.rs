@@ -14,7 +14,7 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 
 use super::conv_bn::{Activation, ConvBn, ConvBnShape, Framework};
-use super::layers::BackboneLayer;
+use super::layers::{BackboneLayer, imagenet_logits};
 
 pub const IMAGENET_CLASSES: usize = 1000;
 /// Output channels of the stem and the width of each stage's first convolution.
@@ -232,11 +232,8 @@ impl ResNet {
     /// correctly.
     pub fn forward_classifier(self, images: Tensor<4>) -> Tensor<2> {
         let fc = self.fc.clone();
-        let features = self
-            .into_named_layers()
-            .iter()
-            .fold(images, |x, (_, layer)| layer.forward(x));
-        fc.forward(features.mean_dim(3).mean_dim(2).flatten(1, 3))
+        let layers = self.into_named_layers();
+        imagenet_logits(layers.iter().map(|(_, layer)| layer), &fc, images)
     }
 }
 
