@@ -76,6 +76,20 @@ pub struct ConvBnShape {
     pub framework: Framework,
 }
 
+impl ConvBnShape {
+    /// A 1x1 convolution from `channels[0]` to `channels[1]` channels.
+    pub fn pointwise(channels: [usize; 2], activation: Activation, framework: Framework) -> Self {
+        Self {
+            channels,
+            kernel: 1,
+            stride: 1,
+            groups: 1,
+            activation,
+            framework,
+        }
+    }
+}
+
 impl ConvBn {
     /// A convolution without bias, padded as `shape.framework` pads.
     pub fn new(shape: ConvBnShape, device: &Device) -> Self {

@@ -82,14 +82,11 @@ impl EfficientNetLite {
             })
             .collect();
         let head = ConvBn::new(
-            ConvBnShape {
-                channels: [input, HEAD_CHANNELS],
-                kernel: 1,
-                stride: 1,
-                groups: 1,
-                activation: Activation::Relu6,
-                framework: Framework::TensorFlow,
-            },
+            ConvBnShape::pointwise(
+                [input, HEAD_CHANNELS],
+                Activation::Relu6,
+                Framework::TensorFlow,
+            ),
             device,
         );
         let fc = LinearConfig::new(HEAD_CHANNELS, IMAGENET_CLASSES).init(device);

@@ -29,14 +29,7 @@ impl MbConv {
         let hidden = input * expansion;
         let expand = (expansion != 1).then(|| {
             ConvBn::new(
-                ConvBnShape {
-                    channels: [input, hidden],
-                    kernel: 1,
-                    stride: 1,
-                    groups: 1,
-                    activation: Activation::Relu6,
-                    framework,
-                },
+                ConvBnShape::pointwise([input, hidden], Activation::Relu6, framework),
                 device,
             )
         });
@@ -52,14 +45,7 @@ impl MbConv {
             device,
         );
         let project = ConvBn::new(
-            ConvBnShape {
-                channels: [hidden, output],
-                kernel: 1,
-                stride: 1,
-                groups: 1,
-                activation: Activation::Linear,
-                framework,
-            },
+            ConvBnShape::pointwise([hidden, output], Activation::Linear, framework),
             device,
         );
         Self {
