@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::bail_input;
 use crate::data::decode_resized;
 use crate::model::{Classifier, FrozenFeatures, TrainableModel, build_classifier};
-use crate::spec::{Activation, Pipeline, parse_pipeline, phase_spec};
+use crate::spec::{Activation, Pipeline, phase_spec};
 use crate::store::{RunRecord, Store};
 
 /// A recorded run's classifier with its trained weights.
@@ -32,10 +32,7 @@ pub fn load_trained(store: &Store, run: &RunRecord, device: &Device) -> Result<T
             run.id
         );
     };
-    let text = store
-        .spec_text(&run.spec_hash)?
-        .with_context(|| format!("the store has no pipeline text for run {}", run.id))?;
-    let pipeline = parse_pipeline(Path::new(&run.pipeline_file), text)?;
+    let pipeline = store.run_pipeline(run)?;
     // The checkpoint holds the trainable part of the phase that saved it.
     let phase = artifact.phase.unwrap_or(0);
     let mut classifier =

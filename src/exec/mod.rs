@@ -14,12 +14,11 @@ mod workers;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use burn::prelude::Device;
 
 use crate::bail_input;
 use crate::plan::{Plan, PlannedTrial};
-use crate::spec::parse_pipeline;
 use crate::stages::Stages;
 use crate::store::{RunRecord, RunStatus, Store, new_run_id, now_millis, this_host, this_process};
 use checkpoints::latest_snapshot;
@@ -169,10 +168,7 @@ pub fn resume_run(run_id: &str, options: &RunOptions) -> Result<RunRecord> {
             record.id
         );
     };
-    let text = store
-        .spec_text(&record.spec_hash)?
-        .with_context(|| format!("the store has no pipeline text for run {}", record.id))?;
-    let pipeline = parse_pipeline(Path::new(&record.pipeline_file), text)?;
+    let pipeline = store.run_pipeline(&record)?;
     let plan = Plan::for_pipeline(pipeline, record.trial.unwrap_or(0), &store)?;
     let trial = &plan.trials[0];
     if record.stages.get("training") != Some(&trial.keys.training) {

@@ -321,6 +321,14 @@ impl Store {
         .map(Option::flatten)
     }
 
+    /// The pipeline `run` was started with, parsed again from the text the store kept.
+    pub fn run_pipeline(&self, run: &RunRecord) -> Result<crate::spec::Pipeline> {
+        let text = self
+            .spec_text(&run.spec_hash)?
+            .with_context(|| format!("the store has no pipeline text for run {}", run.id))?;
+        crate::spec::parse_pipeline(Path::new(&run.pipeline_file), text)
+    }
+
     pub(super) fn write<T>(&self, work: impl FnOnce(&sled::Db) -> Result<T>) -> Result<T> {
         std::fs::create_dir_all(&self.root)
             .with_context(|| format!("cannot create the store folder `{}`", self.root.display()))?;
