@@ -19,6 +19,7 @@ use burn::prelude::Device;
 
 use crate::bail_input;
 use crate::plan::{Plan, PlannedTrial};
+use crate::spec::{Pipeline, load_pipeline};
 use crate::stages::Stages;
 use crate::store::{RunRecord, RunStatus, Store, new_run_id, now_millis, this_host, this_process};
 use checkpoints::latest_snapshot;
@@ -60,12 +61,10 @@ pub struct FileRuns {
 /// Plans a pipeline or experiment file and runs what the store does not have yet.
 pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
     let store = Store::new(&options.store);
-    let mut plan = Plan::new(file, &store)?;
     // Runs that workers or Slurm tasks finished after their coordinator stopped following
-    // them count as trained: take them in first, and plan again if there were any.
-    if take_in_left_bundles(&plan, &store)? > 0 {
-        plan = Plan::new(file, &store)?;
-    }
+    // them count as trained: take them in before planning looks for them.
+    take_in_left_bundles(&load_pipeline(file)?, &store)?;
+    let plan = Plan::new(file, &store)?;
     let sweep = plan.is_sweep.then(|| format!("sweep-{}", new_run_id()));
     if let Some(sweep) = &sweep {
         tracing::info!("{sweep}: {} trials", plan.trials.len());
@@ -200,12 +199,10 @@ pub fn resume_run(run_id: &str, options: &RunOptions) -> Result<RunRecord> {
     )
 }
 
-/// Takes in the bundles left in the store's `--jobs` folder and in the executor's shared
-/// folder; returns how many runs were taken in.
-fn take_in_left_bundles(plan: &Plan, store: &Store) -> Result<usize> {
-    let executor = plan.trials[0].pipeline.spec.executor.as_ref();
-    let shared = slurm::shared_folder(executor, store.root());
-    let mut taken = 0;
+/// Takes in the bundles left in the store's `--jobs` folder and in the shared folder of
+/// `pipeline`'s executor.
+fn take_in_left_bundles(pipeline: &Pipeline, store: &Store) -> Result<()> {
+    let shared = slurm::shared_folder(pipeline.spec.executor.as_ref(), store.root());
     for folder in [store.root().join(WORKERS_FOLDER), shared] {
         if folder.is_dir() {
             for run in store.ingest_shared_folder(&folder)? {
@@ -214,11 +211,10 @@ fn take_in_left_bundles(plan: &Plan, store: &Store) -> Result<usize> {
                     run.id,
                     run.status.as_str()
                 );
-                taken += 1;
             }
         }
     }
-    Ok(taken)
+    Ok(())
 }
 
 fn install_interrupt_handler() {

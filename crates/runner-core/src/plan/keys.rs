@@ -7,8 +7,7 @@ use crate::spec::{BatchNormMode, PipelineSpec, resolve_layers};
 
 /// How images are decoded and resized; part of the decoded stage's key, so that changing
 /// either invalidates every decoded cache.
-const RESIZE_FILTER: &str =
-    "libjpeg-turbo at a covering DCT scale, then bilinear (fast_image_resize 5)";
+const DECODING: &str = "libjpeg-turbo at a covering DCT scale, then bilinear (fast_image_resize 5)";
 
 /// Content hashes of what a trial reads from disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,7 +88,7 @@ pub fn stage_keys(spec: &PipelineSpec, inputs: &InputHashes) -> StageKeys {
     let decoded: Vec<String> = inputs
         .manifests
         .iter()
-        .map(|manifest| digest(&["decoded", manifest, &size, RESIZE_FILTER]))
+        .map(|manifest| digest(&["decoded", manifest, &size, DECODING]))
         .collect();
 
     let weights = match &inputs.weights {
