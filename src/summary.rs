@@ -1,18 +1,20 @@
 //! `runner summary`: the model a pipeline builds, layer by layer, as Keras'
 //! `model.summary()` shows it: the kept backbone layers and the head, each with its output
 //! shape at the configured image size, its parameter count and whether it trains (in the
-//! first phase), then the totals.
+//! first phase), then the totals. Counts follow the framework the backbone comes from, so
+//! they are the numbers its users know: Keras' `model.summary()` for InceptionV3, PyTorch's
+//! `model.parameters()` for torchvision's networks and EfficientNet-Lite.
 
 use std::fmt::Write;
 
 use anyhow::Result;
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 use serde::Serialize;
 
 use crate::model::head::HeadLayer;
 use crate::model::{Head, build_backbone};
-use crate::spec::{PipelineSpec, phase_spec};
+use crate::spec::{Arch, PipelineSpec, phase_spec};
 
 #[derive(Debug, Serialize)]
 pub struct ModelSummary {
@@ -32,9 +34,79 @@ pub struct LayerRow {
     pub kind: String,
     /// Channels-last, as Keras prints it: `[height, width, channels]`, or `[units]`.
     pub output_shape: Vec<usize>,
-    /// Parameters as Burn counts them (BatchNorm's running statistics are not parameters).
+    /// Parameters as the backbone's framework counts them (see [`Counting`]).
     pub params: usize,
+    /// Of `params`, those the optimizer updates.
+    pub trainable_params: usize,
     pub trainable: bool,
+}
+
+/// Which of a layer's values the backbone's framework counts as parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Counting {
+    /// Keras: BatchNorm's moving mean and variance are weights, never trainable; Keras'
+    /// InceptionV3 has no BatchNorm scale (`scale=False`), so the gamma standing in for it
+    /// (fixed at 1) is not one.
+    KerasInceptionV3,
+    /// PyTorch: BatchNorm's running statistics are buffers, not parameters.
+    PyTorch,
+}
+
+impl Counting {
+    fn of(arch: Arch) -> Self {
+        match arch {
+            Arch::InceptionV3 => Counting::KerasInceptionV3,
+            _ => Counting::PyTorch,
+        }
+    }
+
+    /// `(counted, trainable)` values of `module`, whose layer trains or not.
+    fn count(self, module: &impl Module, trains: bool) -> (usize, usize) {
+        let mut counter = Counter {
+            counting: self,
+            trains,
+            path: Vec::new(),
+            counted: 0,
+            trainable: 0,
+        };
+        module.visit(&mut counter);
+        (counter.counted, counter.trainable)
+    }
+}
+
+struct Counter {
+    counting: Counting,
+    trains: bool,
+    /// The field names leading to the value being visited.
+    path: Vec<String>,
+    counted: usize,
+    trainable: usize,
+}
+
+impl ModuleVisitor for Counter {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let field = self.path.last().map_or("", String::as_str);
+        let statistic = matches!(field, "running_mean" | "running_var");
+        let counted = match self.counting {
+            Counting::KerasInceptionV3 => field != "gamma",
+            Counting::PyTorch => !statistic,
+        };
+        if counted {
+            let values = param.val().shape().num_elements();
+            self.counted += values;
+            if self.trains && !statistic {
+                self.trainable += values;
+            }
+        }
+    }
 }
 
 /// Builds the model of `spec`'s first phase with random weights (shapes and counts do
@@ -43,17 +115,20 @@ pub fn summarize(spec: &PipelineSpec, device: &Device) -> Result<ModelSummary> {
     let mut spec = phase_spec(spec, 0);
     spec.backbone.weights = "none".into();
     let backbone = build_backbone(&spec.backbone, device)?;
+    let counting = Counting::of(spec.backbone.arch);
     let [height, width] = spec.data.image_size.map(|side| side as usize);
     let mut x = Tensor::<4>::zeros([1, 3, height, width], device);
     let mut layers = Vec::new();
     for ((name, layer), frozen) in backbone.layers.iter().zip(&backbone.frozen) {
         x = layer.forward(x);
         let [_, channels, rows, columns] = x.dims();
+        let (params, trainable_params) = counting.count(layer, !frozen);
         layers.push(LayerRow {
             name: name.clone(),
             kind: layer.kind().to_string(),
             output_shape: vec![rows, columns, channels],
-            params: layer.num_params(),
+            params,
+            trainable_params,
             trainable: !frozen,
         });
     }
@@ -81,15 +156,12 @@ pub fn summarize(spec: &PipelineSpec, device: &Device) -> Result<ModelSummary> {
             kind: kind.to_string(),
             output_shape: shape.clone(),
             params,
+            trainable_params: params,
             trainable: true,
         });
     }
     let total_params = layers.iter().map(|layer| layer.params).sum();
-    let trainable_params = layers
-        .iter()
-        .filter(|layer| layer.trainable)
-        .map(|layer| layer.params)
-        .sum();
+    let trainable_params = layers.iter().map(|layer| layer.trainable_params).sum();
     Ok(ModelSummary {
         pipeline: spec.pipeline.name.clone(),
         input: [height, width, 3],
