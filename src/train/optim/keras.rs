@@ -418,6 +418,124 @@ mod tests {
 }
 
 #[cfg(test)]
+mod keras_not_pytorch_tests {
+    //! With a large epsilon and small gradients the Keras and PyTorch rules part by an
+    //! order of magnitude or more, so these tests tell the two apart: each checks the
+    //! first updates against Keras' formula to 1e-4 of their size and that PyTorch's
+    //! formula would miss by far more.
+    use super::*;
+
+    const START: [f64; 2] = [0.01, -0.02];
+    const TOLERANCE: f64 = 1e-4;
+
+    /// The updates `w_{t} - w_{t-1}` of `steps` steps from `START` with gradient `w`.
+    fn updates(optimizer: &impl Optimizer, lr: f64, steps: usize) -> Vec<[f64; 2]> {
+        let device = crate::device::cpu();
+        let mut w = Tensor::<1>::from_floats(START.map(|x| x as f32), &device);
+        let mut state = None;
+        let mut previous = START;
+        let mut updates = Vec::new();
+        for _ in 0..steps {
+            let (next, next_state) = optimizer.step(lr, w.clone(), w, state);
+            let values = next.to_data().convert::<f64>().try_to_vec::<f64>().unwrap();
+            updates.push([values[0] - previous[0], values[1] - previous[1]]);
+            previous = [values[0], values[1]];
+            (w, state) = (next, next_state);
+        }
+        updates
+    }
+
+    /// Asserts `actual` is `keras` to TOLERANCE relative, and `pytorch` is not, by 100x.
+    fn assert_keras_not_pytorch(actual: &[[f64; 2]], keras: &[[f64; 2]], pytorch: &[[f64; 2]]) {
+        for (step, ((a, k), p)) in actual.iter().zip(keras).zip(pytorch).enumerate() {
+            for i in 0..2 {
+                let keras_miss = (a[i] - k[i]).abs() / k[i].abs();
+                let pytorch_miss = (a[i] - p[i]).abs() / k[i].abs();
+                assert!(
+                    keras_miss < TOLERANCE,
+                    "step {}: {a:?} vs Keras {k:?}",
+                    step + 1
+                );
+                assert!(
+                    pytorch_miss > 100.0 * TOLERANCE,
+                    "step {}: PyTorch's rule {p:?} is as close as Keras' {k:?}",
+                    step + 1
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn rmsprop_is_keras_with_a_large_epsilon() {
+        let (rho, epsilon, lr) = (0.9, 0.1, 0.01);
+        let rmsprop = KerasRmsprop {
+            rho,
+            momentum: 0.0,
+            epsilon,
+            centered: false,
+            weight_decay: 0.0,
+        };
+        // Keras: lr g / sqrt(v + eps); PyTorch: lr g / (sqrt(v) + eps).
+        let rule = |pytorch: bool| {
+            let (mut w, mut v) = (START, [0.0; 2]);
+            (0..2)
+                .map(|_| {
+                    let mut update = [0.0; 2];
+                    for i in 0..2 {
+                        v[i] = rho * v[i] + (1.0 - rho) * w[i] * w[i];
+                        let denominator = if pytorch {
+                            v[i].sqrt() + epsilon
+                        } else {
+                            (v[i] + epsilon).sqrt()
+                        };
+                        update[i] = -lr * w[i] / denominator;
+                        w[i] += update[i];
+                    }
+                    update
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_keras_not_pytorch(&updates(&rmsprop, lr, 2), &rule(false), &rule(true));
+    }
+
+    #[test]
+    fn adam_is_keras_with_a_large_epsilon() {
+        let (beta_1, beta_2, epsilon, lr) = (0.9, 0.999, 1.0, 1.0);
+        let adam = KerasAdam {
+            beta_1,
+            beta_2,
+            epsilon,
+            weight_decay: 0.0,
+        };
+        // Keras: lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps); PyTorch divides by
+        // sqrt(v / (1 - b2^t)) + eps instead, a 30x smaller denominator here.
+        let rule = |pytorch: bool| {
+            let (mut w, mut m, mut v) = (START, [0.0; 2], [0.0; 2]);
+            (1..=2)
+                .map(|t| {
+                    let correction_2 = 1.0 - beta_2.powi(t);
+                    let alpha = lr * correction_2.sqrt() / (1.0 - beta_1.powi(t));
+                    let mut update = [0.0; 2];
+                    for i in 0..2 {
+                        m[i] += (w[i] - m[i]) * (1.0 - beta_1);
+                        v[i] += (w[i] * w[i] - v[i]) * (1.0 - beta_2);
+                        let denominator = if pytorch {
+                            v[i].sqrt() + epsilon * correction_2.sqrt()
+                        } else {
+                            v[i].sqrt() + epsilon
+                        };
+                        update[i] = -alpha * m[i] / denominator;
+                        w[i] += update[i];
+                    }
+                    update
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_keras_not_pytorch(&updates(&adam, lr, 2), &rule(false), &rule(true));
+    }
+}
+
+#[cfg(test)]
 mod resume_tests {
     use super::*;
     use burn::module::Module;
