@@ -70,7 +70,7 @@ fn panel<DB: DrawingBackend>(
         .flat_map(|run| run.history.iter().map(|e| e.epoch))
         .max()
         .unwrap_or(1)
-        .max(2);
+        .max(2) as u32;
     let points = runs.iter().flat_map(|run| {
         run.history.iter().flat_map(|e| {
             let (train, validation) = values(e);
@@ -94,7 +94,8 @@ fn panel<DB: DrawingBackend>(
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(56)
-        .build_cartesian_2d(1f64..epochs as f64, (low - margin)..(high + margin))?;
+        // An integer axis: epochs are counted, so its ticks fall on whole epochs only.
+        .build_cartesian_2d(1u32..epochs, (low - margin)..(high + margin))?;
     chart
         .configure_mesh()
         .x_desc("epoch")
@@ -103,15 +104,15 @@ fn panel<DB: DrawingBackend>(
         .draw()?;
     for (index, run) in runs.iter().enumerate() {
         let color = Palette99::pick(index).to_rgba();
-        let train: Vec<(f64, f64)> = run
+        let train: Vec<(u32, f64)> = run
             .history
             .iter()
-            .map(|e| (e.epoch as f64, values(e).0))
+            .map(|e| (e.epoch as u32, values(e).0))
             .collect();
-        let validation: Vec<(f64, f64)> = run
+        let validation: Vec<(u32, f64)> = run
             .history
             .iter()
-            .map(|e| (e.epoch as f64, values(e).1))
+            .map(|e| (e.epoch as u32, values(e).1))
             .collect();
         chart
             .draw_series(LineSeries::new(train, color.stroke_width(2)))?
@@ -136,4 +137,47 @@ fn panel<DB: DrawingBackend>(
         })
         .draw()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn epoch(epoch: usize) -> EpochMetrics {
+        let e = epoch as f64;
+        EpochMetrics {
+            epoch,
+            phase: 1,
+            // Accuracy labels stay under 1 and loss labels over 10, so any other number
+            // drawn is an epoch tick.
+            loss: 10.0 + e / 10.0,
+            accuracy: 0.01 * e,
+            val_loss: 10.5 + e / 10.0,
+            val_accuracy: 0.012 * e,
+            extra: Default::default(),
+            lr: 0.001,
+            seconds: 1.0,
+            data_wait_seconds: 0.0,
+        }
+    }
+
+    #[test]
+    fn the_epoch_axis_has_whole_epochs_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("curves.svg");
+        let run = PlottedRun {
+            label: "run".into(),
+            history: (1..=5).map(epoch).collect(),
+        };
+        plot_runs(&[run], &out).unwrap();
+        let svg = std::fs::read_to_string(&out).unwrap();
+        let ticks: Vec<f64> = svg
+            .split('>')
+            .filter_map(|part| part.split('<').next())
+            .filter_map(|text| text.trim().parse::<f64>().ok())
+            .filter(|value| (1.0..=5.0).contains(value))
+            .collect();
+        assert!(ticks.contains(&1.0) && ticks.contains(&5.0), "{ticks:?}");
+        assert!(ticks.iter().all(|tick| tick.fract() == 0.0), "{ticks:?}");
+    }
 }
