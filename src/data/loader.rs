@@ -42,11 +42,22 @@ impl Batch {
 
 const ORDER_STREAM: u64 = 1;
 const AUGMENT_STREAM: u64 = 2;
+const EVALUATION_ORDER_STREAM: u64 = 3;
 
 /// The order of training pass `epoch`: a permutation drawn from `seed` and `epoch` alone.
 pub fn shuffled_order(len: usize, seed: u64, epoch: usize) -> Vec<usize> {
     let mut order = (0..len).collect::<Vec<_>>();
     order.shuffle(&mut epoch_rng(seed, epoch, ORDER_STREAM));
+    order
+}
+
+/// The order in which epoch `epoch` evaluates a split that it evaluates only part of
+/// (`validation_steps`): a permutation drawn afresh each epoch, as Keras' shuffling
+/// generator reshuffles at every epoch's end, from a stream of its own so that it does
+/// not follow the training order.
+pub fn evaluation_order(len: usize, seed: u64, epoch: usize) -> Vec<usize> {
+    let mut order = (0..len).collect::<Vec<_>>();
+    order.shuffle(&mut epoch_rng(seed, epoch, EVALUATION_ORDER_STREAM));
     order
 }
 
@@ -88,6 +99,17 @@ impl BatchLoader {
     /// A pass in file order with no augmentation (validation, feature extraction).
     pub fn sequential(split: Arc<DecodedSplit>, batch_size: usize, preprocess: Preprocess) -> Self {
         let order = (0..split.len()).collect::<Vec<_>>();
+        Self::in_order(split, batch_size, preprocess, order)
+    }
+
+    /// A pass over the images at `order` (indices into the split, possibly only some of
+    /// them), with no augmentation.
+    pub fn in_order(
+        split: Arc<DecodedSplit>,
+        batch_size: usize,
+        preprocess: Preprocess,
+        order: Vec<usize>,
+    ) -> Self {
         let pass = Pass {
             split,
             batch_size,

@@ -13,7 +13,10 @@ mod scan;
 
 pub use check::{DataReport, check_data};
 pub use decode::{DecodedSplit, SkippedFile, decode_resized, decode_split};
-pub use loader::{Batch, BatchLoader, Preprocess, default_workers, shuffled_order};
+pub use loader::{
+    Batch, BatchLoader, Preprocess, default_workers, evaluation_order, shuffled_order,
+};
 pub use manifest::Manifest;
+pub use parallel::map_in_parallel;
 pub use preview::augment_preview;
 pub use scan::{ScannedSplit, scan_split};

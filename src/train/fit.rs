@@ -11,11 +11,12 @@ use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
-use super::loss::{loss_from_logits, positive_probabilities, predicted_classes};
+use super::loss::{class_probabilities, loss_from_logits, predicted_classes};
 use super::metrics::RunningMetrics;
 use super::schedule::LrSchedule;
 use crate::data::{
-    Batch, BatchLoader, DecodedSplit, Preprocess, SkippedFile, default_workers, shuffled_order,
+    Batch, BatchLoader, DecodedSplit, Preprocess, SkippedFile, default_workers, evaluation_order,
+    shuffled_order,
 };
 use crate::model::{FrozenFeatures, TrainableModel};
 use crate::progress::Activity;
@@ -28,14 +29,16 @@ pub struct FitOptions<'a> {
     pub loss: LossOptions,
     /// The metrics to report beyond loss and accuracy.
     pub metrics: &'a [Metric],
-    pub classes: usize,
+    /// The class names, in label order: metrics are reported per class.
+    pub class_names: &'a [String],
     pub batch_size: usize,
     pub augment: &'a AugmentSpec,
     pub preprocess: Preprocess,
     pub seeds: Seeds,
     /// Batches per epoch; one pass over the training images when `None`.
     pub steps_per_epoch: Option<usize>,
-    /// Validation batches per epoch, from the start; all when `None`.
+    /// Validation batches per epoch, drawn from a reshuffled order when they cover only
+    /// part of the split (see [`Coverage`]); all when `None`.
     pub validation_steps: Option<usize>,
     pub activity: &'a Activity<'a>,
 }
@@ -149,7 +152,7 @@ pub fn fit_phase(
                 .wrapping_mul(0x9E37_79B9),
         );
         let bar = activity.progress_bar(steps, &format!("epoch {epoch}/{last_epoch}"));
-        let mut train_metrics = RunningMetrics::new(options.classes);
+        let mut train_metrics = RunningMetrics::new(options.class_names.len());
         let mut batches = TrainBatches::new(train, options, (epoch - 1) * steps, steps);
         let mut data_wait = Duration::ZERO;
         let mut lr = 0.0;
@@ -176,7 +179,7 @@ pub fn fit_phase(
                 loss_value,
                 &predicted_classes(options.loss.kind, logits.clone()),
                 &labels,
-                &binary_scores(options, logits),
+                &auc_scores(options, logits),
             );
             let gradients = GradientsParams::from_grads(loss.backward(), &model);
             model = optimizer.step(lr, model, gradients);
@@ -190,7 +193,8 @@ pub fn fit_phase(
         }
         bar.finish_and_clear();
 
-        let validation_metrics = evaluate(frozen, &model, validation, options);
+        let validation_metrics =
+            evaluate(frozen, &model, validation, options, Coverage::Epoch(epoch));
         // A diverged model can keep a finite training loss for a batch and still give an
         // infinite validation loss; neither belongs in the history.
         if !validation_metrics.loss().is_finite() {
@@ -199,8 +203,8 @@ pub fn fit_phase(
                 validation_metrics.loss()
             );
         }
-        let mut extra = train_metrics.extra(options.metrics);
-        for (name, value) in validation_metrics.extra(options.metrics) {
+        let mut extra = train_metrics.extra(options.metrics, options.class_names);
+        for (name, value) in validation_metrics.extra(options.metrics, options.class_names) {
             extra.insert(format!("val_{name}"), value);
         }
         let metrics = EpochMetrics {
@@ -230,10 +234,10 @@ pub fn fit_phase(
     Ok((model, FitStop::Completed))
 }
 
-/// The probability of class 1 per row when there are two classes and a metric needs it.
-fn binary_scores(options: &FitOptions, logits: Tensor<2>) -> Vec<f32> {
-    if options.classes == 2 && options.metrics.contains(&Metric::Auc) {
-        positive_probabilities(logits)
+/// Every class's probability per row when a metric needs them (AUC), else nothing.
+fn auc_scores(options: &FitOptions, logits: Tensor<2>) -> Vec<f32> {
+    if options.metrics.contains(&Metric::Auc) {
+        class_probabilities(logits)
     } else {
         Vec::new()
     }
@@ -326,36 +330,80 @@ impl<'a> TrainBatches<'a> {
     }
 }
 
-/// Loss and metrics of `model` on a split that is not trained on (validation, test),
-/// over its first `validation_steps` batches if set.
+/// Which images of a split an evaluation covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coverage {
+    /// Every image, in file order: the test split, and validation without
+    /// `validation_steps`.
+    Whole,
+    /// The validation of epoch `n` (the run's numbering): every image, unless
+    /// `validation_steps` batches cover fewer, which are then drawn as Keras' shuffling
+    /// generator draws them, from an order reshuffled every epoch.
+    Epoch(usize),
+}
+
+/// The indices of the `len` images that `coverage` evaluates, in the order they are
+/// batched: `validation_steps` batches of `batch_size` drawn with `seed` when they cover
+/// fewer than all.
+fn evaluated_images(
+    len: usize,
+    batch_size: usize,
+    validation_steps: Option<usize>,
+    seed: u64,
+    coverage: Coverage,
+) -> Vec<usize> {
+    match (coverage, validation_steps) {
+        (Coverage::Epoch(epoch), Some(steps)) if steps.saturating_mul(batch_size) < len => {
+            // A class-sorted split read from its start would be validated on its first
+            // classes only.
+            let mut order = evaluation_order(len, seed, epoch);
+            order.truncate(steps * batch_size);
+            order
+        }
+        _ => (0..len).collect(),
+    }
+}
+
+/// Loss and metrics of `model` on the images of a split that is not trained on
+/// (validation, test) that `coverage` names.
 pub fn evaluate(
     frozen: &FrozenFeatures,
     model: &TrainableModel,
     split: &SplitInput,
     options: &FitOptions,
+    coverage: Coverage,
 ) -> RunningMetrics {
     let model = model.valid();
-    let mut metrics = RunningMetrics::new(options.classes);
-    let limit = options.validation_steps.unwrap_or(usize::MAX);
+    let mut metrics = RunningMetrics::new(options.class_names.len());
     let mut add = |features: Tensor<4>, labels: &[u32]| {
         let logits = model.forward_logits(features);
         let loss =
             f64::from(loss_from_logits(options.loss, logits.clone(), labels).into_scalar::<f32>());
         let predicted = predicted_classes(options.loss.kind, logits.clone());
-        metrics.add_batch(loss, &predicted, labels, &binary_scores(options, logits));
+        metrics.add_batch(loss, &predicted, labels, &auc_scores(options, logits));
     };
+    let order = evaluated_images(
+        split.len(),
+        options.batch_size,
+        options.validation_steps,
+        options.seeds.shuffle,
+        coverage,
+    );
     match split {
         SplitInput::Features(features) => {
-            let order: Vec<usize> = (0..split.len()).collect();
-            for indices in order.chunks(options.batch_size).take(limit) {
-                let labels = &split.labels()[indices[0]..=indices[indices.len() - 1]];
-                add(features.select(indices), labels);
+            for indices in order.chunks(options.batch_size) {
+                let labels: Vec<u32> = indices.iter().map(|&i| split.labels()[i]).collect();
+                add(features.select(indices), &labels);
             }
         }
         SplitInput::Images(images) => {
-            let loader =
-                BatchLoader::sequential(images.clone(), options.batch_size, options.preprocess);
-            for batch in loader.take(limit) {
+            let loader = BatchLoader::in_order(
+                images.clone(),
+                options.batch_size,
+                options.preprocess,
+                order,
+            );
+            for batch in loader {
                 let labels = batch.labels.clone();
                 add(
                     frozen.forward(batch_tensor(batch, images, &options.device)),
@@ -370,4 +418,53 @@ pub fn evaluate(
 fn batch_tensor(batch: Batch, split: &DecodedSplit, device: &Device) -> Tensor<4> {
     let shape = [batch.len(), 3, split.height, split.width];
     Tensor::from_data(TensorData::new(batch.images, shape), device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_validation_draws_a_seeded_part_anew_every_epoch() {
+        let first = evaluated_images(100, 8, Some(5), 42, Coverage::Epoch(1));
+        assert_eq!(first.len(), 40);
+        let mut distinct = first.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 40, "no image twice");
+        assert!(distinct.iter().all(|&index| index < 100));
+        // Not the split's first 40, and reshuffled at the next epoch.
+        assert_ne!(distinct, (0..40).collect::<Vec<_>>());
+        assert_ne!(
+            first,
+            evaluated_images(100, 8, Some(5), 42, Coverage::Epoch(2))
+        );
+        assert_eq!(
+            first,
+            evaluated_images(100, 8, Some(5), 42, Coverage::Epoch(1))
+        );
+        assert_ne!(
+            first,
+            evaluated_images(100, 8, Some(5), 43, Coverage::Epoch(1))
+        );
+    }
+
+    #[test]
+    fn whole_splits_are_evaluated_in_file_order() {
+        let in_order: Vec<usize> = (0..10).collect();
+        assert_eq!(
+            evaluated_images(10, 4, None, 1, Coverage::Epoch(3)),
+            in_order
+        );
+        // Steps that cover the split (the last batch partial) read it all, in order.
+        assert_eq!(
+            evaluated_images(10, 4, Some(3), 1, Coverage::Epoch(3)),
+            in_order
+        );
+        // The test split ignores validation_steps.
+        assert_eq!(
+            evaluated_images(10, 4, Some(1), 1, Coverage::Whole),
+            in_order
+        );
+    }
 }

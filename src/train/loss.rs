@@ -58,15 +58,16 @@ pub fn predicted_classes(loss: Loss, logits: Tensor<2>) -> Vec<u32> {
         .collect()
 }
 
-/// The probability of the second class for each row of a two-class model (for ROC AUC).
-pub fn positive_probabilities(logits: Tensor<2>) -> Vec<f32> {
+/// Every class's probability, row by row (`[1 - p, p]` for one sigmoid unit), for ROC AUC.
+pub fn class_probabilities(logits: Tensor<2>) -> Vec<f32> {
     let [_, columns] = logits.dims();
-    let probability = if columns == 1 {
-        burn::tensor::activation::sigmoid(logits)
+    let probabilities = if columns == 1 {
+        let positive = burn::tensor::activation::sigmoid(logits);
+        Tensor::cat(vec![positive.clone().neg().add_scalar(1.0), positive], 1)
     } else {
-        burn::tensor::activation::softmax(logits, 1).narrow(1, 1, 1)
+        burn::tensor::activation::softmax(logits, 1)
     };
-    probability
+    probabilities
         .flatten::<1>(0, 1)
         .into_data()
         .try_to_vec::<f32>()

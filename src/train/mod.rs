@@ -10,9 +10,10 @@ mod schedule;
 
 pub use callbacks::{Callbacks, EpochActions, Logs};
 pub use fit::{
-    EpochOutcome, EpochReport, FitOptions, FitStop, Phase, SplitInput, evaluate, fit_phase,
+    Coverage, EpochOutcome, EpochReport, FitOptions, FitStop, Phase, SplitInput, evaluate,
+    fit_phase,
 };
-pub use loss::{loss_from_logits, positive_probabilities, predicted_classes};
+pub use loss::{class_probabilities, loss_from_logits, predicted_classes};
 pub use metrics::RunningMetrics;
 pub use optim::build_optimizer;
 pub use runner_core::metrics::EpochMetrics;

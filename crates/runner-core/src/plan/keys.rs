@@ -9,6 +9,12 @@ use crate::spec::{BatchNormMode, PipelineSpec, resolve_layers};
 /// either invalidates every decoded cache.
 const DECODING: &str = "libjpeg-turbo at a covering DCT scale, then bilinear (fast_image_resize 5)";
 
+/// How `train.validation_steps` picks what it evaluates; part of the training stage's key
+/// of the pipelines that set it, whose runs from before (the split's first batches, and a
+/// test split cut to as many) differ from today's.
+const PARTIAL_VALIDATION: &str =
+    "validation_steps batches drawn from an order reshuffled every epoch; the whole test split";
+
 /// Content hashes of what a trial reads from disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputHashes {
@@ -118,6 +124,9 @@ pub fn stage_keys(spec: &PipelineSpec, inputs: &InputHashes) -> StageKeys {
     let spec_text = training_spec(spec).to_string();
     let mut parts = vec!["training", &weights, &spec_text];
     parts.extend(inputs.manifests.iter().map(String::as_str));
+    if spec.train.validation_steps.is_some() {
+        parts.push(PARTIAL_VALIDATION);
+    }
     let training = digest(&parts);
     StageKeys {
         decoded,
