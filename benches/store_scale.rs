@@ -87,6 +87,7 @@ fn synthetic_run(index: usize) -> (RunRecord, Vec<EpochMetrics>, String) {
         train_images: 2000,
         validation_images: 2000,
         test_images: None,
+        test_epoch: None,
         test: Default::default(),
         skipped_files: vec![],
         epochs: 0,

@@ -11,9 +11,9 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::bail_input;
-use crate::data::decode_resized;
+use crate::exec::FROZEN_LAYERS;
 use crate::model::{Classifier, FrozenFeatures, TrainableModel, build_classifier};
-use crate::spec::{Activation, Pipeline, phase_spec};
+use crate::spec::{Activation, Pipeline, PipelineSpec, phase_spec};
 use crate::store::{RunRecord, Store};
 
 /// A recorded run's classifier with its trained weights.
@@ -24,7 +24,8 @@ pub struct TrainedModel {
     pub checkpoint: PathBuf,
 }
 
-/// Rebuilds the run's classifier and loads its best checkpoint (or the last one).
+/// Rebuilds the run's classifier from its own files: its best checkpoint (or the last
+/// one) and the frozen layers it recorded.
 pub fn load_trained(store: &Store, run: &RunRecord, device: &Device) -> Result<TrainedModel> {
     let Some(artifact) = run.artifacts.get("best").or(run.artifacts.get("last")) else {
         bail_input!(
@@ -35,24 +36,71 @@ pub fn load_trained(store: &Store, run: &RunRecord, device: &Device) -> Result<T
     let pipeline = store.run_pipeline(run)?;
     // The checkpoint holds the trainable part of the phase that saved it.
     let phase = artifact.phase.unwrap_or(0);
-    let mut classifier =
-        build_classifier(&phase_spec(&pipeline.spec, phase), &run.classes, device)?;
+    let mut classifier = match run.artifacts.get(FROZEN_LAYERS) {
+        Some(frozen) => with_recorded_frozen_layers(
+            &pipeline.spec,
+            phase,
+            run,
+            &store.artifact_path(frozen),
+            device,
+        )?,
+        // Runs recorded before the frozen layers were kept: they come from the weights file
+        // again, which for `weights = "none"` means a fresh random draw.
+        None => {
+            if pipeline.spec.backbone.weights_file().is_none() {
+                tracing::warn!(
+                    "run {} was recorded before runs kept their frozen layers, and its backbone had no weights file: its frozen layers are drawn afresh, not the ones it trained on",
+                    run.id
+                );
+            }
+            build_classifier(&phase_spec(&pipeline.spec, phase), &run.classes, device)?
+        }
+    };
     let checkpoint = store.artifact_path(artifact);
     classifier.trainable = classifier
         .trainable
         .try_load_file(&checkpoint)
-        .map_err(|err| {
-            crate::error::input_error(format!(
-                "cannot load checkpoint `{}`: {err:?}",
-                checkpoint.display()
-            ))
-        })?;
+        .map_err(|err| cannot_load(&checkpoint, &err))?;
     Ok(TrainedModel {
         pipeline,
         classifier,
         classes: run.classes.clone(),
         checkpoint,
     })
+}
+
+/// Phase `phase`'s classifier with the frozen layers in `file` (the first phase's frozen
+/// prefix), built without reading the weights file: every weight comes from the run.
+fn with_recorded_frozen_layers(
+    spec: &PipelineSpec,
+    phase: usize,
+    run: &RunRecord,
+    file: &Path,
+    device: &Device,
+) -> Result<Classifier> {
+    let skeleton = |phase: usize| {
+        let mut spec = phase_spec(spec, phase);
+        spec.backbone.weights = PathBuf::from("none");
+        build_classifier(&spec, &run.classes, device)
+    };
+    let mut classifier = skeleton(phase)?;
+    let first = if phase == 0 {
+        classifier.frozen.clone()
+    } else {
+        skeleton(0)?.frozen
+    };
+    let frozen = first
+        .try_load_file(file)
+        .map_err(|err| cannot_load(file, &err))?;
+    classifier.frozen = frozen.prefix(classifier.frozen_prefix);
+    Ok(classifier)
+}
+
+fn cannot_load(file: &Path, err: &impl std::fmt::Debug) -> anyhow::Error {
+    crate::error::input_error(format!(
+        "cannot load checkpoint `{}`: {err:?}",
+        file.display()
+    ))
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -64,60 +112,46 @@ pub struct Prediction {
     pub probabilities: Vec<f64>,
 }
 
-/// The most likely class of each image and its probability.
-pub fn predict(
-    model: &TrainedModel,
-    images: &[PathBuf],
-    device: &Device,
-) -> Result<Vec<Prediction>> {
-    let [height, width] = model.pipeline.spec.data.image_size;
-    let preprocess = model.classifier.preprocess;
-    let plane = (height * width) as usize;
-    let mut input = vec![0f32; images.len() * 3 * plane];
-    for (slot, path) in images.iter().enumerate() {
-        let pixels = decode_resized(path, width, height).map_err(|reason| {
-            crate::error::input_error(format!("`{}`: {reason}", path.display()))
-        })?;
-        for (index, pixel) in pixels.chunks_exact(3).enumerate() {
-            for channel in 0..3 {
-                input[(slot * 3 + channel) * plane + index] = f32::from(pixel[channel])
-                    * preprocess.scale[channel]
-                    + preprocess.offset[channel];
+impl TrainedModel {
+    /// Class probabilities of a batch of preprocessed images `[n, 3, height, width]`, a
+    /// row of `classes` values per image; with `flip`, averaged with those of the
+    /// horizontally mirrored images (test-time augmentation).
+    pub fn probabilities(&self, images: Tensor<4>, flip: bool) -> Result<Vec<f64>> {
+        let mut probabilities = self.probabilities_of(images.clone());
+        if flip {
+            probabilities = (probabilities + self.probabilities_of(images.flip([3]))) / 2.0;
+        }
+        probabilities
+            .into_data()
+            .convert::<f64>()
+            .try_into_vec::<f64>()
+            .map_err(|err| anyhow::anyhow!("{err:?}"))
+    }
+
+    fn probabilities_of(&self, images: Tensor<4>) -> Tensor<2> {
+        let features = self.classifier.frozen.forward(images);
+        let logits = self.classifier.trainable.valid().forward_logits(features);
+        match self.classifier.output.activation {
+            Activation::Sigmoid => {
+                let positive = burn::tensor::activation::sigmoid(logits);
+                Tensor::cat(vec![positive.clone().neg().add_scalar(1.0), positive], 1)
             }
+            _ => burn::tensor::activation::softmax(logits, 1),
         }
     }
-    let shape = [images.len(), 3, height as usize, width as usize];
-    let batch = Tensor::<4>::from_data(TensorData::new(input, shape), device);
-    let features = model.classifier.frozen.forward(batch);
-    let logits = model.classifier.trainable.valid().forward_logits(features);
-    let probabilities = match model.classifier.output.activation {
-        Activation::Sigmoid => {
-            let positive = burn::tensor::activation::sigmoid(logits);
-            Tensor::cat(vec![positive.clone().neg().add_scalar(1.0), positive], 1)
+
+    /// The prediction for `image` from its row of class probabilities.
+    pub fn prediction(&self, image: String, row: &[f64]) -> Prediction {
+        let best = (0..row.len())
+            .max_by(|a, b| row[*a].total_cmp(&row[*b]))
+            .unwrap_or(0);
+        Prediction {
+            image,
+            class: self.classes[best].clone(),
+            probability: row[best],
+            probabilities: row.to_vec(),
         }
-        _ => burn::tensor::activation::softmax(logits, 1),
-    };
-    let classes = model.classes.len();
-    let values = probabilities
-        .into_data()
-        .convert::<f64>()
-        .try_into_vec::<f64>()
-        .map_err(|err| anyhow::anyhow!("{err:?}"))?;
-    Ok(images
-        .iter()
-        .zip(values.chunks(classes))
-        .map(|(path, row)| {
-            let best = (0..classes)
-                .max_by(|a, b| row[*a].total_cmp(&row[*b]))
-                .unwrap_or(0);
-            Prediction {
-                image: path.display().to_string(),
-                class: model.classes[best].clone(),
-                probability: row[best],
-                probabilities: row.to_vec(),
-            }
-        })
-        .collect())
+    }
 }
 
 /// The whole classifier as one module, for export.

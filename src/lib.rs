@@ -13,6 +13,7 @@ pub mod exec;
 pub mod inference;
 pub mod model;
 pub mod plan;
+pub mod predict;
 pub mod progress;
 pub mod stages;
 pub mod summary;

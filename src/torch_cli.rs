@@ -2,23 +2,28 @@
 //! and `export`.
 
 use std::io::IsTerminal;
+use std::sync::atomic::AtomicBool;
 
 use anyhow::Result;
 use burn::prelude::Device;
 
 use crate::data::{augment_preview, check_data, scan_split};
 use crate::exec::{FileRuns, RunOptions, WorkerTrial, resume_run, run_file, run_worker};
-use crate::inference::{export, load_trained, predict};
+use crate::inference::{export, load_trained};
 use crate::plan::SPLITS;
 use crate::plan::{Plan, plan_report};
+use crate::predict::{PredictOptions, PredictionWriter, image_paths, predict_in_batches};
+use crate::progress::Activity;
 use crate::spec::load_pipeline;
 use crate::stages::Stages;
 use crate::summary::summarize;
 use runner_core::cli::{
-    AugmentCommand, Cli, Command, DataCommand, DeviceChoice, ExecutorChoice, Format,
+    AugmentCommand, Cli, Command, DataCommand, DeviceChoice, ExecutorChoice, Format, Tta,
 };
+use runner_core::error::Interrupted;
 use runner_core::report::compare::{CompareOptions, compare};
 use runner_core::report::compare_format;
+use runner_core::store::RunStatus;
 use runner_core::store::Store;
 
 pub fn execute(cli: Cli) -> Result<()> {
@@ -37,14 +42,15 @@ pub fn execute(cli: Cli) -> Result<()> {
             let gpus = if device_label.starts_with("cuda") {
                 usize::try_from(tch::Cuda::device_count()).unwrap_or(1)
             } else {
-                1
+                0
             };
             let options = RunOptions {
                 store: cli.store.clone(),
                 device,
                 device_label,
+                gpus,
                 show_progress: !quiet && std::io::stderr().is_terminal(),
-                jobs: jobs.map_or(gpus, usize::from),
+                jobs: jobs.map_or(gpus.max(1), usize::from),
                 retrain,
                 executor,
             };
@@ -72,15 +78,21 @@ pub fn execute(cli: Cli) -> Result<()> {
                     run.id
                 );
             }
+            let (ended, interrupted): (Vec<_>, Vec<_>) = outcome
+                .runs
+                .iter()
+                .cloned()
+                .partition(|run| run.status != RunStatus::Interrupted);
             if let Some(sweep) = &outcome.sweep {
-                let comparison = compare(&outcome.runs, CompareOptions::default());
                 println!(
-                    "\nsweep {sweep}: {} trial(s) finished ({} trained before, not again), {} failed",
-                    outcome.runs.len(),
+                    "\nsweep {sweep}: {} trial(s) finished ({} trained before, not again), {} interrupted, {} failed",
+                    ended.len(),
                     outcome.reused,
+                    interrupted.len(),
                     outcome.failures.len()
                 );
-                if !outcome.runs.is_empty() {
+                if !ended.is_empty() {
+                    let comparison = compare(&ended, CompareOptions::default());
                     println!("{}", compare_format::to_table(&comparison));
                 }
             }
@@ -90,6 +102,12 @@ pub fn execute(cli: Cli) -> Result<()> {
                     outcome.failures.len(),
                     outcome.failures.join("\n")
                 );
+            }
+            if !interrupted.is_empty() || crate::exec::was_interrupted() {
+                return Err(Interrupted(
+                    "interrupted: `runner run --resume RUN_ID` continues a run, `runner run FILE` the trials not trained yet".into(),
+                )
+                .into());
             }
         }
         Command::Plan { file, format } => {
@@ -154,16 +172,12 @@ pub fn execute(cli: Cli) -> Result<()> {
             device,
             bundle,
         } => {
-            let device_choice = if device == "cpu" {
-                DeviceChoice::Cpu
-            } else {
-                DeviceChoice::Cuda
-            };
-            let (device, device_label) = select_device(device_choice)?;
+            let (device, device_label) = worker_device(&device)?;
             let options = RunOptions {
                 store: cli.store.clone(),
                 device,
                 device_label,
+                gpus: 0,
                 show_progress: false,
                 jobs: 1,
                 retrain: false,
@@ -182,24 +196,34 @@ pub fn execute(cli: Cli) -> Result<()> {
         }
         Command::Predict {
             run,
-            images,
+            paths,
             format,
+            batch_size,
+            tta,
+            device,
+            quiet,
         } => {
             let record = store.find_run(&run)?;
-            let device = crate::device::cpu();
+            let images = image_paths(&paths)?;
+            let (device, _) = select_device(device)?;
             let model = load_trained(&store, &record, &device)?;
-            let predictions = predict(&model, &images, &device)?;
-            match format {
-                Format::Table => {
-                    for prediction in &predictions {
-                        println!(
-                            "{}\t{}\t{:.4}",
-                            prediction.image, prediction.class, prediction.probability
-                        );
-                    }
-                }
-                Format::Json => println!("{}", serde_json::to_string_pretty(&predictions)?),
-            }
+            let mut writer =
+                PredictionWriter::new(format, &model.classes, std::io::stdout().lock())?;
+            let no_heartbeat = || {};
+            let activity = Activity {
+                show_progress: !quiet && std::io::stderr().is_terminal(),
+                interrupted: &AtomicBool::new(false),
+                heartbeat: &no_heartbeat,
+            };
+            let options = PredictOptions {
+                batch_size: batch_size
+                    .map_or(model.pipeline.spec.data.batch_size, |size| size as usize),
+                flip: tta == Some(Tta::Flip),
+                activity: &activity,
+            };
+            predict_in_batches(&model, &images, &device, &options, |batch| {
+                writer.write(batch)
+            })?;
         }
         Command::Export { run, out } => {
             let record = store.find_run(&run)?;
@@ -210,6 +234,23 @@ pub fn execute(cli: Cli) -> Result<()> {
         _ => unreachable!("store commands run in runner_core::cli"),
     }
     Ok(())
+}
+
+/// A worker's `--device`: `cpu` or `cuda:N`, as its coordinator assigned it.
+fn worker_device(label: &str) -> Result<(Device, String)> {
+    if label == "cpu" {
+        return Ok((crate::device::cpu(), label.to_string()));
+    }
+    let Some(index) = label
+        .strip_prefix("cuda:")
+        .and_then(|index| index.parse().ok())
+    else {
+        crate::bail_input!("`--device {label}`: expected `cpu` or `cuda:N`");
+    };
+    if !crate::device::cuda_available() {
+        crate::bail_input!("`--device {label}`: this LibTorch has no usable CUDA device");
+    }
+    Ok((crate::device::cuda(index), label.to_string()))
 }
 
 /// The device to train on, and its name for the run record.

@@ -45,7 +45,11 @@ fn predict_and_export_a_trained_run() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let predicted = runner(&store, &args);
     assert!(predicted.status.success(), "{}", stderr(&predicted));
-    let predictions: Vec<Value> = serde_json::from_str(&stdout(&predicted)).unwrap();
+    // JSON Lines: one object per image.
+    let predictions: Vec<Value> = stdout(&predicted)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
     assert_eq!(predictions.len(), 6);
     for (prediction, class) in predictions.iter().zip(&expected) {
         assert_eq!(prediction["class"], *class, "{prediction}");

@@ -142,7 +142,11 @@ factor = 0.5
     let (_dir, file, store) = setup(&text);
     let output = runner(&store, &["run", file.to_str().unwrap()]);
     assert!(output.status.success(), "{}", stderr(&output));
-    assert!(stderr(&output).contains("restoring the weights of the best epoch"));
+    assert!(
+        stderr(&output).contains("restoring the weights of epoch 1, the best"),
+        "{}",
+        stderr(&output)
+    );
     let shown = show(&store, &run_id_of(&output));
     assert_eq!(shown["status"], "stopped_early");
     assert_eq!(history(&shown, "epoch"), [1.0, 2.0, 3.0, 4.0]);

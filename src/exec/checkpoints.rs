@@ -1,5 +1,6 @@
-//! What a run keeps on disk while it trains: the `best` and `last` checkpoints that
-//! `predict` and `export` use, and after every epoch a resume snapshot (weights,
+//! What a run keeps on disk while it trains: the `best` and `last` checkpoints of the
+//! trainable part and, once, the frozen layers they sit on (`frozen`), which `predict` and
+//! `export` use; and after every epoch a resume snapshot (weights,
 //! optimizer state, callback state) that `runner run --resume` continues from. Every file
 //! is written under a temporary name and renamed, and a snapshot is a folder renamed
 //! into place whole, so a crash leaves the previous one intact.
@@ -11,7 +12,7 @@ use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use serde::{Deserialize, Serialize};
 
-use crate::model::TrainableModel;
+use crate::model::{FrozenFeatures, TrainableModel};
 use crate::store::{Artifact, Store};
 use crate::train::Callbacks;
 
@@ -27,14 +28,38 @@ pub fn save_checkpoint(
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     let path = dir.join(format!("{name}.bpk"));
     save_model(model, &path)?;
-    Ok(Artifact {
-        bytes: std::fs::metadata(&path).map_or(0, |meta| meta.len()),
-        path: store.relative_path(&path),
-        phase: Some(phase),
-    })
+    Ok(artifact(store, &path, phase))
 }
 
-fn save_model(model: &TrainableModel, path: &Path) -> Result<()> {
+/// Writes the first phase's frozen prefix (BatchNorm folded) to the run's `frozen.bpk`:
+/// with the checkpoints it is the whole model, so `predict` and `export` need neither the
+/// weights file (which may have changed or moved since) nor, for `weights = "none"`, the
+/// random draw that initialized the frozen layers. Later phases only unfreeze, so each
+/// phase's frozen prefix is a prefix of this one.
+pub fn save_frozen_layers(
+    frozen: &FrozenFeatures,
+    store: &Store,
+    run_id: &str,
+) -> Result<Artifact> {
+    let dir = store.checkpoint_dir(run_id);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    let path = dir.join(format!("{FROZEN_LAYERS}.bpk"));
+    save_model(frozen, &path)?;
+    Ok(artifact(store, &path, 0))
+}
+
+/// The artifact name of the run's frozen layers.
+pub const FROZEN_LAYERS: &str = "frozen";
+
+fn artifact(store: &Store, path: &Path, phase: usize) -> Artifact {
+    Artifact {
+        bytes: std::fs::metadata(path).map_or(0, |meta| meta.len()),
+        path: store.relative_path(path),
+        phase: Some(phase),
+    }
+}
+
+fn save_model(model: &impl Module, path: &Path) -> Result<()> {
     let partial = path.with_extension("bpk.partial");
     let _ = std::fs::remove_file(&partial);
     model.clone().save_file(&partial).map_err(|err| {

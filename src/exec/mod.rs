@@ -22,6 +22,7 @@ use crate::plan::{Plan, PlannedTrial};
 use crate::spec::{Pipeline, load_pipeline};
 use crate::stages::Stages;
 use crate::store::{RunRecord, RunStatus, Store, new_run_id, now_millis, this_host, this_process};
+pub use checkpoints::FROZEN_LAYERS;
 use checkpoints::latest_snapshot;
 use runner_core::cli::ExecutorChoice;
 pub use trial::{Start, run_trial};
@@ -32,12 +33,19 @@ pub use workers::{WorkerTrial, run_worker};
 /// interrupted.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
+/// Whether Ctrl-C (or SIGTERM) stopped this process's work.
+pub fn was_interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
 #[derive(Clone)]
 pub struct RunOptions {
     pub store: PathBuf,
     pub device: Device,
     /// How the device is named in the run record: `cpu`, `cuda:0`.
     pub device_label: String,
+    /// The CUDA GPUs `--jobs` workers are spread over (0 on the CPU).
+    pub gpus: usize,
     pub show_progress: bool,
     /// Trials trained at once, each in its own process.
     pub jobs: usize,

@@ -68,6 +68,7 @@ pub fn new_record(trial: &PlannedTrial, inputs: &[SplitInput], options: &RunOpti
         train_images: inputs[0].len(),
         validation_images: inputs[1].len(),
         test_images: inputs.get(2).map(SplitInput::len),
+        test_epoch: None,
         test: BTreeMap::new(),
         skipped_files,
         epochs: 0,

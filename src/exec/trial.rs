@@ -12,7 +12,9 @@ use anyhow::Result;
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 
-use super::checkpoints::{ResumeState, Snapshot, save_checkpoint, save_snapshot};
+use super::checkpoints::{
+    FROZEN_LAYERS, ResumeState, Snapshot, save_checkpoint, save_frozen_layers, save_snapshot,
+};
 use super::history_csv::{csv_path, write_history_csv};
 use super::inputs::trial_inputs;
 use super::record::{log_epoch, new_record};
@@ -24,7 +26,7 @@ use crate::spec::CallbackSpec;
 use crate::stages::Stages;
 use crate::store::{HEARTBEAT_INTERVAL, RunRecord, RunStatus, Store, now_millis, this_process};
 use crate::train::{
-    Callbacks, EpochMetrics, EpochOutcome, FitOptions, FitStop, Logs, LrSchedule, Phase,
+    Callbacks, Coverage, EpochMetrics, EpochOutcome, FitOptions, FitStop, Logs, LrSchedule, Phase,
     SplitInput, build_optimizer, evaluate, fit_phase,
 };
 
@@ -101,7 +103,8 @@ pub fn run_trial(
     }
 
     let mut stopped_by: Option<String> = None;
-    let mut final_model: Option<(TrainableModel, Classifier, Vec<SplitInput>)> = None;
+    // The model training ended with, the epoch whose weights it holds, and its inputs.
+    let mut final_model: Option<(TrainableModel, usize, Classifier, Vec<SplitInput>)> = None;
     for phase_index in first_phase..trial.phases.len() {
         let phase = &trial.phases[phase_index];
         options.device.seed(spec.pipeline.seeds().weight_init);
@@ -112,7 +115,14 @@ pub fn run_trial(
         let inputs = trial_inputs(trial, phase_index, &classifier, stages, options, &preparing)?;
         let record = match &mut record {
             Some(record) => record,
-            None => record.insert(create_record(trial, sweep, &inputs, &store, options)?),
+            None => {
+                let record = record.insert(create_record(trial, sweep, &inputs, &store, options)?);
+                // A fresh run starts in its first phase, whose frozen prefix is the longest.
+                let frozen = save_frozen_layers(&classifier.frozen, &store, &record.id)?;
+                store.add_artifact(&record.id, FROZEN_LAYERS, frozen.clone())?;
+                record.artifacts.insert(FROZEN_LAYERS.into(), frozen);
+                record
+            }
         };
         let mut optimizer = build_optimizer(&phase.spec.train.optimizer);
         let start = match mid_phase.take() {
@@ -162,7 +172,11 @@ pub fn run_trial(
                 record.reason = Some("interrupted by the user (Ctrl-C)".into());
                 return finish(&store, record.clone());
             }
-            Ok(PhaseEnd::Done { model, stopped }) => {
+            Ok(PhaseEnd::Done {
+                model,
+                weights_epoch,
+                stopped,
+            }) => {
                 if let Some(reason) = &stopped {
                     tracing::info!("{}: {reason}", phase.name);
                     stopped_by = stopped.clone();
@@ -181,7 +195,7 @@ pub fn run_trial(
                 save_snapshot(&store, &record.id, &state, &model, &optimizer)?;
                 next_epoch = record.epochs + 1;
                 carried = Some((model.clone(), classifier.frozen_prefix));
-                final_model = Some((model, classifier, inputs));
+                final_model = Some((model, weights_epoch, classifier, inputs));
             }
             Err(error) => {
                 record.status = RunStatus::Failed;
@@ -192,7 +206,7 @@ pub fn run_trial(
         }
     }
     let mut record = record.expect("a trial has at least one phase");
-    if let Some((model, classifier, inputs)) = &final_model
+    if let Some((model, weights_epoch, classifier, inputs)) = &final_model
         && let Some(test) = inputs.get(2)
     {
         let fit = fit_options(
@@ -202,9 +216,9 @@ pub fn run_trial(
             options,
             &preparing,
         );
-        let metrics = evaluate(&classifier.frozen, model, test, &fit);
+        let metrics = evaluate(&classifier.frozen, model, test, &fit, Coverage::Whole);
         tracing::info!(
-            "test ({} images): loss {:.4} accuracy {:.4}",
+            "test ({} images, epoch {weights_epoch}'s weights): loss {:.4} accuracy {:.4}",
             test.len(),
             metrics.loss(),
             metrics.accuracy()
@@ -213,6 +227,7 @@ pub fn run_trial(
             ("test_loss".to_string(), metrics.loss()),
             ("test_accuracy".to_string(), metrics.accuracy()),
         ]);
+        record.test_epoch = Some(*weights_epoch);
     }
     record.status = if stopped_by.is_some() {
         RunStatus::StoppedEarly
@@ -257,6 +272,8 @@ fn create_record(
 enum PhaseEnd {
     Done {
         model: TrainableModel,
+        /// The epoch whose weights `model` holds: the last, or the best one restored.
+        weights_epoch: usize,
         /// Why a callback stopped it early.
         stopped: Option<String>,
     },
@@ -276,7 +293,7 @@ fn fit_options<'a>(
         device: options.device.clone(),
         loss: spec.train.loss.options(),
         metrics: &spec.train.metrics,
-        classes: trial.files[0].classes.len(),
+        class_names: &trial.files[0].classes,
         batch_size: spec.data.batch_size,
         augment: &spec.augment,
         preprocess: classifier.preprocess,
@@ -329,7 +346,8 @@ fn train_phase(
         ),
     };
     let callbacks = RefCell::new(start.callbacks);
-    let remembered: RefCell<Option<TrainableModel>> = RefCell::new(None);
+    // The weights of the epoch `early_stopping` would restore, and that epoch.
+    let remembered: RefCell<Option<(usize, TrainableModel)>> = RefCell::new(None);
     let stopped: RefCell<Option<String>> = RefCell::new(None);
     let last_epoch = trial
         .phases
@@ -368,7 +386,7 @@ fn train_phase(
                 record.artifacts.insert("last".into(), artifact);
             }
             if actions.remember_weights {
-                *remembered.borrow_mut() = Some(report.model.clone());
+                *remembered.borrow_mut() = Some((metrics.epoch, report.model.detached()));
             }
             store.put_epoch(record, metrics)?;
             for callback in &trial.pipeline.spec.callbacks {
@@ -399,15 +417,16 @@ fn train_phase(
     if stop == FitStop::Interrupted {
         return Ok(PhaseEnd::Interrupted);
     }
-    let model = match remembered.into_inner() {
-        Some(best) if callbacks.borrow().restores_best() => {
-            tracing::info!("early_stopping: restoring the weights of the best epoch");
-            best
+    let (weights_epoch, model) = match remembered.into_inner() {
+        Some((epoch, best)) if callbacks.borrow().restores_best() => {
+            tracing::info!("early_stopping: restoring the weights of epoch {epoch}, the best");
+            (epoch, best)
         }
-        _ => model,
+        _ => (record.epochs, model),
     };
     Ok(PhaseEnd::Done {
         model,
+        weights_epoch,
         stopped: stopped.into_inner(),
     })
 }

@@ -62,13 +62,18 @@ pub fn run_in_workers(
         options.jobs
     );
     let mut waiting = trials.iter();
-    let mut running: Vec<(usize, Child)> = Vec::new();
+    // Each running worker holds a slot, 0..jobs, which picks its GPU.
+    let mut running: Vec<(usize, usize, Child)> = Vec::new();
     let mut exits = Vec::new();
     let mut forwarded_interrupt = false;
     loop {
         let interrupted = INTERRUPTED.load(Ordering::SeqCst);
         while running.len() < options.jobs && !interrupted {
             let Some(trial) = waiting.next() else { break };
+            let slot = (0..options.jobs)
+                .find(|slot| running.iter().all(|(_, taken, _)| taken != slot))
+                .expect("fewer workers run than there are slots");
+            let device = worker_device(&options.device_label, options.gpus, slot);
             let worker = WorkerTrial {
                 file: &plan.source,
                 index: trial.index,
@@ -77,11 +82,11 @@ pub fn run_in_workers(
                 threads,
                 bundles: &bundles,
             };
-            running.push((trial.index, spawn_worker(&worker, options)?));
+            running.push((trial.index, slot, spawn_worker(&worker, &device, options)?));
         }
         if interrupted && !forwarded_interrupt {
             forwarded_interrupt = true;
-            for (_, child) in &running {
+            for (_, _, child) in &running {
                 // SAFETY: kill(2) on a child we started and have not reaped.
                 unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
             }
@@ -91,10 +96,10 @@ pub fn run_in_workers(
         }
         std::thread::sleep(Duration::from_millis(100));
         let mut still_running = Vec::with_capacity(running.len());
-        for (index, mut child) in running {
+        for (index, slot, mut child) in running {
             match child.try_wait()? {
                 Some(status) => exits.push((index, status)),
-                None => still_running.push((index, child)),
+                None => still_running.push((index, slot, child)),
             }
         }
         running = still_running;
@@ -172,9 +177,35 @@ pub(super) fn prepare_shared_stages(
     Ok(())
 }
 
-fn spawn_worker(worker: &WorkerTrial, options: &RunOptions) -> Result<Child> {
+/// The device of the worker in `slot`: on CUDA, GPU `slot` modulo the GPUs there are, so
+/// one worker per GPU (the default `--jobs`) gives each its own.
+fn worker_device(device_label: &str, gpus: usize, slot: usize) -> String {
+    if device_label.starts_with("cuda") && gpus > 0 {
+        format!("cuda:{}", slot % gpus)
+    } else {
+        device_label.to_string()
+    }
+}
+
+fn spawn_worker(worker: &WorkerTrial, device: &str, options: &RunOptions) -> Result<Child> {
     let exe = std::env::current_exe().context("cannot find the runner-torch executable")?;
-    let mut command = Command::new(&exe);
+    let mut command = worker_command(&exe, worker, device, options);
+    // SAFETY: prctl is async-signal-safe; it makes the worker stop (as on Ctrl-C) when
+    // this process dies, instead of training on unobserved.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGINT);
+            Ok(())
+        });
+    }
+    command
+        .spawn()
+        .with_context(|| format!("cannot start a worker `{}`", exe.display()))
+}
+
+/// The command line of a worker training `worker` on `device`.
+fn worker_command(exe: &Path, worker: &WorkerTrial, device: &str, options: &RunOptions) -> Command {
+    let mut command = Command::new(exe);
     command
         .arg("--store")
         .arg(&options.store)
@@ -190,22 +221,12 @@ fn spawn_worker(worker: &WorkerTrial, options: &RunOptions) -> Result<Child> {
         )
         .args(["--key", worker.key])
         .args(["--threads", &worker.threads.to_string()])
-        .args(["--device", &options.device_label])
+        .args(["--device", device])
         .arg("--bundle")
         .arg(worker.bundles)
         // The coordinator prints the sweep's outcome; workers only log, on stderr.
         .stdout(std::process::Stdio::null());
-    // SAFETY: prctl is async-signal-safe; it makes the worker stop (as on Ctrl-C) when
-    // this process dies, instead of training on unobserved.
-    unsafe {
-        command.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGINT);
-            Ok(())
-        });
-    }
     command
-        .spawn()
-        .with_context(|| format!("cannot start a worker `{}`", exe.display()))
 }
 
 /// The body of `runner-torch trial`: re-plans the file, checks the trial is the one the
@@ -283,5 +304,48 @@ impl ScratchStore {
 impl Drop for ScratchStore {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workers_on_cuda_get_a_gpu_each() {
+        let options = RunOptions {
+            store: PathBuf::from("runs"),
+            device: crate::device::cpu(),
+            device_label: "cuda:0".into(),
+            gpus: 4,
+            show_progress: false,
+            jobs: 4,
+            retrain: false,
+            executor: runner_core::cli::ExecutorChoice::Local,
+        };
+        let worker = WorkerTrial {
+            file: Path::new("sweep.toml"),
+            index: 0,
+            sweep: Some("s"),
+            key: "k",
+            threads: 4,
+            bundles: Path::new("bundles"),
+        };
+        let devices: Vec<String> = (0..4)
+            .map(|slot| {
+                let device = worker_device(&options.device_label, options.gpus, slot);
+                let command = worker_command(Path::new("runner-torch"), &worker, &device, &options);
+                let args: Vec<String> = command
+                    .get_args()
+                    .map(|arg| arg.to_string_lossy().into_owned())
+                    .collect();
+                let at = args.iter().position(|arg| arg == "--device").unwrap();
+                args[at + 1].clone()
+            })
+            .collect();
+        assert_eq!(devices, ["cuda:0", "cuda:1", "cuda:2", "cuda:3"]);
+        // More workers than GPUs share them in turn.
+        assert_eq!(worker_device("cuda:0", 2, 3), "cuda:1");
+        assert_eq!(worker_device("cpu", 0, 3), "cpu");
     }
 }

@@ -25,6 +25,13 @@ impl FrozenFeatures {
             .iter()
             .fold(channels_last(images), |x, layer| layer.forward(x))
     }
+
+    /// Its first `layers` layers: the frozen prefix of a later phase, which unfroze the
+    /// rest.
+    pub fn prefix(mut self, layers: usize) -> Self {
+        self.layers.truncate(layers);
+        self
+    }
 }
 
 /// Everything that learns: backbone layers after the frozen prefix (frozen ones among them
@@ -47,6 +54,12 @@ impl TrainableModel {
 }
 
 impl TrainableModel {
+    /// A copy that later training of `self` leaves alone. A clone would not do: Burn's
+    /// clones share BatchNorm's running statistics, which the next epochs keep updating.
+    pub fn detached(&self) -> Self {
+        self.valid().train()
+    }
+
     /// How many values the optimizer updates: frozen layers in the tail do not count.
     pub fn trainable_params(&self) -> usize {
         let mut counter = TrainableCounter(0);

@@ -11,7 +11,7 @@ use anyhow::Result;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
-use crate::error::is_input_error;
+use crate::error::exit_code;
 use crate::report;
 use crate::report::compare::{CompareOptions, compare};
 use crate::report::compare_format;
@@ -173,13 +173,32 @@ pub enum Command {
         out: PathBuf,
     },
     /// Classify images with a run's trained model (its best checkpoint)
-    #[command(after_help = "Example:\n  runner predict 20261128-183012-456k3 photos/*.jpg")]
+    #[command(
+        after_help = "Examples:\n  runner predict 20261128-183012-456k3 photos/*.jpg\n  runner predict 20261128-183012-456k3 photos/ --format csv > predictions.csv\n  runner predict 20261128-183012-456k3 'photos/**/*.jpg' --tta flip --format json"
+    )]
     Predict {
         run: String,
-        #[arg(required = true)]
-        images: Vec<PathBuf>,
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
+        /// Image files, folders (searched recursively for JPEG, PNG, BMP, WebP and GIF
+        /// files) or quoted glob patterns such as 'photos/*.jpg'
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// table (tab-separated), csv (a header, then a row per image) or json (one
+        /// object per line); rows are written as each batch is computed
+        #[arg(long, value_enum, default_value_t = PredictFormat::Table)]
+        format: PredictFormat,
+        /// Images per batch (default: the pipeline's batch size)
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096))]
+        batch_size: Option<u32>,
+        /// Test-time augmentation: `flip` averages each image's probabilities with
+        /// those of its mirror image
+        #[arg(long, value_enum)]
+        tta: Option<Tta>,
+        /// Where the model runs: a CUDA GPU when LibTorch has one (auto), or the CPU
+        #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
+        device: DeviceChoice,
+        /// No progress bar
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Export a run's trained model as safetensors, with its classes and preprocessing in
     /// a JSON file beside it
@@ -357,6 +376,22 @@ pub enum Format {
     Json,
 }
 
+/// How `runner predict` writes its rows, each as soon as its batch is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PredictFormat {
+    Table,
+    Csv,
+    /// JSON Lines: one object per image.
+    Json,
+}
+
+/// Test-time augmentation for `runner predict`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Tta {
+    /// The image and its horizontal mirror, probabilities averaged.
+    Flip,
+}
+
 impl Command {
     /// Whether the command trains or runs a model, and so needs LibTorch.
     pub fn needs_libtorch(&self) -> bool {
@@ -388,7 +423,7 @@ pub fn main_with(run_with_libtorch: impl FnOnce(Cli) -> Result<()>) -> ExitCode 
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
-            ExitCode::from(if is_input_error(&error) { 2 } else { 1 })
+            exit_code(&error)
         }
     }
 }

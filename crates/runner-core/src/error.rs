@@ -1,5 +1,8 @@
-//! The one distinction the command line cares about: errors the user can fix by changing
-//! their input (exit code 2) and everything else (exit code 1).
+//! What the command line's exit code tells: errors the user can fix by changing their
+//! input (2), a run the user interrupted (130, as a shell reports Ctrl-C) and everything
+//! else (1).
+
+use std::process::ExitCode;
 
 /// A problem with the user's input: a file, key, path, image or value. The message names
 /// where the problem is.
@@ -15,6 +18,22 @@ pub fn input_error(message: impl Into<String>) -> anyhow::Error {
 /// Whether any error in the chain is an [`InputError`].
 pub fn is_input_error(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| cause.is::<InputError>())
+}
+
+/// The user stopped the work (Ctrl-C, SIGTERM) before it ended; what was done is recorded.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Interrupted(pub String);
+
+/// The exit code for `error`: 130 when interrupted, 2 for input errors, 1 otherwise.
+pub fn exit_code(error: &anyhow::Error) -> ExitCode {
+    if error.chain().any(|cause| cause.is::<Interrupted>()) {
+        ExitCode::from(130)
+    } else if is_input_error(error) {
+        ExitCode::from(2)
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 /// Returns early with an [`InputError`] built from a format string.

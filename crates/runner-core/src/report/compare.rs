@@ -231,6 +231,7 @@ pub(crate) mod tests {
             train_images: 1,
             validation_images: 1,
             test_images: None,
+            test_epoch: None,
             test: Default::default(),
             skipped_files: vec![],
             epochs: 3,

@@ -111,6 +111,7 @@ pub fn run_json(
         "validation_images": run.validation_images,
         "test_images": run.test_images,
         "test": run.test,
+        "test_epoch": run.test_epoch,
         "confusion_matrix": run.confusion_matrix,
         "stages": run.stages,
         "reused_in": run.reused_in,
@@ -180,7 +181,11 @@ pub fn run_text(run: &RunRecord, history: &[EpochMetrics], store: &Store) -> Str
         line(
             &mut out,
             "test",
-            format!("loss {loss:.4} accuracy {accuracy:.4} (best epoch's weights)"),
+            format!(
+                "loss {loss:.4} accuracy {accuracy:.4}{}",
+                run.test_epoch
+                    .map_or_else(String::new, |epoch| format!(" (epoch {epoch}'s weights)"))
+            ),
         );
     }
     if !run.confusion_matrix.is_empty() {

@@ -75,10 +75,14 @@ pub struct RunRecord {
     /// Images of the held-out test split, when the pipeline has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_images: Option<usize>,
-    /// `test_loss` and `test_accuracy` of the best epoch's weights, evaluated once after
-    /// training.
+    /// `test_loss` and `test_accuracy` over the whole test split, evaluated once after
+    /// training with the weights training ended with, as Keras' `evaluate` after `fit`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub test: BTreeMap<String, f64>,
+    /// The epoch whose weights `test` was evaluated with: the last one, or the one
+    /// `early_stopping` with `restore_best` went back to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_epoch: Option<usize>,
     /// Files that were not readable images, skipped with a warning.
     pub skipped_files: Vec<String>,
     /// Epochs recorded so far (their metrics are in the store's `epochs` tree).
