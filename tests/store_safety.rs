@@ -66,6 +66,102 @@ fn kill_9_at_random_points_never_loses_a_finished_run() {
 }
 
 #[test]
+fn kill_9_during_a_parallel_sweep_while_a_reader_reads_loses_no_finished_run() {
+    let dir = tempfile::tempdir().unwrap();
+    write_red_blue_dataset(&dir.path().join("data"), 4);
+    let sweep = dir.path().join("sweep.toml");
+    std::fs::write(
+        &sweep,
+        tiny_pipeline(STEM_ONLY_BACKBONE, 4)
+            + "\n[sweep]\n\"head.1.rate\" = [0.1, 0.2, 0.3, 0.4]\n",
+    )
+    .unwrap();
+    let store = dir.path().join("store");
+    let start_sweep = || {
+        Command::new(env!("CARGO_BIN_EXE_runner"))
+            .args(["run", sweep.to_str().unwrap(), "--jobs", "2"])
+            .env("RUNNER_STORE", &store)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+
+    // A second process reads the store the whole time; every run it ever sees finished
+    // must stay finished, with the same epochs.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (store, stop) = (store.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut reads = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                if store.join("db").exists() {
+                    let output = runner(&store, &["list", "--format", "json"]);
+                    assert!(output.status.success(), "{}", stderr(&output));
+                    reads += 1;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            reads
+        })
+    };
+    let mut finished: std::collections::BTreeMap<String, Value> = Default::default();
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    for kill in 0..6 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let mut coordinator = start_sweep();
+        std::thread::sleep(Duration::from_millis(500 + seed % 6000));
+        coordinator.kill().unwrap(); // SIGKILL; its workers stop on their parent's death
+        coordinator.wait().unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        let runs = list_runs(&store);
+        for (id, before) in &finished {
+            let now = runs
+                .iter()
+                .find(|run| run["run"] == id.as_str())
+                .unwrap_or_else(|| panic!("kill {kill}: finished run {id} is gone"));
+            assert_eq!(now["status"], "finished", "kill {kill}: {now}");
+            assert_eq!(now["epochs"], before["epochs"], "kill {kill}: {now}");
+        }
+        for run in runs.into_iter().filter(|run| run["status"] == "finished") {
+            finished.insert(run["run"].as_str().unwrap().to_string(), run);
+        }
+    }
+    // Running the file again takes in what the workers left and trains the rest.
+    let output = start_sweep().wait_with_output().unwrap();
+    assert!(output.status.success());
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(reader.join().unwrap() > 0, "the reader read");
+    let runs = list_runs(&store);
+    for id in finished.keys() {
+        assert!(
+            runs.iter()
+                .any(|run| run["run"] == id.as_str() && run["status"] == "finished")
+        );
+    }
+    let mut rates: Vec<String> = runs
+        .iter()
+        .filter(|run| run["status"] == "finished")
+        .map(|run| {
+            let shown = json_output(&runner(
+                &store,
+                &["show", run["run"].as_str().unwrap(), "--format", "json"],
+            ));
+            shown["params"]["head.1.rate"].to_string()
+        })
+        .collect();
+    rates.sort();
+    rates.dedup();
+    assert_eq!(
+        rates,
+        ["0.1", "0.2", "0.3", "0.4"],
+        "every trial finished once the sweep ran through"
+    );
+}
+
+#[test]
 fn compare_works_while_a_run_is_writing() {
     let dir = tempfile::tempdir().unwrap();
     write_red_blue_dataset(&dir.path().join("data"), 8);
