@@ -10,7 +10,7 @@ use crate::store::{Artifact, Store};
 use crate::train::EpochMetrics;
 
 /// Where `file` goes: in the run's folder (the pipeline check made sure it is a plain
-/// `.csv` file name, see `runner_core::spec::csv_logger_problems`).
+/// `.csv` file name: `csv_logger_problems` in runner-core's `spec/rules.rs`).
 pub fn csv_path(store: &Store, run_id: &str, file: &str) -> Result<PathBuf> {
     Ok(store.checkpoint_dir(run_id)?.join(file))
 }
