@@ -24,7 +24,7 @@ pub fn save_checkpoint(
     name: &str,
     phase: usize,
 ) -> Result<Artifact> {
-    let dir = store.checkpoint_dir(run_id);
+    let dir = store.checkpoint_dir(run_id)?;
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     let path = dir.join(format!("{name}.bpk"));
     save_model(model, &path)?;
@@ -102,7 +102,7 @@ pub fn save_snapshot(
     model: &TrainableModel,
     optimizer: &ModuleOptimizer,
 ) -> Result<()> {
-    let dir = store.checkpoint_dir(run_id);
+    let dir = store.checkpoint_dir(run_id)?;
     let partial = dir.join(format!("resume-{}.partial", state.epoch));
     let _ = std::fs::remove_dir_all(&partial);
     std::fs::create_dir_all(&partial)
@@ -134,7 +134,7 @@ pub fn save_snapshot(
 
 /// The latest complete snapshot of a run, if any.
 pub fn latest_snapshot(store: &Store, run_id: &str) -> Result<Option<Snapshot>> {
-    let Some((_, dir)) = snapshots(&store.checkpoint_dir(run_id)).into_iter().max() else {
+    let Some((_, dir)) = snapshots(&store.checkpoint_dir(run_id)?).into_iter().max() else {
         return Ok(None);
     };
     let text = std::fs::read(dir.join("state.json"))

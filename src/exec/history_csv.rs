@@ -9,14 +9,10 @@ use anyhow::{Context, Result};
 use crate::store::{Artifact, Store};
 use crate::train::EpochMetrics;
 
-/// Where `file` goes: as given when absolute, else in the run's folder.
-pub fn csv_path(store: &Store, run_id: &str, file: &str) -> PathBuf {
-    let path = PathBuf::from(file);
-    if path.is_absolute() {
-        path
-    } else {
-        store.checkpoint_dir(run_id).join(path)
-    }
+/// Where `file` goes: in the run's folder (the pipeline check made sure it is a plain
+/// `.csv` file name: `csv_logger_problems` in runner-core's `spec/rules.rs`).
+pub fn csv_path(store: &Store, run_id: &str, file: &str) -> Result<PathBuf> {
+    Ok(store.checkpoint_dir(run_id)?.join(file))
 }
 
 /// Writes `history` to `path`: `epoch,phase,loss,accuracy,val_loss,val_accuracy`, the

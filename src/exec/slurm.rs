@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use super::workers::{WorkerOutcomes, outcomes, prepare_shared_stages};
+use super::workers::{WorkerOutcomes, outcomes, planned_keys, prepare_shared_stages};
 use super::{INTERRUPTED, RunOptions};
 use crate::bail_input;
 use crate::plan::{Plan, PlannedTrial};
@@ -49,6 +49,7 @@ pub fn run_in_slurm(
     }
 
     prepare_shared_stages(trials, stages, options)?;
+    Store::new(&store).plan_trials(&submission, planned_keys(trials))?;
     let job_id = submit(&arguments, &job)?;
     tracing::info!(
         "submitted {} trial(s) as Slurm job {job_id}; task logs in {}",

@@ -391,7 +391,7 @@ fn train_phase(
             store.put_epoch(record, metrics)?;
             for callback in &trial.pipeline.spec.callbacks {
                 if let CallbackSpec::CsvLogger { file } = callback {
-                    let path = csv_path(store, &record.id, file);
+                    let path = csv_path(store, &record.id, file)?;
                     let artifact = write_history_csv(store, &path, &store.epochs(&record.id)?)?;
                     store.add_artifact(&record.id, file, artifact.clone())?;
                     record.artifacts.insert(file.clone(), artifact);

@@ -20,7 +20,7 @@ use crate::model::build_classifier;
 use crate::plan::{Plan, PlannedTrial};
 use crate::progress::Activity;
 use crate::stages::Stages;
-use crate::store::{RunRecord, RunStatus, Store, sweep_bundles};
+use crate::store::{REJECTED_FOLDER, RunRecord, RunStatus, Store, sweep_bundles};
 
 /// The runs the workers trained, by trial index, and why the other trials failed.
 pub type WorkerOutcomes = (Vec<(usize, RunRecord)>, Vec<String>);
@@ -53,6 +53,8 @@ pub fn run_in_workers(
     options: &RunOptions,
 ) -> Result<WorkerOutcomes> {
     prepare_shared_stages(trials, stages, options)?;
+    let store = Store::new(&options.store);
+    store.plan_trials(sweep, planned_keys(trials))?;
     let bundles = sweep_bundles(&options.store.join(WORKERS_FOLDER), sweep);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = (cores / options.jobs).max(1);
@@ -104,9 +106,11 @@ pub fn run_in_workers(
         }
         running = still_running;
     }
-    let store = Store::new(&options.store);
     let ingested = store.ingest_bundles(&bundles)?;
-    let _ = std::fs::remove_dir_all(bundles.parent().unwrap_or(&bundles));
+    // Bad bundles stay in `rejected/` for a look; the rest of the folder is done with.
+    if !bundles.join(REJECTED_FOLDER).exists() {
+        let _ = std::fs::remove_dir_all(bundles.parent().unwrap_or(&bundles));
+    }
     let exits = exits
         .into_iter()
         .map(|(index, status)| {
@@ -119,6 +123,15 @@ pub fn run_in_workers(
         })
         .collect();
     Ok(outcomes(ingested, exits))
+}
+
+/// The training stage key of each trial, which the bundles left for them must claim.
+pub(super) fn planned_keys<'a>(
+    trials: &'a [&PlannedTrial],
+) -> impl Iterator<Item = (usize, &'a str)> {
+    trials
+        .iter()
+        .map(|trial| (trial.index, trial.keys.training.as_str()))
 }
 
 /// The trials whose runs finished, by index, and why the others did not. `ended` says,

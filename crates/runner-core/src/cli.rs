@@ -18,14 +18,14 @@ use crate::report::compare_format;
 use crate::report::plot::{PlottedRun, plot_runs};
 use crate::report::select::{Condition, RunFilter, display, parse_since};
 use crate::spec::{self, Arch};
-use crate::store::{Artifact, RunRecord, RunStatus, RunSummary, SLURM_FOLDER, Store};
+use crate::store::{Artifact, RunRecord, RunSummary, SLURM_FOLDER, Store};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "runner",
     version,
     about = "Declarative transfer-learning pipelines and experiment runs for image classifiers",
-    after_help = "Examples:\n  runner run pipelines/cats_dogs.toml\n  runner list\n  runner show 20261128-183012-456k3 --format json\n  runner compare --pipeline cats_dogs --sort val_accuracy\n  runner plot 20261128-183012-456k3 --out curves.png"
+    after_help = "Examples:\n  runner run pipelines/cats_dogs.toml\n  runner list\n  runner show 20261128-183012-456k3mx7q2p --format json\n  runner compare --pipeline cats_dogs --sort val_accuracy\n  runner plot 20261128-183012-456k3mx7q2p --out curves.png"
 )]
 pub struct Cli {
     /// More log output: -v for debug, -vv for trace (RUST_LOG overrides)
@@ -43,7 +43,7 @@ pub enum Command {
     /// Train the pipeline a file declares and record the run (each trial of its sweep);
     /// trials whose training stage the store has already are not trained again
     #[command(
-        after_help = "Examples:\n  runner run pipelines/cats_dogs.toml\n  runner run experiments/dropout_sweep.toml --jobs 2\n  runner run experiments/dropout_sweep.toml --executor slurm\n  runner run --resume 20261128-183012-456k3"
+        after_help = "Examples:\n  runner run pipelines/cats_dogs.toml\n  runner run experiments/dropout_sweep.toml --jobs 2\n  runner run experiments/dropout_sweep.toml --executor slurm\n  runner run --resume 20261128-183012-456k3mx7q2p"
     )]
     Run {
         /// The pipeline or experiment file (TOML)
@@ -129,7 +129,7 @@ pub enum Command {
         format: Format,
     },
     /// Show one run: parameters, per-epoch metrics, artifacts
-    #[command(after_help = "Example:\n  runner show 20261128-183012-456k3 --format json")]
+    #[command(after_help = "Example:\n  runner show 20261128-183012-456k3mx7q2p --format json")]
     Show {
         /// A run id, or a prefix that matches one run
         run: String,
@@ -174,7 +174,7 @@ pub enum Command {
     },
     /// Classify images with a run's trained model (its best checkpoint)
     #[command(
-        after_help = "Examples:\n  runner predict 20261128-183012-456k3 photos/*.jpg\n  runner predict 20261128-183012-456k3 photos/ --format csv > predictions.csv\n  runner predict 20261128-183012-456k3 'photos/**/*.jpg' --tta flip --format json"
+        after_help = "Examples:\n  runner predict 20261128-183012-456k3mx7q2p photos/*.jpg\n  runner predict 20261128-183012-456k3mx7q2p photos/ --format csv > predictions.csv\n  runner predict 20261128-183012-456k3mx7q2p 'photos/**/*.jpg' --tta flip --format json"
     )]
     Predict {
         run: String,
@@ -203,7 +203,7 @@ pub enum Command {
     /// Export a run's trained model as safetensors, with its classes and preprocessing in
     /// a JSON file beside it
     #[command(
-        after_help = "Example:\n  runner export 20261128-183012-456k3 --out model.safetensors"
+        after_help = "Example:\n  runner export 20261128-183012-456k3mx7q2p --out model.safetensors"
     )]
     Export {
         run: String,
@@ -245,19 +245,31 @@ pub enum Command {
         kind: SchemaKind,
     },
     /// Delete runs: their records, metrics and checkpoints
-    #[command(after_help = "Example:\n  runner rm 20261128-183012-456k3")]
+    #[command(
+        after_help = "Examples:\n  runner rm 20261128-183012-456k3mx7q2p\n  runner rm 20261128-183012 20261128-190244 --yes\n  runner rm 20261128-183012 --dry-run"
+    )]
     Rm {
+        /// Run ids, or unique prefixes of at least 15 characters (20261128-183012)
         #[arg(required = true)]
         runs: Vec<String>,
+        /// Remove more than one run without asking
+        #[arg(long, short)]
+        yes: bool,
+        /// Print what would be removed, and remove nothing
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Remove checkpoints of deleted runs and half-written files, and record runs whose
     /// process died as interrupted
-    #[command(after_help = "Examples:\n  runner gc\n  runner gc --cache")]
+    #[command(after_help = "Examples:\n  runner gc\n  runner gc --cache --dry-run")]
     Gc {
         /// Also remove the cached decoded images and backbone features (they are computed
         /// again when a run needs them)
         #[arg(long)]
         cache: bool,
+        /// Print what would be removed, and remove nothing
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Take the results that Slurm tasks left in a shared folder into the store (what
     /// `runner run --executor slurm` does while it waits, for when it stopped waiting)
@@ -576,23 +588,20 @@ fn execute_store_command(cli: Cli) -> Result<()> {
             }
             eprintln!("wrote {}", out.display());
         }
-        Command::Rm { runs } => {
-            let records = select_runs(&store, &runs)?;
-            if let Some(running) = records.iter().find(|run| run.status == RunStatus::Running) {
-                crate::bail_input!(
-                    "run {} is still running (pid {}): stop it first",
-                    running.id,
-                    running.process.pid
-                );
-            }
-            let ids: Vec<String> = records.iter().map(|run| run.id.clone()).collect();
-            store.delete_runs(&ids)?;
-            for id in &ids {
-                let dir = store.checkpoint_dir(id);
-                if dir.exists() {
-                    std::fs::remove_dir_all(&dir)?;
+        Command::Rm { runs, yes, dry_run } => {
+            let records = store.runs_to_remove(&runs)?;
+            if dry_run {
+                for run in &records {
+                    eprintln!("would remove {}", describe_run(run));
                 }
-                eprintln!("removed {id}");
+                return Ok(());
+            }
+            if records.len() > 1 && !yes {
+                confirm_removal(&records)?;
+            }
+            store.remove_runs(&records)?;
+            for run in &records {
+                eprintln!("removed {}", describe_run(run));
             }
         }
         Command::Sync { dir } => {
@@ -609,8 +618,22 @@ fn execute_store_command(cli: Cli) -> Result<()> {
             }
             eprintln!("took in {} run(s) from `{}`", runs.len(), dir.display());
         }
-        Command::Gc { cache } => {
-            let report = store.collect_garbage(cache)?;
+        Command::Gc { cache, dry_run } => {
+            let report = store.collect_garbage(cache, dry_run)?;
+            if dry_run {
+                for path in &report.removed {
+                    eprintln!(
+                        "would remove {}",
+                        report::escape_text(&path.display().to_string())
+                    );
+                }
+                eprintln!(
+                    "would remove {} file(s) and folder(s) ({} bytes)",
+                    report.removed.len(),
+                    report.bytes_freed
+                );
+                return Ok(());
+            }
             eprintln!(
                 "removed {} orphaned checkpoint folder(s), {} half-written file(s) and {} cached stage result(s) ({} bytes); marked {} dead run(s) interrupted",
                 report.orphaned_folders,
@@ -714,6 +737,40 @@ fn write_starter(file: &std::path::Path, arch: Arch) -> Result<()> {
             crate::error::input_error(format!("cannot create `{}`: {err}", file.display()))
         })?;
     out.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// A run as `rm` names it: id, pipeline and status, escaped for the terminal.
+fn describe_run(run: &RunRecord) -> String {
+    report::escape_text(&format!(
+        "{} ({}, {})",
+        run.id,
+        run.pipeline,
+        run.status.as_str()
+    ))
+}
+
+/// Asks on the terminal before `rm` removes several runs; without a terminal to ask on,
+/// refuses.
+fn confirm_removal(runs: &[RunRecord]) -> Result<()> {
+    let list: Vec<String> = runs.iter().map(describe_run).collect();
+    if !std::io::stdin().is_terminal() {
+        crate::bail_input!(
+            "this would remove {} runs: {}; pass --yes to remove more than one run without asking (nothing removed)",
+            runs.len(),
+            list.join(", ")
+        );
+    }
+    eprint!(
+        "remove {} runs?\n  {}\n[y/N] ",
+        runs.len(),
+        list.join("\n  ")
+    );
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    if !matches!(answer.trim(), "y" | "Y" | "yes") {
+        crate::bail_input!("nothing removed");
+    }
     Ok(())
 }
 

@@ -4,6 +4,7 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::{Value, json};
 
 use super::compare::{Comparison, METRICS};
+use super::escape_text;
 use super::select::display;
 
 /// Header and cells of every row, shared by the table, CSV and Markdown outputs.
@@ -48,8 +49,15 @@ fn grid(comparison: &Comparison) -> (Vec<String>, Vec<Vec<String>>) {
     (header, rows)
 }
 
-pub fn to_table(comparison: &Comparison) -> String {
+/// Header and cells as a terminal may show them (see [`escape_text`]).
+fn escaped_grid(comparison: &Comparison) -> (Vec<String>, Vec<Vec<String>>) {
     let (header, rows) = grid(comparison);
+    let escape = |cells: Vec<String>| cells.iter().map(|cell| escape_text(cell)).collect();
+    (escape(header), rows.into_iter().map(escape).collect())
+}
+
+pub fn to_table(comparison: &Comparison) -> String {
+    let (header, rows) = escaped_grid(comparison);
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED).set_header(header);
     for row in rows {
@@ -59,7 +67,7 @@ pub fn to_table(comparison: &Comparison) -> String {
 }
 
 pub fn to_markdown(comparison: &Comparison) -> String {
-    let (header, rows) = grid(comparison);
+    let (header, rows) = escaped_grid(comparison);
     let line = |cells: &[String]| {
         format!(
             "| {} |\n",

@@ -5,6 +5,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::{Value, json};
 
+use super::escape_text;
 use crate::metrics::EpochMetrics;
 use crate::store::{RunRecord, RunSummary, Store};
 
@@ -24,8 +25,8 @@ pub fn runs_table(runs: &[RunSummary]) -> String {
         .iter()
         .map(|run| {
             [
-                run.id.clone(),
-                run.pipeline.clone(),
+                escape_text(&run.id),
+                escape_text(&run.pipeline),
                 run.status.as_str().to_string(),
                 run.epochs.to_string(),
                 metric_cell(run.best.get("val_accuracy")),
@@ -129,8 +130,14 @@ pub fn run_json(
 /// `runner show` for people: the summary, the parameters and the per-epoch table.
 pub fn run_text(run: &RunRecord, history: &[EpochMetrics], store: &Store) -> String {
     let mut out = String::new();
-    let line =
-        |out: &mut String, key: &str, value: String| out.push_str(&format!("{key:<12} {value}\n"));
+    // Every value from the store is escaped: see `escape_text`.
+    let line = |out: &mut String, key: &str, value: String| {
+        out.push_str(&format!(
+            "{:<12} {}\n",
+            escape_text(key),
+            escape_text(&value)
+        ));
+    };
     line(&mut out, "run", run.id.clone());
     line(
         &mut out,
@@ -215,7 +222,11 @@ pub fn run_text(run: &RunRecord, history: &[EpochMetrics], store: &Store) -> Str
     }
     out.push_str("\nparams\n");
     for (key, value) in &run.params {
-        out.push_str(&format!("  {key} = {value}\n"));
+        out.push_str(&format!(
+            "  {} = {}\n",
+            escape_text(key),
+            escape_text(&value.to_string())
+        ));
     }
     if !history.is_empty() {
         let mut table = Table::new();

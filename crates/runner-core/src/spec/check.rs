@@ -10,6 +10,7 @@ use toml_edit::{ImDocument, Item};
 
 use super::diagnostic::Diagnostic;
 use super::executor::ExecutorSpec;
+use super::rules::csv_logger_problems;
 use super::sweep::{SweepSpec, expand, trial_spec};
 use super::types::{
     AugmentSpec, BackboneSpec, CallbackSpec, DataSpec, HeadLayerSpec, PhaseSpec, PipelineSection,
@@ -101,7 +102,7 @@ pub fn check_text(text: &str) -> Result<PipelineSpec, Vec<Diagnostic>> {
         sweep,
         executor,
     };
-    for (key, message) in out_of_range_values(&spec) {
+    for (key, message) in value_problems(&spec) {
         problems.push(checker.diagnostic(&key, message, false));
     }
     if problems.is_empty()
@@ -120,6 +121,14 @@ pub fn check_text(text: &str) -> Result<PipelineSpec, Vec<Diagnostic>> {
     } else {
         Err(problems)
     }
+}
+
+/// Every value that parses but is not allowed: out of range, or a file the run writes
+/// that would not stay in the run's folder.
+pub(super) fn value_problems(spec: &PipelineSpec) -> Vec<(String, String)> {
+    let mut problems = out_of_range_values(spec);
+    problems.extend(csv_logger_problems(spec));
+    problems
 }
 
 /// The span of a key given as segments (which may hold dots) in `text`, if it parses.

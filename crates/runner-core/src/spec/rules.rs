@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use super::closest;
 use super::layers::{LayerName, find_layer, group_names};
 use super::types::{
-    Activation, Arch, BackboneSpec, FreezeKeyword, FreezePattern, FreezeSpec, HeadLayerSpec,
-    LayerRef, Loss, PipelineSpec,
+    Activation, Arch, BackboneSpec, CallbackSpec, FreezeKeyword, FreezePattern, FreezeSpec,
+    HeadLayerSpec, LayerRef, Loss, PipelineSpec,
 };
 
 /// A broken rule: the key it is about, the message, and a likely fix.
@@ -47,6 +47,38 @@ pub fn check_rules(spec: &PipelineSpec) -> Vec<RuleProblem> {
         ));
     }
     problems
+}
+
+/// `(key, message)` for each `csv_logger` whose `file` is not a plain `.csv` file name.
+/// The run writes it in its own folder of the store (`checkpoints/RUN_ID/`), beside its
+/// checkpoints and resume snapshots, and records it as an artifact under that name: a
+/// name with a folder, `..` or an absolute path could write outside that folder, and any
+/// other name could replace `best.bpk`, `last.bpk`, a snapshot, or the `best` and `last`
+/// artifacts that `predict` loads.
+pub fn csv_logger_problems(spec: &PipelineSpec) -> Vec<(String, String)> {
+    spec.callbacks
+        .iter()
+        .enumerate()
+        .filter_map(|(index, callback)| match callback {
+            CallbackSpec::CsvLogger { file } if !is_csv_file_name(file) => Some((
+                format!("callbacks.{index}.file"),
+                format!(
+                    "`csv_logger` file {file:?} must be a file name ending in `.csv` (such as \"history.csv\"), without folders or `..`: it is written in the run's folder of the store"
+                ),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+fn is_csv_file_name(file: &str) -> bool {
+    file.len() > ".csv".len()
+        && file.len() <= 255
+        && file.ends_with(".csv")
+        && !file.starts_with('.')
+        && !file
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c.is_control())
 }
 
 /// The data folders: validation from a folder or a split (one of them), every split with

@@ -9,8 +9,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::check::value_problems;
 use super::types::PipelineSpec;
-use super::validate::out_of_range_values;
 
 /// Which values to try. Every key other than `method`, `trials`, `seeds` and `list` is a
 /// key path of the pipeline (`"head.2.rate"`, `"train.optimizer.lr"`) with its values.
@@ -211,7 +211,7 @@ pub fn trial_spec(base: &PipelineSpec, trial: &Trial) -> Result<PipelineSpec, Sw
         let key = trial.values.keys().next().cloned().unwrap_or_default();
         (key, format!("trial {}: {}", trial.index, err.into_inner()))
     })?;
-    if let Some((key, message)) = out_of_range_values(&spec).into_iter().next() {
+    if let Some((key, message)) = value_problems(&spec).into_iter().next() {
         let value = trial
             .values
             .get(&key)

@@ -615,7 +615,7 @@ pub enum CallbackSpec {
         #[serde(default)]
         mode: MonitorMode,
     },
-    /// Write the per-epoch history as CSV (in the run's folder unless `file` is absolute).
+    /// Write the per-epoch history as CSV: `file` is a `.csv` file name in the run's folder.
     CsvLogger {
         #[serde(default = "default_csv_file")]
         file: String,

@@ -4,7 +4,8 @@
 //!
 //! Trees: `meta` (schema version), `runs` (id -> run record), `epochs` (id/epoch ->
 //! metrics), `specs` (spec hash -> pipeline text), `stages` (stage key -> run id, see
-//! `stages`).
+//! `stages`), `planned` (submission/trial -> the training stage key its coordinator
+//! planned, which a bundle's run must claim).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -15,7 +16,7 @@ use sled::Transactional;
 use super::liveness::this_host;
 use super::migrate::migrate;
 use super::record::{RunRecord, RunSummary};
-use super::run_id::now_millis;
+use super::run_id::{is_run_id, now_millis};
 use crate::bail_input;
 use crate::metrics::EpochMetrics;
 
@@ -35,7 +36,7 @@ impl Store {
         &self.root
     }
 
-    fn db_path(&self) -> PathBuf {
+    pub(super) fn db_path(&self) -> PathBuf {
         self.root.join("db")
     }
 
@@ -59,9 +60,16 @@ impl Store {
         self.root.join("cache").join(stage)
     }
 
-    /// Where the checkpoints of a run go.
-    pub fn checkpoint_dir(&self, run_id: &str) -> PathBuf {
-        self.root.join("checkpoints").join(run_id)
+    /// Where the checkpoints of a run go; an error for anything but a run id, so that an
+    /// id from a bundle or a record read back never leads outside the store.
+    pub fn checkpoint_dir(&self, run_id: &str) -> Result<PathBuf> {
+        if !is_run_id(run_id) {
+            bail_input!(
+                "{run_id:?} is not a run id: refusing to use it as a folder of the store at `{}`",
+                self.root.display()
+            );
+        }
+        Ok(self.root.join("checkpoints").join(run_id))
     }
 
     /// Records a new run and its pipeline text.
@@ -171,7 +179,7 @@ impl Store {
     }
 
     /// Removes runs with their epochs; their pipeline texts stay while another run uses them.
-    pub fn delete_runs(&self, ids: &[String]) -> Result<()> {
+    pub(super) fn delete_runs(&self, ids: &[String]) -> Result<()> {
         self.write(|db| {
             let runs = db.open_tree("runs")?;
             let epochs = db.open_tree("epochs")?;
@@ -263,6 +271,9 @@ impl Store {
 
     /// The run with this id, or the only run whose id starts with it.
     pub fn find_run(&self, id: &str) -> Result<RunRecord> {
+        if id.is_empty() {
+            bail_input!("an empty run id matches no run (see `runner list`)");
+        }
         // Only the records whose id starts with `id` are read and parsed.
         let (host, now) = (this_host(), now_millis());
         let mut matches: Vec<RunRecord> = self
@@ -295,6 +306,17 @@ impl Store {
                     .join(", ")
             ),
         }
+    }
+
+    /// The run with exactly this id, if the store has it.
+    pub(super) fn find_exact(&self, id: &str) -> Result<Option<RunRecord>> {
+        let found = self.read(|db| {
+            db.open_tree("runs")?
+                .get(id.as_bytes())?
+                .map(|value| parse(id.as_bytes(), &value))
+                .transpose()
+        })?;
+        Ok(found.flatten())
     }
 
     /// The recorded epochs of a run, in order.

@@ -14,13 +14,14 @@ mod gc;
 mod liveness;
 mod migrate;
 mod record;
+mod remove;
 mod run_id;
 mod stages;
 
-pub use bundle::{SLURM_FOLDER, sweep_bundles};
+pub use bundle::{BundleContents, REJECTED_FOLDER, SLURM_FOLDER, parse_bundle, sweep_bundles};
 pub use db::Store;
 pub use gc::GcReport;
 pub use liveness::{HEARTBEAT_INTERVAL, this_host, this_process};
 pub use migrate::SCHEMA_VERSION;
 pub use record::{Artifact, ProcessId, RunRecord, RunStatus, RunSummary};
-pub use run_id::{new_run_id, now_millis};
+pub use run_id::{MIN_PREFIX, is_run_id, new_run_id, now_millis};

@@ -31,7 +31,7 @@ impl RunStatus {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
-    /// Sortable by start time: `20261128-183012-456k3`.
+    /// Sortable by start time: `20261128-183012-456k3mx7q2p`.
     pub id: String,
     pub pipeline: String,
     pub pipeline_file: String,

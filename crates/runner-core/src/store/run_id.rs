@@ -1,9 +1,25 @@
-//! Run ids that sort by start time (to the millisecond) and are short enough to type:
-//! `20261128-183012-456k3`.
+//! Run ids that sort by start time (to the millisecond), end in 40 random bits, and are
+//! safe as a folder name: `20261128-183012-456k3mx7q2p`. Ids are also the names of
+//! checkpoint folders and bundles, so whatever comes from outside (a bundle, a record
+//! read back) is used as a path only once [`is_run_id`] accepts it.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rand::Rng;
+
+/// Lower-case letters and digits without the look-alikes (0/o, 1/l).
+const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+/// Random characters at the end of an id: 40 bits, so even a thousand Slurm tasks
+/// starting in the same millisecond collide with a chance under one in a million.
+const RANDOM_CHARS: usize = 8;
+/// What ids had before (10 random bits); stores keep them, so they stay valid.
+const LEGACY_RANDOM_CHARS: usize = 2;
+/// `YYYYMMDD-HHMMSS-mmm`, the time part of an id.
+const TIME_CHARS: usize = 19;
+
+/// The shortest prefix `runner rm` deletes by: the date and time to the second
+/// (`20261128-183012`), so a typo or an empty variable never matches many runs.
+pub const MIN_PREFIX: usize = 15;
 
 pub fn new_run_id() -> String {
     let now = SystemTime::now();
@@ -13,10 +29,9 @@ pub fn new_run_id() -> String {
         .chars()
         .filter(char::is_ascii_digit)
         .collect();
-    // Two runs started in the same millisecond still get different ids.
-    let alphabet = b"abcdefghijkmnpqrstuvwxyz23456789";
-    let suffix: String = (0..2)
-        .map(|_| alphabet[rand::rng().random_range(0..alphabet.len())] as char)
+    let mut rng = rand::rng();
+    let suffix: String = (0..RANDOM_CHARS)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
         .collect();
     format!(
         "{}-{}-{}{suffix}",
@@ -24,6 +39,21 @@ pub fn new_run_id() -> String {
         &digits[8..14],
         &digits[14..17]
     )
+}
+
+/// Whether `id` has the shape [`new_run_id`] gives (or gave, before ids had 40 random
+/// bits): nothing else is ever joined to a store path.
+pub fn is_run_id(id: &str) -> bool {
+    let bytes = id.as_bytes();
+    if bytes.len() != TIME_CHARS + RANDOM_CHARS && bytes.len() != TIME_CHARS + LEGACY_RANDOM_CHARS {
+        return false;
+    }
+    let (time, random) = bytes.split_at(TIME_CHARS);
+    let time_ok = time.iter().enumerate().all(|(at, byte)| match at {
+        8 | 15 => *byte == b'-',
+        _ => byte.is_ascii_digit(),
+    });
+    time_ok && random.iter().all(|byte| ALPHABET.contains(byte))
 }
 
 /// Milliseconds since the Unix epoch, the store's time unit.
@@ -40,11 +70,12 @@ mod tests {
     #[test]
     fn ids_have_the_documented_shape() {
         let id = new_run_id();
-        assert_eq!(id.len(), 21, "{id}");
+        assert_eq!(id.len(), 27, "{id}");
         assert_eq!(&id[8..9], "-");
         assert_eq!(&id[15..16], "-");
         assert!(id[..8].chars().all(|c| c.is_ascii_digit()));
         assert!(id[16..19].chars().all(|c| c.is_ascii_digit()));
+        assert!(is_run_id(&id), "{id}");
     }
 
     #[test]
@@ -52,5 +83,30 @@ mod tests {
         let first = new_run_id();
         std::thread::sleep(std::time::Duration::from_millis(2));
         assert!(new_run_id() > first);
+    }
+
+    #[test]
+    fn only_generated_ids_are_run_ids() {
+        assert!(
+            is_run_id("20261128-183012-456k3"),
+            "ids from before stay valid"
+        );
+        for hostile in [
+            "",
+            ".",
+            "..",
+            "../../x",
+            "/etc",
+            "20261128-183012-456k3/../..",
+            "20261128-183012-456K3MX7Q2P",
+            "20261128-183012-456k3mx7q2\n",
+            "20261128-183012-456k3mx7q2p-",
+            "2026112a-183012-456k3mx7q2p",
+            "20261128_183012-456k3mx7q2p",
+            "20261128-183012-456k3mx7q",
+            "20261128-183012-456k3mx7q2p.rejected",
+        ] {
+            assert!(!is_run_id(hostile), "{hostile:?}");
+        }
     }
 }

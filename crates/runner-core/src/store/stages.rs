@@ -16,6 +16,32 @@ impl Store {
         })
     }
 
+    /// Records the training stage key planned for each trial `(index, key)` of a
+    /// submission (a sweep, or `run-ID`) handed to workers or Slurm: the results they
+    /// leave as bundles count as those stages only if they claim these keys.
+    pub fn plan_trials<'a>(
+        &self,
+        submission: &str,
+        trials: impl IntoIterator<Item = (usize, &'a str)>,
+    ) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        for (index, key) in trials {
+            batch.insert(planned_key(submission, index), key.as_bytes());
+        }
+        self.write(|db| Ok(db.open_tree("planned")?.apply_batch(batch)?))
+    }
+
+    /// The training stage key planned for trial `index` of `submission`, if any was.
+    pub fn planned_training(&self, submission: &str, index: usize) -> Result<Option<String>> {
+        let found = self.read(|db| {
+            Ok(db
+                .open_tree("planned")?
+                .get(planned_key(submission, index))?
+                .map(|key| String::from_utf8_lossy(&key).into_owned()))
+        })?;
+        Ok(found.flatten())
+    }
+
     /// The run that finished the stage with `key`, if it is still in the store, finished,
     /// and its checkpoints are still on disk.
     pub fn run_for_stage(&self, key: &str) -> Result<Option<RunRecord>> {
@@ -68,4 +94,8 @@ impl Store {
             Ok(())
         })
     }
+}
+
+fn planned_key(submission: &str, index: usize) -> Vec<u8> {
+    format!("{submission}/{index}").into_bytes()
 }
