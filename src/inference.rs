@@ -75,7 +75,8 @@ pub fn predict(
     let plane = (height * width) as usize;
     let mut input = vec![0f32; images.len() * 3 * plane];
     for (slot, path) in images.iter().enumerate() {
-        let pixels = decode_resized(path, width, height).map_err(|reason| {
+        let limits = model.pipeline.spec.data.image_limits();
+        let pixels = decode_resized(path, width, height, limits).map_err(|reason| {
             crate::error::input_error(format!("`{}`: {reason}", path.display()))
         })?;
         for (index, pixel) in pixels.chunks_exact(3).enumerate() {

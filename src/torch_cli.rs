@@ -121,7 +121,7 @@ pub fn execute(cli: Cli) -> Result<()> {
                     (SPLITS[split], files.as_ref(), manifest.as_ref())
                 })
                 .collect();
-            let report = check_data(&splits);
+            let report = check_data(&splits, trial.pipeline.spec.data.image_limits());
             match format {
                 Format::Table => print!("{}", report.to_text()),
                 Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
