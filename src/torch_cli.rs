@@ -1,5 +1,5 @@
 //! The commands that need LibTorch: `run` (and its workers, `trial`), `plan`, `predict`
-//! and `export`.
+//! and `export`, and `validate` when it checks a weights file against the network.
 
 use std::io::IsTerminal;
 
@@ -9,13 +9,14 @@ use burn::prelude::Device;
 use crate::data::{augment_preview, check_data, scan_split};
 use crate::exec::{FileRuns, RunOptions, WorkerTrial, resume_run, run_file, run_worker};
 use crate::inference::{export, load_trained, predict};
+use crate::model::Network;
 use crate::plan::SPLITS;
 use crate::plan::{Plan, plan_report};
-use crate::spec::load_pipeline;
+use crate::spec::{PipelineSpec, load_pipeline_to_inspect};
 use crate::stages::Stages;
 use crate::summary::summarize;
 use runner_core::cli::{
-    AugmentCommand, Cli, Command, DataCommand, DeviceChoice, ExecutorChoice, Format,
+    AugmentCommand, Cli, Command, DataCommand, DeviceChoice, ExecutorChoice, Format, validate_files,
 };
 use runner_core::report::compare::{CompareOptions, compare};
 use runner_core::report::compare_format;
@@ -93,7 +94,7 @@ pub fn execute(cli: Cli) -> Result<()> {
             }
         }
         Command::Plan { file, format } => {
-            let plan = Plan::new(&file, &store)?;
+            let plan = Plan::to_inspect(&file, &store)?;
             let device = crate::device::cpu();
             let report = plan_report(&plan, &Stages::new(&store, &device), &device)?;
             match format {
@@ -102,7 +103,7 @@ pub fn execute(cli: Cli) -> Result<()> {
             }
         }
         Command::Summary { file, format } => {
-            let pipeline = load_pipeline(&file)?;
+            let pipeline = load_pipeline_to_inspect(&file)?;
             let summary = summarize(&pipeline.spec, &crate::device::cpu())?;
             match format {
                 Format::Table => print!("{}", summary.to_text()),
@@ -110,7 +111,7 @@ pub fn execute(cli: Cli) -> Result<()> {
             }
         }
         Command::Data(DataCommand::Check { file, format }) => {
-            let plan = Plan::new(&file, &store)?;
+            let plan = Plan::to_inspect(&file, &store)?;
             let trial = &plan.trials[0];
             let splits: Vec<_> = trial
                 .files
@@ -133,7 +134,7 @@ pub fn execute(cli: Cli) -> Result<()> {
             images,
             samples,
         }) => {
-            let pipeline = load_pipeline(&file)?;
+            let pipeline = load_pipeline_to_inspect(&file)?;
             let train = scan_split(
                 SPLITS[0],
                 &pipeline.spec.data.train,
@@ -206,6 +207,13 @@ pub fn execute(cli: Cli) -> Result<()> {
             let model = load_trained(&store, &record, &crate::device::cpu())?;
             let metadata = export(model, &record, &out)?;
             eprintln!("wrote {} and {}", out.display(), metadata.display());
+        }
+        Command::Validate { files, format } => {
+            let check_weights = |spec: &PipelineSpec| match spec.backbone.weights_file() {
+                Some(file) => Network::check_weights(spec.backbone.arch, file),
+                None => Ok(()),
+            };
+            validate_files(&files, format, Some(&check_weights))?;
         }
         _ => unreachable!("store commands run in runner_core::cli"),
     }
