@@ -122,11 +122,11 @@ pub fn decode_resized_bytes(
     height: u32,
     limits: ImageLimits,
 ) -> Result<Vec<u8>, String> {
-    let rgb = match decode_jpeg_for_size(bytes, width, height, limits) {
-        Some(decoded) => decoded?,
-        None => decode_upright_bytes(bytes, limits)?.into_rgb8(),
-    };
-    resize_bilinear(&rgb, width, height)
+    let resize = |rgb: RgbImage| resize_bilinear(&rgb, width, height);
+    match decode_jpeg_for_size(bytes, width, height, limits, resize) {
+        Some(resized) => resized,
+        None => decode_upright_bytes(bytes, limits, |image| resize(image.into_rgb8())),
+    }
 }
 
 /// The width and height of an image file upright: [`decoded_size_bytes`] of its content.
@@ -139,8 +139,8 @@ pub fn decoded_size(path: &Path, limits: ImageLimits) -> Result<(u32, u32), Stri
 pub fn decoded_size_bytes(bytes: &[u8], limits: ImageLimits) -> Result<(u32, u32), String> {
     if let Some(frame) = jpeg::frame(bytes) {
         // libjpeg reads every scan even at its smallest scale, and is what training uses.
-        match decode_jpeg_for_size(bytes, 1, 1, limits) {
-            Some(Ok(_)) => {
+        match decode_jpeg_for_size(bytes, 1, 1, limits, |_| Ok(())) {
+            Some(Ok(())) => {
                 return Ok(if quarter_turned(jpeg::orientation(bytes)) {
                     (frame.height, frame.width)
                 } else {
@@ -151,7 +151,7 @@ pub fn decoded_size_bytes(bytes: &[u8], limits: ImageLimits) -> Result<(u32, u32
             None => {}
         }
     }
-    decode_upright_bytes(bytes, limits).map(|image| (image.width(), image.height()))
+    decode_upright_bytes(bytes, limits, |image| Ok((image.width(), image.height())))
 }
 
 /// The file's bytes, if it is no larger than the limit allows.
@@ -186,19 +186,20 @@ fn too_many_pixels(width: u32, height: u32, limits: ImageLimits) -> String {
     )
 }
 
-/// A JPEG decoded upright at the smallest DCT scale that still covers `width` x `height`
-/// (see [`super::jpeg`]); `None` when `bytes` is no JPEG or one libjpeg cannot turn into
-/// RGB. Never panics.
-fn decode_jpeg_for_size(
+/// `then` of a JPEG decoded upright at the smallest DCT scale that still covers `width` x
+/// `height` (see [`super::jpeg`]), while the decoding's memory is reserved; `None` when
+/// `bytes` is no JPEG or one libjpeg cannot turn into RGB. Never panics.
+fn decode_jpeg_for_size<T>(
     bytes: &[u8],
     width: u32,
     height: u32,
     limits: ImageLimits,
-) -> Option<Result<RgbImage, String>> {
+    then: impl FnOnce(RgbImage) -> Result<T, String>,
+) -> Option<Result<T, String>> {
     if !jpeg::is_jpeg(bytes) {
         return None;
     }
-    std::panic::catch_unwind(|| {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let Some(frame) = jpeg::frame(bytes) else {
             return Some(Err(
                 "not a readable image (no JPEG frame header)".to_string()
@@ -215,6 +216,7 @@ fn decode_jpeg_for_size(
             [width, height]
         };
         let memory = frame.decoding_bytes();
+        // Held until `then` has used the image.
         let _reservation = DECODING_MEMORY.reserve(memory);
         // libjpeg reads the header itself: its size is checked again there, and its memory
         // capped at what was reserved, whatever this reading of the markers found.
@@ -223,7 +225,7 @@ fn decode_jpeg_for_size(
             Ok(rgb) => {
                 let mut image = DynamicImage::ImageRgb8(rgb);
                 image.apply_orientation(orientation);
-                Some(Ok(image.into_rgb8()))
+                Some(then(image.into_rgb8()))
             }
             Err(jpeg::Refused::Unsupported) => None,
             Err(jpeg::Refused::TooLarge { width, height }) => {
@@ -233,7 +235,7 @@ fn decode_jpeg_for_size(
                 Some(Err(format!("not a readable image ({reason})")))
             }
         }
-    })
+    }))
     .unwrap_or_else(|_| Some(Err("the image decoder failed on this file".to_string())))
 }
 
@@ -262,12 +264,17 @@ fn resize_bilinear(rgb: &RgbImage, width: u32, height: u32) -> Result<Vec<u8>, S
     Ok(resized.into_vec())
 }
 
-/// The whole image upright, decoded with the `image` crate after checking the size its
-/// header declares. Never panics. The size is checked here because the crate
-/// checks its allocation limit only in `ImageReader::decode`, not in `from_decoder`, which
-/// is needed here for the EXIF orientation.
-fn decode_upright_bytes(bytes: &[u8], limits: ImageLimits) -> Result<DynamicImage, String> {
-    std::panic::catch_unwind(|| {
+/// `then` of the whole image upright, decoded with the `image` crate after checking the
+/// size its header declares, while the decoding's memory is reserved. Never panics. The
+/// size is checked here because the crate checks its allocation limit only in
+/// `ImageReader::decode`, not in `from_decoder`, which is needed here for the EXIF
+/// orientation.
+fn decode_upright_bytes<T>(
+    bytes: &[u8],
+    limits: ImageLimits,
+    then: impl FnOnce(DynamicImage) -> Result<T, String>,
+) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let mut reader = image::ImageReader::new(Cursor::new(bytes))
             .with_guessed_format()
             .map_err(|err| err.to_string())?;
@@ -285,13 +292,14 @@ fn decode_upright_bytes(bytes: &[u8], limits: ImageLimits) -> Result<DynamicImag
         }
         // The decoded image, and its RGB copy or turned copy.
         let memory = decoder.total_bytes() + u64::from(width) * u64::from(height) * 3;
+        // Held until `then` has used the image.
         let _reservation = DECODING_MEMORY.reserve(memory);
         let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
         let mut image = DynamicImage::from_decoder(decoder)
             .map_err(|err| format!("not a readable image ({err})"))?;
         image.apply_orientation(orientation);
-        Ok(image)
-    })
+        then(image)
+    }))
     .unwrap_or_else(|_| Err("the image decoder failed on this file".to_string()))
 }
 
@@ -306,9 +314,13 @@ mod tests {
         let photo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/imagenet/cat.4003.jpg");
         let bytes = std::fs::read(photo).unwrap();
-        let rgb = decode_upright_bytes(&bytes, ImageLimits::default())
-            .unwrap()
-            .into_rgb8();
+        let rgb =
+            decode_upright_bytes(
+                &bytes,
+                ImageLimits::default(),
+                |image| Ok(image.into_rgb8()),
+            )
+            .unwrap();
         let ours = resize_bilinear(&rgb, 150, 120).unwrap();
         let reference =
             image::imageops::resize(&rgb, 150, 120, image::imageops::FilterType::Triangle);
