@@ -379,7 +379,8 @@ impl Command {
     }
 }
 
-/// Whether `file` is a valid pipeline whose weights file exists.
+/// Whether `file` is a valid pipeline (its weights file exists then) that names a weights
+/// file; an invalid one is reported without LibTorch.
 fn names_weights_file(file: &std::path::Path) -> bool {
     spec::load::read(file)
         .ok()
