@@ -139,7 +139,8 @@ fn batch_input(
 ) -> Result<Tensor<4>> {
     let preprocess = model.classifier.preprocess;
     let plane = (height * width) as usize;
-    let decoded = map_in_parallel(paths, |path| decode_resized(path, width, height));
+    let limits = model.pipeline.spec.data.image_limits();
+    let decoded = map_in_parallel(paths, |path| decode_resized(path, width, height, limits));
     let mut input = vec![0f32; paths.len() * 3 * plane];
     for (slot, (path, pixels)) in paths.iter().zip(decoded).enumerate() {
         let pixels = pixels.map_err(|reason| {

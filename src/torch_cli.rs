@@ -1,5 +1,5 @@
 //! The commands that need LibTorch: `run` (and its workers, `trial`), `plan`, `predict`
-//! and `export`.
+//! and `export`, and `validate` when it checks a weights file against the network.
 
 use std::io::IsTerminal;
 use std::sync::atomic::AtomicBool;
@@ -10,15 +10,17 @@ use burn::prelude::Device;
 use crate::data::{augment_preview, check_data, scan_split};
 use crate::exec::{FileRuns, RunOptions, WorkerTrial, resume_run, run_file, run_worker};
 use crate::inference::{export, load_trained};
+use crate::model::Network;
 use crate::plan::SPLITS;
 use crate::plan::{Plan, plan_report};
 use crate::predict::{PredictOptions, PredictionWriter, image_paths, predict_in_batches};
 use crate::progress::Activity;
-use crate::spec::load_pipeline;
+use crate::spec::{PipelineSpec, load_pipeline_to_inspect};
 use crate::stages::Stages;
 use crate::summary::summarize;
 use runner_core::cli::{
     AugmentCommand, Cli, Command, DataCommand, DeviceChoice, ExecutorChoice, Format, Tta,
+    validate_files,
 };
 use runner_core::error::Interrupted;
 use runner_core::report::compare::{CompareOptions, compare};
@@ -111,7 +113,7 @@ pub fn execute(cli: Cli) -> Result<()> {
             }
         }
         Command::Plan { file, format } => {
-            let plan = Plan::new(&file, &store)?;
+            let plan = Plan::to_inspect(&file, &store)?;
             let device = crate::device::cpu();
             let report = plan_report(&plan, &Stages::new(&store, &device), &device)?;
             match format {
@@ -120,7 +122,7 @@ pub fn execute(cli: Cli) -> Result<()> {
             }
         }
         Command::Summary { file, format } => {
-            let pipeline = load_pipeline(&file)?;
+            let pipeline = load_pipeline_to_inspect(&file)?;
             let summary = summarize(&pipeline.spec, &crate::device::cpu())?;
             match format {
                 Format::Table => print!("{}", summary.to_text()),
@@ -128,7 +130,7 @@ pub fn execute(cli: Cli) -> Result<()> {
             }
         }
         Command::Data(DataCommand::Check { file, format }) => {
-            let plan = Plan::new(&file, &store)?;
+            let plan = Plan::to_inspect(&file, &store)?;
             let trial = &plan.trials[0];
             let splits: Vec<_> = trial
                 .files
@@ -139,7 +141,7 @@ pub fn execute(cli: Cli) -> Result<()> {
                     (SPLITS[split], files.as_ref(), manifest.as_ref())
                 })
                 .collect();
-            let report = check_data(&splits);
+            let report = check_data(&splits, trial.pipeline.spec.data.image_limits());
             match format {
                 Format::Table => print!("{}", report.to_text()),
                 Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
@@ -151,7 +153,7 @@ pub fn execute(cli: Cli) -> Result<()> {
             images,
             samples,
         }) => {
-            let pipeline = load_pipeline(&file)?;
+            let pipeline = load_pipeline_to_inspect(&file)?;
             let train = scan_split(
                 SPLITS[0],
                 &pipeline.spec.data.train,
@@ -230,6 +232,13 @@ pub fn execute(cli: Cli) -> Result<()> {
             let model = load_trained(&store, &record, &crate::device::cpu())?;
             let metadata = export(model, &record, &out)?;
             eprintln!("wrote {} and {}", out.display(), metadata.display());
+        }
+        Command::Validate { files, format } => {
+            let check_weights = |spec: &PipelineSpec| match spec.backbone.weights_file() {
+                Some(file) => Network::check_weights(spec.backbone.arch, file),
+                None => Ok(()),
+            };
+            validate_files(&files, format, Some(&check_weights))?;
         }
         _ => unreachable!("store commands run in runner_core::cli"),
     }

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use runner::data::decode_resized;
+use runner::spec::ImageLimits;
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -29,8 +30,8 @@ fn is_blue([r, g, b]: [u8; 3]) -> bool {
 #[test]
 fn color_formats_become_rgb() {
     for name in ["rgb.jpg", "rgb.bmp", "rgb.webp", "rgba.png", "cmyk.jpg"] {
-        let rgb =
-            decode_resized(&fixture(name), 16, 8).unwrap_or_else(|err| panic!("{name}: {err}"));
+        let rgb = decode_resized(&fixture(name), 16, 8, ImageLimits::default())
+            .unwrap_or_else(|err| panic!("{name}: {err}"));
         assert_eq!(rgb.len(), 16 * 8 * 3, "{name}");
         assert!(
             is_red(pixel(&rgb, 16, 1, 4)),
@@ -48,8 +49,8 @@ fn color_formats_become_rgb() {
 #[test]
 fn grayscale_and_16_bit_become_gray_rgb() {
     for name in ["gray.png", "gray16.png"] {
-        let rgb =
-            decode_resized(&fixture(name), 16, 8).unwrap_or_else(|err| panic!("{name}: {err}"));
+        let rgb = decode_resized(&fixture(name), 16, 8, ImageLimits::default())
+            .unwrap_or_else(|err| panic!("{name}: {err}"));
         let [left, right] = [pixel(&rgb, 16, 1, 4), pixel(&rgb, 16, 14, 4)];
         // Pillow's luma of the red and blue halves: 81 and 49.
         assert_eq!(left, [81; 3], "{name}");
@@ -60,7 +61,7 @@ fn grayscale_and_16_bit_become_gray_rgb() {
 #[test]
 fn exif_orientation_is_applied() {
     // Stored 16x8 with orientation 6: upright it is 8 wide, 16 tall, red on top.
-    let rgb = decode_resized(&fixture("exif_rotated.jpg"), 8, 16).unwrap();
+    let rgb = decode_resized(&fixture("exif_rotated.jpg"), 8, 16, ImageLimits::default()).unwrap();
     assert!(is_red(pixel(&rgb, 8, 6, 1)), "{:?}", pixel(&rgb, 8, 6, 1));
     assert!(
         is_blue(pixel(&rgb, 8, 1, 14)),
@@ -68,7 +69,7 @@ fn exif_orientation_is_applied() {
         pixel(&rgb, 8, 1, 14)
     );
     // At half that size the JPEG is decoded at half its DCT scale (8x4 stored), turned.
-    let rgb = decode_resized(&fixture("exif_rotated.jpg"), 4, 8).unwrap();
+    let rgb = decode_resized(&fixture("exif_rotated.jpg"), 4, 8, ImageLimits::default()).unwrap();
     assert!(is_red(pixel(&rgb, 4, 3, 0)), "{:?}", pixel(&rgb, 4, 3, 0));
     assert!(is_blue(pixel(&rgb, 4, 0, 7)), "{:?}", pixel(&rgb, 4, 0, 7));
 }
@@ -76,8 +77,8 @@ fn exif_orientation_is_applied() {
 #[test]
 fn truncated_and_non_image_files_are_errors() {
     for name in ["truncated.jpg", "not_an_image.jpg"] {
-        let error = decode_resized(&fixture(name), 16, 8).unwrap_err();
+        let error = decode_resized(&fixture(name), 16, 8, ImageLimits::default()).unwrap_err();
         assert!(error.contains("not a readable image"), "{name}: {error}");
     }
-    assert!(decode_resized(&fixture("missing.png"), 16, 8).is_err());
+    assert!(decode_resized(&fixture("missing.png"), 16, 8, ImageLimits::default()).is_err());
 }

@@ -6,12 +6,13 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use burn::nn::conv::Conv2dConfig;
-use burn::nn::{BatchNormConfig, LinearConfig};
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
+use runner::model::WeightsUse;
 use runner::model::build_classifier;
 use runner::model::inception_v3_weights::pretrained;
-use runner::model::keras_h5::{read_layers, set_batchnorm_without_scale, set_conv, set_dense};
+use runner::model::keras_h5::{KerasWeights, set_batchnorm_without_scale, set_conv, set_dense};
 
 fn fixture(name: &str) -> PathBuf {
     common::repo_root().join("tests/fixtures/keras").join(name)
@@ -47,7 +48,8 @@ fn a_pipeline_cuts_inception_v3_at_mixed7_and_freezes_it() {
 
 #[test]
 fn reads_the_layers_with_weights_in_file_order() {
-    let layers = read_layers(&fixture("tiny.h5")).unwrap();
+    let weights = KerasWeights::open(&fixture("tiny.h5"), WeightsUse::Load).unwrap();
+    let layers = &weights.layers;
     let names: Vec<&str> = layers.iter().map(|layer| layer.name.as_str()).collect();
     assert_eq!(names, ["conv2d_1", "batch_normalization_1", "dense_1"]);
     let batchnorm: Vec<(&str, &[usize])> = layers[1]
@@ -63,19 +65,33 @@ fn reads_the_layers_with_weights_in_file_order() {
             ("batch_normalization_1/moving_variance:0", &[3]),
         ]
     );
-    assert_eq!(layers[2].weights[1].values, [7.0, 8.0]);
+}
+
+/// The tiny fixture's layers in Burn's modules of the same shapes.
+fn tiny_modules(device: &Device) -> (Conv2d, BatchNorm, Linear) {
+    let conv = Conv2dConfig::new([2, 3], [2, 3])
+        .with_bias(false)
+        .init(device);
+    (
+        conv,
+        BatchNormConfig::new(3).init(device),
+        LinearConfig::new(3, 2).init(device),
+    )
+}
+
+/// Opens `file` and loads its three layers into the tiny modules.
+fn load_tiny(file: &Path) -> anyhow::Result<(Conv2d, BatchNorm, Linear)> {
+    let weights = KerasWeights::open(file, WeightsUse::Load)?;
+    let (mut conv, mut bn, mut dense) = tiny_modules(&runner::device::cpu());
+    set_conv(&mut conv, &weights.layers[0], &weights)?;
+    set_batchnorm_without_scale(&mut bn, &weights.layers[1], &weights)?;
+    set_dense(&mut dense, &weights.layers[2], &weights)?;
+    Ok((conv, bn, dense))
 }
 
 #[test]
 fn keras_layouts_become_burns() {
-    let file = fixture("tiny.h5");
-    let layers = read_layers(&file).unwrap();
-    let device = runner::device::cpu();
-
-    let mut conv = Conv2dConfig::new([2, 3], [2, 3])
-        .with_bias(false)
-        .init(&device);
-    set_conv(&mut conv, &layers[0], &file).unwrap();
+    let (conv, bn, dense) = load_tiny(&fixture("tiny.h5")).unwrap();
     // The fixture's kernel[h, w, in, out] is 1000 h + 100 w + 10 in + out.
     let kernel = values(conv.weight.val());
     for out in 0..3 {
@@ -89,15 +105,11 @@ fn keras_layouts_become_burns() {
         }
     }
 
-    let mut bn = BatchNormConfig::new(3).init(&device);
-    set_batchnorm_without_scale(&mut bn, &layers[1], &file).unwrap();
     assert_eq!(values(bn.gamma.val()), [1.0; 3]);
     assert_eq!(values(bn.beta.val()), [0.5, 1.5, 2.5]);
     assert_eq!(values(bn.running_mean.value()), [-1.0, 0.0, 1.0]);
     assert_eq!(values(bn.running_var.value()), [1.0, 2.0, 4.0]);
 
-    let mut dense = LinearConfig::new(3, 2).init(&device);
-    set_dense(&mut dense, &layers[2], &file).unwrap();
     assert_eq!(
         values(dense.weight.val()),
         [0.0, 1.0, 10.0, 11.0, 20.0, 21.0]
@@ -107,11 +119,11 @@ fn keras_layouts_become_burns() {
 
 #[test]
 fn a_tensor_that_does_not_fit_is_named() {
-    let file = fixture("tiny.h5");
-    let layers = read_layers(&file).unwrap();
+    let weights = KerasWeights::open(&fixture("tiny.h5"), WeightsUse::Load).unwrap();
+    let layers = &weights.layers;
     let device = runner::device::cpu();
     let mut conv = Conv2dConfig::new([2, 4], [2, 3]).init(&device);
-    let message = error_of(set_conv(&mut conv, &layers[0], &file));
+    let message = error_of(set_conv(&mut conv, &layers[0], &weights));
     assert!(
         message.contains("tiny.h5` does not fit the network"),
         "{message}"
@@ -121,7 +133,7 @@ fn a_tensor_that_does_not_fit_is_named() {
         "{message}"
     );
     let mut bn = BatchNormConfig::new(3).init(&device);
-    let message = error_of(set_batchnorm_without_scale(&mut bn, &layers[2], &file));
+    let message = error_of(set_batchnorm_without_scale(&mut bn, &layers[2], &weights));
     assert!(
         message.contains("layer `dense_1` has 2 weight(s) (dense_1/kernel:0, dense_1/bias:0)"),
         "{message}"
@@ -133,14 +145,17 @@ fn files_that_are_not_keras_weights() {
     let dir = tempfile::tempdir().unwrap();
     let text = dir.path().join("text.h5");
     std::fs::write(&text, "not hdf5").unwrap();
-    let message = error_of(read_layers(&text));
+    let message = error_of(KerasWeights::open(&text, WeightsUse::Load));
     assert!(message.contains("cannot read `"), "{message}");
     assert!(
         message.contains("text.h5` as Keras weights: not an HDF5 file"),
         "{message}"
     );
 
-    let message = error_of(read_layers(&fixture("not_keras.h5")));
+    let message = error_of(KerasWeights::open(
+        &fixture("not_keras.h5"),
+        WeightsUse::Load,
+    ));
     assert!(
         message.contains("has no `layer_names` attribute"),
         "{message}"
@@ -150,7 +165,9 @@ fn files_that_are_not_keras_weights() {
     for length in [100, bytes.len() / 2, bytes.len() - 100] {
         let truncated = dir.path().join(format!("truncated{length}.h5"));
         std::fs::write(&truncated, &bytes[..length]).unwrap();
-        let message = error_of(read_layers(&truncated));
+        // Cut in the structure, the file does not open; cut in the data, a tensor does
+        // not read.
+        let message = error_of(load_tiny(&truncated));
         assert!(
             message.contains(&format!("truncated{length}.h5")),
             "{message}"
@@ -161,18 +178,30 @@ fn files_that_are_not_keras_weights() {
 #[test]
 fn inception_v3_refuses_weights_of_another_network() {
     let device = runner::device::cpu();
-    let message = error_of(pretrained(Some(&fixture("tiny.h5")), &device));
+    let message = error_of(pretrained(
+        Some(&fixture("tiny.h5")),
+        WeightsUse::Load,
+        &device,
+    ));
     assert!(
         message.contains("is not InceptionV3 weights: it has 1 Conv2D, 1 BatchNormalization and 1 Dense layers, where InceptionV3 has 94, 94 and (with its classifier) 1"),
         "{message}"
     );
-    let message = error_of(pretrained(Some(Path::new("missing.h5")), &device));
+    let message = error_of(pretrained(
+        Some(Path::new("missing.h5")),
+        WeightsUse::Load,
+        &device,
+    ));
     assert!(message.contains("`missing.h5` does not exist"), "{message}");
     assert!(
         message.contains("inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"),
         "{message}"
     );
-    let message = error_of(pretrained(Some(&fixture("make_fixtures.py")), &device));
+    let message = error_of(pretrained(
+        Some(&fixture("make_fixtures.py")),
+        WeightsUse::Load,
+        &device,
+    ));
     assert!(
         message.contains("Keras weights (`.h5`) or torchvision weights (`.pth`)"),
         "{message}"

@@ -5,7 +5,7 @@ mod common;
 
 use burn::prelude::*;
 use runner::model::efficientnet_lite::{EfficientNetLite, PREPROCESS, TORCH_KEY_REMAPPING};
-use runner::model::load_pytorch;
+use runner::model::{WeightsUse, load_pytorch};
 use runner::spec::{Arch, efficientnet_lite};
 
 fn pretrained() -> EfficientNetLite {
@@ -22,6 +22,7 @@ fn pretrained() -> EfficientNetLite {
         &file,
         &TORCH_KEY_REMAPPING,
         Arch::EfficientnetLite0,
+        WeightsUse::Load,
     )
     .unwrap();
     network

@@ -12,7 +12,7 @@ use burn::prelude::*;
 use common::torch_save::{self, Values};
 use runner::model::mobilenet_v2::{self, MobileNetV2};
 use runner::model::resnet::{self, ResNet};
-use runner::model::{BackboneLayer, build_classifier, load_pytorch};
+use runner::model::{BackboneLayer, WeightsUse, build_classifier, load_pytorch};
 use runner::spec::Arch;
 
 /// A state dict in torchvision's layout: float tensor number `k` (in file order) holds
@@ -100,6 +100,7 @@ fn resnet50_takes_every_tensor_of_torchvisions_state_dict() {
         &file,
         &resnet::TORCH_KEY_REMAPPING,
         Arch::Resnet50,
+        WeightsUse::Load,
     )
     .unwrap();
 
@@ -149,6 +150,7 @@ fn resnet18_takes_torchvisions_basic_blocks() {
         &file,
         &resnet::TORCH_KEY_REMAPPING,
         Arch::Resnet18,
+        WeightsUse::Load,
     )
     .unwrap();
     let block = &network.layer2[0];
@@ -177,6 +179,7 @@ fn mobilenet_v2_takes_every_tensor_of_torchvisions_state_dict() {
         &file,
         &mobilenet_v2::TORCH_KEY_REMAPPING,
         Arch::MobilenetV2,
+        WeightsUse::Load,
     )
     .unwrap();
 
@@ -241,6 +244,7 @@ fn another_networks_file_is_refused_with_a_message() {
         &file,
         &resnet::TORCH_KEY_REMAPPING,
         Arch::Resnet18,
+        WeightsUse::Load,
     )
     .unwrap_err();
     assert!(runner::error::is_input_error(&err), "{err:#}");

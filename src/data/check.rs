@@ -5,13 +5,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::path::Path;
 
 use serde::Serialize;
 
-use super::decode::decode_upright;
+use super::decode::decoded_size;
 use super::parallel::map_in_parallel;
 use super::{Manifest, ScannedSplit};
+use crate::spec::ImageLimits;
 
 #[derive(Debug, Serialize)]
 pub struct DataReport {
@@ -35,13 +35,13 @@ pub struct SplitReport {
     pub unreadable: Vec<String>,
 }
 
-/// Decodes every file of each split (fully, so truncated files are found) and compares
-/// their content hashes.
-pub fn check_data(splits: &[(&str, &ScannedSplit, &Manifest)]) -> DataReport {
+/// Decodes every file of each split (fully, so truncated files are found; within
+/// `limits`, as training would) and compares their content hashes.
+pub fn check_data(splits: &[(&str, &ScannedSplit, &Manifest)], limits: ImageLimits) -> DataReport {
     let mut reports = Vec::new();
     let mut by_hash: BTreeMap<&str, Vec<(usize, String)>> = BTreeMap::new();
     for (split_index, (split, files, manifest)) in splits.iter().enumerate() {
-        let sizes = map_in_parallel(&files.files, |(path, _)| image_size(path));
+        let sizes = map_in_parallel(&files.files, |(path, _)| decoded_size(path, limits));
         let mut counts = vec![0; files.classes.len()];
         let mut unreadable = Vec::new();
         let (mut width, mut height) = ([u32::MAX, 0], [u32::MAX, 0]);
@@ -89,12 +89,6 @@ pub fn check_data(splits: &[(&str, &ScannedSplit, &Manifest)]) -> DataReport {
             .collect(),
         duplicates_across_splits,
     }
-}
-
-/// Width and height of a fully decoded image, upright as training sees it, or why it
-/// cannot be decoded.
-fn image_size(path: &Path) -> Result<(u32, u32), String> {
-    decode_upright(path).map(|image| (image.width(), image.height()))
 }
 
 impl DataReport {

@@ -43,7 +43,13 @@ impl Manifest {
     }
 }
 
+/// The file's size and SHA-256, read in pieces: a huge file in a class folder is skipped
+/// when it is decoded, and hashing it must not hold it in memory first.
 fn hash_file(path: &Path) -> Result<(u64, String)> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
-    Ok((bytes.len() as u64, format!("{:x}", Sha256::digest(&bytes))))
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    let mut hasher = Sha256::new();
+    let bytes = std::io::copy(&mut file, &mut hasher)
+        .with_context(|| format!("cannot read `{}`", path.display()))?;
+    Ok((bytes, format!("{:x}", hasher.finalize())))
 }

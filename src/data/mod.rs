@@ -12,7 +12,10 @@ mod preview;
 mod scan;
 
 pub use check::{DataReport, check_data};
-pub use decode::{DecodedSplit, SkippedFile, decode_resized, decode_split};
+pub use decode::{
+    DecodedSplit, SkippedFile, decode_resized, decode_resized_bytes, decode_split,
+    decoded_size_bytes,
+};
 pub use loader::{
     Batch, BatchLoader, Preprocess, default_workers, evaluation_order, shuffled_order,
 };

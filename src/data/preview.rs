@@ -45,9 +45,10 @@ pub fn augment_preview(
     let mut rng = ChaCha8Rng::seed_from_u64(spec.pipeline.seed);
     let mut planes = vec![0f32; 3 * h * w];
     for (row, path) in picked.iter().enumerate() {
-        let original = decode_resized(path, width, height).map_err(|reason| {
-            crate::error::input_error(format!("cannot preview `{}`: {reason}", path.display()))
-        })?;
+        let original =
+            decode_resized(path, width, height, spec.data.image_limits()).map_err(|reason| {
+                crate::error::input_error(format!("cannot preview `{}`: {reason}", path.display()))
+            })?;
         for column in 0..columns {
             let transform = if column == 0 {
                 super::augment::Transform::identity()

@@ -49,14 +49,14 @@ fn split_input(
         && files.files.len() * feature_bytes <= FEATURE_CACHE_BUDGET_BYTES;
     let decoded_key = &trial.keys.decoded[split];
     if !cacheable {
-        let images = stages.decoded(decoded_key, name, files, spec.data.image_size)?;
+        let images = stages.decoded(decoded_key, name, files, &spec.data)?;
         return Ok(SplitInput::Images(images));
     }
     let features_key = &phase.keys.features[split];
     let decoded = if stages.has_features(features_key) {
         None
     } else {
-        Some(stages.decoded(decoded_key, name, files, spec.data.image_size)?)
+        Some(stages.decoded(decoded_key, name, files, &spec.data)?)
     };
     let label = format!("{name} features (stage {})", short(features_key));
     let features = stages.features(features_key, &label, || {

@@ -1,8 +1,10 @@
 //! Keras `.h5` weight files, the format of `keras.applications`' downloads and of Keras'
 //! legacy `save_weights`: the root's `layer_names` attribute lists every layer in model
 //! order, and each layer's group has a `weight_names` attribute naming its datasets
-//! (`conv2d/kernel:0`, ...). Keras loads them by order, not by name ([`read_layers`] gives
-//! them in that order), since layer names depend on what else the session built.
+//! (`conv2d/kernel:0`, ...). Keras loads them by order, not by name ([`KerasWeights::open`] gives
+//! them in that order), since layer names depend on what else the session built. Only the
+//! datasets' shapes are read when the file is opened; a tensor's values are read once its
+//! shape is the one the network needs, so a file declaring a huge dataset allocates nothing.
 //!
 //! HDF5 is read by `hdf5-reader`, a pure-Rust reader, rather than by bindings to the C
 //! library (`hdf5-metno`): the bindings need Debian's libhdf5-dev to build and libhdf5 on
@@ -10,7 +12,7 @@
 //! uncompressed float datasets a Keras file holds. The reader bounds-checks malformed files
 //! instead of trusting them, and a panic from it is still reported as a bad file.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use burn::module::{Param, RunningState};
@@ -19,15 +21,16 @@ use burn::nn::{BatchNorm, Linear};
 use burn::prelude::*;
 use hdf5_reader::Hdf5File;
 
+use super::weights::WeightsUse;
 use crate::bail_input;
 
-/// One stored tensor.
+/// One stored tensor: its name and the shape its dataset declares. Its values are read
+/// only once that shape is the one the network needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KerasTensor {
     /// The dataset's path in its layer's group, as `weight_names` gives it.
     pub name: String,
     pub shape: Vec<usize>,
-    pub values: Vec<f32>,
 }
 
 /// A layer that has weights, with its tensors in Keras' order (a BatchNormalization's
@@ -38,12 +41,77 @@ pub struct KerasLayer {
     pub weights: Vec<KerasTensor>,
 }
 
-/// The layers of a Keras weights file that have weights, in the file's order.
-pub fn read_layers(file: &Path) -> Result<Vec<KerasLayer>> {
-    // A reader that meets a truncated or hostile file may panic; that is still bad input.
-    let read = std::panic::catch_unwind(|| read_file(file));
-    match read {
-        Ok(Ok(layers)) => Ok(layers),
+/// An open Keras weights file: its layers that have weights, in the file's order.
+pub struct KerasWeights {
+    file: PathBuf,
+    h5: Hdf5File,
+    pub layers: Vec<KerasLayer>,
+    usage: WeightsUse,
+}
+
+impl KerasWeights {
+    /// Opens `file` and reads its layers' names and shapes, no values.
+    pub fn open(file: &Path, usage: WeightsUse) -> Result<Self> {
+        let (h5, layers) = guarded(file, || read_structure(file))?;
+        Ok(Self {
+            file: file.to_path_buf(),
+            h5,
+            layers,
+            usage,
+        })
+    }
+
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+
+    /// From now on, tensors whose shape fits are read (opened to check shapes first).
+    pub fn read_values(&mut self) {
+        self.usage = WeightsUse::Load;
+    }
+
+    /// `tensor` of `layer` on `device`, if its shape is `shape`; `None` when only the
+    /// shapes are checked.
+    fn tensor<const D: usize>(
+        &self,
+        layer: &str,
+        tensor: &KerasTensor,
+        shape: [usize; D],
+        device: &Device,
+    ) -> Result<Option<Tensor<D>>> {
+        if tensor.shape != shape {
+            bail_input!(
+                "`{}` does not fit the network: layer `{layer}`'s `{}` has shape {:?}, the network needs {:?}",
+                self.file.display(),
+                tensor.name,
+                tensor.shape,
+                shape
+            );
+        }
+        if self.usage == WeightsUse::CheckShapes {
+            return Ok(None);
+        }
+        let path = format!("/{layer}/{}", tensor.name);
+        let values = guarded(&self.file, || {
+            let dataset = self.h5.dataset(&path).map_err(|err| err.to_string())?;
+            let mut values = vec![0f32; shape.iter().product()];
+            dataset
+                .read_into(&mut values)
+                .map_err(|err| format!("cannot read `{path}` as 32-bit floats: {err}"))?;
+            Ok(values)
+        })?;
+        Ok(Some(Tensor::from_data(
+            TensorData::new(values, shape),
+            device,
+        )))
+    }
+}
+
+/// `read`'s result; its error, or a panic of the reader on a truncated or hostile file
+/// (still bad input), as an input error naming `file`.
+fn guarded<T>(file: &Path, read: impl FnOnce() -> Result<T, String>) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)) {
+        Ok(Ok(value)) => Ok(value),
         Ok(Err(message)) => bail_input!(
             "cannot read `{}` as Keras weights: {message}",
             file.display()
@@ -55,7 +123,7 @@ pub fn read_layers(file: &Path) -> Result<Vec<KerasLayer>> {
     }
 }
 
-fn read_file(file: &Path) -> Result<Vec<KerasLayer>, String> {
+fn read_structure(file: &Path) -> Result<(Hdf5File, Vec<KerasLayer>), String> {
     let h5 = Hdf5File::open(file).map_err(|err| format!("not an HDF5 file ({err})"))?;
     let root = h5.root_group().map_err(|err| err.to_string())?;
     let layer_names = root
@@ -81,71 +149,33 @@ fn read_file(file: &Path) -> Result<Vec<KerasLayer>, String> {
         }
         let weights = weight_names
             .into_iter()
-            .map(|weight| read_tensor(&h5, &name, weight))
+            .map(|weight| declared_tensor(&h5, &name, weight))
             .collect::<Result<_, _>>()?;
         layers.push(KerasLayer { name, weights });
     }
-    Ok(layers)
+    Ok((h5, layers))
 }
 
-fn read_tensor(h5: &Hdf5File, layer: &str, name: String) -> Result<KerasTensor, String> {
+fn declared_tensor(h5: &Hdf5File, layer: &str, name: String) -> Result<KerasTensor, String> {
     let path = format!("/{layer}/{name}");
     let dataset = h5.dataset(&path).map_err(|_| {
         format!("layer `{layer}` lists the weight `{name}`, but the file has no dataset `{path}`")
     })?;
-    let shape: Vec<usize> = dataset.shape().iter().map(|&side| side as usize).collect();
-    let mut values = vec![0f32; shape.iter().product()];
-    dataset
-        .read_into(&mut values)
-        .map_err(|err| format!("cannot read `{path}` as 32-bit floats: {err}"))?;
-    Ok(KerasTensor {
-        name,
-        shape,
-        values,
-    })
-}
-
-/// Where a tensor came from, for messages.
-struct Source<'a> {
-    file: &'a Path,
-    layer: &'a str,
-}
-
-impl Source<'_> {
-    /// `tensor` on `device`, if its shape is `shape`.
-    fn tensor<const D: usize>(
-        &self,
-        tensor: &KerasTensor,
-        shape: [usize; D],
-        device: &Device,
-    ) -> Result<Tensor<D>> {
-        if tensor.shape != shape {
-            bail_input!(
-                "`{}` does not fit the network: layer `{}`'s `{}` has shape {:?}, the network needs {:?}",
-                self.file.display(),
-                self.layer,
-                tensor.name,
-                tensor.shape,
-                shape
-            );
-        }
-        let data = TensorData::new(tensor.values.clone(), shape);
-        Ok(Tensor::from_data(data, device))
-    }
+    let shape = dataset.shape().iter().map(|&side| side as usize).collect();
+    Ok(KerasTensor { name, shape })
 }
 
 /// Sets a convolution without bias from a Conv2D layer: Keras' kernel is
 /// `[height, width, in, out]`, Burn's `[out, in, height, width]`.
-pub fn set_conv(conv: &mut Conv2d, layer: &KerasLayer, file: &Path) -> Result<()> {
-    let source = Source {
-        file,
-        layer: &layer.name,
-    };
-    let [kernel] = weights_of(layer, file, "a Conv2D without bias: its kernel")?;
+pub fn set_conv(conv: &mut Conv2d, layer: &KerasLayer, weights: &KerasWeights) -> Result<()> {
+    let [kernel] = weights_of(layer, weights.file(), "a Conv2D without bias: its kernel")?;
     let [out, input, height, width] = conv.weight.dims();
     let device = conv.weight.device();
-    let kernel = source.tensor(kernel, [height, width, input, out], &device)?;
-    conv.weight = Param::from_tensor(kernel.permute([3, 2, 0, 1]));
+    if let Some(kernel) =
+        weights.tensor(&layer.name, kernel, [height, width, input, out], &device)?
+    {
+        conv.weight = Param::from_tensor(kernel.permute([3, 2, 0, 1]));
+    }
     Ok(())
 }
 
@@ -154,41 +184,39 @@ pub fn set_conv(conv: &mut Conv2d, layer: &KerasLayer, file: &Path) -> Result<()
 pub fn set_batchnorm_without_scale(
     bn: &mut BatchNorm,
     layer: &KerasLayer,
-    file: &Path,
+    weights: &KerasWeights,
 ) -> Result<()> {
-    let source = Source {
-        file,
-        layer: &layer.name,
-    };
     let [beta, mean, variance] = weights_of(
         layer,
-        file,
+        weights.file(),
         "a BatchNormalization without scale: beta, moving_mean, moving_variance",
     )?;
     let device = bn.beta.device();
     let channels = bn.beta.dims();
-    bn.gamma = Param::from_tensor(Tensor::ones(channels, &device));
-    bn.beta = Param::from_tensor(source.tensor(beta, channels, &device)?);
-    bn.running_mean = RunningState::new(source.tensor(mean, channels, &device)?);
-    bn.running_var = RunningState::new(source.tensor(variance, channels, &device)?);
+    let name = &layer.name;
+    let beta = weights.tensor(name, beta, channels, &device)?;
+    let mean = weights.tensor(name, mean, channels, &device)?;
+    let variance = weights.tensor(name, variance, channels, &device)?;
+    if let (Some(beta), Some(mean), Some(variance)) = (beta, mean, variance) {
+        bn.gamma = Param::from_tensor(Tensor::ones(channels, &device));
+        bn.beta = Param::from_tensor(beta);
+        bn.running_mean = RunningState::new(mean);
+        bn.running_var = RunningState::new(variance);
+    }
     Ok(())
 }
 
 /// Sets a linear layer from a Dense layer: both store the kernel as `[in, out]`.
-pub fn set_dense(linear: &mut Linear, layer: &KerasLayer, file: &Path) -> Result<()> {
-    let source = Source {
-        file,
-        layer: &layer.name,
-    };
-    let [kernel, bias] = weights_of(layer, file, "a Dense layer: kernel and bias")?;
+pub fn set_dense(linear: &mut Linear, layer: &KerasLayer, weights: &KerasWeights) -> Result<()> {
+    let [kernel, bias] = weights_of(layer, weights.file(), "a Dense layer: kernel and bias")?;
     let [input, output] = linear.weight.dims();
     let device = linear.weight.device();
-    linear.weight = Param::from_tensor(source.tensor(kernel, [input, output], &device)?);
-    linear.bias = Some(Param::from_tensor(source.tensor(
-        bias,
-        [output],
-        &device,
-    )?));
+    let kernel = weights.tensor(&layer.name, kernel, [input, output], &device)?;
+    let bias = weights.tensor(&layer.name, bias, [output], &device)?;
+    if let (Some(kernel), Some(bias)) = (kernel, bias) {
+        linear.weight = Param::from_tensor(kernel);
+        linear.bias = Some(Param::from_tensor(bias));
+    }
     Ok(())
 }
 

@@ -24,4 +24,4 @@ pub use head::{Head, HeadOutput};
 pub use layers::BackboneLayer;
 pub use layout::channels_last;
 pub use network::Network;
-pub use weights::load_pytorch;
+pub use weights::{WeightsUse, load_pytorch};

@@ -13,7 +13,7 @@ use super::inception_v3_weights;
 use super::layers::BackboneLayer;
 use super::mobilenet_v2::{self, MobileNetV2};
 use super::resnet::{self, ResNet};
-use super::weights::load_pytorch;
+use super::weights::{WeightsUse, load_pytorch};
 use crate::data::Preprocess;
 use crate::spec::Arch;
 use crate::spec::efficientnet_lite::scaling as lite_scaling;
@@ -31,6 +31,27 @@ pub enum Network {
 impl Network {
     /// `arch` with the weights of `file`, or freshly initialized for `None`.
     pub fn load(arch: Arch, file: Option<&Path>, device: &Device) -> Result<Self> {
+        Self::with_weights(arch, file, WeightsUse::Load, device)
+    }
+
+    /// Whether `file` has every tensor `arch` needs, with its shape, reading no tensor
+    /// data: what `runner validate` and `runner run` check before anything starts.
+    pub fn check_weights(arch: Arch, file: &Path) -> Result<()> {
+        Self::with_weights(
+            arch,
+            Some(file),
+            WeightsUse::CheckShapes,
+            &crate::device::cpu(),
+        )
+        .map(drop)
+    }
+
+    fn with_weights(
+        arch: Arch,
+        file: Option<&Path>,
+        usage: WeightsUse,
+        device: &Device,
+    ) -> Result<Self> {
         Ok(match arch {
             lite @ (Arch::EfficientnetLite0
             | Arch::EfficientnetLite1
@@ -44,27 +65,31 @@ impl Network {
                 file,
                 &efficientnet_lite::TORCH_KEY_REMAPPING,
                 arch,
+                usage,
             )?),
             Arch::InceptionV3 => {
-                Network::InceptionV3(inception_v3_weights::pretrained(file, device)?)
+                Network::InceptionV3(inception_v3_weights::pretrained(file, usage, device)?)
             }
             Arch::Resnet18 => Network::ResNet(torch_weights(
                 ResNet::resnet18(device),
                 file,
                 &resnet::TORCH_KEY_REMAPPING,
                 arch,
+                usage,
             )?),
             Arch::Resnet50 => Network::ResNet(torch_weights(
                 ResNet::resnet50(device),
                 file,
                 &resnet::TORCH_KEY_REMAPPING,
                 arch,
+                usage,
             )?),
             Arch::MobilenetV2 => Network::MobileNetV2(torch_weights(
                 MobileNetV2::new(device),
                 file,
                 &mobilenet_v2::TORCH_KEY_REMAPPING,
                 arch,
+                usage,
             )?),
         })
     }
@@ -104,15 +129,17 @@ pub fn preprocess(arch: Arch) -> Preprocess {
     }
 }
 
-/// `network` with a PyTorch state dict loaded into it, when there is one.
+/// `network` with a PyTorch state dict loaded into it (or checked against it), when there
+/// is one.
 fn torch_weights<M: Module>(
     mut network: M,
     file: Option<&Path>,
     remapping: &[(&str, &str)],
     arch: Arch,
+    usage: WeightsUse,
 ) -> Result<M> {
     if let Some(file) = file {
-        load_pytorch(&mut network, file, remapping, arch)?;
+        load_pytorch(&mut network, file, remapping, arch, usage)?;
     }
     Ok(network)
 }

@@ -14,10 +14,11 @@ use sha2::{Digest, Sha256};
 
 use crate::data::{Manifest, ScannedSplit, scan_split};
 use crate::error::input_error;
+use crate::model::Network;
 use crate::spec::sweep::{Trial, expand, trial_spec};
 use crate::spec::{
-    Pipeline, PipelineSpec, effective_phases, load_pipeline, phase_name, phase_spec,
-    pipeline_from_spec,
+    Arch, Pipeline, PipelineSpec, effective_phases, load_pipeline, load_pipeline_to_inspect,
+    phase_name, phase_spec, pipeline_from_spec,
 };
 use crate::store::{RunRecord, Store};
 pub use report::{PlanReport, plan_report};
@@ -86,10 +87,31 @@ impl Plan {
         })
     }
 
-    /// Reads and checks the file, expands its sweep, scans and hashes the data and the
-    /// weights, and looks up finished training stages in `store`.
+    /// Reads and checks the file (the weights file's tensors against the backbone too),
+    /// expands its sweep, scans and hashes the data and the weights, and looks up finished
+    /// training stages in `store`: what a run starts from.
     pub fn new(file: &Path, store: &Store) -> Result<Self> {
-        let pipeline = load_pipeline(file)?;
+        let inputs = InputCache {
+            check_weights: true,
+            ..Default::default()
+        };
+        Self::of_pipeline(file, load_pipeline(file)?, inputs, store)
+    }
+
+    /// The plan for `runner plan` and `runner data check`, which read no weights: a missing
+    /// weights file is a warning (its stages are planned as not cached) and the weights'
+    /// tensors are not checked.
+    pub fn to_inspect(file: &Path, store: &Store) -> Result<Self> {
+        let pipeline = load_pipeline_to_inspect(file)?;
+        Self::of_pipeline(file, pipeline, InputCache::default(), store)
+    }
+
+    fn of_pipeline(
+        file: &Path,
+        pipeline: Pipeline,
+        mut inputs: InputCache,
+        store: &Store,
+    ) -> Result<Self> {
         let sweep = pipeline.written.sweep.clone();
         let trials = match &sweep {
             Some(sweep) => expand(sweep, pipeline.spec.pipeline.seed)
@@ -99,7 +121,6 @@ impl Plan {
                 values: BTreeMap::new(),
             }],
         };
-        let mut inputs = InputCache::default();
         let mut planned = Vec::with_capacity(trials.len());
         for trial in trials {
             let trial_pipeline = if sweep.is_some() {
@@ -129,6 +150,8 @@ type SplitFiles = (Arc<ScannedSplit>, Arc<Manifest>);
 struct InputCache {
     data: HashMap<String, Vec<SplitFiles>>,
     weights: HashMap<PathBuf, String>,
+    /// Whether each weights file's tensors are compared with the backbone's.
+    check_weights: bool,
 }
 
 impl InputCache {
@@ -141,7 +164,7 @@ impl InputCache {
         let spec = &pipeline.spec;
         let splits = self.splits(spec)?;
         let weights = match spec.backbone.weights_file() {
-            Some(path) => Some(self.weights(path)?),
+            Some(path) => Some(self.weights(spec.backbone.arch, path)?),
             None => None,
         };
         let hashes = InputHashes {
@@ -215,9 +238,17 @@ impl InputCache {
         Ok(splits)
     }
 
-    fn weights(&mut self, path: &Path) -> Result<String> {
+    /// The weights file's hash; for a missing file (see [`Plan::to_inspect`]) a key of its
+    /// own, which no stage in the store has.
+    fn weights(&mut self, arch: Arch, path: &Path) -> Result<String> {
         if let Some(hash) = self.weights.get(path) {
             return Ok(hash.clone());
+        }
+        if !path.is_file() {
+            return Ok(format!("missing {}", path.display()));
+        }
+        if self.check_weights {
+            Network::check_weights(arch, path)?;
         }
         let bytes = std::fs::read(path)
             .with_context(|| format!("cannot read the weights file `{}`", path.display()))?;

@@ -64,7 +64,11 @@ pub fn plan_report(plan: &Plan, stages: &Stages, device: &Device) -> Result<Plan
         let mut decoded_needed = vec![false; images.len()];
         let mut trainable_params = Vec::with_capacity(trial.phases.len());
         for (phase_index, phase) in trial.phases.iter().enumerate() {
-            let classifier = build_classifier(&phase.spec, &trial.files[0].classes, device)?;
+            // Counted on random weights, as `runner summary` counts them: the plan reads no
+            // weights file (which may not be there yet).
+            let mut unloaded = phase.spec.clone();
+            unloaded.backbone.weights = "none".into();
+            let classifier = build_classifier(&unloaded, &trial.files[0].classes, device)?;
             trainable_params.push(classifier.trainable.trainable_params());
             // Features of later phases are named with their phase: their prefix differs.
             let suffix = if trial.phases.len() > 1 {

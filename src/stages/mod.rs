@@ -15,6 +15,7 @@ use burn::prelude::Device;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{DecodedSplit, ScannedSplit, SkippedFile, decode_split};
+use crate::spec::DataSpec;
 use crate::store::Store;
 pub use features::{Features, extract_features};
 
@@ -66,8 +67,9 @@ impl Stages {
         key: &str,
         split: &str,
         files: &ScannedSplit,
-        size: [u32; 2],
+        data: &DataSpec,
     ) -> Result<Arc<DecodedSplit>> {
+        let size = data.image_size;
         if let Some(decoded) = self.decoded.get(key) {
             return Ok(decoded.clone());
         }
@@ -87,7 +89,7 @@ impl Stages {
             }
             _ => {
                 let started = Instant::now();
-                let decoded = decode_split(split, files, size)?;
+                let decoded = decode_split(split, files, size, data.image_limits())?;
                 tracing::info!(
                     "decoded {} {split} images at {}x{} in {:.1} s ({} skipped)",
                     decoded.len(),

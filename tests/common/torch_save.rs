@@ -17,13 +17,10 @@ pub struct Tensor {
 }
 
 pub fn write_state_dict(path: &Path, tensors: &[Tensor]) {
-    let mut pickle = vec![0x80, 2]; // PROTO 2
-    global(&mut pickle, "collections", "OrderedDict");
-    pickle.extend_from_slice(b")R("); // OrderedDict(), then MARK for its items
-    for (index, tensor) in tensors.iter().enumerate() {
-        let (storage, numel) = match &tensor.values {
-            Values::F32(values) => ("FloatStorage", values.len()),
-            Values::I64(values) => ("LongStorage", values.len()),
+    for tensor in tensors {
+        let numel = match &tensor.values {
+            Values::F32(values) => values.len(),
+            Values::I64(values) => values.len(),
         };
         assert_eq!(
             numel,
@@ -31,6 +28,40 @@ pub fn write_state_dict(path: &Path, tensors: &[Tensor]) {
             "{}",
             tensor.key
         );
+    }
+    let strides: Vec<Vec<usize>> = tensors
+        .iter()
+        .map(|tensor| {
+            (0..tensor.shape.len())
+                .map(|dim| tensor.shape[dim + 1..].iter().product())
+                .collect()
+        })
+        .collect();
+    write_views(path, tensors, &strides);
+}
+
+/// A state dict whose one tensor `key` is a view of `shape` with every stride 0 over a
+/// storage of a single value: a few hundred bytes that materialize `shape`'s product of
+/// values when read as a contiguous tensor.
+pub fn write_stride_zero_view(path: &Path, key: &str, shape: &[usize]) {
+    let tensor = Tensor {
+        key: key.to_string(),
+        shape: shape.to_vec(),
+        values: Values::F32(vec![1.0]),
+    };
+    write_views(path, &[tensor], &[vec![0; shape.len()]]);
+}
+
+/// Each tensor a view of its storage (its values) with the given strides.
+fn write_views(path: &Path, tensors: &[Tensor], strides: &[Vec<usize>]) {
+    let mut pickle = vec![0x80, 2]; // PROTO 2
+    global(&mut pickle, "collections", "OrderedDict");
+    pickle.extend_from_slice(b")R("); // OrderedDict(), then MARK for its items
+    for (index, (tensor, strides)) in tensors.iter().zip(strides).enumerate() {
+        let (storage, numel) = match &tensor.values {
+            Values::F32(values) => ("FloatStorage", values.len()),
+            Values::I64(values) => ("LongStorage", values.len()),
+        };
         unicode(&mut pickle, &tensor.key);
         // _rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks), where
         // storage is the persistent id ("storage", class, key, location, numel).
@@ -44,10 +75,7 @@ pub fn write_state_dict(path: &Path, tensors: &[Tensor]) {
         pickle.extend_from_slice(b"tQ"); // TUPLE, BINPERSID
         int(&mut pickle, 0);
         ints(&mut pickle, &tensor.shape);
-        let strides: Vec<usize> = (0..tensor.shape.len())
-            .map(|dim| tensor.shape[dim + 1..].iter().product())
-            .collect();
-        ints(&mut pickle, &strides);
+        ints(&mut pickle, strides);
         pickle.push(0x89); // NEWFALSE
         global(&mut pickle, "collections", "OrderedDict");
         pickle.extend_from_slice(b")RtR"); // OrderedDict(), TUPLE of the arguments, REDUCE

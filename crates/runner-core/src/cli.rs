@@ -405,21 +405,39 @@ pub enum Tta {
 }
 
 impl Command {
-    /// Whether the command trains or runs a model, and so needs LibTorch.
+    /// Whether the command trains or runs a model, and so needs LibTorch; `validate` does
+    /// when a file names a weights file, to compare its tensors with the network's (whose
+    /// shapes only the LibTorch crate's models know).
     pub fn needs_libtorch(&self) -> bool {
-        matches!(
-            self,
-            Command::Run { .. }
-                | Command::Plan { .. }
-                | Command::Summary { .. }
-                | Command::Data(_)
-                | Command::Augment(_)
-                | Command::Trial { .. }
-                | Command::Predict { .. }
-                | Command::Export { .. }
-        )
+        match self {
+            Command::Validate { files, .. } => files.iter().any(|file| names_weights_file(file)),
+            _ => matches!(
+                self,
+                Command::Run { .. }
+                    | Command::Plan { .. }
+                    | Command::Summary { .. }
+                    | Command::Data(_)
+                    | Command::Augment(_)
+                    | Command::Trial { .. }
+                    | Command::Predict { .. }
+                    | Command::Export { .. }
+            ),
+        }
     }
 }
+
+/// Whether `file` is a valid pipeline (its weights file exists then) that names a weights
+/// file; an invalid one is reported without LibTorch.
+fn names_weights_file(file: &std::path::Path) -> bool {
+    spec::load::read(file)
+        .ok()
+        .and_then(|text| spec::check_pipeline(file, text).ok())
+        .is_some_and(|pipeline| pipeline.spec.backbone.weights_file().is_some())
+}
+
+/// Checks a pipeline's weights file against its backbone (names and shapes); `runner-torch`
+/// has one, `runner` not.
+pub type WeightsCheck<'a> = &'a dyn Fn(&spec::PipelineSpec) -> Result<()>;
 
 /// Parses the arguments, sets up logging and runs the command: store commands here,
 /// LibTorch commands through `run_with_libtorch`. Exit code 2 for input errors.
@@ -643,7 +661,7 @@ fn execute_store_command(cli: Cli) -> Result<()> {
                 report.runs_marked_interrupted
             );
         }
-        Command::Validate { files, format } => validate_files(&files, format)?,
+        Command::Validate { files, format } => validate_files(&files, format, None)?,
         Command::New { file, backbone } => {
             let arch = match backbone {
                 BackboneChoice::EfficientnetLite0 => Arch::EfficientnetLite0,
@@ -679,13 +697,18 @@ fn execute_store_command(cli: Cli) -> Result<()> {
     Ok(())
 }
 
-/// `runner validate`: every problem of every file; an input error when any has one.
-fn validate_files(files: &[PathBuf], format: Format) -> Result<()> {
+/// `runner validate`: every problem of every file, and with `check_weights` the weights
+/// files too; an input error when any has one.
+pub fn validate_files(
+    files: &[PathBuf],
+    format: Format,
+    check_weights: Option<WeightsCheck>,
+) -> Result<()> {
     let mut report = Vec::new();
     let mut failed = 0;
     for file in files {
         let problems = match spec::load::read(file) {
-            Ok(text) => match spec::check_pipeline(file, text.clone()) {
+            Ok(text) => match check_with_weights(file, text.clone(), check_weights) {
                 Ok(_) => Vec::new(),
                 Err(problems) => {
                     if format == Format::Table {
@@ -723,6 +746,23 @@ fn validate_files(files: &[PathBuf], format: Format) -> Result<()> {
         .into());
     }
     Ok(())
+}
+
+/// The pipeline's problems, then its weights file's when there are none and a check is given.
+fn check_with_weights(
+    file: &std::path::Path,
+    text: String,
+    check_weights: Option<WeightsCheck>,
+) -> Result<spec::Pipeline, Vec<spec::Diagnostic>> {
+    let pipeline = spec::check_pipeline(file, text)?;
+    match check_weights.map(|check| check(&pipeline.spec)) {
+        Some(Err(error)) => Err(vec![spec::diagnostic_for_key(
+            &pipeline,
+            "backbone.weights",
+            format!("{error:#}"),
+        )]),
+        _ => Ok(pipeline),
+    }
 }
 
 /// `runner new`: a commented starter pipeline; an existing file is left alone.

@@ -3,7 +3,7 @@
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::spec::{BatchNormMode, PipelineSpec, resolve_layers};
+use crate::spec::{BatchNormMode, ImageLimits, PipelineSpec, resolve_layers};
 
 /// How images are decoded and resized; part of the decoded stage's key, so that changing
 /// either invalidates every decoded cache.
@@ -91,10 +91,23 @@ pub fn feature_cache_problem(spec: &PipelineSpec) -> Option<String> {
 pub fn stage_keys(spec: &PipelineSpec, inputs: &InputHashes) -> StageKeys {
     let [height, width] = spec.data.image_size;
     let size = format!("{height}x{width}");
+    // The limits decide which files are skipped. At their defaults they are left out, so
+    // the keys of pipelines that do not set them stay what they were.
+    let limits = spec.data.image_limits();
+    let limits = (limits != ImageLimits::default()).then(|| {
+        format!(
+            "{} pixels, {} bytes",
+            limits.max_pixels, limits.max_file_bytes
+        )
+    });
     let decoded: Vec<String> = inputs
         .manifests
         .iter()
-        .map(|manifest| digest(&["decoded", manifest, &size, DECODING]))
+        .map(|manifest| {
+            let mut parts = vec!["decoded", manifest, &size, DECODING];
+            parts.extend(limits.as_deref());
+            digest(&parts)
+        })
         .collect();
 
     let weights = match &inputs.weights {

@@ -8,7 +8,7 @@ use anyhow::Result;
 use super::check::{check_text, diagnostic_at};
 use super::diagnostic::Diagnostic;
 use super::experiment::{check_experiment, is_experiment};
-use super::rules::check_rules;
+use super::rules::{check_rules, missing_weights_problem};
 use super::{Pipeline, PipelineSpec, flatten_params};
 use crate::error::input_error;
 
@@ -17,6 +17,25 @@ pub fn load_pipeline(file: &Path) -> Result<Pipeline> {
     let text = read(file)?;
     check_pipeline(file, text.clone())
         .map_err(|problems| input_error(render_diagnostics(file, &text, &problems)))
+}
+
+/// Reads a pipeline file for a command that looks at it without training (`summary`,
+/// `plan`, `data check`, `augment preview`): as [`load_pipeline`], but a missing weights
+/// file is a warning, since none of them reads the weights (as Keras' `model.summary()`
+/// does not).
+pub fn load_pipeline_to_inspect(file: &Path) -> Result<Pipeline> {
+    let text = read(file)?;
+    let pipeline = check(file, text.clone(), false)
+        .map_err(|problems| input_error(render_diagnostics(file, &text, &problems)))?;
+    if let Some((_, message, _)) = missing_weights_problem(&pipeline.spec) {
+        tracing::warn!("{message}: `runner run` needs it, this command does not");
+    }
+    Ok(pipeline)
+}
+
+/// `message` about `key` of `pipeline`, located in its text.
+pub fn diagnostic_for_key(pipeline: &Pipeline, key: &str, message: String) -> Diagnostic {
+    diagnostic_at(&pipeline.text, key, message)
 }
 
 /// Checks pipeline `text` as if read from `file`, without looking at the filesystem: a
@@ -32,6 +51,10 @@ pub fn parse_pipeline(file: &Path, text: String) -> Result<Pipeline> {
 /// the filesystem. Returns every problem found. An experiment file gives its base pipeline
 /// with the experiment's changes and sweep.
 pub fn check_pipeline(file: &Path, text: String) -> Result<Pipeline, Vec<Diagnostic>> {
+    check(file, text, true)
+}
+
+fn check(file: &Path, text: String, needs_weights: bool) -> Result<Pipeline, Vec<Diagnostic>> {
     let pipeline = if is_experiment(&text) {
         let (base_file, spec) = check_experiment(file, &text)?;
         pipeline_from_spec(&base_file, spec)
@@ -39,7 +62,11 @@ pub fn check_pipeline(file: &Path, text: String) -> Result<Pipeline, Vec<Diagnos
         let spec = check_text(&text)?;
         resolved(file, text, spec)
     };
-    let problems: Vec<Diagnostic> = check_rules(&pipeline.spec)
+    let mut rules = check_rules(&pipeline.spec);
+    if needs_weights {
+        rules.extend(missing_weights_problem(&pipeline.spec));
+    }
+    let problems: Vec<Diagnostic> = rules
         .into_iter()
         .map(|(key, message, help)| {
             let diagnostic = diagnostic_at(&pipeline.text, &key, message);

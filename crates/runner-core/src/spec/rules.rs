@@ -13,7 +13,8 @@ use super::types::{
 /// A broken rule: the key it is about, the message, and a likely fix.
 pub type RuleProblem = (String, String, Option<String>);
 
-/// Every broken rule. Paths in `spec` must already be resolved.
+/// Every broken rule but a missing weights file ([`missing_weights_problem`]). Paths in
+/// `spec` must already be resolved.
 pub fn check_rules(spec: &PipelineSpec) -> Vec<RuleProblem> {
     let mut problems = Vec::new();
     check_layers(spec, &mut problems);
@@ -37,16 +38,20 @@ pub fn check_rules(spec: &PipelineSpec) -> Vec<RuleProblem> {
             )),
         ));
     }
-    if let Some(file) = spec.backbone.weights_file()
-        && !file.is_file()
-    {
-        problems.push((
+    problems
+}
+
+/// The weights file the pipeline names, when it does not exist: only training needs it,
+/// so the commands that only look at a pipeline warn instead.
+pub fn missing_weights_problem(spec: &PipelineSpec) -> Option<RuleProblem> {
+    let file = spec.backbone.weights_file()?;
+    (!file.is_file()).then(|| {
+        (
             "backbone.weights".into(),
             format!("the weights file `{}` does not exist", file.display()),
             Some(spec.backbone.arch.weights_source().into()),
-        ));
-    }
-    problems
+        )
+    })
 }
 
 /// `(key, message)` for each `csv_logger` whose `file` is not a plain `.csv` file name.

@@ -88,10 +88,73 @@ pub struct DataSpec {
     #[serde(default = "default_batch_size")]
     #[schemars(range(min = 1))]
     pub batch_size: usize,
+    /// The most pixels (width x height, as the file's header declares them) an image may
+    /// have; a larger one is skipped unread, as a corrupt one is. The default is twice
+    /// PIL's `MAX_IMAGE_PIXELS`, where PIL refuses a decompression bomb.
+    #[serde(
+        default = "default_max_image_pixels",
+        skip_serializing_if = "is_default_max_image_pixels"
+    )]
+    // schemars leaves out a default that `skip_serializing_if` skips: it is given here.
+    #[schemars(range(min = 1), extend("default" = default_max_image_pixels()))]
+    pub max_image_pixels: u64,
+    /// The largest image file read, in bytes (default 256 MiB); a larger one is skipped.
+    #[serde(
+        default = "default_max_image_bytes",
+        skip_serializing_if = "is_default_max_image_bytes"
+    )]
+    #[schemars(range(min = 1), extend("default" = default_max_image_bytes()))]
+    pub max_image_bytes: u64,
 }
 
 fn default_batch_size() -> usize {
     32
+}
+
+// The two limits are left out of the serialized spec at their defaults, so that the stage
+// keys and recorded parameters of pipelines that do not set them stay what they were.
+fn default_max_image_pixels() -> u64 {
+    ImageLimits::default().max_pixels
+}
+
+fn is_default_max_image_pixels(pixels: &u64) -> bool {
+    *pixels == default_max_image_pixels()
+}
+
+fn default_max_image_bytes() -> u64 {
+    ImageLimits::default().max_file_bytes
+}
+
+fn is_default_max_image_bytes(bytes: &u64) -> bool {
+    *bytes == default_max_image_bytes()
+}
+
+/// What a file must stay under to be decoded: checked before anything is allocated for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageLimits {
+    /// Width x height as the header declares it.
+    pub max_pixels: u64,
+    /// The file's size.
+    pub max_file_bytes: u64,
+}
+
+impl Default for ImageLimits {
+    fn default() -> Self {
+        Self {
+            // PIL's `Image.MAX_IMAGE_PIXELS` (89,478,485) warns; twice that is an error.
+            max_pixels: 2 * 89_478_485,
+            max_file_bytes: 256 << 20,
+        }
+    }
+}
+
+impl DataSpec {
+    pub fn image_limits(&self) -> ImageLimits {
+        ImageLimits {
+            max_pixels: self.max_image_pixels,
+            max_file_bytes: self.max_image_bytes,
+        }
+    }
 }
 
 /// A pretrained architecture.

@@ -53,6 +53,17 @@ pub(super) fn out_of_range_values(spec: &PipelineSpec) -> Vec<(String, String)> 
             "`data.batch_size` must be at least 1".into(),
         );
     }
+    for (key, value) in [
+        ("max_image_pixels", spec.data.max_image_pixels),
+        ("max_image_bytes", spec.data.max_image_bytes),
+    ] {
+        if value == 0 {
+            problem(
+                &format!("data.{key}"),
+                format!("`data.{key}` must be at least 1"),
+            );
+        }
+    }
     if spec.head.is_empty() {
         problem(
             "head",
