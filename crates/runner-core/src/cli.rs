@@ -633,7 +633,7 @@ fn validate_files(files: &[PathBuf], format: Format) -> Result<()> {
                     if format == Format::Table {
                         eprintln!(
                             "error: {}\n",
-                            spec::render_diagnostics(file, &text, &problems)
+                            spec::render_diagnostics(file, &problems)
                         );
                     }
                     problems

@@ -66,8 +66,9 @@ fn shipped_experiments_fit_the_types_and_the_schema() {
         let experiment: runner_core::spec::experiment::ExperimentSpec =
             toml::from_str(&text).unwrap_or_else(|err| panic!("{}: {err}", file.display()));
         assert!(experiment.sweep.is_some(), "{}", file.display());
-        let (_, spec) = runner_core::spec::experiment::check_experiment(&file, &text)
-            .unwrap_or_else(|problems| panic!("{}: {problems:?}", file.display()));
+        let spec = runner_core::spec::experiment::check_experiment(&file, &text)
+            .unwrap_or_else(|problems| panic!("{}: {problems:?}", file.display()))
+            .spec;
         let trials =
             runner_core::spec::sweep::expand(spec.sweep.as_ref().unwrap(), spec.pipeline.seed)
                 .unwrap();

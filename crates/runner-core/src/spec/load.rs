@@ -16,7 +16,7 @@ use crate::error::input_error;
 pub fn load_pipeline(file: &Path) -> Result<Pipeline> {
     let text = read(file)?;
     check_pipeline(file, text.clone())
-        .map_err(|problems| input_error(render_diagnostics(file, &text, &problems)))
+        .map_err(|problems| input_error(render_diagnostics(file, &problems)))
 }
 
 /// Checks pipeline `text` as if read from `file`, without looking at the filesystem: a
@@ -24,7 +24,7 @@ pub fn load_pipeline(file: &Path) -> Result<Pipeline> {
 pub fn parse_pipeline(file: &Path, text: String) -> Result<Pipeline> {
     match check_text(&text) {
         Ok(spec) => Ok(resolved(file, text, spec)),
-        Err(problems) => Err(input_error(render_diagnostics(file, &text, &problems))),
+        Err(problems) => Err(input_error(render_diagnostics(file, &problems))),
     }
 }
 
@@ -32,17 +32,24 @@ pub fn parse_pipeline(file: &Path, text: String) -> Result<Pipeline> {
 /// the filesystem. Returns every problem found. An experiment file gives its base pipeline
 /// with the experiment's changes and sweep.
 pub fn check_pipeline(file: &Path, text: String) -> Result<Pipeline, Vec<Diagnostic>> {
-    let pipeline = if is_experiment(&text) {
-        let (base_file, spec) = check_experiment(file, &text)?;
-        pipeline_from_spec(&base_file, spec)
+    let experiment = if is_experiment(&text) {
+        Some(check_experiment(file, &text)?)
     } else {
-        let spec = check_text(&text)?;
-        resolved(file, text, spec)
+        None
+    };
+    let pipeline = match &experiment {
+        Some(experiment) => pipeline_from_spec(&experiment.base_file, experiment.spec.clone()),
+        None => resolved(file, text.clone(), check_text(&text)?),
     };
     let problems: Vec<Diagnostic> = check_rules(&pipeline.spec)
         .into_iter()
         .map(|(key, message, help)| {
-            let diagnostic = diagnostic_at(&pipeline.text, &key, message);
+            // Located in the text the value was written in, not in `pipeline.text`, which
+            // for an experiment is its resolved pipeline serialized.
+            let diagnostic = match &experiment {
+                Some(experiment) => experiment.diagnostic_at(&text, &key, message),
+                None => diagnostic_at(&text, &key, message),
+            };
             match help {
                 Some(help) => diagnostic.with_help(help),
                 None => diagnostic,
@@ -67,10 +74,10 @@ pub fn read(file: &Path) -> Result<String> {
 }
 
 /// Every diagnostic, the first without its `error: ` prefix (the caller prints it).
-pub fn render_diagnostics(file: &Path, text: &str, problems: &[Diagnostic]) -> String {
+pub fn render_diagnostics(file: &Path, problems: &[Diagnostic]) -> String {
     let rendered: Vec<String> = problems
         .iter()
-        .map(|problem| problem.render(file, text))
+        .map(|problem| problem.render(file))
         .collect();
     let mut out = rendered
         .join("\n")
