@@ -63,14 +63,39 @@ pub fn check_pipeline(file: &Path, text: String) -> Result<Pipeline, Vec<Diagnos
     }
 }
 
-/// The file's text, or an input error naming it.
+/// The file's text, or an input error naming it. Anything but a regular file (a folder, a
+/// FIFO, a device) is refused before it is opened: reading a FIFO would wait forever.
 pub fn read(file: &Path) -> Result<String> {
-    std::fs::read_to_string(file).map_err(|err| {
+    let cannot_read = |reason: String| {
         input_error(format!(
-            "cannot read pipeline file `{}`: {err}",
+            "cannot read pipeline file `{}`: {reason}",
             file.display()
         ))
-    })
+    };
+    let metadata = std::fs::metadata(file).map_err(|err| cannot_read(err.to_string()))?;
+    if !metadata.is_file() {
+        return Err(cannot_read(format!(
+            "it is {}, not a regular file",
+            file_kind(&metadata.file_type())
+        )));
+    }
+    std::fs::read_to_string(file).map_err(|err| cannot_read(err.to_string()))
+}
+
+/// What a file that is not a regular file is, for the message refusing it.
+fn file_kind(kind: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_dir() {
+        "a folder"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_block_device() || kind.is_char_device() {
+        "a device"
+    } else {
+        "a special file"
+    }
 }
 
 /// Every diagnostic, the first without its `error: ` prefix (the caller prints it).
