@@ -35,8 +35,9 @@ pub fn load_trained(store: &Store, run: &RunRecord, device: &Device) -> Result<T
     let pipeline = store.run_pipeline(run)?;
     // The checkpoint holds the trainable part of the phase that saved it.
     let phase = artifact.phase.unwrap_or(0);
-    let mut classifier =
-        build_classifier(&phase_spec(&pipeline.spec, phase), &run.classes, device)?;
+    let phase_spec = phase_spec(&pipeline.spec, phase)
+        .with_context(|| format!("the store's record of run {} is damaged", run.id))?;
+    let mut classifier = build_classifier(&phase_spec, &run.classes, device)?;
     let checkpoint = store.artifact_path(artifact);
     classifier.trainable = classifier
         .trainable

@@ -40,7 +40,7 @@ pub struct LayerRow {
 /// Builds the model of `spec`'s first phase with random weights (shapes and counts do
 /// not depend on them) and describes it.
 pub fn summarize(spec: &PipelineSpec, device: &Device) -> Result<ModelSummary> {
-    let mut spec = phase_spec(spec, 0);
+    let mut spec = phase_spec(spec, 0)?;
     spec.backbone.weights = "none".into();
     let backbone = build_backbone(&spec.backbone, device)?;
     let [height, width] = spec.data.image_size.map(|side| side as usize);
