@@ -162,7 +162,9 @@ fn draw(key: &str, axis: &SweepAxis, rng: &mut ChaCha8Rng) -> Result<Value, Swee
     let bad_range = |low: f64, high: f64| {
         Err((
             key.to_string(),
-            format!("the range [{low}, {high}] is empty or not finite"),
+            format!(
+                "the range [{low}, {high}] is empty, or too wide to draw from: low < high, and high - low a finite number"
+            ),
         ))
     };
     Ok(match axis {
@@ -173,7 +175,9 @@ fn draw(key: &str, axis: &SweepAxis, rng: &mut ChaCha8Rng) -> Result<Value, Swee
             values[rng.random_range(0..values.len())].clone()
         }
         SweepAxis::Distribution(Distribution::Uniform([low, high])) => {
-            if !(low < high && low.is_finite() && high.is_finite()) {
+            // The sampler scales by `high - low`, which overflows to infinity for spans
+            // wider than f64::MAX even when both ends are finite.
+            if !(low < high && (high - low).is_finite()) {
                 return bad_range(*low, *high);
             }
             Value::from(rng.random_range(*low..*high))
@@ -317,6 +321,13 @@ mod tests {
             "a"
         );
         assert_eq!(expand(&sweep("\"a\" = []"), 1).unwrap_err().0, "a");
+        let too_wide = "method = \"random\"\ntrials = 1\n\"a\" = { uniform = [-1.7e308, 1.7e308] }";
+        assert!(
+            expand(&sweep(too_wide), 1)
+                .unwrap_err()
+                .1
+                .contains("too wide")
+        );
         let mut document = serde_json::json!({"head": [{"rate": 0.1}]});
         assert!(set_path(&mut document, "head.0.rate", Value::from(0.2)).is_ok());
         assert_eq!(document["head"][0]["rate"], 0.2);
