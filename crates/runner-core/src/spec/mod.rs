@@ -2,6 +2,7 @@
 //! located and explained, the cross-key rules, and the flattened parameter view that the
 //! store records.
 
+mod bounds;
 mod check;
 mod diagnostic;
 pub mod efficientnet_lite;

@@ -22,7 +22,7 @@ pub struct SweepSpec {
     pub method: SweepMethod,
     /// How many trials `random` draws.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[schemars(transform = super::bounds::AT_LEAST_ONE.in_schema())]
     pub trials: Option<usize>,
     /// Every trial runs once per seed (as `pipeline.seed`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
