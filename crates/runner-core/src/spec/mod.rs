@@ -8,6 +8,7 @@ mod diagnostic;
 pub mod efficientnet_lite;
 mod executor;
 pub mod experiment;
+mod integers;
 mod layers;
 pub mod load;
 mod params;

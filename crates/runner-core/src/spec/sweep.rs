@@ -9,6 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::integers::from_value;
 use super::types::PipelineSpec;
 use super::validate::out_of_range_values;
 
@@ -211,7 +212,7 @@ pub fn trial_spec(base: &PipelineSpec, trial: &Trial) -> Result<PipelineSpec, Sw
     for (key, value) in &trial.values {
         set_path(&mut document, key, value.clone())?;
     }
-    let spec: PipelineSpec = serde_path_to_error::deserialize(document).map_err(|err| {
+    let spec: PipelineSpec = from_value(document).map_err(|err| {
         let key = trial.values.keys().next().cloned().unwrap_or_default();
         (key, format!("trial {}: {}", trial.index, err.into_inner()))
     })?;
