@@ -61,6 +61,7 @@ fn shipped_pipelines_fit_the_types_and_the_schema() {
 #[test]
 fn shipped_experiments_fit_the_types_and_the_schema() {
     let validator = jsonschema::validator_for(&experiment_schema()).unwrap();
+    let pipeline_validator = jsonschema::validator_for(&pipeline_schema()).unwrap();
     for file in shipped("experiments") {
         let text = std::fs::read_to_string(&file).unwrap();
         let experiment: runner_core::spec::experiment::ExperimentSpec =
@@ -75,6 +76,13 @@ fn shipped_experiments_fit_the_types_and_the_schema() {
         assert!(!trials.is_empty());
         let errors = schema_errors(&validator, &text);
         assert!(errors.is_empty(), "{}: {errors:?}", file.display());
+        // The pipeline the experiment resolves to fits the pipeline schema too.
+        let resolved = serde_json::to_value(&spec).unwrap();
+        let errors: Vec<String> = pipeline_validator
+            .iter_errors(&resolved)
+            .map(|error| format!("{error} at {}", error.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{} resolved: {errors:?}", file.display());
     }
 }
 
