@@ -804,3 +804,37 @@ fn validate_and_the_schema_agree() {
     }
     assert!(disagreements.is_empty(), "\n{}", disagreements.join("\n"));
 }
+
+#[test]
+fn an_experiments_own_sweep_and_executor_are_checked_as_a_pipelines_are() {
+    let dir = tempfile::tempdir().unwrap();
+    dataset(dir.path());
+    std::fs::write(dir.path().join("p.toml"), VALID).unwrap();
+    let validator = jsonschema::validator_for(&runner_core::spec::experiment_schema()).unwrap();
+    for (text, message, line) in [
+        (
+            "base = \"p.toml\"\n\n[executor]\ncpus_per_trial = 0\n",
+            "`executor.cpus_per_trial` = 0 is out of range",
+            4,
+        ),
+        (
+            "base = \"p.toml\"\n\n[sweep]\ntrials = 0\n\"head.1.rate\" = [0.1]\n",
+            "`sweep.trials` = 0 is out of range",
+            4,
+        ),
+    ] {
+        let file = dir.path().join("e.toml");
+        std::fs::write(&file, text).unwrap();
+        let found = check_pipeline(&file, text.to_string()).unwrap_err();
+        assert!(
+            found
+                .iter()
+                .any(|problem| problem.message.contains(message) && problem.line == line),
+            "{found:?}"
+        );
+        assert!(
+            schema_refuses(&validator, text),
+            "the schema accepts {text}"
+        );
+    }
+}

@@ -13,6 +13,7 @@ use super::diagnostic::Diagnostic;
 use super::executor::ExecutorSpec;
 use super::sweep::{SweepSpec, Trial, trial_spec};
 use super::types::PipelineSpec;
+use super::validate::out_of_range_values;
 
 /// A study of a base pipeline: values changed in it and the sweep to run.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
@@ -109,6 +110,11 @@ pub fn check_experiment(file: &Path, text: &str) -> Result<CheckedExperiment, Ve
     }
     if experiment.executor.is_some() {
         spec.executor = experiment.executor;
+    }
+    // The experiment's own sweep and executor get the range checks a pipeline's get; the
+    // rest was checked in the base and in `[set]`. Their keys are the same in this file.
+    if let Some((key, message)) = out_of_range_values(&spec).into_iter().next() {
+        return Err(at(&key.split('.').collect::<Vec<_>>(), message));
     }
     if let Some((key, message)) = super::check::sweep_problem(&spec) {
         return Err(at(&["sweep", &key], message));
