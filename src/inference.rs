@@ -36,14 +36,13 @@ pub fn load_trained(store: &Store, run: &RunRecord, device: &Device) -> Result<T
     let pipeline = store.run_pipeline(run)?;
     // The checkpoint holds the trainable part of the phase that saved it.
     let phase = artifact.phase.unwrap_or(0);
+    let damaged = || format!("the store's record of run {} is damaged", run.id);
+    let spec = phase_spec(&pipeline.spec, phase).with_context(damaged)?;
     let mut classifier = match run.artifacts.get(FROZEN_LAYERS) {
-        Some(frozen) => with_recorded_frozen_layers(
-            &pipeline.spec,
-            phase,
-            run,
-            &store.artifact_path(frozen),
-            device,
-        )?,
+        Some(frozen) => {
+            let first = phase_spec(&pipeline.spec, 0).with_context(damaged)?;
+            with_recorded_frozen_layers(&spec, &first, run, &store.artifact_path(frozen), device)?
+        }
         // Runs recorded before the frozen layers were kept: they come from the weights file
         // again, which for `weights = "none"` means a fresh random draw.
         None => {
@@ -53,7 +52,7 @@ pub fn load_trained(store: &Store, run: &RunRecord, device: &Device) -> Result<T
                     run.id
                 );
             }
-            build_classifier(&phase_spec(&pipeline.spec, phase), &run.classes, device)?
+            build_classifier(&spec, &run.classes, device)?
         }
     };
     let checkpoint = store.artifact_path(artifact);
@@ -69,27 +68,28 @@ pub fn load_trained(store: &Store, run: &RunRecord, device: &Device) -> Result<T
     })
 }
 
-/// Phase `phase`'s classifier with the frozen layers in `file` (the first phase's frozen
-/// prefix), built without reading the weights file: every weight comes from the run.
+/// The classifier of phase spec `spec` with the frozen layers in `file`, which hold the
+/// frozen prefix of the run's first phase (`first`), built without reading the weights
+/// file: every weight comes from the run.
 fn with_recorded_frozen_layers(
     spec: &PipelineSpec,
-    phase: usize,
+    first: &PipelineSpec,
     run: &RunRecord,
     file: &Path,
     device: &Device,
 ) -> Result<Classifier> {
-    let skeleton = |phase: usize| {
-        let mut spec = phase_spec(spec, phase);
+    let skeleton = |spec: &PipelineSpec| {
+        let mut spec = spec.clone();
         spec.backbone.weights = PathBuf::from("none");
         build_classifier(&spec, &run.classes, device)
     };
-    let mut classifier = skeleton(phase)?;
-    let first = if phase == 0 {
+    let mut classifier = skeleton(spec)?;
+    let first_frozen = if spec == first {
         classifier.frozen.clone()
     } else {
-        skeleton(0)?.frozen
+        skeleton(first)?.frozen
     };
-    let frozen = first
+    let frozen = first_frozen
         .try_load_file(file)
         .map_err(|err| cannot_load(file, &err))?;
     classifier.frozen = frozen.prefix(classifier.frozen_prefix);

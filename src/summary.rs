@@ -112,7 +112,7 @@ impl ModuleVisitor for Counter {
 /// Builds the model of `spec`'s first phase with random weights (shapes and counts do
 /// not depend on them) and describes it.
 pub fn summarize(spec: &PipelineSpec, device: &Device) -> Result<ModelSummary> {
-    let mut spec = phase_spec(spec, 0);
+    let mut spec = phase_spec(spec, 0)?;
     spec.backbone.weights = "none".into();
     let backbone = build_backbone(&spec.backbone, device)?;
     let counting = Counting::of(spec.backbone.arch);

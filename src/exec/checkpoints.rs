@@ -41,7 +41,7 @@ pub fn save_frozen_layers(
     store: &Store,
     run_id: &str,
 ) -> Result<Artifact> {
-    let dir = store.checkpoint_dir(run_id);
+    let dir = store.checkpoint_dir(run_id)?;
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     let path = dir.join(format!("{FROZEN_LAYERS}.bpk"));
     save_model(frozen, &path)?;

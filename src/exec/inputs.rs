@@ -53,23 +53,23 @@ fn split_input(
         return Ok(SplitInput::Images(images));
     }
     let features_key = &phase.keys.features[split];
-    let decoded = if stages.has_features(features_key) {
-        None
-    } else {
-        Some(stages.decoded(decoded_key, name, files, &spec.data)?)
-    };
     let label = format!("{name} features (stage {})", short(features_key));
-    let features = stages.features(features_key, &label, || {
-        let decoded = decoded.expect("decoded when the features are not cached");
-        extract_features(
-            &classifier.frozen,
-            &decoded,
-            classifier.preprocess,
-            spec.data.batch_size,
-            &options.device,
-            activity,
-            &label,
-        )
-    })?;
-    Ok(SplitInput::Features(features))
+    // Images are decoded only when the cached features cannot be read: a cache file that
+    // exists may still be damaged.
+    if let Some(features) = stages.cached_features(features_key, &label) {
+        return Ok(SplitInput::Features(features));
+    }
+    let decoded = stages.decoded(decoded_key, name, files, &spec.data)?;
+    let features = extract_features(
+        &classifier.frozen,
+        &decoded,
+        classifier.preprocess,
+        spec.data.batch_size,
+        &options.device,
+        activity,
+        &label,
+    )?;
+    Ok(SplitInput::Features(
+        stages.insert_features(features_key, features)?,
+    ))
 }

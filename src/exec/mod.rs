@@ -178,6 +178,17 @@ pub fn resume_run(run_id: &str, options: &RunOptions) -> Result<RunRecord> {
     let pipeline = store.run_pipeline(&record)?;
     let plan = Plan::for_pipeline(pipeline, record.trial.unwrap_or(0), &store)?;
     let trial = &plan.trials[0];
+    // The snapshot is read back from disk: a phase the pipeline does not have is refused
+    // here rather than indexed.
+    if snapshot.state.phase >= trial.phases.len() {
+        bail_input!(
+            "run {} cannot be resumed: its snapshot `{}` names phase {}, but its pipeline has {} phase(s); the snapshot is damaged",
+            record.id,
+            snapshot.model.with_file_name("state.json").display(),
+            snapshot.state.phase + 1,
+            trial.phases.len()
+        );
+    }
     if record.stages.get("training") != Some(&trial.keys.training) {
         bail_input!(
             "run {} cannot be resumed: its data or weights changed since it started (the training stage key differs)",

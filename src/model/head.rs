@@ -77,6 +77,13 @@ impl Head {
                 HeadLayerSpec::Dense { units, activation } => {
                     let inputs =
                         flat_width.expect("head_shape_problems: dense layers follow pooling");
+                    // Counted with checks before LibTorch is asked for the weights.
+                    let params = inputs.checked_mul(units).and_then(|w| w.checked_add(units));
+                    if params.is_none() {
+                        bail_input!(
+                            "a dense layer of {units} units on {inputs} features would have more parameters than this machine can count"
+                        );
+                    }
                     flat_width = Some(units);
                     output = Some(HeadOutput { units, activation });
                     let linear = LinearConfig::new(inputs, units)

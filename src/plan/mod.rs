@@ -177,16 +177,16 @@ impl InputCache {
         let keys = stage_keys(spec, &hashes);
         let phases = (0..effective_phases(spec).len())
             .map(|index| {
-                let phase = phase_spec(spec, index);
-                PlannedPhase {
+                let phase = phase_spec(spec, index)?;
+                Ok(PlannedPhase {
                     name: phase_name(spec, index),
                     keys: stage_keys(&phase, &hashes),
                     feature_cache_problem: feature_cache_problem(&phase),
                     has_frozen_prefix: !frozen_prefix(&phase).is_empty(),
                     spec: phase,
-                }
+                })
             })
-            .collect();
+            .collect::<Result<_>>()?;
         let (files, manifests) = splits.into_iter().unzip();
         Ok(PlannedTrial {
             index: trial.index,

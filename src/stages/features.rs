@@ -54,9 +54,17 @@ impl Features {
     /// Reads features cached by [`Features::write`] onto `device`.
     pub(super) fn read(path: &Path, device: &Device) -> Option<Self> {
         let (header, payload) = read_cached::<FeaturesHeader>(path, FEATURES_MAGIC)?;
-        let elements: usize = header.dims.iter().product();
-        if payload.len() != elements * 4 || header.labels.len() != header.dims[0] {
-            tracing::warn!("ignoring the truncated cache file `{}`", path.display());
+        // The header is read back from disk: its sizes are multiplied with checks, so a
+        // damaged one is recomputed rather than overflowing.
+        let bytes = header
+            .dims
+            .iter()
+            .try_fold(4usize, |product, &dim| product.checked_mul(dim));
+        if bytes != Some(payload.len()) || header.labels.len() != header.dims[0] {
+            tracing::warn!(
+                "ignoring the damaged cache file `{}` (its header does not match its size); computing it again",
+                path.display()
+            );
             return None;
         }
         // The payload is f32 in native byte order, as it was written on this machine kind.

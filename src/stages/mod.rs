@@ -113,32 +113,24 @@ impl Stages {
         Ok(decoded)
     }
 
-    /// The features with `key`: from memory, the cache, or computed by `compute` (and
-    /// cached).
-    pub fn features(
-        &mut self,
-        key: &str,
-        label: &str,
-        compute: impl FnOnce() -> Result<Features>,
-    ) -> Result<Arc<Features>> {
+    /// The features with `key` from memory or the cache, when they are there and readable
+    /// (a damaged cache file is reported and counts as missing).
+    pub fn cached_features(&mut self, key: &str, label: &str) -> Option<Arc<Features>> {
         if let Some(features) = self.features.get(key) {
-            return Ok(features.clone());
+            return Some(features.clone());
         }
-        let path = self.features_file(key);
-        let features = match Features::read(&path, &self.device) {
-            Some(features) => {
-                tracing::info!(
-                    "{label}: computed before (stage {}), the backbone does not run",
-                    short(key)
-                );
-                features
-            }
-            None => {
-                let features = compute()?;
-                features.write(&path)?;
-                features
-            }
-        };
+        let features = Arc::new(Features::read(&self.features_file(key), &self.device)?);
+        tracing::info!(
+            "{label}: computed before (stage {}), the backbone does not run",
+            short(key)
+        );
+        self.features.insert(key.to_string(), features.clone());
+        Some(features)
+    }
+
+    /// Keeps features computed now under `key`, in memory and in the cache.
+    pub fn insert_features(&mut self, key: &str, features: Features) -> Result<Arc<Features>> {
+        features.write(&self.features_file(key))?;
         let features = Arc::new(features);
         self.features.insert(key.to_string(), features.clone());
         Ok(features)

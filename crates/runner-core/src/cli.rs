@@ -440,14 +440,24 @@ fn names_weights_file(file: &std::path::Path) -> bool {
 pub type WeightsCheck<'a> = &'a dyn Fn(&spec::PipelineSpec) -> Result<()>;
 
 /// Parses the arguments, sets up logging and runs the command: store commands here,
-/// LibTorch commands through `run_with_libtorch`. Exit code 2 for input errors.
+/// LibTorch commands through `run_with_libtorch`. Exit code 2 for input errors, 1 for
+/// anything else, a panic included.
 pub fn main_with(run_with_libtorch: impl FnOnce(Cli) -> Result<()>) -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    let result = if cli.command.needs_libtorch() {
-        run_with_libtorch(cli)
-    } else {
-        execute_store_command(cli)
+    install_panic_hook(
+        cli.verbose > 0 || std::env::var_os("RUNNER_BACKTRACE").is_some_and(|v| v == "1"),
+    );
+    let run = move || {
+        if cli.command.needs_libtorch() {
+            run_with_libtorch(cli)
+        } else {
+            execute_store_command(cli)
+        }
+    };
+    // The hook has said what happened; the unwound panic only sets the exit code.
+    let Ok(result) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) else {
+        return ExitCode::from(1);
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -456,6 +466,38 @@ pub fn main_with(run_with_libtorch: impl FnOnce(Cli) -> Result<()>) -> ExitCode 
             exit_code(&error)
         }
     }
+}
+
+/// Reports a panic (a bug in runner, or LibTorch failing inside tch or burn-tch: a shape
+/// mismatch, memory exhausted in C++) as one `error:` line and a request to report it,
+/// instead of Rust's panic message. The backtrace follows with `-v` or
+/// `RUNNER_BACKTRACE=1`, not with `RUST_BACKTRACE`, which many environments set for
+/// every program.
+fn install_panic_hook(with_backtrace: bool) {
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("a panic without a message");
+        // LibTorch's messages carry its C++ stack on the following lines.
+        let first_line = message.lines().next().unwrap_or_default();
+        let location = info
+            .location()
+            .map_or_else(String::new, |at| format!(" at {}:{}", at.file(), at.line()));
+        let backtrace_hint = if with_backtrace {
+            ""
+        } else {
+            "; -v or RUNNER_BACKTRACE=1 shows a backtrace"
+        };
+        eprintln!(
+            "error: internal error{location}: {first_line} (a bug in runner, or LibTorch failing: please report it with the command that caused it{backtrace_hint})"
+        );
+        if with_backtrace {
+            eprintln!("{message}\n{}", std::backtrace::Backtrace::force_capture());
+        }
+    }));
 }
 
 fn init_logging(verbose: u8) {
@@ -712,10 +754,7 @@ pub fn validate_files(
                 Ok(_) => Vec::new(),
                 Err(problems) => {
                     if format == Format::Table {
-                        eprintln!(
-                            "error: {}\n",
-                            spec::render_diagnostics(file, &text, &problems)
-                        );
+                        eprintln!("error: {}\n", spec::render_diagnostics(file, &problems));
                     }
                     problems
                 }

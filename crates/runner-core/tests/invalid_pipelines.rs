@@ -214,7 +214,7 @@ const CASES: &[(&str, &str, &str, &str, usize, usize)] = &[
         "zero epochs",
         "epochs = 2",
         "epochs = 0",
-        "`train.epochs` must be at least 1",
+        "`train.epochs` = 0 is out of range: it must be at least 1",
         33,
         10,
     ),
@@ -222,7 +222,7 @@ const CASES: &[(&str, &str, &str, &str, usize, usize)] = &[
         "image side too small",
         "[32, 32]",
         "[8, 32]",
-        "`data.image_size` = 8 is out of range",
+        "`data.image_size.0` = 8 is out of range: it must be in [16, 4096]",
         8,
         15,
     ),
@@ -230,7 +230,7 @@ const CASES: &[(&str, &str, &str, &str, usize, usize)] = &[
         "zero batch size",
         "batch_size = 4",
         "batch_size = 0",
-        "`data.batch_size` must be at least 1",
+        "`data.batch_size` = 0 is out of range",
         9,
         14,
     ),
@@ -378,6 +378,182 @@ const CASES: &[(&str, &str, &str, &str, usize, usize)] = &[
         36,
         10,
     ),
+    (
+        "steps_per_epoch of 0",
+        "epochs = 2\n",
+        "epochs = 2\nsteps_per_epoch = 0\n",
+        "`train.steps_per_epoch` = 0 is out of range: it must be at least 1",
+        34,
+        19,
+    ),
+    (
+        "validation_steps of 0",
+        "epochs = 2\n",
+        "epochs = 2\nvalidation_steps = 0\n",
+        "`train.validation_steps` = 0 is out of range",
+        34,
+        20,
+    ),
+    (
+        "label smoothing above 1",
+        "loss = \"binary_crossentropy\"",
+        "loss = { type = \"binary_crossentropy\", label_smoothing = 5 }",
+        "`train.loss.label_smoothing` = 5 is out of range: it must be in [0, 1]",
+        32,
+        58,
+    ),
+    (
+        "plateau factor above 1",
+        "epochs = 2\n",
+        "epochs = 2\n\n[[callbacks]]\ntype = \"reduce_lr_on_plateau\"\nfactor = 10\n",
+        "`callbacks.0.factor` = 10 is out of range: it must be in [0, 1)",
+        37,
+        10,
+    ),
+    (
+        "negative min_lr",
+        "epochs = 2\n",
+        "epochs = 2\n\n[[callbacks]]\ntype = \"reduce_lr_on_plateau\"\nmin_lr = -1.0\n",
+        "`callbacks.0.min_lr` = -1 is out of range: it must be 0 or more",
+        37,
+        10,
+    ),
+    (
+        "negative min_delta",
+        "epochs = 2\n",
+        "epochs = 2\n\n[[callbacks]]\ntype = \"early_stopping\"\nmin_delta = -0.1\n",
+        "`callbacks.0.min_delta` = -0.1 is out of range",
+        37,
+        13,
+    ),
+    (
+        "step schedule of 0 epochs",
+        "epochs = 2\n",
+        "epochs = 2\nlr_schedule = { type = \"step\", step_epochs = 0, gamma = 0.5 }\n",
+        "`train.lr_schedule.step_epochs` = 0 is out of range",
+        34,
+        46,
+    ),
+    (
+        "exponential decay over 0 epochs",
+        "epochs = 2\n",
+        "epochs = 2\nlr_schedule = { type = \"exponential\", decay_epochs = 0.0, decay_rate = 0.5 }\n",
+        "`train.lr_schedule.decay_epochs` = 0 is out of range: it must be positive",
+        34,
+        54,
+    ),
+    (
+        "negative decay rate",
+        "epochs = 2\n",
+        "epochs = 2\nlr_schedule = { type = \"exponential\", decay_epochs = 2.0, decay_rate = -0.5 }\n",
+        "`train.lr_schedule.decay_rate` = -0.5 is out of range",
+        34,
+        72,
+    ),
+    (
+        "cosine alpha above 1",
+        "epochs = 2\n",
+        "epochs = 2\nlr_schedule = { type = \"cosine\", alpha = 2.0 }\n",
+        "`train.lr_schedule.alpha` = 2 is out of range",
+        34,
+        42,
+    ),
+    (
+        "executor with 0 CPUs",
+        "epochs = 2\n",
+        "epochs = 2\n\n[executor]\ncpus_per_trial = 0\n",
+        "`executor.cpus_per_trial` = 0 is out of range",
+        36,
+        18,
+    ),
+    (
+        "executor with 0 concurrent tasks",
+        "epochs = 2\n",
+        "epochs = 2\n\n[executor]\nmax_concurrent = 0\n",
+        "`executor.max_concurrent` = 0 is out of range",
+        36,
+        18,
+    ),
+    (
+        "grid sweep with 0 trials",
+        "epochs = 2\n",
+        "epochs = 2\n\n[sweep]\ntrials = 0\n\"head.1.rate\" = [0.1]\n",
+        "`sweep.trials` = 0 is out of range",
+        36,
+        10,
+    ),
+    (
+        "blank name",
+        "name = \"t\"",
+        "name = \"  \"",
+        "`pipeline.name` must not be blank",
+        2,
+        8,
+    ),
+    (
+        "a class listed twice",
+        "batch_size = 4\n",
+        "batch_size = 4\nclasses = [\"cats\", \"cats\"]\n",
+        "`data.classes` lists `cats` twice",
+        10,
+        20,
+    ),
+    (
+        "zoom_range of 1.5",
+        "horizontal_flip = true\n",
+        "horizontal_flip = true\nzoom_range = 1.5\n",
+        "`augment.zoom_range` = 1.5 is out of range: it must be in [0, 1)",
+        29,
+        14,
+    ),
+    (
+        "reversed brightness_range",
+        "horizontal_flip = true\n",
+        "horizontal_flip = true\nbrightness_range = [1.2, 0.8]\n",
+        "`augment.brightness_range` = [1.2, 0.8] is reversed",
+        29,
+        20,
+    ),
+    (
+        "reversed zoom_range pair",
+        "horizontal_flip = true\n",
+        "horizontal_flip = true\nzoom_range = [1.2, 0.8]\n",
+        "`augment.zoom_range` = [1.2, 0.8] is reversed",
+        29,
+        14,
+    ),
+    (
+        "dense layer too wide",
+        "units = 1\n",
+        "units = 4611686018427387904\n",
+        "`head.2.units` = 4611686018427387904 is out of range: it must be in [1, 1048576]",
+        24,
+        9,
+    ),
+    (
+        "misspelled monitor",
+        "epochs = 2\n",
+        "epochs = 2\n\n[[callbacks]]\ntype = \"early_stopping\"\nmonitor = \"val_los\"\n",
+        "`callbacks.0.monitor` = \"val_los\" is not a value this run records",
+        37,
+        11,
+    ),
+    (
+        "monitor of an undeclared metric's class",
+        "epochs = 2\n",
+        "epochs = 2\n\n[[callbacks]]\ntype = \"checkpoint\"\nmonitor = \"val_recall_dogs\"\n",
+        "`callbacks.0.monitor` = \"val_recall_dogs\" is not a value this run records",
+        37,
+        11,
+    ),
+    (
+        "monitor of an undeclared metric",
+        "epochs = 2\n",
+        "epochs = 2\n\n[[callbacks]]\ntype = \"checkpoint\"\nmonitor = \"val_auc\"\n",
+        "`callbacks.0.monitor` = \"val_auc\" is not a value this run records",
+        37,
+        11,
+    ),
 ];
 
 fn dataset(dir: &Path) {
@@ -470,4 +646,212 @@ fn every_problem_is_reported_not_only_the_first() {
     assert_eq!(found.len(), 3, "{found:?}");
     let lines: Vec<usize> = found.iter().map(|p| p.line).collect();
     assert_eq!(lines, vec![9, 20, 33]);
+}
+
+/// The broken files the JSON Schema accepts, and why it cannot refuse them: a schema sees
+/// one file's keys and values, not the backbone's layers, the folders on disk, or one
+/// value against another. Every other case is refused by both.
+const VALIDATE_ONLY: &[(&str, &str)] = &[
+    ("unknown cut layer", "layer names depend on `backbone.arch`"),
+    ("freeze past the cut", "one layer name against another"),
+    (
+        "inception_v3: a cut inside a mixed block",
+        "layer names depend on `backbone.arch`",
+    ),
+    (
+        "resnet18: a cut inside the stem",
+        "layer names depend on `backbone.arch`",
+    ),
+    (
+        "mobilenet_v2: a feature index past the last",
+        "layer names depend on `backbone.arch`",
+    ),
+    (
+        "inception_v3: images smaller than Keras allows",
+        "the bound depends on `backbone.arch`",
+    ),
+    ("missing data folder", "the filesystem"),
+    ("missing weights file", "the filesystem"),
+    ("dense before pooling", "the order of the head's layers"),
+    (
+        "head does not fit the loss",
+        "the last layer against the loss and the classes on disk",
+    ),
+    (
+        "sweep: a key the pipeline lacks",
+        "sweep keys are paths into the rest of the file",
+    ),
+    (
+        "sweep: a value that breaks the pipeline",
+        "sweep values are checked in the pipeline they make",
+    ),
+    (
+        "sweep: random without trials",
+        "`trials` is required by one `method` only",
+    ),
+    (
+        "sweep: a distribution in a grid",
+        "distributions are allowed by one `method` only",
+    ),
+    ("reversed brightness_range", "one element against the other"),
+    ("reversed zoom_range pair", "one element against the other"),
+    (
+        "misspelled monitor",
+        "what a run records depends on `train.metrics`",
+    ),
+    (
+        "monitor of an undeclared metric",
+        "what a run records depends on `train.metrics`",
+    ),
+    (
+        "monitor of an undeclared metric's class",
+        "what a run records depends on `train.metrics`",
+    ),
+];
+
+/// Valid files at the edges of the ranges, which both must accept: `(name, text to
+/// replace, replacement)`.
+const VALID_EDGES: &[(&str, &str, &str)] = &[
+    (
+        "integers written as floats",
+        "image_size = [32, 32]\nbatch_size = 4",
+        "image_size = [32.0, 32.0]\nbatch_size = 4.0",
+    ),
+    (
+        "the smallest and largest image sides",
+        "[32, 32]",
+        "[16, 4096]",
+    ),
+    ("no dropout", "rate = 0.2", "rate = 0.0"),
+    (
+        "full label smoothing",
+        "loss = \"binary_crossentropy\"",
+        "loss = { type = \"binary_crossentropy\", label_smoothing = 1.0 }",
+    ),
+    (
+        "a zoom pair and an even brightness",
+        "horizontal_flip = true",
+        "zoom_range = [0.5, 2.0]\nbrightness_range = [0.5, 0.5]",
+    ),
+    ("no zoom", "horizontal_flip = true", "zoom_range = 0.0"),
+    (
+        "a non-ASCII name",
+        "name = \"t\"",
+        "name = \"chats et chiens é\"",
+    ),
+    (
+        "a validation split instead of a folder",
+        "validation = \"data/validation\"",
+        "validation_split = 0.5",
+    ),
+    (
+        "a cosine schedule down to the full rate",
+        "epochs = 2\n",
+        "epochs = 2\nlr_schedule = { type = \"cosine\", alpha = 1.0, warmup_epochs = 0.0 }\n",
+    ),
+    (
+        "a monitor of a declared metric",
+        "epochs = 2\n",
+        "epochs = 2\nmetrics = [\"accuracy\", \"auc\"]\n\n[[callbacks]]\ntype = \"early_stopping\"\nmonitor = \"val_auc\"\nmin_delta = 0.0\n",
+    ),
+    (
+        "a monitor of one class's declared metric",
+        "epochs = 2\n",
+        "epochs = 2\nmetrics = [\"accuracy\", \"recall\"]\n\n[[callbacks]]\ntype = \"checkpoint\"\nmonitor = \"val_recall_dogs\"\n",
+    ),
+    (
+        "a plateau callback at its bounds",
+        "epochs = 2\n",
+        "epochs = 2\n\n[[callbacks]]\ntype = \"reduce_lr_on_plateau\"\nfactor = 0.0\nmin_lr = 0.0\n",
+    ),
+    (
+        "integral floats in a sweep",
+        "epochs = 2\n",
+        "epochs = 2\n\n[sweep]\n\"train.epochs\" = [1.0, 3.0]\n",
+    ),
+    (
+        "a Slurm executor without GPUs",
+        "epochs = 2\n",
+        "epochs = 2\n\n[executor]\ngpus_per_trial = 0\ncpus_per_trial = 1\n",
+    ),
+];
+
+/// Whether the pipeline JSON Schema refuses `text` (a file that is not TOML has no JSON
+/// form: refused).
+fn schema_refuses(validator: &jsonschema::Validator, text: &str) -> bool {
+    match toml::from_str::<toml::Value>(text) {
+        Ok(value) => !validator.is_valid(&serde_json::to_value(value).unwrap()),
+        Err(_) => true,
+    }
+}
+
+#[test]
+fn validate_and_the_schema_agree() {
+    let validator = jsonschema::validator_for(&runner_core::spec::pipeline_schema()).unwrap();
+    let mut disagreements = Vec::new();
+    for (name, from, to, ..) in CASES {
+        let text = VALID.replacen(from, to, 1);
+        let validate_only = VALIDATE_ONLY.iter().any(|(case, _)| case == name);
+        let (by_validate, by_schema) = (
+            !problems(&text).is_empty(),
+            schema_refuses(&validator, &text),
+        );
+        if !by_validate || by_schema == validate_only {
+            disagreements.push(format!("{name}: validate refuses {by_validate}, the schema refuses {by_schema}, validate-only {validate_only}"));
+        }
+    }
+    for (name, _) in VALIDATE_ONLY {
+        if !CASES.iter().any(|case| case.0 == *name) {
+            disagreements.push(format!("{name}: listed as validate-only but not a case"));
+        }
+    }
+    for (name, from, to) in [("the valid file", "", "")].iter().chain(VALID_EDGES) {
+        assert!(
+            VALID.contains(from),
+            "{name}: `{from}` is not in the valid file"
+        );
+        let text = VALID.replacen(from, to, 1);
+        let found = problems(&text);
+        if !found.is_empty() || schema_refuses(&validator, &text) {
+            disagreements.push(format!(
+                "{name}: should be valid; validate says {found:?}, the schema refuses {}",
+                schema_refuses(&validator, &text)
+            ));
+        }
+    }
+    assert!(disagreements.is_empty(), "\n{}", disagreements.join("\n"));
+}
+
+#[test]
+fn an_experiments_own_sweep_and_executor_are_checked_as_a_pipelines_are() {
+    let dir = tempfile::tempdir().unwrap();
+    dataset(dir.path());
+    std::fs::write(dir.path().join("p.toml"), VALID).unwrap();
+    let validator = jsonschema::validator_for(&runner_core::spec::experiment_schema()).unwrap();
+    for (text, message, line) in [
+        (
+            "base = \"p.toml\"\n\n[executor]\ncpus_per_trial = 0\n",
+            "`executor.cpus_per_trial` = 0 is out of range",
+            4,
+        ),
+        (
+            "base = \"p.toml\"\n\n[sweep]\ntrials = 0\n\"head.1.rate\" = [0.1]\n",
+            "`sweep.trials` = 0 is out of range",
+            4,
+        ),
+    ] {
+        let file = dir.path().join("e.toml");
+        std::fs::write(&file, text).unwrap();
+        let found = check_pipeline(&file, text.to_string()).unwrap_err();
+        assert!(
+            found
+                .iter()
+                .any(|problem| problem.message.contains(message) && problem.line == line),
+            "{found:?}"
+        );
+        assert!(
+            schema_refuses(&validator, text),
+            "the schema accepts {text}"
+        );
+    }
 }

@@ -61,19 +61,28 @@ fn shipped_pipelines_fit_the_types_and_the_schema() {
 #[test]
 fn shipped_experiments_fit_the_types_and_the_schema() {
     let validator = jsonschema::validator_for(&experiment_schema()).unwrap();
+    let pipeline_validator = jsonschema::validator_for(&pipeline_schema()).unwrap();
     for file in shipped("experiments") {
         let text = std::fs::read_to_string(&file).unwrap();
         let experiment: runner_core::spec::experiment::ExperimentSpec =
             toml::from_str(&text).unwrap_or_else(|err| panic!("{}: {err}", file.display()));
         assert!(experiment.sweep.is_some(), "{}", file.display());
-        let (_, spec) = runner_core::spec::experiment::check_experiment(&file, &text)
-            .unwrap_or_else(|problems| panic!("{}: {problems:?}", file.display()));
+        let spec = runner_core::spec::experiment::check_experiment(&file, &text)
+            .unwrap_or_else(|problems| panic!("{}: {problems:?}", file.display()))
+            .spec;
         let trials =
             runner_core::spec::sweep::expand(spec.sweep.as_ref().unwrap(), spec.pipeline.seed)
                 .unwrap();
         assert!(!trials.is_empty());
         let errors = schema_errors(&validator, &text);
         assert!(errors.is_empty(), "{}: {errors:?}", file.display());
+        // The pipeline the experiment resolves to fits the pipeline schema too.
+        let resolved = serde_json::to_value(&spec).unwrap();
+        let errors: Vec<String> = pipeline_validator
+            .iter_errors(&resolved)
+            .map(|error| format!("{error} at {}", error.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{} resolved: {errors:?}", file.display());
     }
 }
 

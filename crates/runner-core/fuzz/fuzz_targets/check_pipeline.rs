@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let file = Path::new("/nonexistent/fuzz/pipeline.toml");
     if let Err(problems) = runner_core::spec::check_pipeline(file, text.to_string()) {
-        let rendered = runner_core::spec::render_diagnostics(file, text, &problems);
+        let rendered = runner_core::spec::render_diagnostics(file, &problems);
         assert!(!rendered.is_empty());
     }
 });

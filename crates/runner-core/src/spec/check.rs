@@ -10,6 +10,7 @@ use toml_edit::{ImDocument, Item};
 
 use super::diagnostic::Diagnostic;
 use super::executor::ExecutorSpec;
+use super::integers::from_value;
 use super::rules::csv_logger_problems;
 use super::sweep::{SweepSpec, expand, trial_spec};
 use super::types::{
@@ -257,7 +258,7 @@ impl Checker<'_> {
         value: toml::Value,
         problems: &mut Vec<Diagnostic>,
     ) -> Option<T> {
-        match serde_path_to_error::deserialize::<_, T>(value) {
+        match from_value::<_, T>(value) {
             Ok(parsed) => Some(parsed),
             Err(err) => {
                 let mut key = prefix.to_string();

@@ -2,12 +2,16 @@
 //! cargo's messages: `error:`, ` --> file:line:col`, the line and a caret under the span.
 
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Diagnostic {
+    /// The file the problem is in, when it is not the file being checked (an experiment's
+    /// base pipeline).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
     /// The key the problem is about (`head.1.rate`), empty for the file as a whole.
     pub key: String,
     pub message: String,
@@ -16,11 +20,20 @@ pub struct Diagnostic {
     /// 1-based; 0 when the problem has no place in the file (a missing section).
     pub line: usize,
     pub column: usize,
+    /// The located line and the caret's width, taken from the text the span was found in
+    /// so that rendering never mixes one file's offsets with another file's text.
     #[serde(skip)]
-    pub span: Option<Range<usize>>,
+    snippet: Option<Snippet>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Snippet {
+    source_line: String,
+    width: usize,
 }
 
 impl Diagnostic {
+    /// A problem at byte range `span` of `text` (the text the span was found in).
     pub fn new(
         key: &str,
         message: impl Into<String>,
@@ -36,16 +49,18 @@ impl Diagnostic {
             .trim_end()
             .to_string();
         let help = suggestion(&message).map(|name| format!("did you mean `{name}`?"));
-        let (line, column) = span
+        let located = span.and_then(|span| locate(text, span));
+        let (line, column) = located
             .as_ref()
-            .map_or((0, 0), |span| line_and_column(text, span.start));
+            .map_or((0, 0), |(line, column, _)| (*line, *column));
         Self {
+            file: None,
             key: key.to_string(),
             message,
             help,
             line,
             column,
-            span,
+            snippet: located.map(|(_, _, snippet)| snippet),
         }
     }
 
@@ -54,19 +69,19 @@ impl Diagnostic {
         self
     }
 
-    /// `error: MESSAGE`, the location, the source line with a caret, and the help.
-    pub fn render(&self, file: &Path, text: &str) -> String {
+    /// The problem as found in `file` rather than in the file being checked.
+    pub fn in_file(mut self, file: &Path) -> Self {
+        self.file = Some(file.to_path_buf());
+        self
+    }
+
+    /// `error: MESSAGE`, the location, the source line with a caret, and the help. `file`
+    /// is the file being checked; a problem found in another file names that one.
+    pub fn render(&self, file: &Path) -> String {
+        let file = self.file.as_deref().unwrap_or(file);
         let mut out = format!("error: {}\n", self.message);
-        match &self.span {
-            Some(span) => {
-                let start = span.start.min(text.len());
-                let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
-                let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
-                let source_line = &text[line_start..line_end];
-                let width = text[start..span.end.clamp(start, line_end)]
-                    .chars()
-                    .count()
-                    .max(1);
+        match &self.snippet {
+            Some(Snippet { source_line, width }) => {
                 let gutter = " ".repeat(self.line.to_string().len());
                 out.push_str(&format!(
                     "{gutter}--> {}:{}:{}\n{gutter} |\n{} | {source_line}\n{gutter} | {}{}\n",
@@ -75,7 +90,7 @@ impl Diagnostic {
                     self.column,
                     self.line,
                     " ".repeat(self.column - 1),
-                    "^".repeat(width)
+                    "^".repeat(*width)
                 ));
                 if let Some(help) = &self.help {
                     out.push_str(&format!("{gutter} = help: {help}\n"));
@@ -90,6 +105,24 @@ impl Diagnostic {
         }
         out
     }
+}
+
+/// 1-based line and column (in characters) of `span` in `text`, with its line and the
+/// caret's width (in characters, at least 1, up to the end of the line); `None` when the
+/// span does not fall on character boundaries of `text`.
+fn locate(text: &str, span: Range<usize>) -> Option<(usize, usize, Snippet)> {
+    let start = span.start.min(text.len());
+    let before = text.get(..start)?;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    let width = text
+        .get(start..span.end.clamp(start, line_end))?
+        .chars()
+        .count()
+        .max(1);
+    let (line, column) = line_and_column(text, start);
+    let source_line = text[line_start..line_end].to_string();
+    Some((line, column, Snippet { source_line, width }))
 }
 
 /// 1-based line and column (in characters) of a byte offset.
@@ -146,9 +179,27 @@ mod tests {
         let text = "[data]\nbatchsize = 3\n";
         let diagnostic = Diagnostic::new("data.batchsize", "unknown field", Some(7..16), text);
         assert_eq!((diagnostic.line, diagnostic.column), (2, 1));
-        let rendered = diagnostic.render(Path::new("p.toml"), text);
+        let rendered = diagnostic.render(Path::new("p.toml"));
         assert!(rendered.contains("--> p.toml:2:1"), "{rendered}");
         assert!(rendered.contains("2 | batchsize = 3"), "{rendered}");
         assert!(rendered.contains("  | ^^^^^^^^^"), "{rendered}");
+    }
+
+    #[test]
+    fn renders_the_text_it_was_located_in_whatever_text_comes_later() {
+        // Columns count characters; the snippet is kept, so another file's text (an
+        // experiment's, for a problem in its base pipeline) never meets these offsets.
+        let text = "# é « »\nname = \"\"\n";
+        let start = text.find("\"\"").unwrap();
+        let diagnostic = Diagnostic::new("pipeline.name", "blank", Some(start..start + 2), text)
+            .in_file(Path::new("base.toml"));
+        assert_eq!((diagnostic.line, diagnostic.column), (2, 8));
+        let rendered = diagnostic.render(Path::new("experiment.toml"));
+        assert!(rendered.contains("--> base.toml:2:8"), "{rendered}");
+        assert!(rendered.contains("2 | name = \"\""), "{rendered}");
+        assert!(rendered.contains("  |        ^^"), "{rendered}");
+        // A span that is not on character boundaries of the text is shown without a place.
+        let inside = Diagnostic::new("", "x", Some(3..4), text);
+        assert_eq!((inside.line, inside.column), (0, 0));
     }
 }

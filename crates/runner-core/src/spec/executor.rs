@@ -20,7 +20,7 @@ pub struct ExecutorSpec {
     pub time_limit: Option<String>,
     /// CPU cores per trial (`sbatch --cpus-per-task`); LibTorch uses that many threads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[schemars(transform = super::bounds::AT_LEAST_ONE.in_schema())]
     pub cpus_per_trial: Option<u32>,
     /// GPUs per trial (`sbatch --gres=gpu:N`); with any, the trial trains on CUDA.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -30,7 +30,7 @@ pub struct ExecutorSpec {
     pub memory: Option<String>,
     /// Tasks of the array running at once (`sbatch --array=...%N`); all when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[schemars(transform = super::bounds::AT_LEAST_ONE.in_schema())]
     pub max_concurrent: Option<u32>,
     /// More `sbatch` arguments, as given (`["--account=vision", "--qos=low"]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -8,11 +8,12 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::check::{check_text, locate_key_path};
+use super::check::{check_text, diagnostic_at, locate_key_path};
 use super::diagnostic::Diagnostic;
 use super::executor::ExecutorSpec;
 use super::sweep::{SweepSpec, Trial, trial_spec};
 use super::types::PipelineSpec;
+use super::validate::out_of_range_values;
 
 /// A study of a base pipeline: values changed in it and the sweep to run.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
@@ -38,12 +39,40 @@ pub fn is_experiment(text: &str) -> bool {
     toml::from_str::<toml::Table>(text).is_ok_and(|table| table.contains_key("base"))
 }
 
-/// The spec an experiment describes, as written (paths relative to the base file), and
-/// the base file. Problems are located in the experiment file.
-pub fn check_experiment(
-    file: &Path,
-    text: &str,
-) -> Result<(PathBuf, PipelineSpec), Vec<Diagnostic>> {
+/// An experiment resolved to the pipeline it runs, with what is needed to find where each
+/// value of that pipeline was written.
+pub struct CheckedExperiment {
+    /// The base pipeline file, which relative paths in `spec` start from.
+    pub base_file: PathBuf,
+    /// The base pipeline's text.
+    pub base_text: String,
+    /// The base pipeline with the experiment's changes, sweep and executor, as written.
+    pub spec: PipelineSpec,
+    /// The key paths the experiment's `[set]` changes.
+    pub set_keys: Vec<String>,
+}
+
+impl CheckedExperiment {
+    /// A problem at dotted `key` of the resolved pipeline, located where its value was
+    /// written: at the experiment's `[set]` entry that changed it (`text` is the experiment
+    /// file's), else in the base pipeline file.
+    pub fn diagnostic_at(&self, text: &str, key: &str, message: String) -> Diagnostic {
+        let nested =
+            |outer: &str, inner: &str| inner == outer || inner.starts_with(&format!("{outer}."));
+        match self
+            .set_keys
+            .iter()
+            .find(|set| nested(set, key) || nested(key, set))
+        {
+            Some(set) => Diagnostic::new(key, message, locate_key_path(text, &["set", set]), text),
+            None => diagnostic_at(&self.base_text, key, message).in_file(&self.base_file),
+        }
+    }
+}
+
+/// The pipeline an experiment describes. Problems of the experiment itself are located in
+/// the experiment file; those of its base pipeline in the base file.
+pub fn check_experiment(file: &Path, text: &str) -> Result<CheckedExperiment, Vec<Diagnostic>> {
     let experiment: ExperimentSpec = toml::from_str(text)
         .map_err(|err| vec![Diagnostic::new("", err.message(), err.span(), text)])?;
     let base_file = file
@@ -59,24 +88,13 @@ pub fn check_experiment(
             text,
         )]
     };
-    let base_text = std::fs::read_to_string(&base_file).map_err(|err| {
-        at(
-            &["base"],
-            format!(
-                "cannot read the base pipeline `{}`: {err}",
-                base_file.display()
-            ),
-        )
-    })?;
+    let base_text = super::load::read(&base_file)
+        .map_err(|err| at(&["base"], format!("the base pipeline: {err:#}")))?;
     let base = check_text(&base_text).map_err(|problems| {
-        let rendered = super::load::render_diagnostics(&base_file, &base_text, &problems);
-        at(
-            &["base"],
-            format!(
-                "the base pipeline `{}` is not valid: {rendered}",
-                base_file.display()
-            ),
-        )
+        problems
+            .into_iter()
+            .map(|problem| problem.in_file(&base_file))
+            .collect::<Vec<_>>()
     })?;
     let mut spec = if experiment.set.is_empty() {
         base
@@ -93,8 +111,18 @@ pub fn check_experiment(
     if experiment.executor.is_some() {
         spec.executor = experiment.executor;
     }
+    // The experiment's own sweep and executor get the range checks a pipeline's get; the
+    // rest was checked in the base and in `[set]`. Their keys are the same in this file.
+    if let Some((key, message)) = out_of_range_values(&spec).into_iter().next() {
+        return Err(at(&key.split('.').collect::<Vec<_>>(), message));
+    }
     if let Some((key, message)) = super::check::sweep_problem(&spec) {
         return Err(at(&["sweep", &key], message));
     }
-    Ok((base_file, spec))
+    Ok(CheckedExperiment {
+        base_file,
+        base_text,
+        spec,
+        set_keys: experiment.set.into_keys().collect(),
+    })
 }

@@ -16,7 +16,7 @@ use crate::error::input_error;
 pub fn load_pipeline(file: &Path) -> Result<Pipeline> {
     let text = read(file)?;
     check_pipeline(file, text.clone())
-        .map_err(|problems| input_error(render_diagnostics(file, &text, &problems)))
+        .map_err(|problems| input_error(render_diagnostics(file, &problems)))
 }
 
 /// Reads a pipeline file for a command that looks at it without training (`summary`,
@@ -26,7 +26,7 @@ pub fn load_pipeline(file: &Path) -> Result<Pipeline> {
 pub fn load_pipeline_to_inspect(file: &Path) -> Result<Pipeline> {
     let text = read(file)?;
     let pipeline = check(file, text.clone(), false)
-        .map_err(|problems| input_error(render_diagnostics(file, &text, &problems)))?;
+        .map_err(|problems| input_error(render_diagnostics(file, &problems)))?;
     if let Some((_, message, _)) = missing_weights_problem(&pipeline.spec) {
         tracing::warn!("{message}: `runner run` needs it, this command does not");
     }
@@ -43,7 +43,7 @@ pub fn diagnostic_for_key(pipeline: &Pipeline, key: &str, message: String) -> Di
 pub fn parse_pipeline(file: &Path, text: String) -> Result<Pipeline> {
     match check_text(&text) {
         Ok(spec) => Ok(resolved(file, text, spec)),
-        Err(problems) => Err(input_error(render_diagnostics(file, &text, &problems))),
+        Err(problems) => Err(input_error(render_diagnostics(file, &problems))),
     }
 }
 
@@ -55,12 +55,14 @@ pub fn check_pipeline(file: &Path, text: String) -> Result<Pipeline, Vec<Diagnos
 }
 
 fn check(file: &Path, text: String, needs_weights: bool) -> Result<Pipeline, Vec<Diagnostic>> {
-    let pipeline = if is_experiment(&text) {
-        let (base_file, spec) = check_experiment(file, &text)?;
-        pipeline_from_spec(&base_file, spec)
+    let experiment = if is_experiment(&text) {
+        Some(check_experiment(file, &text)?)
     } else {
-        let spec = check_text(&text)?;
-        resolved(file, text, spec)
+        None
+    };
+    let pipeline = match &experiment {
+        Some(experiment) => pipeline_from_spec(&experiment.base_file, experiment.spec.clone()),
+        None => resolved(file, text.clone(), check_text(&text)?),
     };
     let mut rules = check_rules(&pipeline.spec);
     if needs_weights {
@@ -69,7 +71,12 @@ fn check(file: &Path, text: String, needs_weights: bool) -> Result<Pipeline, Vec
     let problems: Vec<Diagnostic> = rules
         .into_iter()
         .map(|(key, message, help)| {
-            let diagnostic = diagnostic_at(&pipeline.text, &key, message);
+            // Located in the text the value was written in, not in `pipeline.text`, which
+            // for an experiment is its resolved pipeline serialized.
+            let diagnostic = match &experiment {
+                Some(experiment) => experiment.diagnostic_at(&text, &key, message),
+                None => diagnostic_at(&text, &key, message),
+            };
             match help {
                 Some(help) => diagnostic.with_help(help),
                 None => diagnostic,
@@ -83,21 +90,46 @@ fn check(file: &Path, text: String, needs_weights: bool) -> Result<Pipeline, Vec
     }
 }
 
-/// The file's text, or an input error naming it.
+/// The file's text, or an input error naming it. Anything but a regular file (a folder, a
+/// FIFO, a device) is refused before it is opened: reading a FIFO would wait forever.
 pub fn read(file: &Path) -> Result<String> {
-    std::fs::read_to_string(file).map_err(|err| {
+    let cannot_read = |reason: String| {
         input_error(format!(
-            "cannot read pipeline file `{}`: {err}",
+            "cannot read pipeline file `{}`: {reason}",
             file.display()
         ))
-    })
+    };
+    let metadata = std::fs::metadata(file).map_err(|err| cannot_read(err.to_string()))?;
+    if !metadata.is_file() {
+        return Err(cannot_read(format!(
+            "it is {}, not a regular file",
+            file_kind(&metadata.file_type())
+        )));
+    }
+    std::fs::read_to_string(file).map_err(|err| cannot_read(err.to_string()))
+}
+
+/// What a file that is not a regular file is, for the message refusing it.
+fn file_kind(kind: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_dir() {
+        "a folder"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_block_device() || kind.is_char_device() {
+        "a device"
+    } else {
+        "a special file"
+    }
 }
 
 /// Every diagnostic, the first without its `error: ` prefix (the caller prints it).
-pub fn render_diagnostics(file: &Path, text: &str, problems: &[Diagnostic]) -> String {
+pub fn render_diagnostics(file: &Path, problems: &[Diagnostic]) -> String {
     let rendered: Vec<String> = problems
         .iter()
-        .map(|problem| problem.render(file, text))
+        .map(|problem| problem.render(file))
         .collect();
     let mut out = rendered
         .join("\n")

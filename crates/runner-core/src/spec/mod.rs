@@ -2,11 +2,13 @@
 //! located and explained, the cross-key rules, and the flattened parameter view that the
 //! store records.
 
+mod bounds;
 mod check;
 mod diagnostic;
 pub mod efficientnet_lite;
 mod executor;
 pub mod experiment;
+mod integers;
 mod layers;
 pub mod load;
 mod params;

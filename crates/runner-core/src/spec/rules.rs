@@ -20,6 +20,7 @@ pub fn check_rules(spec: &PipelineSpec) -> Vec<RuleProblem> {
     check_layers(spec, &mut problems);
     check_phases(spec, &mut problems);
     check_head_shape(spec, &mut problems);
+    check_monitors(spec, &mut problems);
     check_data(spec, &mut problems);
     let arch = spec.backbone.arch;
     let smallest = spec.data.image_size.into_iter().min().unwrap_or(0);
@@ -84,6 +85,67 @@ fn is_csv_file_name(file: &str) -> bool {
         && !file
             .chars()
             .any(|c| c == '/' || c == '\\' || c.is_control())
+}
+
+/// Every callback's `monitor` names a value the run records after each epoch, so that a
+/// typo fails here rather than after the first epoch's training.
+fn check_monitors(spec: &PipelineSpec, problems: &mut Vec<RuleProblem>) {
+    let recorded = recorded_metrics(spec);
+    for (index, callback) in spec.callbacks.iter().enumerate() {
+        let monitor = match callback {
+            CallbackSpec::StopAt { monitor, .. }
+            | CallbackSpec::EarlyStopping { monitor, .. }
+            | CallbackSpec::Checkpoint { monitor, .. }
+            | CallbackSpec::ReduceLrOnPlateau { monitor, .. } => monitor,
+            CallbackSpec::CsvLogger { .. } => continue,
+        };
+        if !recorded.contains(monitor) && !is_per_class_metric(spec, monitor) {
+            let nearest = closest(recorded.iter().map(String::as_str), monitor, 1);
+            problems.push((
+                format!("callbacks.{index}.monitor"),
+                format!(
+                    "`callbacks.{index}.monitor` = \"{monitor}\" is not a value this run records; it records {}",
+                    recorded.join(", ")
+                ),
+                nearest.first().map(|name| format!("did you mean `{name}`?")),
+            ));
+        }
+    }
+}
+
+/// Whether `monitor` is a declared metric of one class (`val_precision_cats`): runs record
+/// each metric per class too. The class is checked when `data.classes` names them; the
+/// folders' classes are known only once they are read.
+fn is_per_class_metric(spec: &PipelineSpec, monitor: &str) -> bool {
+    spec.train.metrics.iter().any(|metric| {
+        let per_class = |name: &str| {
+            monitor
+                .strip_prefix(name)
+                .and_then(|rest| rest.strip_prefix('_'))
+                .is_some_and(|class| match &spec.data.classes {
+                    Some(classes) => classes.iter().any(|known| known == class),
+                    None => !class.is_empty(),
+                })
+        };
+        metric.name() != "accuracy"
+            && (per_class(metric.name()) || per_class(&format!("val_{}", metric.name())))
+    })
+}
+
+/// What a run records after each epoch, as callbacks see it: the losses, the accuracies
+/// and the learning rate, and each declared metric on the training and validation images.
+fn recorded_metrics(spec: &PipelineSpec) -> Vec<String> {
+    let mut names: Vec<String> = ["loss", "accuracy", "val_loss", "val_accuracy", "lr"]
+        .map(String::from)
+        .into();
+    for metric in &spec.train.metrics {
+        for name in [metric.name().to_string(), format!("val_{}", metric.name())] {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    names
 }
 
 /// The data folders: validation from a folder or a split (one of them), every split with

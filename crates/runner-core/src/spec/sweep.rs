@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::check::value_problems;
+use super::integers::from_value;
 use super::types::PipelineSpec;
 
 /// Which values to try. Every key other than `method`, `trials`, `seeds` and `list` is a
@@ -22,7 +23,7 @@ pub struct SweepSpec {
     pub method: SweepMethod,
     /// How many trials `random` draws.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[schemars(transform = super::bounds::AT_LEAST_ONE.in_schema())]
     pub trials: Option<usize>,
     /// Every trial runs once per seed (as `pipeline.seed`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -162,7 +163,9 @@ fn draw(key: &str, axis: &SweepAxis, rng: &mut ChaCha8Rng) -> Result<Value, Swee
     let bad_range = |low: f64, high: f64| {
         Err((
             key.to_string(),
-            format!("the range [{low}, {high}] is empty or not finite"),
+            format!(
+                "the range [{low}, {high}] is empty, or too wide to draw from: low < high, and high - low a finite number"
+            ),
         ))
     };
     Ok(match axis {
@@ -173,7 +176,9 @@ fn draw(key: &str, axis: &SweepAxis, rng: &mut ChaCha8Rng) -> Result<Value, Swee
             values[rng.random_range(0..values.len())].clone()
         }
         SweepAxis::Distribution(Distribution::Uniform([low, high])) => {
-            if !(low < high && low.is_finite() && high.is_finite()) {
+            // The sampler scales by `high - low`, which overflows to infinity for spans
+            // wider than f64::MAX even when both ends are finite.
+            if !(low < high && (high - low).is_finite()) {
                 return bad_range(*low, *high);
             }
             Value::from(rng.random_range(*low..*high))
@@ -207,7 +212,7 @@ pub fn trial_spec(base: &PipelineSpec, trial: &Trial) -> Result<PipelineSpec, Sw
     for (key, value) in &trial.values {
         set_path(&mut document, key, value.clone())?;
     }
-    let spec: PipelineSpec = serde_path_to_error::deserialize(document).map_err(|err| {
+    let spec: PipelineSpec = from_value(document).map_err(|err| {
         let key = trial.values.keys().next().cloned().unwrap_or_default();
         (key, format!("trial {}: {}", trial.index, err.into_inner()))
     })?;
@@ -317,6 +322,13 @@ mod tests {
             "a"
         );
         assert_eq!(expand(&sweep("\"a\" = []"), 1).unwrap_err().0, "a");
+        let too_wide = "method = \"random\"\ntrials = 1\n\"a\" = { uniform = [-1.7e308, 1.7e308] }";
+        assert!(
+            expand(&sweep(too_wide), 1)
+                .unwrap_err()
+                .1
+                .contains("too wide")
+        );
         let mut document = serde_json::json!({"head": [{"rate": 0.1}]});
         assert!(set_path(&mut document, "head.0.rate", Value::from(0.2)).is_ok());
         assert_eq!(document["head"][0]["rate"], 0.2);

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::bounds;
 use super::executor::ExecutorSpec;
 use super::sweep::SweepSpec;
 
@@ -45,7 +46,7 @@ pub struct PipelineSpec {
 #[serde(deny_unknown_fields)]
 pub struct PipelineSection {
     /// The pipeline's name: runs are listed and compared by it.
-    #[schemars(length(min = 1))]
+    #[schemars(transform = bounds::NotBlank.in_schema())]
     pub name: String,
     /// Seed of every random source: weight initialization, shuffling, augmentation, dropout.
     #[serde(default = "default_seed")]
@@ -70,7 +71,7 @@ pub struct DataSpec {
     /// The fraction of each class of `train` held out for validation, drawn with
     /// `pipeline.seed`, when there is no `validation` folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("exclusiveMinimum" = 0.0, "exclusiveMaximum" = 1.0))]
+    #[schemars(transform = bounds::OPEN_FRACTION.in_schema())]
     pub validation_split: Option<f64>,
     /// Folder with the same class subfolders, evaluated once after training with the best
     /// epoch's weights.
@@ -79,14 +80,14 @@ pub struct DataSpec {
     /// The classes in label order: only these subfolders are used. Default: every
     /// subfolder, in name order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 2))]
+    #[schemars(transform = bounds::CLASSES.in_schema())]
     pub classes: Option<Vec<String>>,
     /// `[height, width]` every image is resized to, in pixels (16 to 4096).
-    #[schemars(inner(range(min = 16, max = 4096)))]
+    #[schemars(transform = bounds::IMAGE_SIDE.in_schema())]
     pub image_size: [u32; 2],
     /// Images per training step.
     #[serde(default = "default_batch_size")]
-    #[schemars(range(min = 1))]
+    #[schemars(transform = bounds::AT_LEAST_ONE.in_schema())]
     pub batch_size: usize,
     /// The most pixels (width x height, as the file's header declares them) an image may
     /// have; a larger one is skipped unread, as a corrupt one is. The default is twice
@@ -96,14 +97,20 @@ pub struct DataSpec {
         skip_serializing_if = "is_default_max_image_pixels"
     )]
     // schemars leaves out a default that `skip_serializing_if` skips: it is given here.
-    #[schemars(range(min = 1), extend("default" = default_max_image_pixels()))]
+    #[schemars(
+        transform = super::bounds::AT_LEAST_ONE.in_schema(),
+        extend("default" = default_max_image_pixels())
+    )]
     pub max_image_pixels: u64,
     /// The largest image file read, in bytes (default 256 MiB); a larger one is skipped.
     #[serde(
         default = "default_max_image_bytes",
         skip_serializing_if = "is_default_max_image_bytes"
     )]
-    #[schemars(range(min = 1), extend("default" = default_max_image_bytes()))]
+    #[schemars(
+        transform = super::bounds::AT_LEAST_ONE.in_schema(),
+        extend("default" = default_max_image_bytes())
+    )]
     pub max_image_bytes: u64,
 }
 
@@ -410,7 +417,7 @@ pub enum HeadLayerSpec {
     /// A fully connected layer (Glorot-uniform kernel, zero bias, as in Keras).
     Dense {
         /// Output units.
-        #[schemars(range(min = 1))]
+        #[schemars(transform = bounds::DENSE_UNITS.in_schema())]
         units: usize,
         /// Activation after the layer.
         #[serde(default)]
@@ -419,7 +426,7 @@ pub enum HeadLayerSpec {
     /// Zeroes a fraction of its inputs while training.
     Dropout {
         /// The fraction dropped, in [0, 1).
-        #[schemars(range(min = 0.0), extend("exclusiveMaximum" = 1.0))]
+        #[schemars(transform = bounds::FRACTION.in_schema())]
         rate: f64,
     },
 }
@@ -443,23 +450,23 @@ pub struct AugmentSpec {
     /// Multiply every pixel value (0 to 255) by this instead of the backbone's own
     /// preprocessing, in every split, as Keras' `rescale = 1./255` on both generators.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("exclusiveMinimum" = 0.0))]
+    #[schemars(transform = bounds::POSITIVE.in_schema())]
     pub rescale: Option<f64>,
     /// Rotate by an angle drawn uniformly in [-r, r] degrees.
     #[serde(default)]
-    #[schemars(range(min = 0.0))]
+    #[schemars(transform = bounds::NON_NEGATIVE.in_schema())]
     pub rotation_range: f64,
     /// Shift by up to this fraction of the width (below 1) or this many pixels (1 or more).
     #[serde(default)]
-    #[schemars(range(min = 0.0))]
+    #[schemars(transform = bounds::NON_NEGATIVE.in_schema())]
     pub width_shift_range: f64,
     /// Shift by up to this fraction of the height (below 1) or this many pixels.
     #[serde(default)]
-    #[schemars(range(min = 0.0))]
+    #[schemars(transform = bounds::NON_NEGATIVE.in_schema())]
     pub height_shift_range: f64,
     /// Shear by an angle drawn uniformly in [-r, r] degrees.
     #[serde(default)]
-    #[schemars(range(min = 0.0))]
+    #[schemars(transform = bounds::NON_NEGATIVE.in_schema())]
     pub shear_range: f64,
     /// Zoom: a number z draws each axis' factor in [1 - z, 1 + z]; a pair [low, high]
     /// draws it there. Factors below 1 zoom in.
@@ -473,10 +480,11 @@ pub struct AugmentSpec {
     pub vertical_flip: bool,
     /// Multiply brightness by a factor drawn uniformly in [low, high].
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = bounds::NON_NEGATIVE.in_schema())]
     pub brightness_range: Option<[f64; 2]>,
     /// Add one value drawn uniformly in [-r, r] (0 to 255 scale) to every channel.
     #[serde(default)]
-    #[schemars(range(min = 0.0))]
+    #[schemars(transform = bounds::NON_NEGATIVE.in_schema())]
     pub channel_shift_range: f64,
     /// How points from outside the image are filled after a rotation, shift, shear or zoom.
     #[serde(default)]
@@ -493,7 +501,9 @@ pub struct AugmentSpec {
     expecting = "a number such as 0.2, or a pair such as [0.8, 1.2]"
 )]
 pub enum ZoomRange {
+    #[schemars(transform = bounds::FRACTION.in_schema())]
     Symmetric(f64),
+    #[schemars(transform = bounds::POSITIVE.in_schema())]
     Between([f64; 2]),
 }
 
@@ -551,18 +561,18 @@ pub struct TrainSpec {
     pub optimizer: OptimizerSpec,
     pub loss: LossSpec,
     /// Passes over the training images; with `[[phases]]`, the sum of their epochs.
-    #[schemars(range(min = 1))]
+    #[schemars(transform = bounds::AT_LEAST_ONE.in_schema())]
     pub epochs: usize,
     /// Batches per epoch, as Keras' `steps_per_epoch`: training continues through the
     /// shuffled passes over the images, so an epoch can be part of a pass or span several.
     /// Default: one pass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[schemars(transform = bounds::AT_LEAST_ONE.in_schema())]
     pub steps_per_epoch: Option<usize>,
     /// Validation batches per epoch, from the start of the validation images (Keras'
     /// `validation_steps`). Default: all of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[schemars(transform = bounds::AT_LEAST_ONE.in_schema())]
     pub validation_steps: Option<usize>,
     /// Reported metrics; the loss is always reported. `precision`, `recall`, `f1` and
     /// `auc` need two classes.
@@ -584,39 +594,46 @@ fn default_metrics() -> Vec<Metric> {
 pub enum LrScheduleSpec {
     /// `lr * gamma ^ floor(epoch / step_epochs)`.
     Step {
-        #[schemars(range(min = 1))]
+        #[schemars(transform = bounds::AT_LEAST_ONE.in_schema())]
         step_epochs: usize,
-        #[schemars(range(min = 0.0))]
+        #[schemars(transform = bounds::NON_NEGATIVE.in_schema())]
         gamma: f64,
         /// Epochs of linear warmup from 0 before the schedule starts.
         #[serde(default)]
+        #[schemars(transform = bounds::NON_NEGATIVE.in_schema())]
         warmup_epochs: f64,
     },
     /// `lr * decay_rate ^ (epoch / decay_epochs)`, as Keras' `ExponentialDecay`.
     Exponential {
-        #[schemars(extend("exclusiveMinimum" = 0.0))]
+        #[schemars(transform = bounds::POSITIVE.in_schema())]
         decay_epochs: f64,
-        #[schemars(range(min = 0.0))]
+        #[schemars(transform = bounds::NON_NEGATIVE.in_schema())]
         decay_rate: f64,
         /// Decay in whole steps of `decay_epochs` instead of continuously.
         #[serde(default)]
         staircase: bool,
         #[serde(default)]
+        #[schemars(transform = bounds::NON_NEGATIVE.in_schema())]
         warmup_epochs: f64,
     },
     /// Cosine decay to `alpha * lr` over `decay_epochs` (default: the whole training), as
     /// Keras' `CosineDecay`.
     Cosine {
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(transform = bounds::POSITIVE.in_schema())]
         decay_epochs: Option<f64>,
         #[serde(default)]
-        #[schemars(range(min = 0.0, max = 1.0))]
+        #[schemars(transform = bounds::CLOSED_FRACTION.in_schema())]
         alpha: f64,
         #[serde(default)]
+        #[schemars(transform = bounds::NON_NEGATIVE.in_schema())]
         warmup_epochs: f64,
     },
     /// Linear warmup from 0 to `lr` over `warmup_epochs`, then constant.
-    Warmup { warmup_epochs: f64 },
+    Warmup {
+        #[schemars(transform = bounds::NON_NEGATIVE.in_schema())]
+        warmup_epochs: f64,
+    },
 }
 
 /// A callback run after every epoch, as in Keras.
@@ -638,7 +655,7 @@ pub enum CallbackSpec {
         #[serde(default)]
         patience: usize,
         #[serde(default)]
-        #[schemars(range(min = 0.0))]
+        #[schemars(transform = bounds::NON_NEGATIVE.in_schema())]
         min_delta: f64,
         #[serde(default)]
         mode: MonitorMode,
@@ -663,17 +680,17 @@ pub enum CallbackSpec {
         #[serde(default = "default_monitor")]
         monitor: String,
         #[serde(default = "default_factor")]
-        #[schemars(range(min = 0.0), extend("exclusiveMaximum" = 1.0))]
+        #[schemars(transform = bounds::FRACTION.in_schema())]
         factor: f64,
         #[serde(default = "default_plateau_patience")]
         patience: usize,
         #[serde(default = "default_plateau_min_delta")]
-        #[schemars(range(min = 0.0))]
+        #[schemars(transform = bounds::NON_NEGATIVE.in_schema())]
         min_delta: f64,
         #[serde(default)]
         cooldown: usize,
         #[serde(default)]
-        #[schemars(range(min = 0.0))]
+        #[schemars(transform = bounds::NON_NEGATIVE.in_schema())]
         min_lr: f64,
         #[serde(default)]
         mode: MonitorMode,
@@ -731,7 +748,7 @@ pub struct PhaseSpec {
     /// A name for logs and the history (default: `phase N`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[schemars(range(min = 1))]
+    #[schemars(transform = bounds::AT_LEAST_ONE.in_schema())]
     pub epochs: usize,
     /// Which kept layers stay frozen in this phase (default: `backbone.freeze`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -749,19 +766,19 @@ pub enum OptimizerSpec {
     /// RMSprop as in Keras: `rho` 0.9, `epsilon` 1e-7 (inside the square root), no momentum.
     Rmsprop {
         /// Learning rate.
-        #[schemars(extend("exclusiveMinimum" = 0.0))]
+        #[schemars(transform = bounds::POSITIVE.in_schema())]
         lr: f64,
         /// Decay of the moving average of squared gradients, in [0, 1).
         #[serde(default = "default_rho")]
-        #[schemars(range(min = 0.0), extend("exclusiveMaximum" = 1.0))]
+        #[schemars(transform = bounds::FRACTION.in_schema())]
         rho: f64,
         /// Momentum, in [0, 1).
         #[serde(default)]
-        #[schemars(range(min = 0.0), extend("exclusiveMaximum" = 1.0))]
+        #[schemars(transform = bounds::FRACTION.in_schema())]
         momentum: f64,
         /// Added to the denominator for numerical stability.
         #[serde(default = "default_epsilon")]
-        #[schemars(extend("exclusiveMinimum" = 0.0))]
+        #[schemars(transform = bounds::POSITIVE.in_schema())]
         epsilon: f64,
         /// Normalize by the gradient's estimated variance instead of its second moment.
         #[serde(default)]
@@ -769,86 +786,86 @@ pub enum OptimizerSpec {
         /// Decoupled weight decay, as Keras applies it: `w -= w * weight_decay * lr`
         /// before each update.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schemars(range(min = 0.0))]
+        #[schemars(transform = bounds::NON_NEGATIVE.in_schema())]
         weight_decay: Option<f64>,
         /// Clip each parameter's gradient to this norm (Keras' `clipnorm`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schemars(extend("exclusiveMinimum" = 0.0))]
+        #[schemars(transform = bounds::POSITIVE.in_schema())]
         clipnorm: Option<f64>,
         /// Clip each gradient value to [-clipvalue, clipvalue] (Keras' `clipvalue`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schemars(extend("exclusiveMinimum" = 0.0))]
+        #[schemars(transform = bounds::POSITIVE.in_schema())]
         clipvalue: Option<f64>,
     },
     /// Adam as in Keras: `beta_1` 0.9, `beta_2` 0.999, `epsilon` 1e-7.
     Adam {
         /// Learning rate.
-        #[schemars(extend("exclusiveMinimum" = 0.0))]
+        #[schemars(transform = bounds::POSITIVE.in_schema())]
         lr: f64,
         /// Decay of the first-moment estimate, in [0, 1).
         #[serde(default = "default_beta_1")]
-        #[schemars(range(min = 0.0), extend("exclusiveMaximum" = 1.0))]
+        #[schemars(transform = bounds::FRACTION.in_schema())]
         beta_1: f64,
         /// Decay of the second-moment estimate, in [0, 1).
         #[serde(default = "default_beta_2")]
-        #[schemars(range(min = 0.0), extend("exclusiveMaximum" = 1.0))]
+        #[schemars(transform = bounds::FRACTION.in_schema())]
         beta_2: f64,
         /// Added to the denominator for numerical stability.
         #[serde(default = "default_epsilon")]
-        #[schemars(extend("exclusiveMinimum" = 0.0))]
+        #[schemars(transform = bounds::POSITIVE.in_schema())]
         epsilon: f64,
         /// Decoupled weight decay, as Keras applies it: `w -= w * weight_decay * lr`
         /// before each update.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schemars(range(min = 0.0))]
+        #[schemars(transform = bounds::NON_NEGATIVE.in_schema())]
         weight_decay: Option<f64>,
         /// Clip each parameter's gradient to this norm (Keras' `clipnorm`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schemars(extend("exclusiveMinimum" = 0.0))]
+        #[schemars(transform = bounds::POSITIVE.in_schema())]
         clipnorm: Option<f64>,
         /// Clip each gradient value to [-clipvalue, clipvalue] (Keras' `clipvalue`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schemars(extend("exclusiveMinimum" = 0.0))]
+        #[schemars(transform = bounds::POSITIVE.in_schema())]
         clipvalue: Option<f64>,
     },
     /// AdamW as in Keras: Adam with `weight_decay` 0.004 unless given.
     Adamw {
         /// Learning rate.
-        #[schemars(extend("exclusiveMinimum" = 0.0))]
+        #[schemars(transform = bounds::POSITIVE.in_schema())]
         lr: f64,
         /// Decay of the first-moment estimate, in [0, 1).
         #[serde(default = "default_beta_1")]
-        #[schemars(range(min = 0.0), extend("exclusiveMaximum" = 1.0))]
+        #[schemars(transform = bounds::FRACTION.in_schema())]
         beta_1: f64,
         /// Decay of the second-moment estimate, in [0, 1).
         #[serde(default = "default_beta_2")]
-        #[schemars(range(min = 0.0), extend("exclusiveMaximum" = 1.0))]
+        #[schemars(transform = bounds::FRACTION.in_schema())]
         beta_2: f64,
         /// Added to the denominator for numerical stability.
         #[serde(default = "default_epsilon")]
-        #[schemars(extend("exclusiveMinimum" = 0.0))]
+        #[schemars(transform = bounds::POSITIVE.in_schema())]
         epsilon: f64,
         /// Decoupled weight decay: `w -= w * weight_decay * lr` before each update.
         #[serde(default = "default_adamw_weight_decay")]
-        #[schemars(range(min = 0.0))]
+        #[schemars(transform = bounds::NON_NEGATIVE.in_schema())]
         weight_decay: f64,
         /// Clip each parameter's gradient to this norm (Keras' `clipnorm`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schemars(extend("exclusiveMinimum" = 0.0))]
+        #[schemars(transform = bounds::POSITIVE.in_schema())]
         clipnorm: Option<f64>,
         /// Clip each gradient value to [-clipvalue, clipvalue] (Keras' `clipvalue`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schemars(extend("exclusiveMinimum" = 0.0))]
+        #[schemars(transform = bounds::POSITIVE.in_schema())]
         clipvalue: Option<f64>,
     },
     /// Stochastic gradient descent as in Keras, with optional (Nesterov) momentum.
     Sgd {
         /// Learning rate.
-        #[schemars(extend("exclusiveMinimum" = 0.0))]
+        #[schemars(transform = bounds::POSITIVE.in_schema())]
         lr: f64,
         /// Momentum, in [0, 1).
         #[serde(default)]
-        #[schemars(range(min = 0.0), extend("exclusiveMaximum" = 1.0))]
+        #[schemars(transform = bounds::FRACTION.in_schema())]
         momentum: f64,
         /// Nesterov momentum.
         #[serde(default)]
@@ -856,15 +873,15 @@ pub enum OptimizerSpec {
         /// Decoupled weight decay, as Keras applies it: `w -= w * weight_decay * lr`
         /// before each update.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schemars(range(min = 0.0))]
+        #[schemars(transform = bounds::NON_NEGATIVE.in_schema())]
         weight_decay: Option<f64>,
         /// Clip each parameter's gradient to this norm (Keras' `clipnorm`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schemars(extend("exclusiveMinimum" = 0.0))]
+        #[schemars(transform = bounds::POSITIVE.in_schema())]
         clipnorm: Option<f64>,
         /// Clip each gradient value to [-clipvalue, clipvalue] (Keras' `clipvalue`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schemars(extend("exclusiveMinimum" = 0.0))]
+        #[schemars(transform = bounds::POSITIVE.in_schema())]
         clipvalue: Option<f64>,
     },
 }
@@ -986,7 +1003,7 @@ pub struct LossOptions {
     pub from_logits: bool,
     /// Moves the targets towards uniform: `y * (1 - s) + s / classes` (0.5 for binary).
     #[serde(default)]
-    #[schemars(range(min = 0.0, max = 1.0))]
+    #[schemars(transform = bounds::CLOSED_FRACTION.in_schema())]
     pub label_smoothing: f64,
 }
 

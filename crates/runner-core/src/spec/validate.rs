@@ -1,130 +1,136 @@
-//! Values that parse but are out of range, each named by its key path. The bounds are the
-//! ones `types.rs` declares to the JSON Schema.
+//! Values that parse but are out of range, each named by its key path. Every range is a
+//! constant of `bounds.rs`, the same one `types.rs` writes into the JSON Schema; the few
+//! rules a JSON Schema cannot say (one value against another) are checked here alone.
 
-use super::types::{AugmentSpec, HeadLayerSpec, OptimizerSpec, PipelineSpec};
+use super::bounds::{
+    AT_LEAST_ONE, CLASSES, CLOSED_FRACTION, DENSE_UNITS, FRACTION, IMAGE_SIDE, NON_NEGATIVE,
+    NotBlank, OPEN_FRACTION, POSITIVE, Range,
+};
+use super::types::{
+    AugmentSpec, CallbackSpec, HeadLayerSpec, LrScheduleSpec, OptimizerSpec, PipelineSpec,
+    ZoomRange,
+};
 
 /// `(key, message)` for every out-of-range value.
 pub(super) fn out_of_range_values(spec: &PipelineSpec) -> Vec<(String, String)> {
-    let mut problems = Vec::new();
-    let mut problem = |key: &str, message: String| problems.push((key.to_string(), message));
-    if spec.pipeline.name.trim().is_empty() {
-        problem("pipeline.name", "`pipeline.name` must not be empty".into());
+    let mut problems = Problems::default();
+    if let Some(message) = NotBlank.problem("pipeline.name", &spec.pipeline.name) {
+        problems.push("pipeline.name", message);
     }
-    for (index, side) in spec.data.image_size.iter().enumerate() {
-        if !(16..=4096).contains(side) {
-            problem(
-                &format!("data.image_size.{index}"),
-                format!(
-                    "`data.image_size` = {side} is out of range: each side must be 16 to 4096 pixels"
-                ),
-            );
-        }
+    data_problems(spec, &mut problems);
+    head_problems(spec, &mut problems);
+    augment_problems(&spec.augment, &mut problems);
+    train_problems(spec, &mut problems);
+    for (index, callback) in spec.callbacks.iter().enumerate() {
+        callback_problems(&format!("callbacks.{index}"), callback, &mut problems);
     }
-    if let Some(fraction) = spec.data.validation_split
-        && !(fraction > 0.0 && fraction < 1.0)
-    {
-        problem(
-            "data.validation_split",
-            format!(
-                "`data.validation_split` = {fraction} is out of range: it is the fraction of `train` held out, in (0, 1)"
-            ),
-        );
+    phase_problems(spec, &mut problems);
+    if let Some(trials) = spec.sweep.as_ref().and_then(|sweep| sweep.trials) {
+        problems.count(AT_LEAST_ONE, "sweep.trials", trials);
     }
-    if let Some(classes) = &spec.data.classes {
-        if classes.len() < 2 {
-            problem(
-                "data.classes",
-                "`data.classes` lists fewer than two classes: a classifier needs at least two"
-                    .into(),
-            );
-        }
-        for (index, class) in classes.iter().enumerate() {
-            if classes[..index].contains(class) {
-                problem(
-                    &format!("data.classes.{index}"),
-                    format!("`data.classes` lists `{class}` twice"),
-                );
+    if let Some(executor) = &spec.executor {
+        for (name, value) in [
+            ("cpus_per_trial", executor.cpus_per_trial),
+            ("max_concurrent", executor.max_concurrent),
+        ] {
+            if let Some(value) = value {
+                problems.count(AT_LEAST_ONE, &format!("executor.{name}"), value as usize);
             }
         }
     }
-    if spec.data.batch_size == 0 {
-        problem(
-            "data.batch_size",
-            "`data.batch_size` must be at least 1".into(),
-        );
+    problems.0
+}
+
+/// The problems found so far, each `(key, message)`.
+#[derive(Default)]
+struct Problems(Vec<(String, String)>);
+
+impl Problems {
+    fn push(&mut self, key: &str, message: String) {
+        self.0.push((key.to_string(), message));
     }
-    for (key, value) in [
-        ("max_image_pixels", spec.data.max_image_pixels),
-        ("max_image_bytes", spec.data.max_image_bytes),
-    ] {
-        if value == 0 {
-            problem(
-                &format!("data.{key}"),
-                format!("`data.{key}` must be at least 1"),
+
+    /// `key` = `value` must lie in `range`.
+    fn value(&mut self, range: Range, key: &str, value: f64) {
+        if let Some(message) = range.problem(key, value) {
+            self.push(key, message);
+        }
+    }
+
+    /// A count or size `key` = `value` must lie in `range`.
+    fn count(&mut self, range: Range, key: &str, value: usize) {
+        if let Some(message) = range.count_problem(key, value) {
+            self.push(key, message);
+        }
+    }
+
+    /// Each element of the pair at `key` in `range`, then `low <= high`, which a JSON
+    /// Schema cannot say.
+    fn ordered_pair(&mut self, range: Range, key: &str, [low, high]: [f64; 2]) {
+        let before = self.0.len();
+        self.value(range, &format!("{key}.0"), low);
+        self.value(range, &format!("{key}.1"), high);
+        if self.0.len() == before && low > high {
+            self.push(
+                key,
+                format!("`{key}` = [{low}, {high}] is reversed: write the low end first, [{high}, {low}]"),
             );
         }
     }
+}
+
+fn data_problems(spec: &PipelineSpec, problems: &mut Problems) {
+    let data = &spec.data;
+    for (index, side) in data.image_size.iter().enumerate() {
+        problems.count(
+            IMAGE_SIDE,
+            &format!("data.image_size.{index}"),
+            *side as usize,
+        );
+    }
+    for (key, value) in [
+        ("data.max_image_pixels", data.max_image_pixels),
+        ("data.max_image_bytes", data.max_image_bytes),
+    ] {
+        problems.count(
+            AT_LEAST_ONE,
+            key,
+            usize::try_from(value).unwrap_or(usize::MAX),
+        );
+    }
+    if let Some(fraction) = data.validation_split {
+        problems.value(OPEN_FRACTION, "data.validation_split", fraction);
+    }
+    if let Some(classes) = &data.classes {
+        for (index, message) in CLASSES.problems("data.classes", classes) {
+            let key = index.map_or_else(|| "data.classes".into(), |i| format!("data.classes.{i}"));
+            problems.push(&key, message);
+        }
+    }
+    problems.count(AT_LEAST_ONE, "data.batch_size", data.batch_size);
+}
+
+fn head_problems(spec: &PipelineSpec, problems: &mut Problems) {
     if spec.head.is_empty() {
-        problem(
+        problems.push(
             "head",
             "the pipeline has no `[[head]]` layers: add at least one `dense` layer".into(),
         );
     }
     for (index, layer) in spec.head.iter().enumerate() {
         match layer {
-            HeadLayerSpec::Dense { units: 0, .. } => {
-                problem(
-                    &format!("head.{index}.units"),
-                    format!("`head.{index}.units` must be at least 1"),
-                );
+            HeadLayerSpec::Dense { units, .. } => {
+                problems.count(DENSE_UNITS, &format!("head.{index}.units"), *units)
             }
-            HeadLayerSpec::Dropout { rate } if !(0.0..1.0).contains(rate) => problem(
-                &format!("head.{index}.rate"),
-                format!(
-                    "`head.{index}.rate` = {rate} is out of range: a dropout rate must be in [0, 1)"
-                ),
-            ),
-            _ => {}
-        }
-    }
-    optimizer_problems("train.optimizer", &spec.train.optimizer, &mut problem);
-    for (index, phase) in spec.phases.iter().enumerate() {
-        if let Some(optimizer) = &phase.optimizer {
-            optimizer_problems(
-                &format!("phases.{index}.optimizer"),
-                optimizer,
-                &mut problem,
-            );
-        }
-    }
-    augment_problems(&spec.augment, &mut problem);
-    if !spec.phases.is_empty() {
-        let total: usize = spec.phases.iter().map(|phase| phase.epochs).sum();
-        if total != spec.train.epochs {
-            problem(
-                "train.epochs",
-                format!(
-                    "`train.epochs` = {} but the phases add up to {total} epochs: with `[[phases]]`, `train.epochs` is their sum",
-                    spec.train.epochs
-                ),
-            );
-        }
-        for (index, phase) in spec.phases.iter().enumerate() {
-            if phase.epochs == 0 {
-                problem(
-                    &format!("phases.{index}.epochs"),
-                    format!("`phases.{index}.epochs` must be at least 1"),
-                );
+            HeadLayerSpec::Dropout { rate } => {
+                problems.value(FRACTION, &format!("head.{index}.rate"), *rate)
             }
+            HeadLayerSpec::Flatten | HeadLayerSpec::GlobalAvgPool => {}
         }
     }
-    if spec.train.epochs == 0 {
-        problem("train.epochs", "`train.epochs` must be at least 1".into());
-    }
-    problems
 }
 
-fn augment_problems(augment: &AugmentSpec, problem: &mut impl FnMut(&str, String)) {
+fn augment_problems(augment: &AugmentSpec, problems: &mut Problems) {
     let ranges = [
         ("rotation_range", augment.rotation_range),
         ("width_shift_range", augment.width_shift_range),
@@ -133,61 +139,149 @@ fn augment_problems(augment: &AugmentSpec, problem: &mut impl FnMut(&str, String
         ("channel_shift_range", augment.channel_shift_range),
     ];
     for (name, value) in ranges {
-        if !(value.is_finite() && value >= 0.0) {
-            problem(
-                &format!("augment.{name}"),
-                format!("`augment.{name}` = {value} is out of range: it must be 0 or more"),
-            );
-        }
+        problems.value(NON_NEGATIVE, &format!("augment.{name}"), value);
     }
-    let [low, high] = augment.zoom_range.bounds();
-    if !(low.is_finite() && high.is_finite() && 0.0 < low && low <= high) {
-        problem(
-            "augment.zoom_range",
-            format!(
-                "`augment.zoom_range` gives factors [{low}, {high}]: they must be positive with low <= high (a single number must be below 1)"
-            ),
-        );
+    match augment.zoom_range {
+        ZoomRange::Symmetric(zoom) => problems.value(FRACTION, "augment.zoom_range", zoom),
+        ZoomRange::Between(pair) => problems.ordered_pair(POSITIVE, "augment.zoom_range", pair),
     }
-    if let Some([low, high]) = augment.brightness_range
-        && !(low.is_finite() && high.is_finite() && 0.0 <= low && low <= high)
-    {
-        problem(
-            "augment.brightness_range",
-            format!(
-                "`augment.brightness_range` = [{low}, {high}] is out of range: it needs 0 <= low <= high"
-            ),
-        );
+    if let Some(pair) = augment.brightness_range {
+        problems.ordered_pair(NON_NEGATIVE, "augment.brightness_range", pair);
     }
-    if let Some(rescale) = augment.rescale
-        && !(rescale.is_finite() && rescale > 0.0)
-    {
-        problem(
-            "augment.rescale",
-            format!("`augment.rescale` = {rescale} is out of range: it must be positive"),
-        );
+    if let Some(rescale) = augment.rescale {
+        problems.value(POSITIVE, "augment.rescale", rescale);
     }
+    // TOML has `inf` and `nan`, JSON has neither: a schema never sees them.
     if !augment.cval.is_finite() {
-        problem(
+        problems.push(
             "augment.cval",
             "`augment.cval` must be a finite number".into(),
         );
     }
 }
 
-/// The values of an optimizer table at `key` (`train.optimizer`, `phases.1.optimizer`).
-fn optimizer_problems(
-    key: &str,
-    optimizer: &OptimizerSpec,
-    problem: &mut impl FnMut(&str, String),
-) {
-    let lr = optimizer.lr();
-    if !(lr.is_finite() && lr > 0.0) {
-        problem(
-            &format!("{key}.lr"),
-            format!("`{key}.lr` = {lr} is out of range: the learning rate must be positive"),
-        );
+fn train_problems(spec: &PipelineSpec, problems: &mut Problems) {
+    let train = &spec.train;
+    problems.count(AT_LEAST_ONE, "train.epochs", train.epochs);
+    for (name, value) in [
+        ("steps_per_epoch", train.steps_per_epoch),
+        ("validation_steps", train.validation_steps),
+    ] {
+        if let Some(value) = value {
+            problems.count(AT_LEAST_ONE, &format!("train.{name}"), value);
+        }
     }
+    problems.value(
+        CLOSED_FRACTION,
+        "train.loss.label_smoothing",
+        train.loss.options().label_smoothing,
+    );
+    optimizer_problems("train.optimizer", &train.optimizer, problems);
+    if let Some(schedule) = &train.lr_schedule {
+        schedule_problems(schedule, problems);
+    }
+}
+
+fn schedule_problems(schedule: &LrScheduleSpec, problems: &mut Problems) {
+    let key = |name: &str| format!("train.lr_schedule.{name}");
+    let warmup = match *schedule {
+        LrScheduleSpec::Step {
+            step_epochs,
+            gamma,
+            warmup_epochs,
+        } => {
+            problems.count(AT_LEAST_ONE, &key("step_epochs"), step_epochs);
+            problems.value(NON_NEGATIVE, &key("gamma"), gamma);
+            warmup_epochs
+        }
+        LrScheduleSpec::Exponential {
+            decay_epochs,
+            decay_rate,
+            warmup_epochs,
+            ..
+        } => {
+            problems.value(POSITIVE, &key("decay_epochs"), decay_epochs);
+            problems.value(NON_NEGATIVE, &key("decay_rate"), decay_rate);
+            warmup_epochs
+        }
+        LrScheduleSpec::Cosine {
+            decay_epochs,
+            alpha,
+            warmup_epochs,
+        } => {
+            if let Some(decay_epochs) = decay_epochs {
+                problems.value(POSITIVE, &key("decay_epochs"), decay_epochs);
+            }
+            problems.value(CLOSED_FRACTION, &key("alpha"), alpha);
+            warmup_epochs
+        }
+        LrScheduleSpec::Warmup { warmup_epochs } => warmup_epochs,
+    };
+    problems.value(NON_NEGATIVE, &key("warmup_epochs"), warmup);
+}
+
+fn callback_problems(key: &str, callback: &CallbackSpec, problems: &mut Problems) {
+    let key = |name: &str| format!("{key}.{name}");
+    match *callback {
+        CallbackSpec::EarlyStopping { min_delta, .. } => {
+            problems.value(NON_NEGATIVE, &key("min_delta"), min_delta)
+        }
+        CallbackSpec::ReduceLrOnPlateau {
+            factor,
+            min_delta,
+            min_lr,
+            ..
+        } => {
+            problems.value(FRACTION, &key("factor"), factor);
+            problems.value(NON_NEGATIVE, &key("min_delta"), min_delta);
+            problems.value(NON_NEGATIVE, &key("min_lr"), min_lr);
+        }
+        CallbackSpec::StopAt { .. }
+        | CallbackSpec::Checkpoint { .. }
+        | CallbackSpec::CsvLogger { .. } => {}
+    }
+}
+
+/// Each phase's epochs and optimizer, and `train.epochs` as their sum (added with checks:
+/// epochs near 2^64 would wrap).
+fn phase_problems(spec: &PipelineSpec, problems: &mut Problems) {
+    if spec.phases.is_empty() {
+        return;
+    }
+    for (index, phase) in spec.phases.iter().enumerate() {
+        problems.count(
+            AT_LEAST_ONE,
+            &format!("phases.{index}.epochs"),
+            phase.epochs,
+        );
+        if let Some(optimizer) = &phase.optimizer {
+            optimizer_problems(&format!("phases.{index}.optimizer"), optimizer, problems);
+        }
+    }
+    let total = spec
+        .phases
+        .iter()
+        .try_fold(0usize, |sum, phase| sum.checked_add(phase.epochs));
+    match total {
+        None => problems.push(
+            "phases",
+            format!("the phases add up to more than {} epochs", usize::MAX),
+        ),
+        Some(total) if total != spec.train.epochs => problems.push(
+            "train.epochs",
+            format!(
+                "`train.epochs` = {} but the phases add up to {total} epochs: with `[[phases]]`, `train.epochs` is their sum",
+                spec.train.epochs
+            ),
+        ),
+        Some(_) => {}
+    }
+}
+
+/// The values of an optimizer table at `key` (`train.optimizer`, `phases.1.optimizer`).
+fn optimizer_problems(key: &str, optimizer: &OptimizerSpec, problems: &mut Problems) {
+    let key = |name: &str| format!("{key}.{name}");
+    problems.value(POSITIVE, &key("lr"), optimizer.lr());
     let fractions: &[(&str, f64)] = match *optimizer {
         OptimizerSpec::Rmsprop { rho, momentum, .. } => &[("rho", rho), ("momentum", momentum)],
         OptimizerSpec::Adam { beta_1, beta_2, .. }
@@ -195,38 +289,38 @@ fn optimizer_problems(
         OptimizerSpec::Sgd { momentum, .. } => &[("momentum", momentum)],
     };
     for (name, value) in fractions {
-        if !(0.0..1.0).contains(value) {
-            problem(
-                &format!("{key}.{name}"),
-                format!("`{key}.{name}` = {value} is out of range: it must be in [0, 1)"),
-            );
-        }
+        problems.value(FRACTION, &key(name), *value);
     }
     if let OptimizerSpec::Rmsprop { epsilon, .. }
     | OptimizerSpec::Adam { epsilon, .. }
     | OptimizerSpec::Adamw { epsilon, .. } = *optimizer
-        && !(epsilon.is_finite() && epsilon > 0.0)
     {
-        problem(
-            &format!("{key}.epsilon"),
-            format!("`{key}.epsilon` = {epsilon} is out of range: it must be positive"),
-        );
+        problems.value(POSITIVE, &key("epsilon"), epsilon);
     }
     let (weight_decay, clipnorm, clipvalue) = optimizer.regularization();
-    if !(weight_decay.is_finite() && weight_decay >= 0.0) {
-        problem(
-            &format!("{key}.weight_decay"),
-            format!("`{key}.weight_decay` = {weight_decay} is out of range: it must be 0 or more"),
-        );
-    }
+    problems.value(NON_NEGATIVE, &key("weight_decay"), weight_decay);
     for (name, value) in [("clipnorm", clipnorm), ("clipvalue", clipvalue)] {
-        if let Some(value) = value
-            && !(value.is_finite() && value > 0.0)
-        {
-            problem(
-                &format!("{key}.{name}"),
-                format!("`{key}.{name}` = {value} is out of range: it must be positive"),
-            );
+        if let Some(value) = value {
+            problems.value(POSITIVE, &key(name), value);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phase_epochs_that_would_wrap_are_refused() {
+        let text = crate::spec::starter_pipeline(crate::spec::Arch::EfficientnetLite0)
+            + "\n[[phases]]\nepochs = 9223372036854775807\n[[phases]]\nepochs = 9223372036854775807\n[[phases]]\nepochs = 2\n";
+        let spec: PipelineSpec = toml::from_str(&text).unwrap();
+        let problems = out_of_range_values(&spec);
+        assert!(
+            problems
+                .iter()
+                .any(|(key, message)| key == "phases" && message.contains("add up to more than")),
+            "{problems:?}"
+        );
     }
 }

@@ -1,0 +1,234 @@
+//! Inputs that used to panic (exit code 101) end in a message and exit code 2 (a problem
+//! with the input) or are recovered from, through the `runner` binary as a user runs it.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use runner_core::store::{RunStatus, Store};
+
+/// A folder with a two-class dataset and `p.toml` holding `pipeline`.
+fn setup(pipeline: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    write_red_blue_dataset(&dir.path().join("data"), 4);
+    let file = dir.path().join("p.toml");
+    std::fs::write(&file, pipeline).unwrap();
+    (dir, file)
+}
+
+/// Asserts that `output` is an input error (exit code 2, no panic) and returns its stderr.
+fn input_error(output: &Output) -> String {
+    let message = stderr(output);
+    assert_eq!(output.status.code(), Some(2), "{message}");
+    assert!(!message.contains("panicked"), "{message}");
+    message
+}
+
+/// The 1-based line of `text` that contains `part`.
+fn line_of(text: &str, part: &str) -> usize {
+    text.lines().position(|line| line.contains(part)).unwrap() + 1
+}
+
+#[test]
+fn an_experiment_problem_is_shown_in_the_file_that_declared_it() {
+    let base = tiny_pipeline(
+        "arch = \"efficientnet_lite0\"\nweights = \"missing.pth\"\ncut = \"stem\"",
+        1,
+    );
+    let (dir, base_file) = setup(&base);
+    // Non-ASCII before the problem: carets are counted in characters, in the right text.
+    let experiment = "# Étude du « dropout » — taux d'abandon\nbase = \"p.toml\"\n\n[set]\n\"head.2.units\" = 3\n\n[sweep]\n\"head.1.rate\" = [0.1, 0.2]\n";
+    let file = dir.path().join("e.toml");
+    std::fs::write(&file, experiment).unwrap();
+    let output = runner(
+        &dir.path().join("store"),
+        &["validate", file.to_str().unwrap()],
+    );
+    let message = input_error(&output);
+    // The head no longer fits the loss because of the experiment's `[set]`...
+    assert!(message.contains("has 3 units"), "{message}");
+    assert!(message.contains("e.toml:5:1"), "{message}");
+    assert!(message.contains("5 | \"head.2.units\" = 3"), "{message}");
+    // ... and the weights file is missing because of the base pipeline.
+    let line = line_of(&base, "missing.pth");
+    assert!(
+        message.contains(&format!("{}:{line}:11", base_file.display())),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("{line} | weights = \"missing.pth\"")),
+        "{message}"
+    );
+}
+
+#[test]
+fn summary_of_a_dense_layer_too_wide_to_count() {
+    let text =
+        tiny_pipeline(STEM_ONLY_BACKBONE, 1).replace("units = 1", "units = 4611686018427387904");
+    let (dir, file) = setup(&text);
+    let output = runner(
+        &dir.path().join("store"),
+        &["summary", file.to_str().unwrap()],
+    );
+    let message = input_error(&output);
+    assert!(
+        message.contains(
+            "`head.2.units` = 4611686018427387904 is out of range: it must be in [1, 1048576]"
+        ),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_random_sweep_over_a_span_wider_than_a_float() {
+    let text = tiny_pipeline(STEM_ONLY_BACKBONE, 1)
+        + "\n[sweep]\nmethod = \"random\"\ntrials = 2\n\"train.optimizer.lr\" = { uniform = [-1.7e308, 1.7e308] }\n";
+    let (dir, file) = setup(&text);
+    let output = runner(
+        &dir.path().join("store"),
+        &["validate", file.to_str().unwrap()],
+    );
+    let message = input_error(&output);
+    assert!(message.contains("too wide to draw from"), "{message}");
+}
+
+/// Runs `runner validate` on `path`, failing if it does not end within 60 s (reading a
+/// FIFO waits for a writer forever).
+fn validate_within_a_minute(store: &Path, path: &Path) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_runner"))
+        .args(["validate", path.to_str().unwrap()])
+        .env("RUNNER_STORE", store)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(60) {
+            child.kill().unwrap();
+            panic!("`runner validate {}` hangs", path.display());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_fifo_or_a_folder_given_as_the_pipeline_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("p.toml");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let store = dir.path().join("store");
+    let message = input_error(&validate_within_a_minute(&store, &fifo));
+    assert!(
+        message.contains(&format!(
+            "cannot read pipeline file `{}`: it is a FIFO, not a regular file",
+            fifo.display()
+        )),
+        "{message}"
+    );
+    let message = input_error(&validate_within_a_minute(&store, dir.path()));
+    assert!(
+        message.contains("it is a folder, not a regular file"),
+        "{message}"
+    );
+}
+
+/// A pipeline whose backbone (its stem) is frozen, so its features are cached.
+fn frozen_pipeline() -> String {
+    tiny_pipeline(
+        "arch = \"efficientnet_lite0\"\nweights = \"none\"\ncut = \"stem\"\nfreeze = \"all\"",
+        1,
+    )
+}
+
+/// Trains `pipeline` for its one epoch; returns the folder, the store and the run id.
+fn trained(pipeline: &str) -> (tempfile::TempDir, PathBuf, String) {
+    let (dir, file) = setup(pipeline);
+    let store = dir.path().join("store");
+    let id = run_ok(&store, &file);
+    (dir, store, id)
+}
+
+#[test]
+fn a_damaged_features_cache_file_is_computed_again() {
+    let (dir, store, _) = trained(&frozen_pipeline());
+    let cached: Vec<PathBuf> = std::fs::read_dir(store.join("cache/features"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert!(!cached.is_empty(), "the run caches features");
+    // A well-formed file whose header claims more elements than a machine can count.
+    let header = br#"{"dims":[4611686018427387904,4,4,4],"labels":[0],"skipped":[]}"#;
+    let mut damaged = b"RUNNER-FEATURES-1\n".to_vec();
+    damaged.extend((header.len() as u64).to_le_bytes());
+    damaged.extend(header);
+    damaged.extend([0u8; 64]);
+    for file in &cached {
+        std::fs::write(file, &damaged).unwrap();
+    }
+    let output = runner(
+        &store,
+        &[
+            "run",
+            dir.path().join("p.toml").to_str().unwrap(),
+            "--retrain",
+        ],
+    );
+    let message = stderr(&output);
+    assert!(output.status.success(), "{message}");
+    assert!(
+        message.contains("ignoring the damaged cache file"),
+        "{message}"
+    );
+}
+
+#[test]
+fn export_of_a_run_whose_record_names_a_phase_it_does_not_have() {
+    let (dir, store_dir, id) = trained(&tiny_pipeline(STEM_ONLY_BACKBONE, 1));
+    let store = Store::new(&store_dir);
+    let mut record = store.find_run(&id).unwrap();
+    for artifact in record.artifacts.values_mut() {
+        artifact.phase = artifact.phase.map(|_| 98);
+    }
+    store.put_run(&record).unwrap();
+    let out = dir.path().join("model.safetensors");
+    let output = runner(&store_dir, &["export", &id, "--out", out.to_str().unwrap()]);
+    let message = input_error(&output);
+    assert!(
+        message.contains(&format!(
+            "the store's record of run {id} is damaged: phase 99 does not exist: the pipeline has 1 phase"
+        )),
+        "{message}"
+    );
+}
+
+#[test]
+fn resuming_from_a_snapshot_that_names_a_phase_the_pipeline_does_not_have() {
+    let (_dir, store_dir, id) = trained(&tiny_pipeline(STEM_ONLY_BACKBONE, 1));
+    let store = Store::new(&store_dir);
+    let mut record = store.find_run(&id).unwrap();
+    record.status = RunStatus::Interrupted;
+    store.put_run(&record).unwrap();
+    let state = store
+        .checkpoint_dir(&id)
+        .unwrap()
+        .join("resume-1/state.json");
+    let mut snapshot: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    snapshot["phase"] = 98.into();
+    std::fs::write(&state, serde_json::to_vec(&snapshot).unwrap()).unwrap();
+    let output = runner(&store_dir, &["run", "--resume", &id]);
+    let message = input_error(&output);
+    assert!(
+        message.contains(&format!(
+            "its snapshot `{}` names phase 99",
+            state.display()
+        )),
+        "{message}"
+    );
+}
