@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use runner::data::{BatchLoader, Preprocess, decode_split, default_workers, scan_split};
+use runner::spec::ImageLimits;
 use runner::spec::{AugmentSpec, FillMode, Seeds, ZoomRange};
 
 const SIZE: u32 = 150;
@@ -48,7 +49,10 @@ fn main() {
     let mut later = Vec::new();
     for repeat in 0..REPEATS {
         let started = Instant::now();
-        let decoded = Arc::new(decode_split("training", &files, [SIZE, SIZE]).expect("decodes"));
+        let decoded = Arc::new(
+            decode_split("training", &files, [SIZE, SIZE], ImageLimits::default())
+                .expect("decodes"),
+        );
         let pass = |epoch| {
             BatchLoader::shuffled(
                 decoded.clone(),
