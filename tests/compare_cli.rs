@@ -90,8 +90,10 @@ fn compare_plot_rm_and_gc_on_recorded_runs() {
     assert_eq!(listed.len(), 2);
     assert!(!store.join("checkpoints").join(&ids[1]).exists());
 
-    std::fs::create_dir_all(store.join("checkpoints/orphan")).unwrap();
-    std::fs::write(store.join("checkpoints/orphan/last.bpk"), b"12345").unwrap();
+    // The folder of a run no longer in the store (gc removes only folders named by run ids).
+    let orphan = store.join("checkpoints/20261130-000000-000abcdefgh");
+    std::fs::create_dir_all(&orphan).unwrap();
+    std::fs::write(orphan.join("last.bpk"), b"12345").unwrap();
     std::fs::write(
         store
             .join("checkpoints")

@@ -24,4 +24,4 @@ pub use gc::GcReport;
 pub use liveness::{HEARTBEAT_INTERVAL, this_host, this_process};
 pub use migrate::SCHEMA_VERSION;
 pub use record::{Artifact, ProcessId, RunRecord, RunStatus, RunSummary};
-pub use run_id::{MIN_PREFIX, is_run_id, new_run_id, now_millis};
+pub use run_id::{is_run_id, new_run_id, now_millis};

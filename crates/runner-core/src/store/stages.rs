@@ -32,7 +32,11 @@ impl Store {
     }
 
     /// The training stage key planned for trial `index` of `submission`, if any was.
-    pub fn planned_training(&self, submission: &str, index: usize) -> Result<Option<String>> {
+    pub(super) fn planned_training(
+        &self,
+        submission: &str,
+        index: usize,
+    ) -> Result<Option<String>> {
         let found = self.read(|db| {
             Ok(db
                 .open_tree("planned")?
