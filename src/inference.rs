@@ -41,7 +41,7 @@ pub fn load_trained(store: &Store, run: &RunRecord, device: &Device) -> Result<T
     let mut classifier = match run.artifacts.get(FROZEN_LAYERS) {
         Some(frozen) => {
             let first = phase_spec(&pipeline.spec, 0).with_context(damaged)?;
-            with_recorded_frozen_layers(&spec, &first, run, &store.artifact_path(frozen), device)?
+            with_recorded_frozen_layers(&spec, &first, run, &store.artifact_file(frozen)?, device)?
         }
         // Runs recorded before the frozen layers were kept: they come from the weights file
         // again, which for `weights = "none"` means a fresh random draw.
@@ -55,7 +55,7 @@ pub fn load_trained(store: &Store, run: &RunRecord, device: &Device) -> Result<T
             build_classifier(&spec, &run.classes, device)?
         }
     };
-    let checkpoint = store.artifact_path(artifact);
+    let checkpoint = store.artifact_file(artifact)?;
     classifier.trainable = classifier
         .trainable
         .try_load_file(&checkpoint)

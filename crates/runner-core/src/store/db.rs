@@ -46,6 +46,24 @@ impl Store {
         self.root.join(&artifact.path)
     }
 
+    /// An artifact's file, to be read: only a file under the store's `checkpoints/`, since
+    /// a record read back from the store is not trusted to name one elsewhere (an absolute
+    /// path or `..` would have `predict` load any file on the machine).
+    pub fn artifact_file(&self, artifact: &super::Artifact) -> Result<PathBuf> {
+        let path = Path::new(&artifact.path);
+        let mut components = path.components();
+        let inside = components.next()
+            == Some(std::path::Component::Normal("checkpoints".as_ref()))
+            && components.all(|part| matches!(part, std::path::Component::Normal(_)));
+        if !inside {
+            bail_input!(
+                "the store's record names the artifact `{}`, which is not a file under its `checkpoints` folder: the record is damaged",
+                artifact.path
+            );
+        }
+        Ok(self.root.join(path))
+    }
+
     /// `path` relative to the store root, for recording an artifact.
     pub fn relative_path(&self, path: &Path) -> String {
         path.strip_prefix(&self.root)
@@ -447,6 +465,34 @@ pub(super) fn parse<T: serde::de::DeserializeOwned>(key: &[u8], value: &[u8]) ->
 mod tests {
     use super::*;
     use crate::report::compare::tests::run;
+
+    #[test]
+    fn artifacts_are_read_only_from_the_checkpoints_folder() {
+        let store = Store::new(Path::new("/store"));
+        let artifact = |path: &str| super::super::Artifact {
+            path: path.into(),
+            bytes: 0,
+            phase: None,
+        };
+        assert_eq!(
+            store
+                .artifact_file(&artifact(
+                    "checkpoints/20261128-183012-456k3mx7q2p/best.bpk"
+                ))
+                .unwrap(),
+            Path::new("/store/checkpoints/20261128-183012-456k3mx7q2p/best.bpk")
+        );
+        for hostile in [
+            "/etc/passwd",
+            "checkpoints/../../etc/passwd",
+            "../outside.bpk",
+            "db/conf",
+            "",
+        ] {
+            let error = store.artifact_file(&artifact(hostile)).unwrap_err();
+            assert!(crate::error::is_input_error(&error), "{hostile}");
+        }
+    }
 
     #[test]
     fn a_snapshot_left_unfinished_by_a_killed_process_does_not_lock_the_store_out() {
