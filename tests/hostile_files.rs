@@ -301,11 +301,11 @@ fn a_limit_of_zero_is_out_of_range() {
     let message = stderr(&output);
     assert_eq!(output.status.code(), Some(2), "{message}");
     assert!(
-        message.contains("`data.max_image_pixels` must be at least 1"),
+        message.contains("`data.max_image_pixels` = 0 is out of range: it must be at least 1"),
         "{message}"
     );
     assert!(
-        message.contains("`data.max_image_bytes` must be at least 1"),
+        message.contains("`data.max_image_bytes` = 0 is out of range: it must be at least 1"),
         "{message}"
     );
 }

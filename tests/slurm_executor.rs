@@ -144,7 +144,8 @@ fn a_sweep_runs_as_an_array_job_and_a_cancelled_one_finishes_on_a_rerun() {
     let output = cluster.run(&on_slurm, &["run", &experiment, "--executor", "slurm"]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(
-        stdout(&output).contains("4 trial(s) finished (0 trained before, not again), 0 failed"),
+        stdout(&output)
+            .contains("4 trial(s) finished (0 trained before, not again), 0 interrupted, 0 failed"),
         "{}",
         stdout(&output)
     );
@@ -201,7 +202,7 @@ fn a_sweep_runs_as_an_array_job_and_a_cancelled_one_finishes_on_a_rerun() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(
         stdout(&output).contains(&format!(
-            "4 trial(s) finished ({done_before} trained before, not again), 0 failed"
+            "4 trial(s) finished ({done_before} trained before, not again), 0 interrupted, 0 failed"
         )),
         "{}",
         stdout(&output)

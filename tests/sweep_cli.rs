@@ -31,7 +31,8 @@ fn an_experiment_sweep_runs_every_trial_and_survives_a_failing_one() {
         stderr(&output)
     );
     assert!(
-        stdout(&output).contains("2 trial(s) finished (0 trained before, not again), 1 failed"),
+        stdout(&output)
+            .contains("2 trial(s) finished (0 trained before, not again), 0 interrupted, 1 failed"),
         "{}",
         stdout(&output)
     );

@@ -217,7 +217,9 @@ fn jobs_train_trials_in_workers_with_the_same_results_and_survive_a_failure() {
         let output = runner(store, &["run", experiment, "--jobs", jobs]);
         assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
         assert!(
-            stdout(&output).contains("2 trial(s) finished (0 trained before, not again), 1 failed"),
+            stdout(&output).contains(
+                "2 trial(s) finished (0 trained before, not again), 0 interrupted, 1 failed"
+            ),
             "{}",
             stdout(&output)
         );
