@@ -163,7 +163,8 @@ pub enum PredictionWriter<W: Write> {
     /// `image<TAB>class<TAB>probability`.
     Table(W),
     /// A header (`image,class,probability,p_CLASS...`), then a row per image.
-    Csv(csv::Writer<W>),
+    // Boxed: the writer carries its buffer inline, many times the other variants' size.
+    Csv(Box<csv::Writer<W>>),
     /// JSON Lines: one object per image.
     JsonLines(W),
 }
@@ -178,7 +179,7 @@ impl<W: Write> PredictionWriter<W> {
                 let mut header = vec!["image".to_string(), "class".into(), "probability".into()];
                 header.extend(classes.iter().map(|class| format!("p_{class}")));
                 csv.write_record(&header)?;
-                Self::Csv(csv)
+                Self::Csv(Box::new(csv))
             }
         })
     }
