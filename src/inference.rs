@@ -13,8 +13,9 @@ use serde_json::json;
 use crate::bail_input;
 use crate::exec::FROZEN_LAYERS;
 use crate::model::{Classifier, FrozenFeatures, TrainableModel, build_classifier};
-use crate::spec::{Activation, Pipeline, PipelineSpec, phase_spec};
+use crate::spec::{Pipeline, PipelineSpec, phase_spec};
 use crate::store::{RunRecord, Store};
+use crate::train::probability_rows;
 
 /// A recorded run's classifier with its trained weights.
 pub struct TrainedModel {
@@ -130,14 +131,7 @@ impl TrainedModel {
 
     fn probabilities_of(&self, images: Tensor<4>) -> Tensor<2> {
         let features = self.classifier.frozen.forward(images);
-        let logits = self.classifier.trainable.valid().forward_logits(features);
-        match self.classifier.output.activation {
-            Activation::Sigmoid => {
-                let positive = burn::tensor::activation::sigmoid(logits);
-                Tensor::cat(vec![positive.clone().neg().add_scalar(1.0), positive], 1)
-            }
-            _ => burn::tensor::activation::softmax(logits, 1),
-        }
+        probability_rows(self.classifier.trainable.valid().forward_logits(features))
     }
 
     /// The prediction for `image` from its row of class probabilities.

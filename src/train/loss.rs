@@ -58,16 +58,21 @@ pub fn predicted_classes(loss: Loss, logits: Tensor<2>) -> Vec<u32> {
         .collect()
 }
 
-/// Every class's probability, row by row (`[1 - p, p]` for one sigmoid unit), for ROC AUC.
-pub fn class_probabilities(logits: Tensor<2>) -> Vec<f32> {
+/// Every class's probability, a row per image: `[1 - p, p]` for one logit (a sigmoid
+/// unit, as the binary losses read it), the softmax of several.
+pub fn probability_rows(logits: Tensor<2>) -> Tensor<2> {
     let [_, columns] = logits.dims();
-    let probabilities = if columns == 1 {
+    if columns == 1 {
         let positive = burn::tensor::activation::sigmoid(logits);
         Tensor::cat(vec![positive.clone().neg().add_scalar(1.0), positive], 1)
     } else {
         burn::tensor::activation::softmax(logits, 1)
-    };
-    probabilities
+    }
+}
+
+/// [`probability_rows`] flattened, for ROC AUC.
+pub fn class_probabilities(logits: Tensor<2>) -> Vec<f32> {
+    probability_rows(logits)
         .flatten::<1>(0, 1)
         .into_data()
         .try_to_vec::<f32>()

@@ -13,7 +13,7 @@ pub use fit::{
     Coverage, EpochOutcome, EpochReport, FitOptions, FitStop, Phase, SplitInput, evaluate,
     fit_phase,
 };
-pub use loss::{class_probabilities, loss_from_logits, predicted_classes};
+pub use loss::{class_probabilities, loss_from_logits, predicted_classes, probability_rows};
 pub use metrics::RunningMetrics;
 pub use optim::build_optimizer;
 pub use runner_core::metrics::EpochMetrics;
