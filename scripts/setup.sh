@@ -136,7 +136,7 @@ provision_data() {
   log "  (train/{cats,dogs} and validation/{cats,dogs}, e.g. from the cats_and_dogs_filtered archive)"
 }
 
-# The build compiles src/data/native/jpeg_scaled.c against jpeglib.h and links libjpeg.
+# The build compiles crates/runner-image/src/native/jpeg_scaled.c against jpeglib.h and links libjpeg.
 provision_libjpeg() {
   if echo '#include <stdio.h>
 #include <jpeglib.h>

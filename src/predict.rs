@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use burn::prelude::*;
+use runner_image::decode_resized;
 
 use crate::bail_input;
-use crate::data::{decode_resized, map_in_parallel};
+use crate::data::map_in_parallel;
 use crate::inference::{Prediction, TrainedModel};
 use crate::progress::Activity;
 use runner_core::cli::PredictFormat;

@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
-use runner::data::decode_resized;
 use runner::spec::ImageLimits;
+use runner_image::decode_resized;
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -8,10 +8,10 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use super::decode::decoded_size;
 use super::parallel::map_in_parallel;
 use super::{Manifest, ScannedSplit};
 use crate::spec::ImageLimits;
+use runner_image::decoded_size;
 
 #[derive(Debug, Serialize)]
 pub struct DataReport {

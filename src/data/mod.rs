@@ -4,7 +4,6 @@
 mod augment;
 mod check;
 mod decode;
-mod jpeg;
 mod loader;
 mod manifest;
 mod parallel;
@@ -12,10 +11,7 @@ mod preview;
 mod scan;
 
 pub use check::{DataReport, check_data};
-pub use decode::{
-    DecodedSplit, SkippedFile, decode_resized, decode_resized_bytes, decode_split,
-    decoded_size_bytes,
-};
+pub use decode::{DecodedSplit, SkippedFile, decode_split};
 pub use loader::{
     Batch, BatchLoader, Preprocess, default_workers, evaluation_order, shuffled_order,
 };

@@ -5,9 +5,10 @@ use anyhow::Result;
 use image::{Rgb, RgbImage};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use runner_image::decode_resized;
 
+use super::ScannedSplit;
 use super::augment::sample_transform;
-use super::{ScannedSplit, decode_resized};
 use crate::spec::PipelineSpec;
 
 /// Pixels between cells of the grid.

@@ -6,8 +6,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use runner::data::{decode_resized_bytes, decoded_size_bytes};
-use runner::spec::ImageLimits;
+use runner_core::spec::ImageLimits;
+use runner_image::{decode_resized_bytes, decoded_size_bytes};
 
 fuzz_target!(|bytes: &[u8]| {
     // Lower than the defaults so that each input decodes in milliseconds; the checks are
