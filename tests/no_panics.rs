@@ -188,6 +188,36 @@ fn a_damaged_features_cache_file_is_computed_again() {
 }
 
 #[test]
+fn a_decoded_cache_file_whose_sizes_overflow_is_decoded_again() {
+    // Nothing frozen: training reads the decoded images.
+    let (dir, store, _) = trained(&tiny_pipeline(STEM_ONLY_BACKBONE, 1));
+    let cached: Vec<PathBuf> = std::fs::read_dir(store.join("cache/decoded"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert!(!cached.is_empty(), "the run caches its decoded images");
+    // 2^62 x 4 x 3 wraps to 0 in 64 bits: an empty payload would pass an unchecked product.
+    let header = br#"{"height":4611686018427387904,"width":4,"labels":[0],"skipped":[]}"#;
+    let mut damaged = b"RUNNER-DECODED-1\n".to_vec();
+    damaged.extend((header.len() as u64).to_le_bytes());
+    damaged.extend(header);
+    for file in &cached {
+        std::fs::write(file, &damaged).unwrap();
+    }
+    let output = runner(
+        &store,
+        &[
+            "run",
+            dir.path().join("p.toml").to_str().unwrap(),
+            "--retrain",
+        ],
+    );
+    let message = stderr(&output);
+    assert!(output.status.success(), "{message}");
+    assert!(message.contains("decoded 8 training images"), "{message}");
+}
+
+#[test]
 fn export_of_a_run_whose_record_names_a_phase_it_does_not_have() {
     let (dir, store_dir, id) = trained(&tiny_pipeline(STEM_ONLY_BACKBONE, 1));
     let store = Store::new(&store_dir);

@@ -75,8 +75,15 @@ impl Stages {
         }
         let path = self.decoded_file(key);
         let decoded = match files::read_cached::<DecodedHeader>(&path, DECODED_MAGIC) {
+            // The file is read back from disk: its sizes are checked against the pipeline's
+            // before any product of them is taken, so that none can overflow.
             Some((header, pixels))
-                if pixels.len() == header.labels.len() * header.height * header.width * 3 =>
+                if [header.height, header.width] == size.map(|side| side as usize)
+                    && header
+                        .labels
+                        .len()
+                        .checked_mul(header.height * header.width * 3)
+                        == Some(pixels.len()) =>
             {
                 tracing::info!("{split} images: decoded before (stage {})", short(key));
                 DecodedSplit {
