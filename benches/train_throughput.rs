@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use runner::model::build_classifier;
-use runner::spec::{FreezeRange, FreezeSpec, LayerRef, parse_pipeline};
+use runner::spec::{FreezeRange, FreezeSpec, LayerPlan, LayerRef, parse_pipeline};
 use runner::train::{build_optimizer, loss_from_logits};
 
 const WARMUP_STEPS: usize = 3;
@@ -64,7 +64,9 @@ fn main() {
         ),
     ] {
         spec.backbone.freeze = freeze;
-        let classifier = build_classifier(&spec, &classes, &device).expect("the model builds");
+        let layers = LayerPlan::of(&spec.backbone).expect("the layers resolve");
+        let classifier =
+            build_classifier(&spec, &layers, &classes, &device).expect("the model builds");
         let loss = spec.train.loss.options();
         let mut model = classifier.trainable.clone();
         let mut optimizer = build_optimizer(&spec.train.optimizer);

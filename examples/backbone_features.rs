@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
 use runner::model::{Network, build_backbone, channels_last};
-use runner::spec::{Arch, BackboneSpec, FreezeKeyword, FreezeSpec};
+use runner::spec::{Arch, BackboneSpec, FreezeKeyword, FreezeSpec, LayerPlan};
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -39,7 +39,7 @@ fn main() -> Result<()> {
         freeze: FreezeSpec::Keyword(FreezeKeyword::All),
         batchnorm: Default::default(),
     };
-    let backbone = build_backbone(&spec, &device)?;
+    let backbone = build_backbone(&spec, &LayerPlan::of(&spec)?, &device)?;
 
     let bytes = std::fs::read(images).with_context(|| format!("reading {images}"))?;
     let pixels: Vec<f32> = bytes

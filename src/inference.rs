@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::bail_input;
 use crate::exec::FROZEN_LAYERS;
 use crate::model::{Classifier, FrozenFeatures, TrainableModel, build_classifier};
-use crate::spec::{Pipeline, PipelineSpec, phase_spec};
+use crate::spec::{LayerPlan, Pipeline, PipelineSpec, phase_spec};
 use crate::store::{RunRecord, Store};
 use crate::train::probability_rows;
 
@@ -53,7 +53,7 @@ pub fn load_trained(store: &Store, run: &RunRecord, device: &Device) -> Result<T
                     run.id
                 );
             }
-            build_classifier(&spec, &run.classes, device)?
+            build_classifier(&spec, &LayerPlan::of(&spec.backbone)?, &run.classes, device)?
         }
     };
     let checkpoint = store.artifact_file(artifact)?;
@@ -82,7 +82,7 @@ fn with_recorded_frozen_layers(
     let skeleton = |spec: &PipelineSpec| {
         let mut spec = spec.clone();
         spec.backbone.weights = PathBuf::from("none");
-        build_classifier(&spec, &run.classes, device)
+        build_classifier(&spec, &LayerPlan::of(&spec.backbone)?, &run.classes, device)
     };
     let mut classifier = skeleton(spec)?;
     let first_frozen = if spec == first {

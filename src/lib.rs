@@ -20,4 +20,4 @@ pub mod summary;
 pub mod torch_cli;
 pub mod train;
 
-pub use runner_core::{bail_input, cli, error, metrics, report, spec, store};
+pub use runner_core::{arch, bail_input, cli, error, metrics, report, spec, store};

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::model::head::HeadLayer;
 use crate::model::{Head, build_backbone};
-use crate::spec::{Arch, PipelineSpec, phase_spec};
+use crate::spec::{Arch, LayerPlan, PipelineSpec, phase_spec};
 
 #[derive(Debug, Serialize)]
 pub struct ModelSummary {
@@ -114,7 +114,7 @@ impl ModuleVisitor for Counter {
 pub fn summarize(spec: &PipelineSpec, device: &Device) -> Result<ModelSummary> {
     let mut spec = phase_spec(spec, 0)?;
     spec.backbone.weights = "none".into();
-    let backbone = build_backbone(&spec.backbone, device)?;
+    let backbone = build_backbone(&spec.backbone, &LayerPlan::of(&spec.backbone)?, device)?;
     let counting = Counting::of(spec.backbone.arch);
     let [height, width] = spec.data.image_size.map(|side| side as usize);
     let mut x = Tensor::<4>::zeros([1, 3, height, width], device);

@@ -5,8 +5,9 @@ mod common;
 
 use burn::prelude::*;
 use common::*;
+use runner::arch::efficientnet_lite;
 use runner::model::efficientnet_lite::EfficientNetLite;
-use runner::spec::{Arch, efficientnet_lite};
+use runner::spec::Arch;
 
 /// The values in the state dict of `EfficientNet.from_name(name)` in efficientnet-lite-pytorch
 /// 0.1.0, ImageNet classifier and BatchNorm statistics included (Burn counts those as

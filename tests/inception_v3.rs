@@ -38,7 +38,9 @@ fn a_pipeline_cuts_inception_v3_at_mixed7_and_freezes_it() {
     let text = common::tiny_pipeline(backbone, 1).replace("[32, 32]", "[75, 75]");
     let pipeline = runner::spec::parse_pipeline(Path::new("p.toml"), text).unwrap();
     let classes = ["blue".to_string(), "red".to_string()];
-    let classifier = build_classifier(&pipeline.spec, &classes, &runner::device::cpu()).unwrap();
+    let spec = &pipeline.spec;
+    let layers = runner::spec::LayerPlan::of(&spec.backbone).unwrap();
+    let classifier = build_classifier(spec, &layers, &classes, &runner::device::cpu()).unwrap();
     assert_eq!(classifier.layer_names.len(), 15);
     assert_eq!(classifier.layer_names[14], "mixed7");
     assert_eq!(classifier.frozen_prefix, 15);

@@ -4,9 +4,11 @@
 mod common;
 
 use burn::prelude::*;
-use runner::model::efficientnet_lite::{EfficientNetLite, PREPROCESS, TORCH_KEY_REMAPPING};
+use runner::arch::EFFICIENTNET_LITE_PREPROCESS as PREPROCESS;
+use runner::arch::efficientnet_lite;
+use runner::model::efficientnet_lite::{EfficientNetLite, TORCH_KEY_REMAPPING};
 use runner::model::{WeightsUse, load_pytorch};
-use runner::spec::{Arch, efficientnet_lite};
+use runner::spec::Arch;
 
 fn pretrained() -> EfficientNetLite {
     let file = common::repo_root().join("weights/efficientnet-lite0-57934424.pth");

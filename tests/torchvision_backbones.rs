@@ -267,7 +267,9 @@ fn a_pipeline_fine_tunes_the_last_resnet_stage_on_frozen_features() {
     let text = common::tiny_pipeline(&backbone, 1);
     let pipeline = runner::spec::parse_pipeline(Path::new("p.toml"), text).unwrap();
     let classes = ["blue".to_string(), "red".to_string()];
-    let classifier = build_classifier(&pipeline.spec, &classes, &runner::device::cpu()).unwrap();
+    let spec = &pipeline.spec;
+    let layers = runner::spec::LayerPlan::of(&spec.backbone).unwrap();
+    let classifier = build_classifier(spec, &layers, &classes, &runner::device::cpu()).unwrap();
     assert_eq!(classifier.layer_names.len(), 9);
     assert_eq!(classifier.layer_names[7], "layer4.0");
     // stem .. layer3.1 run frozen, BatchNorm folded; layer4's two blocks train.

@@ -11,16 +11,11 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
+pub use crate::arch::Preprocess;
+
 use super::DecodedSplit;
 use super::augment::{Transform, sample_transform};
 use crate::spec::{AugmentSpec, FillMode, Seeds};
-
-/// How a backbone wants its input: `value = byte * scale + offset`, per channel.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Preprocess {
-    pub scale: [f32; 3],
-    pub offset: [f32; 3],
-}
 
 /// One batch, ready to become a tensor.
 #[derive(Debug)]

@@ -44,7 +44,7 @@ fn split_input(
     let files = &trial.files[split];
     let feature_bytes = classifier.frozen_output_shape.iter().product::<usize>() * 4;
     // Validation and test images are never augmented: their features can always be reused.
-    let cacheable = phase.has_frozen_prefix
+    let cacheable = phase.has_frozen_prefix()
         && (split > 0 || phase.feature_cache_problem.is_none())
         && files.files.len() * feature_bytes <= FEATURE_CACHE_BUDGET_BYTES;
     let decoded_key = &trial.keys.decoded[split];

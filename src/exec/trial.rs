@@ -90,7 +90,8 @@ pub fn run_trial(
             if state.phase_done || state.stopped.is_some() {
                 // The snapshot's phase had ended: its weights go into the next phase.
                 let phase = &trial.phases[state.phase];
-                let classifier = build_classifier(&phase.spec, classes, &options.device)?;
+                let classifier =
+                    build_classifier(&phase.spec, &phase.layers, classes, &options.device)?;
                 let model = load_model(classifier.trainable, &snapshot.model)?;
                 carried = Some((model, classifier.frozen_prefix));
                 first_phase = state.phase + 1;
@@ -108,7 +109,8 @@ pub fn run_trial(
     for phase_index in first_phase..trial.phases.len() {
         let phase = &trial.phases[phase_index];
         options.device.seed(spec.pipeline.seeds().weight_init);
-        let mut classifier = build_classifier(&phase.spec, classes, &options.device)?;
+        let mut classifier =
+            build_classifier(&phase.spec, &phase.layers, classes, &options.device)?;
         if let Some((previous, previous_prefix)) = carried.take() {
             classifier.carry_over(previous, previous_prefix);
         }

@@ -181,6 +181,7 @@ pub(super) fn prepare_shared_stages(
         options.device.seed(spec.pipeline.seeds().weight_init);
         let classifier = build_classifier(
             &trial.phases[0].spec,
+            &trial.phases[0].layers,
             &trial.files[0].classes,
             &options.device,
         )?;

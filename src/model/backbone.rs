@@ -5,9 +5,9 @@ use anyhow::Result;
 use burn::prelude::*;
 
 use super::layers::BackboneLayer;
-use super::network::{Network, preprocess};
+use super::network::Network;
 use crate::data::Preprocess;
-use crate::spec::{Arch, BackboneSpec, resolve_layers};
+use crate::spec::{Arch, BackboneSpec, LayerPlan};
 
 pub struct Backbone {
     pub arch: Arch,
@@ -18,26 +18,29 @@ pub struct Backbone {
     pub preprocess: Preprocess,
 }
 
-/// Builds the architecture, loads its weights, cuts it and resolves the freeze spec.
-pub fn build_backbone(spec: &BackboneSpec, device: &Device) -> Result<Backbone> {
-    let mut layers = Network::load(spec.arch, spec.weights_file(), device)?.into_named_layers();
-    debug_assert!(
-        layers
-            .iter()
-            .map(|(name, _)| name)
-            .eq(spec.arch.layer_names().iter()),
-        "the network's layers are the names runner-core checks cuts and freezes against"
+/// Builds the architecture, loads its weights, and cuts it and flags its frozen layers as
+/// `plan` (the plan of `spec`) says.
+pub fn build_backbone(spec: &BackboneSpec, plan: &LayerPlan, device: &Device) -> Result<Backbone> {
+    let layers = Network::load(spec.arch, spec.weights_file(), device)?.into_layers();
+    let names = spec.arch.layer_names();
+    // The architecture's facts name the layers that cuts and freezes resolve against; a
+    // network built otherwise is a bug, which must not cut at the wrong place.
+    anyhow::ensure!(
+        layers.len() == names.len(),
+        "{}'s network has {} layers but {} layer names (a bug in runner)",
+        spec.arch.name(),
+        layers.len(),
+        names.len()
     );
-    let plan = resolve_layers(spec).map_err(|problems| {
-        let messages: Vec<String> = problems.into_iter().map(|(_, message)| message).collect();
-        crate::error::input_error(messages.join("\n"))
-    })?;
-    layers.truncate(plan.cut + 1);
-    let frozen = plan.frozen;
+    let layers = names
+        .into_iter()
+        .zip(layers)
+        .take(plan.names.len())
+        .collect();
     Ok(Backbone {
         arch: spec.arch,
         layers,
-        frozen,
-        preprocess: preprocess(spec.arch),
+        frozen: plan.frozen.clone(),
+        preprocess: spec.arch.preprocess(),
     })
 }

@@ -11,7 +11,7 @@ use super::head::{Head, HeadOutput};
 use super::layers::BackboneLayer;
 use super::layout::channels_last;
 use crate::data::Preprocess;
-use crate::spec::{BatchNormMode, PipelineSpec, head_fits_loss};
+use crate::spec::{LayerPlan, PipelineSpec, head_fits_loss};
 
 /// The backbone layers before the first trainable one, ready for inference.
 #[derive(Module, Debug)]
@@ -115,17 +115,15 @@ pub struct Classifier {
 /// The trainable part lives on `device.autodiff()`, the frozen prefix on `device`.
 pub fn build_classifier(
     spec: &PipelineSpec,
+    layers: &LayerPlan,
     classes: &[String],
     device: &Device,
 ) -> Result<Classifier> {
     let train_device = device.clone().autodiff();
-    let backbone = build_backbone(&spec.backbone, &train_device)?;
-    // With BatchNorm in training mode no frozen layer can run as folded inference: they all
-    // go into the trainable part, frozen there.
-    let frozen_prefix = match spec.backbone.batchnorm {
-        BatchNormMode::Inference => backbone.frozen.iter().take_while(|frozen| **frozen).count(),
-        BatchNormMode::Train => 0,
-    };
+    let backbone = build_backbone(&spec.backbone, layers, &train_device)?;
+    // The plan's frozen prefix runs as folded inference; with BatchNorm in training mode it
+    // is empty, and the frozen layers go into the trainable part, frozen there.
+    let frozen_prefix = layers.frozen_prefix;
     let layer_names = backbone
         .layers
         .iter()

@@ -1,7 +1,7 @@
 //! EfficientNet-Lite0 .. Lite4 as published in the `efficientnet-lite-pytorch` package: MBConv
 //! blocks without squeeze-and-excitation, ReLU6, TensorFlow "SAME" padding, BatchNorm eps
 //! 1e-3, input `(x - 127) / 128`. The variants' shapes are in
-//! [`runner_core::spec::efficientnet_lite`].
+//! [`runner_core::arch::efficientnet_lite`].
 
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
@@ -9,15 +9,9 @@ use burn::prelude::*;
 use super::conv_bn::{Activation, ConvBn, ConvBnShape, Framework};
 use super::layers::{BackboneLayer, global_average_pool};
 use super::mbconv::MbConv;
-use crate::data::Preprocess;
-use crate::spec::efficientnet_lite::{HEAD_CHANNELS, LiteScaling, STEM_CHANNELS, blocks};
+use crate::arch::efficientnet_lite::{HEAD_CHANNELS, LiteScaling, STEM_CHANNELS, blocks};
 
 pub const IMAGENET_CLASSES: usize = 1000;
-
-pub const PREPROCESS: Preprocess = Preprocess {
-    scale: [1.0 / 128.0; 3],
-    offset: [-127.0 / 128.0; 3],
-};
 
 /// The whole network with its ImageNet classifier, laid out so that the package's state
 /// dict maps onto it by [`TORCH_KEY_REMAPPING`].
@@ -98,15 +92,12 @@ impl EfficientNetLite {
         }
     }
 
-    /// The feature layers in order with their names (`stem`, `block0` .. `blockN`,
-    /// `head_conv`), dropping the classifier.
-    pub fn into_named_layers(self) -> Vec<(String, BackboneLayer)> {
-        let mut layers = vec![("stem".to_string(), BackboneLayer::ConvBn(self.stem))];
-        for (index, block) in self.blocks.into_iter().enumerate() {
-            layers.push((format!("block{index}"), BackboneLayer::MbConv(block)));
-        }
-        layers.push(("head_conv".to_string(), BackboneLayer::ConvBn(self.head)));
-        layers
+    /// The stem, the blocks and the head convolution in order, dropping the classifier.
+    pub fn into_layers(self) -> Vec<BackboneLayer> {
+        std::iter::once(BackboneLayer::ConvBn(self.stem))
+            .chain(self.blocks.into_iter().map(BackboneLayer::MbConv))
+            .chain(std::iter::once(BackboneLayer::ConvBn(self.head)))
+            .collect()
     }
 
     /// ImageNet logits, for checking that pretrained weights loaded correctly.

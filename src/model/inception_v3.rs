@@ -17,12 +17,7 @@ use burn::prelude::*;
 
 use super::conv_bn::fold_into_conv;
 use super::layers::{BackboneLayer, imagenet_logits};
-use crate::data::Preprocess;
 
-pub const PREPROCESS: Preprocess = Preprocess {
-    scale: [1.0 / 127.5; 3],
-    offset: [-1.0; 3],
-};
 pub const IMAGENET_CLASSES: usize = 1000;
 const FEATURES: usize = 2048;
 
@@ -405,7 +400,7 @@ impl InceptionE {
     }
 }
 
-/// One block of the backbone: what [`InceptionV3::into_named_layers`] cuts the network into.
+/// One block of the backbone: what [`InceptionV3::into_layers`] cuts the network into.
 // A backbone holds 18 of these: boxing the larger variants would buy nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
@@ -545,9 +540,8 @@ impl InceptionV3 {
         convs
     }
 
-    /// The blocks in order with the names of [`crate::spec::Arch::layer_names`] (Keras'
-    /// names of their outputs), dropping the classifier.
-    pub fn into_named_layers(self) -> Vec<(String, BackboneLayer)> {
+    /// The stem's layers and the mixed blocks in order, dropping the classifier.
+    pub fn into_layers(self) -> Vec<BackboneLayer> {
         use InceptionLayer::{A, B, C, Conv, D, E, MaxPool};
         let stem = [
             Conv(self.conv2d_1a_3x3),
@@ -571,11 +565,9 @@ impl InceptionV3 {
             E(self.mixed_7b),
             E(self.mixed_7c),
         ];
-        crate::spec::Arch::InceptionV3
-            .layer_names()
-            .into_iter()
-            .zip(stem.into_iter().chain(mixed))
-            .map(|(name, layer)| (name, BackboneLayer::Inception(layer)))
+        stem.into_iter()
+            .chain(mixed)
+            .map(BackboneLayer::Inception)
             .collect()
     }
 
@@ -583,8 +575,7 @@ impl InceptionV3 {
     /// correctly.
     pub fn forward_classifier(self, images: Tensor<4>) -> Tensor<2> {
         let fc = self.fc.clone();
-        let layers = self.into_named_layers();
-        imagenet_logits(layers.iter().map(|(_, layer)| layer), &fc, images)
+        imagenet_logits(&self.into_layers(), &fc, images)
     }
 }
 
@@ -619,10 +610,11 @@ mod tests {
 
     fn shapes(side: usize, convention: Convention) -> Vec<(String, [usize; 3])> {
         let device = crate::device::cpu();
-        let layers = InceptionV3::new(convention, &device).into_named_layers();
+        let layers = InceptionV3::new(convention, &device).into_layers();
+        let names = crate::spec::Arch::InceptionV3.layer_names();
         let mut x = Tensor::<4>::zeros([1, 3, side, side], &device);
         let mut shapes = Vec::new();
-        for (name, layer) in &layers {
+        for (name, layer) in names.iter().zip(&layers) {
             x = layer.forward(x);
             let [_, channels, height, width] = x.dims();
             shapes.push((name.clone(), [channels, height, width]));
@@ -662,9 +654,8 @@ mod tests {
         for (convention, counts_padding) in
             [(Convention::Keras, false), (Convention::Torchvision, true)]
         {
-            let layers = InceptionV3::new(convention, &device).into_named_layers();
-            let (name, mixed0) = layers.into_iter().nth(7).unwrap();
-            assert_eq!(name, "mixed0");
+            let layers = InceptionV3::new(convention, &device).into_layers();
+            let mixed0 = layers.into_iter().nth(7).unwrap();
             let BackboneLayer::Inception(InceptionLayer::A(block)) =
                 mixed0.valid().fold_batchnorm()
             else {

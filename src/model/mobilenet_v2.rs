@@ -12,21 +12,11 @@ use burn::prelude::*;
 use super::conv_bn::{Activation, ConvBn, ConvBnShape, Framework};
 use super::layers::{BackboneLayer, imagenet_logits};
 use super::mbconv::MbConv;
+use crate::arch::torchvision::MOBILENET_V2_STAGES;
 
 pub const IMAGENET_CLASSES: usize = 1000;
 const STEM_CHANNELS: usize = 32;
 const LAST_CHANNELS: usize = 1280;
-/// `(expansion, output channels, repeats, stride)` per stage: torchvision's
-/// `inverted_residual_setting`.
-const STAGES: [(usize, usize, usize, usize); 7] = [
-    (1, 16, 1, 1),
-    (6, 24, 2, 2),
-    (6, 32, 3, 2),
-    (6, 64, 4, 2),
-    (6, 96, 3, 1),
-    (6, 160, 3, 2),
-    (6, 320, 1, 1),
-];
 
 /// Regexes from torchvision's state-dict keys to this module's paths, applied in order.
 /// `features.1` has no expansion, so its first convolution is the depthwise one; its rules
@@ -88,7 +78,7 @@ impl MobileNetV2 {
             device,
         ))];
         let mut input = STEM_CHANNELS;
-        for (expansion, output, repeats, stride) in STAGES {
+        for (expansion, output, repeats, stride) in MOBILENET_V2_STAGES {
             for repeat in 0..repeats {
                 let stride = if repeat == 0 { stride } else { 1 };
                 features.push(BackboneLayer::MbConv(MbConv::new(
@@ -115,12 +105,8 @@ impl MobileNetV2 {
     }
 
     /// `features.0` .. `features.18`, dropping the classifier.
-    pub fn into_named_layers(self) -> Vec<(String, BackboneLayer)> {
+    pub fn into_layers(self) -> Vec<BackboneLayer> {
         self.features
-            .into_iter()
-            .enumerate()
-            .map(|(index, layer)| (format!("features.{index}"), layer))
-            .collect()
     }
 
     /// ImageNet logits (before the softmax; the classifier's dropout is off in inference),
@@ -133,7 +119,6 @@ impl MobileNetV2 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::Arch;
 
     /// Each feature's output for a 64x64 image, from torchvision 0.24's `mobilenet_v2`.
     const SHAPES_64: [[usize; 3]; 19] = [
@@ -159,15 +144,13 @@ mod tests {
     ];
 
     #[test]
-    fn feature_shapes_and_names_match_torchvision() {
+    fn feature_shapes_match_torchvision() {
         let device = crate::device::cpu();
-        let layers = MobileNetV2::new(&device).into_named_layers();
-        let names: Vec<String> = layers.iter().map(|(name, _)| name.clone()).collect();
-        assert_eq!(names, Arch::MobilenetV2.layer_names());
         let mut x = Tensor::<4>::zeros([1, 3, 64, 64], &device);
-        let shapes: Vec<[usize; 3]> = layers
+        let shapes: Vec<[usize; 3]> = MobileNetV2::new(&device)
+            .into_layers()
             .iter()
-            .map(|(_, layer)| {
+            .map(|layer| {
                 x = layer.forward(x.clone());
                 let [_, channels, height, width] = x.dims();
                 [channels, height, width]

@@ -6,7 +6,6 @@ mod classifier;
 mod conv_bn;
 pub mod efficientnet_lite;
 pub mod head;
-mod imagenet;
 pub mod inception_v3;
 pub mod inception_v3_weights;
 pub mod keras_h5;

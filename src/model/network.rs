@@ -7,16 +7,14 @@ use anyhow::Result;
 use burn::prelude::*;
 
 use super::efficientnet_lite::{self, EfficientNetLite};
-use super::imagenet;
-use super::inception_v3::{self, InceptionV3};
+use super::inception_v3::InceptionV3;
 use super::inception_v3_weights;
 use super::layers::BackboneLayer;
 use super::mobilenet_v2::{self, MobileNetV2};
 use super::resnet::{self, ResNet};
 use super::weights::{WeightsUse, load_pytorch};
-use crate::data::Preprocess;
+use crate::arch::efficientnet_lite::scaling as lite_scaling;
 use crate::spec::Arch;
-use crate::spec::efficientnet_lite::scaling as lite_scaling;
 
 /// A network of any architecture.
 // Built once per backbone and taken apart at once: boxing the larger variants would buy nothing.
@@ -94,13 +92,13 @@ impl Network {
         })
     }
 
-    /// The feature layers in order with their names, dropping the classifier.
-    pub fn into_named_layers(self) -> Vec<(String, BackboneLayer)> {
+    /// The feature layers in order, dropping the classifier.
+    pub fn into_layers(self) -> Vec<BackboneLayer> {
         match self {
-            Network::EfficientnetLite(network) => network.into_named_layers(),
-            Network::InceptionV3(network) => network.into_named_layers(),
-            Network::ResNet(network) => network.into_named_layers(),
-            Network::MobileNetV2(network) => network.into_named_layers(),
+            Network::EfficientnetLite(network) => network.into_layers(),
+            Network::InceptionV3(network) => network.into_layers(),
+            Network::ResNet(network) => network.into_layers(),
+            Network::MobileNetV2(network) => network.into_layers(),
         }
     }
 
@@ -113,19 +111,6 @@ impl Network {
             Network::ResNet(network) => network.forward_classifier(images),
             Network::MobileNetV2(network) => network.forward_classifier(images),
         }
-    }
-}
-
-/// The input the architecture's weights were trained on, from 0..255 pixels.
-pub fn preprocess(arch: Arch) -> Preprocess {
-    match arch {
-        Arch::EfficientnetLite0
-        | Arch::EfficientnetLite1
-        | Arch::EfficientnetLite2
-        | Arch::EfficientnetLite3
-        | Arch::EfficientnetLite4 => efficientnet_lite::PREPROCESS,
-        Arch::InceptionV3 => inception_v3::PREPROCESS,
-        Arch::Resnet18 | Arch::Resnet50 | Arch::MobilenetV2 => imagenet::PREPROCESS,
     }
 }
 

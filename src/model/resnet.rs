@@ -15,6 +15,7 @@ use burn::tensor::activation::relu;
 
 use super::conv_bn::{Activation, ConvBn, ConvBnShape, Framework};
 use super::layers::{BackboneLayer, imagenet_logits};
+use crate::arch::torchvision::{RESNET18_STAGES, RESNET50_STAGES};
 
 pub const IMAGENET_CLASSES: usize = 1000;
 /// Output channels of the stem and the width of each stage's first convolution.
@@ -179,12 +180,12 @@ pub struct ResNet {
 impl ResNet {
     /// ResNet-18 with freshly initialized weights.
     pub fn resnet18(device: &Device) -> Self {
-        Self::new(Block::Basic, [2, 2, 2, 2], device)
+        Self::new(Block::Basic, RESNET18_STAGES, device)
     }
 
     /// ResNet-50 with freshly initialized weights.
     pub fn resnet50(device: &Device) -> Self {
-        Self::new(Block::Bottleneck, [3, 4, 6, 3], device)
+        Self::new(Block::Bottleneck, RESNET50_STAGES, device)
     }
 
     fn new(block: Block, blocks: [usize; 4], device: &Device) -> Self {
@@ -212,28 +213,22 @@ impl ResNet {
         }
     }
 
-    /// The stem and every residual block in order, named as [`crate::spec::Arch::layer_names`]
-    /// names them (`stem`, `layer1.0`, ...), dropping the classifier.
-    pub fn into_named_layers(self) -> Vec<(String, BackboneLayer)> {
-        let mut layers = vec![("stem".to_string(), BackboneLayer::ResNetStem(self.stem))];
-        for (stage, blocks) in [self.layer1, self.layer2, self.layer3, self.layer4]
+    /// The stem and every residual block in order, dropping the classifier.
+    pub fn into_layers(self) -> Vec<BackboneLayer> {
+        let blocks = [self.layer1, self.layer2, self.layer3, self.layer4]
             .into_iter()
-            .enumerate()
-        {
-            for (index, block) in blocks.into_iter().enumerate() {
-                let name = format!("layer{}.{index}", stage + 1);
-                layers.push((name, BackboneLayer::Residual(block)));
-            }
-        }
-        layers
+            .flatten()
+            .map(BackboneLayer::Residual);
+        std::iter::once(BackboneLayer::ResNetStem(self.stem))
+            .chain(blocks)
+            .collect()
     }
 
     /// ImageNet logits (before the softmax), for checking that pretrained weights loaded
     /// correctly.
     pub fn forward_classifier(self, images: Tensor<4>) -> Tensor<2> {
         let fc = self.fc.clone();
-        let layers = self.into_named_layers();
-        imagenet_logits(layers.iter().map(|(_, layer)| layer), &fc, images)
+        imagenet_logits(&self.into_layers(), &fc, images)
     }
 }
 
@@ -243,7 +238,6 @@ mod tests {
     use burn::tensor::Distribution;
 
     use super::*;
-    use crate::spec::Arch;
 
     /// Each layer's output for a 64x64 image, from torchvision 0.24's `resnet18`/`resnet50`.
     const RESNET18_SHAPES_64: [[usize; 3]; 9] = [
@@ -277,14 +271,12 @@ mod tests {
         [2048, 2, 2],
     ];
 
-    fn shapes(network: ResNet, arch: Arch, side: usize) -> Vec<[usize; 3]> {
-        let layers = network.into_named_layers();
-        let names: Vec<String> = layers.iter().map(|(name, _)| name.clone()).collect();
-        assert_eq!(names, arch.layer_names());
+    fn shapes(network: ResNet, side: usize) -> Vec<[usize; 3]> {
         let mut x = Tensor::<4>::zeros([1, 3, side, side], &crate::device::cpu());
-        layers
+        network
+            .into_layers()
             .iter()
-            .map(|(_, layer)| {
+            .map(|layer| {
                 x = layer.forward(x.clone());
                 let [_, channels, height, width] = x.dims();
                 [channels, height, width]
@@ -293,18 +285,18 @@ mod tests {
     }
 
     #[test]
-    fn layer_shapes_and_names_match_torchvision() {
+    fn layer_shapes_match_torchvision() {
         let device = crate::device::cpu();
-        let resnet18 = shapes(ResNet::resnet18(&device), Arch::Resnet18, 64);
+        let resnet18 = shapes(ResNet::resnet18(&device), 64);
         assert_eq!(resnet18, RESNET18_SHAPES_64);
-        let resnet50 = shapes(ResNet::resnet50(&device), Arch::Resnet50, 64);
+        let resnet50 = shapes(ResNet::resnet50(&device), 64);
         assert_eq!(resnet50, RESNET50_SHAPES_64);
     }
 
     #[test]
     fn runs_down_to_one_pixel() {
         let device = crate::device::cpu();
-        let shapes = shapes(ResNet::resnet18(&device), Arch::Resnet18, 1);
+        let shapes = shapes(ResNet::resnet18(&device), 1);
         assert_eq!(shapes[8], [512, 1, 1]);
     }
 

@@ -17,12 +17,12 @@ use crate::error::input_error;
 use crate::model::Network;
 use crate::spec::sweep::{Trial, expand, trial_spec};
 use crate::spec::{
-    Arch, Pipeline, PipelineSpec, effective_phases, load_pipeline, load_pipeline_to_inspect,
-    phase_name, phase_spec, pipeline_from_spec,
+    Arch, LayerPlan, Pipeline, PipelineSpec, effective_phases, load_pipeline,
+    load_pipeline_to_inspect, phase_name, phase_spec, pipeline_from_spec,
 };
 use crate::store::{RunRecord, Store};
 pub use report::{PlanReport, plan_report};
-use runner_core::plan::{InputHashes, StageKeys, feature_cache_problem, frozen_prefix, stage_keys};
+use runner_core::plan::{InputHashes, StageKeys, feature_cache_problem, stage_keys};
 
 /// The splits a trial can have, in the order every per-split list keeps: training,
 /// validation, and test when the pipeline declares one.
@@ -61,12 +61,20 @@ pub struct PlannedPhase {
     pub name: String,
     /// The pipeline with this phase's freeze spec, optimizer and epochs.
     pub spec: PipelineSpec,
+    /// Where this phase's backbone is cut and what is frozen: what its features' keys and
+    /// its model's split are both made from.
+    pub layers: LayerPlan,
     /// The frozen prefix differs between phases, and so do the features' keys.
     pub keys: StageKeys,
     /// Why the training features cannot be computed once, or `None` when they can.
     pub feature_cache_problem: Option<String>,
+}
+
+impl PlannedPhase {
     /// Whether any backbone layer runs frozen before the trainable ones.
-    pub has_frozen_prefix: bool,
+    pub fn has_frozen_prefix(&self) -> bool {
+        self.layers.frozen_prefix > 0
+    }
 }
 
 impl Plan {
@@ -174,15 +182,16 @@ impl InputCache {
                 .collect(),
             weights,
         };
-        let keys = stage_keys(spec, &hashes);
+        let keys = stage_keys(spec, &LayerPlan::of(&spec.backbone)?, &hashes);
         let phases = (0..effective_phases(spec).len())
             .map(|index| {
                 let phase = phase_spec(spec, index)?;
+                let layers = LayerPlan::of(&phase.backbone)?;
                 Ok(PlannedPhase {
                     name: phase_name(spec, index),
-                    keys: stage_keys(&phase, &hashes),
-                    feature_cache_problem: feature_cache_problem(&phase),
-                    has_frozen_prefix: !frozen_prefix(&phase).is_empty(),
+                    keys: stage_keys(&phase, &layers, &hashes),
+                    feature_cache_problem: feature_cache_problem(&phase, &layers),
+                    layers,
                     spec: phase,
                 })
             })

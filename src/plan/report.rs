@@ -68,7 +68,8 @@ pub fn plan_report(plan: &Plan, stages: &Stages, device: &Device) -> Result<Plan
             // weights file (which may not be there yet).
             let mut unloaded = phase.spec.clone();
             unloaded.backbone.weights = "none".into();
-            let classifier = build_classifier(&unloaded, &trial.files[0].classes, device)?;
+            let classes = &trial.files[0].classes;
+            let classifier = build_classifier(&unloaded, &phase.layers, classes, device)?;
             trainable_params.push(classifier.trainable.trainable_params());
             // Features of later phases are named with their phase: their prefix differs.
             let suffix = if trial.phases.len() > 1 {
@@ -78,8 +79,8 @@ pub fn plan_report(plan: &Plan, stages: &Stages, device: &Device) -> Result<Plan
             };
             for (split, name) in SPLITS.iter().enumerate().take(images.len()) {
                 // Only training images are augmented.
-                let uses_features =
-                    phase.has_frozen_prefix && (split > 0 || phase.feature_cache_problem.is_none());
+                let uses_features = phase.has_frozen_prefix()
+                    && (split > 0 || phase.feature_cache_problem.is_none());
                 let features_key = &phase.keys.features[split];
                 let cached = stages.has_features(features_key);
                 decoded_needed[split] |= to_train && !(uses_features && cached);

@@ -3,6 +3,7 @@
 //! `runner` binary is built from these alone, so commands that only read the store start
 //! fast; training lives in the `runner` crate.
 
+pub mod arch;
 pub mod cli;
 pub mod error;
 pub mod metrics;

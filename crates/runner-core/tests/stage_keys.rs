@@ -7,10 +7,10 @@
 
 use std::path::{Path, PathBuf};
 
-use runner_core::plan::{InputHashes, feature_cache_problem, frozen_prefix, stage_keys};
+use runner_core::plan::{InputHashes, feature_cache_problem, stage_keys};
 use runner_core::spec::experiment::check_experiment;
 use runner_core::spec::sweep::{expand, trial_spec};
-use runner_core::spec::{PipelineSpec, effective_phases, parse_pipeline, phase_spec};
+use runner_core::spec::{LayerPlan, PipelineSpec, effective_phases, parse_pipeline, phase_spec};
 
 const PINNED: &str = "tests/fixtures/stage_keys.txt";
 
@@ -31,7 +31,7 @@ fn inputs(test_split: bool) -> InputHashes {
 /// prefix and whether its features can be cached.
 fn pin(name: &str, spec: &PipelineSpec) -> Vec<String> {
     let inputs = inputs(spec.data.test.is_some());
-    let keys = stage_keys(spec, &inputs);
+    let keys = stage_keys(spec, &plan(spec), &inputs);
     let mut lines = vec![
         format!("{name} decoded {}", keys.decoded.join(" ")),
         format!("{name} features {}", keys.features.join(" ")),
@@ -39,21 +39,26 @@ fn pin(name: &str, spec: &PipelineSpec) -> Vec<String> {
     ];
     for index in 0..effective_phases(spec).len() {
         let phase = phase_spec(spec, index).expect("the phase exists");
-        let keys = stage_keys(&phase, &inputs);
+        let layers = plan(&phase);
+        let keys = stage_keys(&phase, &layers, &inputs);
         lines.push(format!(
             "{name} phase{index} features {}",
             keys.features.join(" ")
         ));
         lines.push(format!(
             "{name} phase{index} prefix [{}]",
-            frozen_prefix(&phase).join(",")
+            layers.frozen_prefix_names().join(",")
         ));
         lines.push(format!(
             "{name} phase{index} cacheable {}",
-            feature_cache_problem(&phase).is_none()
+            feature_cache_problem(&phase, &layers).is_none()
         ));
     }
     lines
+}
+
+fn plan(spec: &PipelineSpec) -> LayerPlan {
+    LayerPlan::of(&spec.backbone).expect("the backbone's layers resolve")
 }
 
 /// Every trial of a written pipeline (one without a sweep).
@@ -72,7 +77,9 @@ fn pin_trials(name: &str, written: &PipelineSpec) -> Vec<String> {
 }
 
 fn shipped(folder: &str) -> Vec<PathBuf> {
-    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(folder);
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(folder);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
         .expect("the folder of shipped files")
         .map(|entry| entry.unwrap().path())
@@ -84,7 +91,12 @@ fn shipped(folder: &str) -> Vec<PathBuf> {
 }
 
 fn file_name(path: &Path) -> String {
-    let folder = path.parent().unwrap().file_name().unwrap().to_string_lossy();
+    let folder = path
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_string_lossy();
     format!("{folder}/{}", path.file_name().unwrap().to_string_lossy())
 }
 
@@ -125,47 +137,106 @@ fn variant(arch: &str, backbone: &str, more: &str) -> PipelineSpec {
 fn variants() -> Vec<(String, PipelineSpec)> {
     let cases: &[(&str, &str, &str)] = &[
         ("efficientnet_lite0", r#"cut = "block5""#, ""),
-        ("efficientnet_lite0", r#"cut = "block9"
-        freeze = { from = "block2", to = "block6" }"#, ""),
+        (
+            "efficientnet_lite0",
+            r#"cut = "block9"
+        freeze = { from = "block2", to = "block6" }"#,
+            "",
+        ),
         ("efficientnet_lite0", r#"freeze = { to = 4 }"#, ""),
-        ("efficientnet_lite0", r#"freeze = { regex = "^block1[0-5]$" }"#, ""),
-        ("efficientnet_lite0", r#"freeze = "all"
-        batchnorm = "train""#, ""),
-        ("efficientnet_lite0", r#"freeze = "all""#, r#"validation_steps = 2
+        (
+            "efficientnet_lite0",
+            r#"freeze = { regex = "^block1[0-5]$" }"#,
+            "",
+        ),
+        (
+            "efficientnet_lite0",
+            r#"freeze = "all"
+        batchnorm = "train""#,
+            "",
+        ),
+        (
+            "efficientnet_lite0",
+            r#"freeze = "all""#,
+            r#"validation_steps = 2
         [augment]
-        rescale = 0.00392156862745098"#),
-        ("efficientnet_lite0", r#"freeze = "all""#, r#"[augment]
-        horizontal_flip = true"#),
-        ("efficientnet_lite0", r#"cut = "block12"
-        freeze = "all""#, r#"[[phases]]
+        rescale = 0.00392156862745098"#,
+        ),
+        (
+            "efficientnet_lite0",
+            r#"freeze = "all""#,
+            r#"[augment]
+        horizontal_flip = true"#,
+        ),
+        (
+            "efficientnet_lite0",
+            r#"cut = "block12"
+        freeze = "all""#,
+            r#"[[phases]]
         epochs = 1
         [[phases]]
         name = "fine-tune"
         epochs = 1
         freeze = { to = "block7" }
-        optimizer = { type = "sgd", lr = 0.0001 }"#),
-        ("efficientnet_lite2", r#"cut = "block8"
-        freeze = "all""#, ""),
+        optimizer = { type = "sgd", lr = 0.0001 }"#,
+        ),
+        (
+            "efficientnet_lite2",
+            r#"cut = "block8"
+        freeze = "all""#,
+            "",
+        ),
         ("efficientnet_lite4", r#"freeze = { to = "block20" }"#, ""),
-        ("inception_v3", r#"cut = "mixed7"
-        freeze = "all""#, ""),
-        ("inception_v3", r#"cut = "mixed9"
-        freeze = { to = "conv2d_69" }"#, ""),
-        ("inception_v3", r#"freeze = { from = "Mixed_5b", to = "mixed4" }"#, ""),
-        ("resnet18", r#"cut = "layer3"
-        freeze = { to = "layer2" }"#, ""),
-        ("resnet50", r#"freeze = { from = "layer2", to = "layer3.2" }"#, ""),
-        ("resnet50", r#"cut = "layer4.1"
-        freeze = "all""#, ""),
-        ("mobilenet_v2", r#"cut = "features.13"
-        freeze = { to = "features.6" }"#, ""),
+        (
+            "inception_v3",
+            r#"cut = "mixed7"
+        freeze = "all""#,
+            "",
+        ),
+        (
+            "inception_v3",
+            r#"cut = "mixed9"
+        freeze = { to = "conv2d_69" }"#,
+            "",
+        ),
+        (
+            "inception_v3",
+            r#"freeze = { from = "Mixed_5b", to = "mixed4" }"#,
+            "",
+        ),
+        (
+            "resnet18",
+            r#"cut = "layer3"
+        freeze = { to = "layer2" }"#,
+            "",
+        ),
+        (
+            "resnet50",
+            r#"freeze = { from = "layer2", to = "layer3.2" }"#,
+            "",
+        ),
+        (
+            "resnet50",
+            r#"cut = "layer4.1"
+        freeze = "all""#,
+            "",
+        ),
+        (
+            "mobilenet_v2",
+            r#"cut = "features.13"
+        freeze = { to = "features.6" }"#,
+            "",
+        ),
         ("mobilenet_v2", r#"freeze = "all""#, ""),
     ];
     cases
         .iter()
         .enumerate()
         .map(|(index, (arch, backbone, more))| {
-            (format!("variant{index}-{arch}"), variant(arch, backbone, more))
+            (
+                format!("variant{index}-{arch}"),
+                variant(arch, backbone, more),
+            )
         })
         .collect()
 }
@@ -179,8 +250,8 @@ fn all_lines() -> Vec<String> {
     }
     for file in shipped("experiments") {
         let text = std::fs::read_to_string(&file).unwrap();
-        let experiment = check_experiment(&file, &text)
-            .unwrap_or_else(|_| panic!("{} checks", file.display()));
+        let experiment =
+            check_experiment(&file, &text).unwrap_or_else(|_| panic!("{} checks", file.display()));
         lines.extend(pin_trials(&file_name(&file), &experiment.spec));
     }
     for (name, spec) in variants() {

@@ -3,7 +3,7 @@
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::spec::{BatchNormMode, ImageLimits, PipelineSpec, resolve_layers};
+use crate::spec::{BatchNormMode, ImageLimits, LayerPlan, PipelineSpec};
 
 /// How images are decoded and resized; part of the decoded stage's key, so that changing
 /// either invalidates every decoded cache.
@@ -46,35 +46,17 @@ pub fn digest(parts: &[&str]) -> String {
     format!("{:x}", hasher.finalize())
 }
 
-/// The names of the backbone layers that run before the first trainable one: the part
-/// whose output can be computed once and cached.
-pub fn frozen_prefix(spec: &PipelineSpec) -> Vec<String> {
-    // BatchNorm in training mode makes a frozen layer's output depend on its batch.
-    if spec.backbone.batchnorm == BatchNormMode::Train {
-        return Vec::new();
-    }
-    let names = spec.backbone.arch.layer_names();
-    match resolve_layers(&spec.backbone) {
-        Ok(plan) => names
-            .into_iter()
-            .zip(plan.frozen)
-            .take_while(|(_, frozen)| *frozen)
-            .map(|(name, _)| name)
-            .collect(),
-        Err(_) => Vec::new(),
-    }
-}
-
 /// Why the training images' features cannot be computed once and reused by every epoch
-/// (and every trial that shares them), or `None` when they can.
-pub fn feature_cache_problem(spec: &PipelineSpec) -> Option<String> {
+/// (and every trial that shares them), or `None` when they can. `layers` is the plan of
+/// `spec.backbone`.
+pub fn feature_cache_problem(spec: &PipelineSpec, layers: &LayerPlan) -> Option<String> {
     if spec.backbone.batchnorm == BatchNormMode::Train {
         return Some(
             "BatchNorm in the frozen layers uses batch statistics (`backbone.batchnorm = \"train\"`), so their output depends on the batch"
                 .into(),
         );
     }
-    if frozen_prefix(spec).is_empty() {
+    if layers.frozen_prefix == 0 {
         return Some("no frozen layer comes before the first trainable one".into());
     }
     if !spec.augment.is_identity() {
@@ -86,9 +68,10 @@ pub fn feature_cache_problem(spec: &PipelineSpec) -> Option<String> {
     None
 }
 
-/// Every stage key of a trial. The pipeline's name, its sweep and where its files live
-/// are left out: only what changes a stage's output changes its key.
-pub fn stage_keys(spec: &PipelineSpec, inputs: &InputHashes) -> StageKeys {
+/// Every stage key of a trial, whose backbone's plan is `layers`. The pipeline's name, its
+/// sweep and where its files live are left out: only what changes a stage's output
+/// changes its key.
+pub fn stage_keys(spec: &PipelineSpec, layers: &LayerPlan, inputs: &InputHashes) -> StageKeys {
     let [height, width] = spec.data.image_size;
     let size = format!("{height}x{width}");
     // The limits decide which files are skipped. At their defaults they are left out, so
@@ -115,7 +98,7 @@ pub fn stage_keys(spec: &PipelineSpec, inputs: &InputHashes) -> StageKeys {
         // Random frozen layers depend on the seed that initialized them.
         None => format!("none, seed {}", spec.pipeline.seed),
     };
-    let prefix = frozen_prefix(spec).join(",");
+    let prefix = layers.frozen_prefix_names().join(",");
     let preprocessing = match spec.augment.rescale {
         Some(rescale) => format!("rescale {rescale}"),
         None => "the backbone's".to_string(),
@@ -208,6 +191,14 @@ mod tests {
         .unwrap()
     }
 
+    fn keys_of(spec: &PipelineSpec, inputs: &InputHashes) -> StageKeys {
+        stage_keys(spec, &LayerPlan::of(&spec.backbone).unwrap(), inputs)
+    }
+
+    fn cache_problem(spec: &PipelineSpec) -> Option<String> {
+        feature_cache_problem(spec, &LayerPlan::of(&spec.backbone).unwrap())
+    }
+
     fn inputs() -> InputHashes {
         InputHashes {
             manifests: vec!["train-manifest".into(), "validation-manifest".into()],
@@ -217,13 +208,13 @@ mod tests {
 
     #[test]
     fn name_and_paths_do_not_change_any_key() {
-        let base = stage_keys(&spec(), &inputs());
+        let base = keys_of(&spec(), &inputs());
         let mut moved = spec();
         moved.pipeline.name = "other".into();
         moved.data.train = "elsewhere/train".into();
         moved.data.validation = Some("elsewhere/validation".into());
         moved.backbone.weights = "elsewhere/w.pth".into();
-        assert_eq!(stage_keys(&moved, &inputs()), base);
+        assert_eq!(keys_of(&moved, &inputs()), base);
     }
 
     #[test]
@@ -234,10 +225,7 @@ mod tests {
             max_concurrent: Some(2),
             ..Default::default()
         });
-        assert_eq!(
-            stage_keys(&on_slurm, &inputs()),
-            stage_keys(&spec(), &inputs())
-        );
+        assert_eq!(keys_of(&on_slurm, &inputs()), keys_of(&spec(), &inputs()));
         assert_eq!(
             crate::spec::flatten_params(&on_slurm),
             crate::spec::flatten_params(&spec())
@@ -246,10 +234,10 @@ mod tests {
 
     #[test]
     fn a_head_change_changes_only_the_training_key() {
-        let base = stage_keys(&spec(), &inputs());
+        let base = keys_of(&spec(), &inputs());
         let mut changed = spec();
         changed.head[1] = HeadLayerSpec::Dropout { rate: 0.5 };
-        let keys = stage_keys(&changed, &inputs());
+        let keys = keys_of(&changed, &inputs());
         assert_eq!(keys.decoded, base.decoded);
         assert_eq!(keys.features, base.features);
         assert_ne!(keys.training, base.training);
@@ -257,7 +245,7 @@ mod tests {
 
     #[test]
     fn a_changed_data_file_changes_its_split_and_the_training() {
-        let base = stage_keys(&spec(), &inputs());
+        let base = keys_of(&spec(), &inputs());
         let changed = InputHashes {
             manifests: vec![
                 "another-train-manifest".into(),
@@ -265,7 +253,7 @@ mod tests {
             ],
             ..inputs()
         };
-        let keys = stage_keys(&spec(), &changed);
+        let keys = keys_of(&spec(), &changed);
         assert_ne!(keys.decoded[0], base.decoded[0]);
         assert_ne!(keys.features[0], base.features[0]);
         assert_eq!(keys.decoded[1], base.decoded[1]);
@@ -275,10 +263,10 @@ mod tests {
 
     #[test]
     fn a_test_split_changes_only_the_training() {
-        let base = stage_keys(&spec(), &inputs());
+        let base = keys_of(&spec(), &inputs());
         let mut with_test = inputs();
         with_test.manifests.push("test-manifest".into());
-        let keys = stage_keys(&spec(), &with_test);
+        let keys = keys_of(&spec(), &with_test);
         assert_eq!(keys.decoded[..2], base.decoded[..]);
         assert_eq!(keys.features[..2], base.features[..]);
         assert_eq!(keys.decoded.len(), 3);
@@ -287,12 +275,12 @@ mod tests {
 
     #[test]
     fn changed_weights_change_features_and_training_not_decoding() {
-        let base = stage_keys(&spec(), &inputs());
+        let base = keys_of(&spec(), &inputs());
         let changed = InputHashes {
             weights: Some("other weights".into()),
             ..inputs()
         };
-        let keys = stage_keys(&spec(), &changed);
+        let keys = keys_of(&spec(), &changed);
         assert_eq!(keys.decoded, base.decoded);
         assert_ne!(keys.features, base.features);
         assert_ne!(keys.training, base.training);
@@ -300,14 +288,14 @@ mod tests {
 
     #[test]
     fn image_size_cut_and_freeze_change_the_upstream_stages() {
-        let base = stage_keys(&spec(), &inputs());
+        let base = keys_of(&spec(), &inputs());
         let mut resized = spec();
         resized.data.image_size = [64, 64];
-        assert_ne!(stage_keys(&resized, &inputs()).decoded, base.decoded);
+        assert_ne!(keys_of(&resized, &inputs()).decoded, base.decoded);
 
         let mut cut = spec();
         cut.backbone.cut = Some("block5".into());
-        let keys = stage_keys(&cut, &inputs());
+        let keys = keys_of(&cut, &inputs());
         assert_eq!(keys.decoded, base.decoded);
         assert_ne!(keys.features, base.features);
         assert_ne!(keys.training, base.training);
@@ -315,7 +303,7 @@ mod tests {
 
     #[test]
     fn epochs_seed_and_augmentation_change_only_the_training() {
-        let base = stage_keys(&spec(), &inputs());
+        let base = keys_of(&spec(), &inputs());
         for change in [
             (|spec: &mut PipelineSpec| spec.train.epochs = 3) as fn(&mut PipelineSpec),
             |spec| spec.pipeline.seed = 7,
@@ -328,7 +316,7 @@ mod tests {
         ] {
             let mut changed = spec();
             change(&mut changed);
-            let keys = stage_keys(&changed, &inputs());
+            let keys = keys_of(&changed, &inputs());
             assert_eq!(keys.features, base.features);
             assert_ne!(keys.training, base.training);
         }
@@ -336,10 +324,10 @@ mod tests {
 
     #[test]
     fn rescale_changes_the_features_of_both_splits() {
-        let base = stage_keys(&spec(), &inputs());
+        let base = keys_of(&spec(), &inputs());
         let mut rescaled = spec();
         rescaled.augment.rescale = Some(1.0 / 255.0);
-        let keys = stage_keys(&rescaled, &inputs());
+        let keys = keys_of(&rescaled, &inputs());
         assert_eq!(keys.decoded, base.decoded);
         assert_ne!(keys.features[0], base.features[0]);
         assert_ne!(keys.features[1], base.features[1]);
@@ -351,31 +339,31 @@ mod tests {
             weights: None,
             ..inputs()
         };
-        let base = stage_keys(&spec(), &none);
+        let base = keys_of(&spec(), &none);
         let mut reseeded = spec();
         reseeded.pipeline.seed = 7;
-        assert_ne!(stage_keys(&reseeded, &none).features, base.features);
+        assert_ne!(keys_of(&reseeded, &none).features, base.features);
     }
 
     #[test]
     fn feature_cache_needs_a_frozen_prefix_and_no_augmentation() {
-        assert_eq!(feature_cache_problem(&spec()), None);
-        assert_eq!(frozen_prefix(&spec()).len(), 5); // stem, block0..block3
+        assert_eq!(cache_problem(&spec()), None);
+        let plan = LayerPlan::of(&spec().backbone).unwrap();
+        assert_eq!(
+            plan.frozen_prefix_names(),
+            ["stem", "block0", "block1", "block2", "block3"]
+        );
 
         let mut trainable = spec();
         trainable.backbone.freeze = FreezeSpec::Keyword(FreezeKeyword::None);
         assert!(
-            feature_cache_problem(&trainable)
+            cache_problem(&trainable)
                 .unwrap()
                 .contains("no frozen layer")
         );
 
         let mut augmented = spec();
         augmented.augment.horizontal_flip = true;
-        assert!(
-            feature_cache_problem(&augmented)
-                .unwrap()
-                .contains("augmentation")
-        );
+        assert!(cache_problem(&augmented).unwrap().contains("augmentation"));
     }
 }

@@ -8,4 +8,4 @@
 
 mod keys;
 
-pub use keys::{InputHashes, StageKeys, digest, feature_cache_problem, frozen_prefix, stage_keys};
+pub use keys::{InputHashes, StageKeys, digest, feature_cache_problem, stage_keys};

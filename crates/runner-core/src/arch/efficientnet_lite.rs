@@ -4,7 +4,7 @@
 //! (32 channels), the head (1280) and the first and last stages' repeats unscaled, so that
 //! every variant quantizes alike.
 
-use super::types::Arch;
+use super::{Arch, Layers};
 
 pub const STEM_CHANNELS: usize = 32;
 pub const HEAD_CHANNELS: usize = 1280;
@@ -37,17 +37,34 @@ pub struct MbConvShape {
     pub stride: usize,
 }
 
+/// Each variant's `width` and `depth` coefficients, as the reference scales Lite0.
+pub const LITE0: LiteScaling = LiteScaling {
+    width: 1.0,
+    depth: 1.0,
+};
+pub const LITE1: LiteScaling = LiteScaling {
+    width: 1.0,
+    depth: 1.1,
+};
+pub const LITE2: LiteScaling = LiteScaling {
+    width: 1.1,
+    depth: 1.2,
+};
+pub const LITE3: LiteScaling = LiteScaling {
+    width: 1.2,
+    depth: 1.4,
+};
+pub const LITE4: LiteScaling = LiteScaling {
+    width: 1.4,
+    depth: 1.8,
+};
+
 /// The coefficients of `arch`, `None` when it is not an EfficientNet-Lite.
 pub fn scaling(arch: Arch) -> Option<LiteScaling> {
-    let (width, depth) = match arch {
-        Arch::EfficientnetLite0 => (1.0, 1.0),
-        Arch::EfficientnetLite1 => (1.0, 1.1),
-        Arch::EfficientnetLite2 => (1.1, 1.2),
-        Arch::EfficientnetLite3 => (1.2, 1.4),
-        Arch::EfficientnetLite4 => (1.4, 1.8),
-        Arch::InceptionV3 | Arch::Resnet18 | Arch::Resnet50 | Arch::MobilenetV2 => return None,
-    };
-    Some(LiteScaling { width, depth })
+    match arch.facts().layers {
+        Layers::EfficientNetLite(scaling) => Some(scaling),
+        Layers::InceptionV3 | Layers::ResNet(_) | Layers::MobileNetV2 => None,
+    }
 }
 
 /// The blocks in order, `block0` first.

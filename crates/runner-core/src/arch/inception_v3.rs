@@ -1,98 +1,35 @@
-//! The layers of each architecture that a cut or a freeze range can name, and the other
-//! names (Keras', torchvision's) that lead to them.
+//! InceptionV3's layers that a cut or a freeze range can name, and the other names
+//! (Keras', torchvision's) that lead to them.
 //!
-//! EfficientNet-Lite is a plain sequence of blocks. InceptionV3 is not: its mixed blocks run
+//! InceptionV3 is not a plain sequence of layers: its mixed blocks run
 //! branches side by side and concatenate them, so it is a sequence of 18 blocks (the stem's
 //! convolutions and poolings, then `mixed0` .. `mixed10`), each named after the Keras layer
 //! whose output it is. Every other layer Keras names (`conv2d_69`, `batch_normalization_69`,
 //! `average_pooling2d_6`, `mixed9_0`, `concatenate`, ...) lies inside one block, and each
 //! of torchvision's modules (`Conv2d_1a_3x3`, `maxpool1`, `Mixed_5b`, ...) is one block.
-//! torchvision's ResNets and MobileNetV2 are in [`super::torchvision_layers`].
 
-use super::efficientnet_lite;
-use super::torchvision_layers::{
-    RESNET18_STAGES, RESNET50_STAGES, find_resnet_layer, mobilenet_v2_layer_names,
-    resnet_layer_names, resnet_stage_names,
-};
-use super::types::Arch;
+use super::LayerName;
 
-/// What a name means in an architecture.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LayerName {
-    /// The output of this layer of [`Arch::layer_names`].
-    Layer(usize),
-    /// A Keras layer inside this block of [`Arch::layer_names`], not its output.
-    Inside(usize),
-    /// These layers of [`Arch::layer_names`] and those between (a ResNet stage): a cut or
-    /// the end of a freeze range means the last, the start of a freeze range the first.
-    Group {
-        first: usize,
-        last: usize,
-    },
-    Unknown,
+/// The blocks' Keras names (their outputs), in order.
+pub fn layer_names() -> Vec<String> {
+    inception_v3_blocks()
+        .into_iter()
+        .map(|block| block.name)
+        .collect()
 }
 
-/// The names a cut or a freeze range can use, in order.
-pub fn layer_names(arch: Arch) -> Vec<String> {
-    match arch {
-        lite @ (Arch::EfficientnetLite0
-        | Arch::EfficientnetLite1
-        | Arch::EfficientnetLite2
-        | Arch::EfficientnetLite3
-        | Arch::EfficientnetLite4) => efficientnet_lite::layer_names(
-            efficientnet_lite::scaling(lite).expect("every Lite variant has coefficients"),
-        ),
-        Arch::InceptionV3 => inception_v3_blocks()
-            .into_iter()
-            .map(|block| block.name)
-            .collect(),
-        Arch::Resnet18 => resnet_layer_names(RESNET18_STAGES),
-        Arch::Resnet50 => resnet_layer_names(RESNET50_STAGES),
-        Arch::MobilenetV2 => mobilenet_v2_layer_names(),
-    }
-}
-
-/// The names that stand for several layers ([`LayerName::Group`]), for "did you mean".
-pub fn group_names(arch: Arch) -> Vec<String> {
-    match arch {
-        Arch::Resnet18 | Arch::Resnet50 => resnet_stage_names(),
-        Arch::EfficientnetLite0
-        | Arch::EfficientnetLite1
-        | Arch::EfficientnetLite2
-        | Arch::EfficientnetLite3
-        | Arch::EfficientnetLite4
-        | Arch::InceptionV3
-        | Arch::MobilenetV2 => Vec::new(),
-    }
-}
-
-/// Looks `name` up among the layers and their aliases.
-pub fn find_layer(arch: Arch, name: &str) -> LayerName {
-    match arch {
-        Arch::EfficientnetLite0
-        | Arch::EfficientnetLite1
-        | Arch::EfficientnetLite2
-        | Arch::EfficientnetLite3
-        | Arch::EfficientnetLite4
-        | Arch::MobilenetV2 => layer_names(arch)
-            .iter()
-            .position(|layer| layer == name)
-            .map_or(LayerName::Unknown, LayerName::Layer),
-        Arch::InceptionV3 => {
-            let blocks = inception_v3_blocks();
-            for (index, block) in blocks.iter().enumerate() {
-                if block.name == name || block.torchvision == name {
-                    return LayerName::Layer(index);
-                }
-                if block.inside.iter().any(|inner| inner == name) {
-                    return LayerName::Inside(index);
-                }
-            }
-            LayerName::Unknown
+/// Looks `name` up among the blocks' Keras and torchvision names and the Keras layers
+/// inside them.
+pub fn find_layer(name: &str) -> LayerName {
+    for (index, block) in inception_v3_blocks().iter().enumerate() {
+        if block.name == name || block.torchvision == name {
+            return LayerName::Layer(index);
         }
-        Arch::Resnet18 => find_resnet_layer(RESNET18_STAGES, name),
-        Arch::Resnet50 => find_resnet_layer(RESNET50_STAGES, name),
+        if block.inside.iter().any(|inner| inner == name) {
+            return LayerName::Inside(index);
+        }
     }
+    LayerName::Unknown
 }
 
 /// What Keras' `inception_v3.py` creates in one block, in the order it creates them.
@@ -237,7 +174,7 @@ mod tests {
 
     #[test]
     fn inception_v3_blocks_follow_keras_numbering() {
-        let names = layer_names(Arch::InceptionV3);
+        let names = layer_names();
         assert_eq!(names.len(), 18);
         assert_eq!(
             names[..4],
@@ -250,7 +187,7 @@ mod tests {
         );
         assert_eq!(names[6..8], ["max_pooling2d_1", "mixed0"]);
         assert_eq!(names[17], "mixed10");
-        let find = |name| find_layer(Arch::InceptionV3, name);
+        let find = find_layer;
         assert_eq!(find("conv2d"), LayerName::Inside(0));
         assert_eq!(find("Conv2d_1a_3x3"), LayerName::Layer(0));
         assert_eq!(find("mixed7"), LayerName::Layer(14));
@@ -274,7 +211,7 @@ mod tests {
     #[test]
     fn every_keras_layer_leads_to_the_block_keras_puts_it_in() {
         let fixture = include_str!("../../tests/fixtures/inception_v3_keras_layers.tsv");
-        let blocks = layer_names(Arch::InceptionV3);
+        let blocks = layer_names();
         let mut count = 0;
         for line in fixture.lines().filter(|line| !line.starts_with('#')) {
             let (layer, block) = line.split_once('\t').expect("layer<TAB>block");
@@ -283,7 +220,7 @@ mod tests {
                 true => LayerName::Layer(index),
                 false => LayerName::Inside(index),
             };
-            assert_eq!(find_layer(Arch::InceptionV3, layer), expected, "{layer}");
+            assert_eq!(find_layer(layer), expected, "{layer}");
             count += 1;
         }
         assert_eq!(count, 310);
