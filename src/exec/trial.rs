@@ -18,7 +18,7 @@ use super::checkpoints::{
 use super::history_csv::{csv_path, write_history_csv};
 use super::inputs::trial_inputs;
 use super::record::{log_epoch, new_record};
-use super::{INTERRUPTED, RunOptions};
+use super::{RunOptions, no_heartbeat};
 use crate::model::{Classifier, TrainableModel, build_classifier};
 use crate::plan::PlannedTrial;
 use crate::progress::Activity;
@@ -41,6 +41,50 @@ pub enum Start<'a> {
     },
 }
 
+/// What every step of a trial works with: its plan, the run's options, the stages its
+/// inputs come from and the store it is recorded in.
+pub struct TrialContext<'a> {
+    pub trial: &'a PlannedTrial,
+    pub options: &'a RunOptions,
+    pub stages: &'a mut Stages,
+    pub store: Store,
+}
+
+impl<'a> TrialContext<'a> {
+    pub fn new(trial: &'a PlannedTrial, options: &'a RunOptions, stages: &'a mut Stages) -> Self {
+        Self {
+            trial,
+            options,
+            stages,
+            store: Store::new(&options.store),
+        }
+    }
+
+    /// The options of the training loop and evaluations of phase `phase`.
+    fn fit_options<'b>(
+        &'b self,
+        phase: usize,
+        classifier: &'b Classifier,
+        activity: &'b Activity<'b>,
+    ) -> FitOptions<'b> {
+        let spec = &self.trial.phases[phase].spec;
+        FitOptions {
+            frozen: &classifier.frozen,
+            device: self.options.device.clone(),
+            loss: spec.train.loss.options(),
+            metrics: &spec.train.metrics,
+            class_names: &self.trial.files[0].classes,
+            batch_size: spec.data.batch_size,
+            augment: &spec.augment,
+            preprocess: classifier.preprocess,
+            seeds: spec.pipeline.seeds(),
+            steps_per_epoch: spec.train.steps_per_epoch,
+            validation_steps: spec.train.validation_steps,
+            activity,
+        }
+    }
+}
+
 /// Where training continues inside a phase.
 struct PhaseStart {
     /// The run's epoch number of the phase's first epoch.
@@ -59,14 +103,8 @@ pub fn run_trial(
     options: &RunOptions,
 ) -> Result<RunRecord> {
     let spec = &trial.pipeline.spec;
-    let store = Store::new(&options.store);
+    let mut ctx = TrialContext::new(trial, options, stages);
     let classes = &trial.files[0].classes;
-    let no_heartbeat = || {};
-    let preparing = Activity {
-        show_progress: options.show_progress,
-        interrupted: &INTERRUPTED,
-        heartbeat: &no_heartbeat,
-    };
 
     let mut record: Option<RunRecord> = None;
     let mut sweep = None;
@@ -112,14 +150,15 @@ pub fn run_trial(
         if let Some((previous, previous_prefix)) = carried.take() {
             classifier.carry_over(previous, previous_prefix);
         }
-        let inputs = trial_inputs(trial, phase_index, &classifier, stages, options, &preparing)?;
+        let inputs = trial_inputs(&mut ctx, phase_index, &classifier)?;
         let record = match &mut record {
             Some(record) => record,
             None => {
-                let record = record.insert(create_record(trial, sweep, &inputs, &store, options)?);
+                let record = record.insert(create_record(&ctx, sweep, &inputs)?);
                 // A fresh run starts in its first phase, whose frozen prefix is the longest.
-                let frozen = save_frozen_layers(&classifier.frozen, &store, &record.id)?;
-                store.add_artifact(&record.id, FROZEN_LAYERS, frozen.clone())?;
+                let frozen = save_frozen_layers(&classifier.frozen, &ctx.store, &record.id)?;
+                ctx.store
+                    .add_artifact(&record.id, FROZEN_LAYERS, frozen.clone())?;
                 record.artifacts.insert(FROZEN_LAYERS.into(), frozen);
                 record
             }
@@ -157,20 +196,18 @@ pub fn run_trial(
         }
         let phase_first_epoch = start.first_epoch;
         match train_phase(
-            trial,
+            &ctx,
             phase_index,
             &classifier,
             &mut optimizer,
             &inputs,
             start,
             record,
-            &store,
-            options,
         ) {
             Ok(PhaseEnd::Interrupted) => {
                 record.status = RunStatus::Interrupted;
                 record.reason = Some("interrupted by the user (Ctrl-C)".into());
-                return finish(&store, record.clone());
+                return finish(&ctx.store, record.clone());
             }
             Ok(PhaseEnd::Done {
                 model,
@@ -192,7 +229,7 @@ pub fn run_trial(
                     callbacks: Callbacks::new(&spec.callbacks),
                     stopped,
                 };
-                save_snapshot(&store, &record.id, &state, &model, &optimizer)?;
+                save_snapshot(&ctx.store, &record.id, &state, &model, &optimizer)?;
                 next_epoch = record.epochs + 1;
                 carried = Some((model.clone(), classifier.frozen_prefix));
                 final_model = Some((model, weights_epoch, classifier, inputs));
@@ -200,7 +237,7 @@ pub fn run_trial(
             Err(error) => {
                 record.status = RunStatus::Failed;
                 record.reason = Some(format!("{error:#}"));
-                finish(&store, record.clone())?;
+                finish(&ctx.store, record.clone())?;
                 return Err(error.context(format!("run {} failed", record.id)));
             }
         }
@@ -209,14 +246,9 @@ pub fn run_trial(
     if let Some((model, weights_epoch, classifier, inputs)) = &final_model
         && let Some(test) = inputs.get(2)
     {
-        let fit = fit_options(
-            trial,
-            trial.phases.len() - 1,
-            classifier,
-            options,
-            &preparing,
-        );
-        let metrics = evaluate(&classifier.frozen, model, test, &fit, Coverage::Whole);
+        let activity = options.activity(&no_heartbeat);
+        let fit = ctx.fit_options(trial.phases.len() - 1, classifier, &activity);
+        let metrics = evaluate(model, test, &fit, Coverage::Whole);
         tracing::info!(
             "test ({} images, epoch {weights_epoch}'s weights): loss {:.4} accuracy {:.4}",
             test.len(),
@@ -235,20 +267,19 @@ pub fn run_trial(
         RunStatus::Finished
     };
     record.reason = stopped_by;
-    let record = finish(&store, record)?;
-    store.record_stage(&trial.keys.training, &record.id)?;
+    let record = finish(&ctx.store, record)?;
+    ctx.store.record_stage(&trial.keys.training, &record.id)?;
     Ok(record)
 }
 
-/// Records a new run for `trial`, with the manifests of the data it sees.
+/// Records a new run of the trial, with the manifests of the data it sees.
 fn create_record(
-    trial: &PlannedTrial,
+    ctx: &TrialContext,
     sweep: Option<&str>,
     inputs: &[SplitInput],
-    store: &Store,
-    options: &RunOptions,
 ) -> Result<RunRecord> {
-    let mut record = new_record(trial, inputs, options);
+    let (trial, store) = (ctx.trial, &ctx.store);
+    let mut record = new_record(trial, inputs, ctx.options);
     if let Some(sweep) = sweep {
         record.sweep = Some(sweep.to_string());
         record.trial = Some(trial.index);
@@ -280,44 +311,18 @@ enum PhaseEnd {
     Interrupted,
 }
 
-/// The options of the training loop for `trial`'s phase `phase`.
-fn fit_options<'a>(
-    trial: &'a PlannedTrial,
-    phase: usize,
-    classifier: &Classifier,
-    options: &RunOptions,
-    activity: &'a Activity<'a>,
-) -> FitOptions<'a> {
-    let spec = &trial.phases[phase].spec;
-    FitOptions {
-        device: options.device.clone(),
-        loss: spec.train.loss.options(),
-        metrics: &spec.train.metrics,
-        class_names: &trial.files[0].classes,
-        batch_size: spec.data.batch_size,
-        augment: &spec.augment,
-        preprocess: classifier.preprocess,
-        seeds: spec.pipeline.seeds(),
-        steps_per_epoch: spec.train.steps_per_epoch,
-        validation_steps: spec.train.validation_steps,
-        activity,
-    }
-}
-
 /// Trains one phase from `start`, recording each epoch, its checkpoints and a resume
 /// snapshot after it.
-#[allow(clippy::too_many_arguments)]
 fn train_phase(
-    trial: &PlannedTrial,
+    ctx: &TrialContext,
     phase_index: usize,
     classifier: &Classifier,
     optimizer: &mut ModuleOptimizer,
     inputs: &[SplitInput],
     start: PhaseStart,
     record: &mut RunRecord,
-    store: &Store,
-    options: &RunOptions,
 ) -> Result<PhaseEnd> {
+    let (trial, store) = (ctx.trial, &ctx.store);
     let phase = &trial.phases[phase_index];
     let record_id = record.id.clone();
     let last_heartbeat = Cell::new(Instant::now());
@@ -329,12 +334,8 @@ fn train_phase(
             }
         }
     };
-    let activity = Activity {
-        show_progress: options.show_progress,
-        interrupted: &INTERRUPTED,
-        heartbeat: &heartbeat,
-    };
-    let fit = fit_options(trial, phase_index, classifier, options, &activity);
+    let activity = ctx.options.activity(&heartbeat);
+    let fit = ctx.fit_options(phase_index, classifier, &activity);
     let loop_phase = Phase {
         index: phase_index + 1,
         first_epoch: start.first_epoch,
@@ -355,7 +356,6 @@ fn train_phase(
         .map(|p| p.spec.train.epochs)
         .sum::<usize>();
     let (model, stop) = fit_phase(
-        &classifier.frozen,
         classifier.trainable.clone(),
         optimizer,
         &inputs[0],

@@ -24,7 +24,10 @@ use crate::spec::{AugmentSpec, LossOptions, Metric, Seeds};
 use crate::stages::Features;
 use runner_core::metrics::EpochMetrics;
 
+/// What the training loop and evaluations of a phase run with.
 pub struct FitOptions<'a> {
+    /// The frozen prefix that images go through before the trainable model.
+    pub frozen: &'a FrozenFeatures,
     pub device: Device,
     pub loss: LossOptions,
     /// The metrics to report beyond loss and accuracy.
@@ -126,7 +129,6 @@ pub enum FitStop {
 /// the learning rate of the schedule times `lr_factor`; calls `on_epoch` after each epoch.
 #[allow(clippy::too_many_arguments)]
 pub fn fit_phase(
-    frozen: &FrozenFeatures,
     mut model: TrainableModel,
     optimizer: &mut ModuleOptimizer,
     train: &SplitInput,
@@ -157,7 +159,7 @@ pub fn fit_phase(
         let mut data_wait = Duration::ZERO;
         let mut lr = 0.0;
         let mut step = 0;
-        while let Some((features, labels)) = batches.next(frozen, &mut data_wait) {
+        while let Some((features, labels)) = batches.next(&mut data_wait) {
             if activity.is_interrupted() {
                 bar.abandon_with_message("interrupted");
                 return Ok((model, FitStop::Interrupted));
@@ -193,8 +195,7 @@ pub fn fit_phase(
         }
         bar.finish_and_clear();
 
-        let validation_metrics =
-            evaluate(frozen, &model, validation, options, Coverage::Epoch(epoch));
+        let validation_metrics = evaluate(&model, validation, options, Coverage::Epoch(epoch));
         // A diverged model can keep a finite training loss for a batch and still give an
         // infinite validation loss; neither belongs in the history.
         if !validation_metrics.loss().is_finite() {
@@ -275,11 +276,7 @@ impl<'a> TrainBatches<'a> {
 
     /// The next batch's frozen features and labels; time blocked on the loader is added
     /// to `data_wait`.
-    fn next(
-        &mut self,
-        frozen: &FrozenFeatures,
-        data_wait: &mut Duration,
-    ) -> Option<(Tensor<4>, Vec<u32>)> {
+    fn next(&mut self, data_wait: &mut Duration) -> Option<(Tensor<4>, Vec<u32>)> {
         if self.next >= self.end {
             return None;
         }
@@ -301,7 +298,9 @@ impl<'a> TrainBatches<'a> {
                 let batch = loader.next()?;
                 *data_wait += waiting.elapsed();
                 let labels = batch.labels.clone();
-                let features = frozen.forward(batch_tensor(batch, images, &options.device));
+                let features = options
+                    .frozen
+                    .forward(batch_tensor(batch, images, &options.device));
                 Some((features, labels))
             }
             _ => unreachable!("a pass reads the kind of input it was started for"),
@@ -367,7 +366,6 @@ fn evaluated_images(
 /// Loss and metrics of `model` on the images of a split that is not trained on
 /// (validation, test) that `coverage` names.
 pub fn evaluate(
-    frozen: &FrozenFeatures,
     model: &TrainableModel,
     split: &SplitInput,
     options: &FitOptions,
@@ -406,7 +404,9 @@ pub fn evaluate(
             for batch in loader {
                 let labels = batch.labels.clone();
                 add(
-                    frozen.forward(batch_tensor(batch, images, &options.device)),
+                    options
+                        .frozen
+                        .forward(batch_tensor(batch, images, &options.device)),
                     &labels,
                 );
             }
