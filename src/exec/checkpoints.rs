@@ -11,24 +11,91 @@ use anyhow::{Context, Result};
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
+use super::record::Run;
 use crate::model::{FrozenFeatures, TrainableModel};
+use crate::spec::{CheckpointSave, MonitorMode};
 use crate::store::{Artifact, Store};
-use crate::train::Callbacks;
+use crate::train::{Callback, Control, EpochEnd, Monitor, resume_from, state_of};
 
-/// Writes the trainable weights to the run's `NAME.bpk`, from phase `phase`.
-pub fn save_checkpoint(
-    model: &TrainableModel,
-    store: &Store,
-    run_id: &str,
-    name: &str,
-    phase: usize,
-) -> Result<Artifact> {
-    let dir = store.checkpoint_dir(run_id)?;
+/// Keras' `ModelCheckpoint`: keeps the weights of the best epoch by its monitor as `best`,
+/// with that epoch's validation confusion matrix, and the latest epoch's as `last`.
+#[derive(Serialize, Deserialize)]
+pub struct ModelCheckpoint {
+    monitor: Monitor,
+    save: CheckpointSave,
+}
+
+impl ModelCheckpoint {
+    pub fn new(monitor: &str, mode: MonitorMode, save: CheckpointSave) -> Self {
+        Self {
+            monitor: Monitor::new(monitor, mode),
+            save,
+        }
+    }
+}
+
+impl Callback<Run<'_>> for ModelCheckpoint {
+    fn on_epoch_end(&mut self, epoch: &mut EpochEnd<Run>) -> Result<Control> {
+        if self.monitor.improved(&epoch.logs, 0.0)? && self.save != CheckpointSave::Last {
+            save_checkpoint(epoch, "best")?;
+            epoch.run.record.confusion_matrix = epoch.validation_confusion.to_vec();
+        }
+        if self.save != CheckpointSave::Best {
+            save_checkpoint(epoch, "last")?;
+        }
+        Ok(Control::Continue)
+    }
+
+    fn state(&self) -> Value {
+        state_of(self)
+    }
+
+    fn resume(&mut self, state: Value) -> Result<()> {
+        resume_from(self, state)
+    }
+}
+
+/// Writes the epoch's trainable weights to the run's `NAME.bpk`, an artifact of its phase.
+fn save_checkpoint(epoch: &mut EpochEnd<Run>, name: &str) -> Result<()> {
+    let Run { store, record } = epoch.run;
+    let dir = store.checkpoint_dir(&record.id)?;
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     let path = dir.join(format!("{name}.bpk"));
-    save_model(model, &path)?;
-    Ok(artifact(store, &path, phase))
+    save_model(epoch.model, &path)?;
+    // Artifacts number phases from 0.
+    let artifact = artifact(store, &path, epoch.phase.index - 1);
+    record.artifacts.insert(name.into(), artifact);
+    Ok(())
+}
+
+/// Keras' `BackupAndRestore`: after every epoch, the snapshot that `runner run --resume`
+/// continues from. It runs last, to keep the state every other callback ended the epoch
+/// with.
+pub struct SaveSnapshot;
+
+impl Callback<Run<'_>> for SaveSnapshot {
+    fn on_epoch_end(&mut self, epoch: &mut EpochEnd<Run>) -> Result<Control> {
+        let state = ResumeState {
+            epoch: epoch.metrics.epoch,
+            phase: epoch.phase.index - 1,
+            phase_first_epoch: epoch.phase.first_epoch,
+            phase_done: false,
+            lr_factor: epoch.lr_factor,
+            callbacks: epoch.states.clone(),
+            stopped: epoch.stop.clone(),
+        };
+        let run = &epoch.run;
+        save_snapshot(
+            run.store,
+            &run.record.id,
+            &state,
+            epoch.model,
+            epoch.optimizer,
+        )?;
+        Ok(Control::Continue)
+    }
 }
 
 /// Writes the first phase's frozen prefix (BatchNorm folded) to the run's `frozen.bpk`:
@@ -82,7 +149,8 @@ pub struct ResumeState {
     pub phase_done: bool,
     /// Reductions of the learning rate so far in this phase (reduce on plateau).
     pub lr_factor: f64,
-    pub callbacks: Callbacks,
+    /// The state of each callback of the phase, in order.
+    pub callbacks: Vec<Value>,
     /// Why a callback stopped the phase, if one did.
     pub stopped: Option<String>,
 }

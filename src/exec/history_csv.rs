@@ -2,26 +2,36 @@
 //! epoch (through a temporary file) so that it always holds whole rows.
 
 use std::fmt::Write;
-use std::path::PathBuf;
+use std::path::Path;
 
 use anyhow::{Context, Result};
 
+use super::record::Run;
 use crate::store::{Artifact, Store};
-use crate::train::EpochMetrics;
+use crate::train::{Callback, Control, EpochEnd, EpochMetrics};
 
-/// Where `file` goes: in the run's folder (the pipeline check made sure it is a plain
-/// `.csv` file name: `csv_logger_problems` in runner-core's `spec/rules.rs`).
-pub fn csv_path(store: &Store, run_id: &str, file: &str) -> Result<PathBuf> {
-    Ok(store.checkpoint_dir(run_id)?.join(file))
+/// Keras' `CSVLogger`, writing `file` in the run's folder (the pipeline check made sure it
+/// is a plain `.csv` file name: `csv_logger_problems` in runner-core's `spec/rules.rs`).
+/// It reads the history back from the store, after `RecordEpoch` stored the epoch, so a
+/// resumed run's file starts with the epochs before the resume.
+pub struct CsvLogger {
+    pub file: String,
+}
+
+impl Callback<Run<'_>> for CsvLogger {
+    fn on_epoch_end(&mut self, epoch: &mut EpochEnd<Run>) -> Result<Control> {
+        let Run { store, record } = epoch.run;
+        let path = store.checkpoint_dir(&record.id)?.join(&self.file);
+        let artifact = write_history_csv(store, &path, &store.epochs(&record.id)?)?;
+        store.add_artifact(&record.id, &self.file, artifact.clone())?;
+        record.artifacts.insert(self.file.clone(), artifact);
+        Ok(Control::Continue)
+    }
 }
 
 /// Writes `history` to `path`: `epoch,phase,loss,accuracy,val_loss,val_accuracy`, the
 /// other metrics in name order, then `lr,seconds`.
-pub fn write_history_csv(
-    store: &Store,
-    path: &PathBuf,
-    history: &[EpochMetrics],
-) -> Result<Artifact> {
+fn write_history_csv(store: &Store, path: &Path, history: &[EpochMetrics]) -> Result<Artifact> {
     let extra: Vec<&String> = history
         .first()
         .map(|epoch| epoch.extra.keys().collect())

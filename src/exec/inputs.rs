@@ -3,41 +3,41 @@
 
 use anyhow::Result;
 
-use crate::exec::RunOptions;
+use super::no_heartbeat;
+use super::trial::TrialContext;
 use crate::model::Classifier;
-use crate::plan::{PlannedTrial, SPLITS};
-use crate::progress::Activity;
-use crate::stages::{Stages, extract_features, short};
+use crate::plan::SPLITS;
+use crate::stages::{extract_features, short};
 use crate::train::SplitInput;
 
 /// Features larger than this are not cached: the frozen prefix runs on every batch instead.
 const FEATURE_CACHE_BUDGET_BYTES: usize = 8 << 30;
 
-/// The input of each split of `trial` (training, validation, test when declared),
-/// computing (and caching) the stages they need that no earlier trial or run has computed.
+/// The input of each split of the trial (training, validation, test when declared) in
+/// phase `phase`, computing (and caching) the stages they need that no earlier trial or
+/// run has computed.
 pub fn trial_inputs(
-    trial: &PlannedTrial,
+    ctx: &mut TrialContext,
     phase: usize,
     classifier: &Classifier,
-    stages: &mut Stages,
-    options: &RunOptions,
-    activity: &Activity,
 ) -> Result<Vec<SplitInput>> {
-    (0..trial.files.len())
-        .map(|split| split_input(trial, phase, split, classifier, stages, options, activity))
+    (0..ctx.trial.files.len())
+        .map(|split| split_input(ctx, phase, split, classifier))
         .collect()
 }
 
-#[allow(clippy::too_many_arguments)]
 fn split_input(
-    trial: &PlannedTrial,
+    ctx: &mut TrialContext,
     phase: usize,
     split: usize,
     classifier: &Classifier,
-    stages: &mut Stages,
-    options: &RunOptions,
-    activity: &Activity,
 ) -> Result<SplitInput> {
+    let TrialContext {
+        trial,
+        options,
+        stages,
+        ..
+    } = ctx;
     let phase = &trial.phases[phase];
     let spec = &phase.spec;
     let name = SPLITS[split];
@@ -66,7 +66,7 @@ fn split_input(
         classifier.preprocess,
         spec.data.batch_size,
         &options.device,
-        activity,
+        &options.activity(&no_heartbeat),
         &label,
     )?;
     Ok(SplitInput::Features(

@@ -19,6 +19,7 @@ use burn::prelude::Device;
 
 use crate::bail_input;
 use crate::plan::{Plan, PlannedTrial};
+use crate::progress::Activity;
 use crate::spec::{Pipeline, load_pipeline};
 use crate::stages::Stages;
 use crate::store::{RunRecord, RunStatus, Store, new_run_id, now_millis, this_host, this_process};
@@ -54,6 +55,21 @@ pub struct RunOptions {
     /// Here, or as Slurm tasks.
     pub executor: ExecutorChoice,
 }
+
+impl RunOptions {
+    /// What the long loops of this process share: progress bars when shown, the Ctrl-C
+    /// flag, and `heartbeat`, called after every batch.
+    fn activity<'a>(&self, heartbeat: &'a dyn Fn()) -> Activity<'a> {
+        Activity {
+            show_progress: self.show_progress,
+            interrupted: &INTERRUPTED,
+            heartbeat,
+        }
+    }
+}
+
+/// The heartbeat of work done before a run is recorded: there is no run to keep alive.
+fn no_heartbeat() {}
 
 /// The runs of a pipeline or experiment file: one, or one per trial of its sweep.
 pub struct FileRuns {

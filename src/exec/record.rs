@@ -1,13 +1,21 @@
-//! A new run's record, and the line each epoch logs.
+//! A new run's record, and the callbacks that log and record each epoch.
 
 use std::collections::BTreeMap;
+
+use anyhow::Result;
 
 use super::RunOptions;
 use crate::data::SkippedFile;
 use crate::plan::{PlannedTrial, SPLITS};
-use crate::store::{RunRecord, RunStatus, new_run_id, now_millis, this_host, this_process};
-use crate::train::{EpochMetrics, SplitInput};
+use crate::store::{RunRecord, RunStatus, Store, new_run_id, now_millis, this_host, this_process};
+use crate::train::{Callback, Control, EpochEnd, SplitInput};
 use runner_core::plan::digest;
+
+/// What the callbacks of `exec` record a run in.
+pub struct Run<'a> {
+    pub store: &'a Store,
+    pub record: &'a mut RunRecord,
+}
 
 /// The record of a run of `trial` about to train on `inputs`, one per split.
 pub fn new_record(trial: &PlannedTrial, inputs: &[SplitInput], options: &RunOptions) -> RunRecord {
@@ -80,21 +88,46 @@ pub fn new_record(trial: &PlannedTrial, inputs: &[SplitInput], options: &RunOpti
     }
 }
 
-pub fn log_epoch(epoch: &EpochMetrics, epochs: usize) {
-    let extra: String = epoch
-        .extra
-        .iter()
-        .map(|(name, value)| format!(" {name} {value:.4}"))
-        .collect();
-    tracing::info!(
-        "epoch {}/{epochs}: loss {:.4} accuracy {:.4} val_loss {:.4} val_accuracy {:.4}{extra} lr {:.2e} ({:.1} s, {:.1}% waiting for data)",
-        epoch.epoch,
-        epoch.loss,
-        epoch.accuracy,
-        epoch.val_loss,
-        epoch.val_accuracy,
-        epoch.lr,
-        epoch.seconds,
-        100.0 * epoch.data_wait_seconds / epoch.seconds.max(f64::EPSILON)
-    );
+/// Logs each epoch's metrics (Keras' progress line), numbered over all phases' `epochs`.
+pub struct LogEpoch {
+    pub epochs: usize,
+}
+
+impl Callback<Run<'_>> for LogEpoch {
+    fn on_epoch_end(&mut self, epoch: &mut EpochEnd<Run>) -> Result<Control> {
+        let metrics = epoch.metrics;
+        let extra: String = metrics
+            .extra
+            .iter()
+            .map(|(name, value)| format!(" {name} {value:.4}"))
+            .collect();
+        tracing::info!(
+            "epoch {}/{}: loss {:.4} accuracy {:.4} val_loss {:.4} val_accuracy {:.4}{extra} lr {:.2e} ({:.1} s, {:.1}% waiting for data)",
+            metrics.epoch,
+            self.epochs,
+            metrics.loss,
+            metrics.accuracy,
+            metrics.val_loss,
+            metrics.val_accuracy,
+            metrics.lr,
+            metrics.seconds,
+            100.0 * metrics.data_wait_seconds / metrics.seconds.max(f64::EPSILON)
+        );
+        Ok(Control::Continue)
+    }
+}
+
+/// Adds each epoch to the run's record and stores both. It runs after the callbacks that
+/// judge the epoch, so that one a monitor cannot judge is not recorded, and before the
+/// CSV logger, which reads the history back from the store.
+pub struct RecordEpoch;
+
+impl Callback<Run<'_>> for RecordEpoch {
+    fn on_epoch_end(&mut self, epoch: &mut EpochEnd<Run>) -> Result<Control> {
+        let Run { store, record } = epoch.run;
+        record.add_epoch(epoch.metrics);
+        record.heartbeat_at = now_millis();
+        store.put_epoch(record, epoch.metrics)?;
+        Ok(Control::Continue)
+    }
 }

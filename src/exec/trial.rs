@@ -4,30 +4,31 @@
 //! input has been checked; once recorded, a run always ends with a final status. A run
 //! resumed from its snapshot continues exactly where the snapshot left it.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use anyhow::Result;
 use burn::module::Module;
-use burn::optim::ModuleOptimizer;
+use serde_json::Value;
 
 use super::checkpoints::{
-    FROZEN_LAYERS, ResumeState, Snapshot, save_checkpoint, save_frozen_layers, save_snapshot,
+    FROZEN_LAYERS, ModelCheckpoint, ResumeState, SaveSnapshot, Snapshot, save_frozen_layers,
+    save_snapshot,
 };
-use super::history_csv::{csv_path, write_history_csv};
+use super::history_csv::CsvLogger;
 use super::inputs::trial_inputs;
-use super::record::{log_epoch, new_record};
-use super::{INTERRUPTED, RunOptions};
+use super::record::{LogEpoch, RecordEpoch, Run, new_record};
+use super::{RunOptions, no_heartbeat};
 use crate::model::{Classifier, TrainableModel, build_classifier};
 use crate::plan::PlannedTrial;
 use crate::progress::Activity;
-use crate::spec::CallbackSpec;
+use crate::spec::{CallbackSpec, CheckpointSave, MonitorMode};
 use crate::stages::Stages;
 use crate::store::{HEARTBEAT_INTERVAL, RunRecord, RunStatus, Store, now_millis, this_process};
 use crate::train::{
-    Callbacks, Coverage, EpochMetrics, EpochOutcome, FitOptions, FitStop, Logs, LrSchedule, Phase,
-    SplitInput, build_optimizer, evaluate, fit_phase,
+    Callback, Coverage, FitOptions, LrSchedule, Phase, SplitInput, TrainEnd, build_optimizer,
+    evaluate, fit_phase, metric_callback,
 };
 
 /// Where a trial starts: fresh (as a trial of `sweep` if given), or from a run's snapshot.
@@ -41,14 +42,48 @@ pub enum Start<'a> {
     },
 }
 
-/// Where training continues inside a phase.
-struct PhaseStart {
-    /// The run's epoch number of the phase's first epoch.
-    first_epoch: usize,
-    /// The next epoch to train.
-    next_epoch: usize,
-    lr_factor: f64,
-    callbacks: Callbacks,
+/// What every step of a trial works with: its plan, the run's options, the stages its
+/// inputs come from and the store it is recorded in.
+pub struct TrialContext<'a> {
+    pub trial: &'a PlannedTrial,
+    pub options: &'a RunOptions,
+    pub stages: &'a mut Stages,
+    pub store: Store,
+}
+
+impl<'a> TrialContext<'a> {
+    pub fn new(trial: &'a PlannedTrial, options: &'a RunOptions, stages: &'a mut Stages) -> Self {
+        Self {
+            trial,
+            options,
+            stages,
+            store: Store::new(&options.store),
+        }
+    }
+
+    /// The options of the training loop and evaluations of phase `phase`.
+    fn fit_options<'b>(
+        &'b self,
+        phase: usize,
+        classifier: &'b Classifier,
+        activity: &'b Activity<'b>,
+    ) -> FitOptions<'b> {
+        let spec = &self.trial.phases[phase].spec;
+        FitOptions {
+            frozen: &classifier.frozen,
+            device: self.options.device.clone(),
+            loss: spec.train.loss.options(),
+            metrics: &spec.train.metrics,
+            class_names: &self.trial.files[0].classes,
+            batch_size: spec.data.batch_size,
+            augment: &spec.augment,
+            preprocess: classifier.preprocess,
+            seeds: spec.pipeline.seeds(),
+            steps_per_epoch: spec.train.steps_per_epoch,
+            validation_steps: spec.train.validation_steps,
+            activity,
+        }
+    }
 }
 
 /// Trains `trial` and returns its final record.
@@ -59,14 +94,8 @@ pub fn run_trial(
     options: &RunOptions,
 ) -> Result<RunRecord> {
     let spec = &trial.pipeline.spec;
-    let store = Store::new(&options.store);
+    let mut ctx = TrialContext::new(trial, options, stages);
     let classes = &trial.files[0].classes;
-    let no_heartbeat = || {};
-    let preparing = Activity {
-        show_progress: options.show_progress,
-        interrupted: &INTERRUPTED,
-        heartbeat: &no_heartbeat,
-    };
 
     let mut record: Option<RunRecord> = None;
     let mut sweep = None;
@@ -104,8 +133,8 @@ pub fn run_trial(
     }
 
     let mut stopped_by: Option<String> = None;
-    // The model training ended with, the epoch whose weights it holds, and its inputs.
-    let mut final_model: Option<(TrainableModel, usize, Classifier, Vec<SplitInput>)> = None;
+    // The weights training ended with, the classifier they belong to, and its inputs.
+    let mut final_model: Option<(TrainEnd, Classifier, Vec<SplitInput>)> = None;
     for phase_index in first_phase..trial.phases.len() {
         let phase = &trial.phases[phase_index];
         options.device.seed(spec.pipeline.seeds().weight_init);
@@ -114,114 +143,124 @@ pub fn run_trial(
         if let Some((previous, previous_prefix)) = carried.take() {
             classifier.carry_over(previous, previous_prefix);
         }
-        let inputs = trial_inputs(trial, phase_index, &classifier, stages, options, &preparing)?;
+        let inputs = trial_inputs(&mut ctx, phase_index, &classifier)?;
         let record = match &mut record {
             Some(record) => record,
             None => {
-                let record = record.insert(create_record(trial, sweep, &inputs, &store, options)?);
+                let record = record.insert(create_record(&ctx, sweep, &inputs)?);
                 // A fresh run starts in its first phase, whose frozen prefix is the longest.
-                let frozen = save_frozen_layers(&classifier.frozen, &store, &record.id)?;
-                store.add_artifact(&record.id, FROZEN_LAYERS, frozen.clone())?;
+                let frozen = save_frozen_layers(&classifier.frozen, &ctx.store, &record.id)?;
+                ctx.store
+                    .add_artifact(&record.id, FROZEN_LAYERS, frozen.clone())?;
                 record.artifacts.insert(FROZEN_LAYERS.into(), frozen);
                 record
             }
         };
         let mut optimizer = build_optimizer(&phase.spec.train.optimizer);
-        let start = match mid_phase.take() {
-            Some(snapshot) => {
-                classifier.trainable = load_model(classifier.trainable, &snapshot.model)?;
-                optimizer = optimizer
-                    .load(&snapshot.optimizer)
-                    .map_err(|err| anyhow::anyhow!("cannot load the optimizer state: {err:?}"))?;
-                PhaseStart {
-                    first_epoch: snapshot.state.phase_first_epoch,
-                    next_epoch: snapshot.state.epoch + 1,
-                    lr_factor: snapshot.state.lr_factor,
-                    callbacks: snapshot.state.callbacks,
-                }
-            }
-            // Keras resets its callbacks at every `fit`, so each phase starts them anew.
-            None => PhaseStart {
-                first_epoch: next_epoch,
-                next_epoch,
-                lr_factor: 1.0,
-                callbacks: Callbacks::new(&spec.callbacks),
-            },
+        // Keras resets its callbacks at every `fit`, so each phase starts them anew, unless
+        // it resumes from a snapshot in its middle.
+        let mut callback_states = Vec::new();
+        let mut loop_phase = Phase {
+            index: phase_index + 1,
+            first_epoch: next_epoch,
+            next_epoch,
+            epochs: phase.spec.train.epochs,
+            schedule: LrSchedule::new(
+                phase.spec.train.optimizer.lr(),
+                phase.spec.train.lr_schedule.clone(),
+                phase.spec.train.epochs,
+            ),
+            lr_factor: 1.0,
         };
+        if let Some(snapshot) = mid_phase.take() {
+            classifier.trainable = load_model(classifier.trainable, &snapshot.model)?;
+            optimizer = optimizer
+                .load(&snapshot.optimizer)
+                .map_err(|err| anyhow::anyhow!("cannot load the optimizer state: {err:?}"))?;
+            callback_states = snapshot.state.callbacks;
+            loop_phase.first_epoch = snapshot.state.phase_first_epoch;
+            loop_phase.next_epoch = snapshot.state.epoch + 1;
+            loop_phase.lr_factor = snapshot.state.lr_factor;
+        }
         if trial.phases.len() > 1 {
             tracing::info!(
                 "{} (from epoch {}, {} epochs): {} trainable parameters",
                 phase.name,
-                start.first_epoch,
-                phase.spec.train.epochs,
+                loop_phase.first_epoch,
+                loop_phase.epochs,
                 classifier.trainable.trainable_params()
             );
         }
-        let phase_first_epoch = start.first_epoch;
-        match train_phase(
-            trial,
-            phase_index,
-            &classifier,
+        // Every batch shows the run is alive, at most once per interval.
+        let last_heartbeat = Cell::new(Instant::now());
+        let record_id = record.id.clone();
+        let heartbeat = || {
+            if last_heartbeat.get().elapsed() >= HEARTBEAT_INTERVAL {
+                last_heartbeat.set(Instant::now());
+                if let Err(error) = ctx.store.touch(&record_id) {
+                    tracing::warn!("cannot refresh the run's heartbeat: {error:#}");
+                }
+            }
+        };
+        let activity = options.activity(&heartbeat);
+        let ended = fit_phase(
+            &ctx.fit_options(phase_index, &classifier, &activity),
+            &loop_phase,
+            classifier.trainable.clone(),
             &mut optimizer,
             &inputs,
-            start,
-            record,
-            &store,
-            options,
-        ) {
-            Ok(PhaseEnd::Interrupted) => {
+            &mut phase_callbacks(trial, callback_states)?,
+            &mut Run {
+                store: &ctx.store,
+                record,
+            },
+        );
+        match ended {
+            Ok(None) => {
                 record.status = RunStatus::Interrupted;
                 record.reason = Some("interrupted by the user (Ctrl-C)".into());
-                return finish(&store, record.clone());
+                return finish(&ctx.store, record.clone());
             }
-            Ok(PhaseEnd::Done {
-                model,
-                weights_epoch,
-                stopped,
-            }) => {
-                if let Some(reason) = &stopped {
+            Ok(Some(end)) => {
+                if let Some(reason) = &end.stopped {
                     tracing::info!("{}: {reason}", phase.name);
-                    stopped_by = stopped.clone();
+                    stopped_by = end.stopped.clone();
                 }
                 // The phase's final weights (restored to its best epoch if asked), for
                 // the next phase and for a resume that lands between phases.
                 let state = ResumeState {
                     epoch: record.epochs,
                     phase: phase_index,
-                    phase_first_epoch,
+                    phase_first_epoch: loop_phase.first_epoch,
                     phase_done: true,
                     lr_factor: 1.0,
-                    callbacks: Callbacks::new(&spec.callbacks),
-                    stopped,
+                    callbacks: Vec::new(),
+                    stopped: end.stopped.clone(),
                 };
-                save_snapshot(&store, &record.id, &state, &model, &optimizer)?;
+                save_snapshot(&ctx.store, &record.id, &state, &end.model, &optimizer)?;
                 next_epoch = record.epochs + 1;
-                carried = Some((model.clone(), classifier.frozen_prefix));
-                final_model = Some((model, weights_epoch, classifier, inputs));
+                carried = Some((end.model.clone(), classifier.frozen_prefix));
+                final_model = Some((end, classifier, inputs));
             }
             Err(error) => {
                 record.status = RunStatus::Failed;
                 record.reason = Some(format!("{error:#}"));
-                finish(&store, record.clone())?;
+                finish(&ctx.store, record.clone())?;
                 return Err(error.context(format!("run {} failed", record.id)));
             }
         }
     }
     let mut record = record.expect("a trial has at least one phase");
-    if let Some((model, weights_epoch, classifier, inputs)) = &final_model
+    if let Some((end, classifier, inputs)) = &final_model
         && let Some(test) = inputs.get(2)
     {
-        let fit = fit_options(
-            trial,
-            trial.phases.len() - 1,
-            classifier,
-            options,
-            &preparing,
-        );
-        let metrics = evaluate(&classifier.frozen, model, test, &fit, Coverage::Whole);
+        let activity = options.activity(&no_heartbeat);
+        let fit = ctx.fit_options(trial.phases.len() - 1, classifier, &activity);
+        let metrics = evaluate(&end.model, test, &fit, Coverage::Whole);
         tracing::info!(
-            "test ({} images, epoch {weights_epoch}'s weights): loss {:.4} accuracy {:.4}",
+            "test ({} images, epoch {}'s weights): loss {:.4} accuracy {:.4}",
             test.len(),
+            end.epoch,
             metrics.loss(),
             metrics.accuracy()
         );
@@ -229,7 +268,7 @@ pub fn run_trial(
             ("test_loss".to_string(), metrics.loss()),
             ("test_accuracy".to_string(), metrics.accuracy()),
         ]);
-        record.test_epoch = Some(*weights_epoch);
+        record.test_epoch = Some(end.epoch);
     }
     record.status = if stopped_by.is_some() {
         RunStatus::StoppedEarly
@@ -237,20 +276,56 @@ pub fn run_trial(
         RunStatus::Finished
     };
     record.reason = stopped_by;
-    let record = finish(&store, record)?;
-    store.record_stage(&trial.keys.training, &record.id)?;
+    let record = finish(&ctx.store, record)?;
+    ctx.store.record_stage(&trial.keys.training, &record.id)?;
     Ok(record)
 }
 
-/// Records a new run for `trial`, with the manifests of the data it sees.
-fn create_record(
+/// The callbacks of a phase of `trial`, in the order they run, carrying on from `states`
+/// when resumed: the progress line, the pipeline's callbacks that judge the epoch (so
+/// that an error there comes before the epoch is recorded), the checkpoint (the declared
+/// one, else the default), recording the epoch, the CSV loggers that read it back, and
+/// the resume snapshot of them all.
+fn phase_callbacks<'r>(
     trial: &PlannedTrial,
+    states: Vec<Value>,
+) -> Result<Vec<Box<dyn Callback<Run<'r>>>>> {
+    let epochs = trial.phases.iter().map(|p| p.spec.train.epochs).sum();
+    let mut callbacks: Vec<Box<dyn Callback<Run>>> = vec![Box::new(LogEpoch { epochs })];
+    // Without a `checkpoint` callback: both checkpoints, the best by `val_loss`.
+    let mut checkpoint = ModelCheckpoint::new("val_loss", MonitorMode::Auto, CheckpointSave::Both);
+    let mut csv_loggers = Vec::new();
+    for declared in &trial.pipeline.spec.callbacks {
+        match declared {
+            CallbackSpec::Checkpoint {
+                monitor,
+                mode,
+                save,
+            } => checkpoint = ModelCheckpoint::new(monitor, *mode, *save),
+            CallbackSpec::CsvLogger { file } => csv_loggers.push(CsvLogger { file: file.clone() }),
+            judging => callbacks.extend(metric_callback(judging)),
+        }
+    }
+    callbacks.push(Box::new(checkpoint));
+    callbacks.push(Box::new(RecordEpoch));
+    for logger in csv_loggers {
+        callbacks.push(Box::new(logger));
+    }
+    callbacks.push(Box::new(SaveSnapshot));
+    for (callback, state) in callbacks.iter_mut().zip(states) {
+        callback.resume(state)?;
+    }
+    Ok(callbacks)
+}
+
+/// Records a new run of the trial, with the manifests of the data it sees.
+fn create_record(
+    ctx: &TrialContext,
     sweep: Option<&str>,
     inputs: &[SplitInput],
-    store: &Store,
-    options: &RunOptions,
 ) -> Result<RunRecord> {
-    let mut record = new_record(trial, inputs, options);
+    let (trial, store) = (ctx.trial, &ctx.store);
+    let mut record = new_record(trial, inputs, ctx.options);
     if let Some(sweep) = sweep {
         record.sweep = Some(sweep.to_string());
         record.trial = Some(trial.index);
@@ -268,184 +343,6 @@ fn create_record(
         record.classes
     );
     Ok(record)
-}
-
-/// How a phase ended.
-enum PhaseEnd {
-    Done {
-        model: TrainableModel,
-        /// The epoch whose weights `model` holds: the last, or the best one restored.
-        weights_epoch: usize,
-        /// Why a callback stopped it early.
-        stopped: Option<String>,
-    },
-    Interrupted,
-}
-
-/// The options of the training loop for `trial`'s phase `phase`.
-fn fit_options<'a>(
-    trial: &'a PlannedTrial,
-    phase: usize,
-    classifier: &Classifier,
-    options: &RunOptions,
-    activity: &'a Activity<'a>,
-) -> FitOptions<'a> {
-    let spec = &trial.phases[phase].spec;
-    FitOptions {
-        device: options.device.clone(),
-        loss: spec.train.loss.options(),
-        metrics: &spec.train.metrics,
-        class_names: &trial.files[0].classes,
-        batch_size: spec.data.batch_size,
-        augment: &spec.augment,
-        preprocess: classifier.preprocess,
-        seeds: spec.pipeline.seeds(),
-        steps_per_epoch: spec.train.steps_per_epoch,
-        validation_steps: spec.train.validation_steps,
-        activity,
-    }
-}
-
-/// Trains one phase from `start`, recording each epoch, its checkpoints and a resume
-/// snapshot after it.
-#[allow(clippy::too_many_arguments)]
-fn train_phase(
-    trial: &PlannedTrial,
-    phase_index: usize,
-    classifier: &Classifier,
-    optimizer: &mut ModuleOptimizer,
-    inputs: &[SplitInput],
-    start: PhaseStart,
-    record: &mut RunRecord,
-    store: &Store,
-    options: &RunOptions,
-) -> Result<PhaseEnd> {
-    let phase = &trial.phases[phase_index];
-    let record_id = record.id.clone();
-    let last_heartbeat = Cell::new(Instant::now());
-    let heartbeat = || {
-        if last_heartbeat.get().elapsed() >= HEARTBEAT_INTERVAL {
-            last_heartbeat.set(Instant::now());
-            if let Err(error) = store.touch(&record_id) {
-                tracing::warn!("cannot refresh the run's heartbeat: {error:#}");
-            }
-        }
-    };
-    let activity = Activity {
-        show_progress: options.show_progress,
-        interrupted: &INTERRUPTED,
-        heartbeat: &heartbeat,
-    };
-    let fit = fit_options(trial, phase_index, classifier, options, &activity);
-    let loop_phase = Phase {
-        index: phase_index + 1,
-        first_epoch: start.first_epoch,
-        epochs: phase.spec.train.epochs,
-        schedule: LrSchedule::new(
-            phase.spec.train.optimizer.lr(),
-            phase.spec.train.lr_schedule.clone(),
-            phase.spec.train.epochs,
-        ),
-    };
-    let callbacks = RefCell::new(start.callbacks);
-    // The weights of the epoch `early_stopping` would restore, and that epoch.
-    let remembered: RefCell<Option<(usize, TrainableModel)>> = RefCell::new(None);
-    let stopped: RefCell<Option<String>> = RefCell::new(None);
-    let last_epoch = trial
-        .phases
-        .iter()
-        .map(|p| p.spec.train.epochs)
-        .sum::<usize>();
-    let (model, stop) = fit_phase(
-        &classifier.frozen,
-        classifier.trainable.clone(),
-        optimizer,
-        &inputs[0],
-        &inputs[1],
-        &fit,
-        &loop_phase,
-        start.next_epoch,
-        start.lr_factor,
-        |report| {
-            let metrics = report.metrics;
-            log_epoch(metrics, last_epoch);
-            let actions = callbacks.borrow_mut().on_epoch_end(
-                metrics.epoch,
-                &epoch_logs(metrics),
-                metrics.lr,
-            )?;
-            record.add_epoch(metrics);
-            record.heartbeat_at = now_millis();
-            if actions.save_best {
-                let artifact =
-                    save_checkpoint(report.model, store, &record.id, "best", phase_index)?;
-                record.artifacts.insert("best".into(), artifact);
-                record.confusion_matrix = report.validation_confusion.to_vec();
-            }
-            if actions.save_last {
-                let artifact =
-                    save_checkpoint(report.model, store, &record.id, "last", phase_index)?;
-                record.artifacts.insert("last".into(), artifact);
-            }
-            if actions.remember_weights {
-                *remembered.borrow_mut() = Some((metrics.epoch, report.model.detached()));
-            }
-            store.put_epoch(record, metrics)?;
-            for callback in &trial.pipeline.spec.callbacks {
-                if let CallbackSpec::CsvLogger { file } = callback {
-                    let path = csv_path(store, &record.id, file)?;
-                    let artifact = write_history_csv(store, &path, &store.epochs(&record.id)?)?;
-                    store.add_artifact(&record.id, file, artifact.clone())?;
-                    record.artifacts.insert(file.clone(), artifact);
-                }
-            }
-            let state = ResumeState {
-                epoch: metrics.epoch,
-                phase: phase_index,
-                phase_first_epoch: loop_phase.first_epoch,
-                phase_done: false,
-                lr_factor: report.lr_factor * actions.lr_factor.unwrap_or(1.0),
-                callbacks: callbacks.borrow().clone(),
-                stopped: actions.stop.clone(),
-            };
-            save_snapshot(store, &record.id, &state, report.model, report.optimizer)?;
-            *stopped.borrow_mut() = actions.stop.clone();
-            Ok(EpochOutcome {
-                stop: actions.stop.is_some(),
-                lr_factor: actions.lr_factor.unwrap_or(1.0),
-            })
-        },
-    )?;
-    if stop == FitStop::Interrupted {
-        return Ok(PhaseEnd::Interrupted);
-    }
-    let (weights_epoch, model) = match remembered.into_inner() {
-        Some((epoch, best)) if callbacks.borrow().restores_best() => {
-            tracing::info!("early_stopping: restoring the weights of epoch {epoch}, the best");
-            (epoch, best)
-        }
-        _ => (record.epochs, model),
-    };
-    Ok(PhaseEnd::Done {
-        model,
-        weights_epoch,
-        stopped: stopped.into_inner(),
-    })
-}
-
-/// An epoch's metrics by name, as callbacks see them.
-fn epoch_logs(metrics: &EpochMetrics) -> Logs {
-    let mut logs: Logs = metrics.extra.clone();
-    for (name, value) in [
-        ("loss", metrics.loss),
-        ("accuracy", metrics.accuracy),
-        ("val_loss", metrics.val_loss),
-        ("val_accuracy", metrics.val_accuracy),
-        ("lr", metrics.lr),
-    ] {
-        logs.insert(name.to_string(), value);
-    }
-    logs
 }
 
 fn load_model(model: TrainableModel, path: &std::path::Path) -> Result<TrainableModel> {

@@ -14,11 +14,11 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use super::inputs::trial_inputs;
+use super::trial::TrialContext;
 use super::{INTERRUPTED, RunOptions, Start, install_interrupt_handler, run_trial};
 use crate::bail_input;
 use crate::model::build_classifier;
 use crate::plan::{Plan, PlannedTrial};
-use crate::progress::Activity;
 use crate::stages::Stages;
 use crate::store::{REJECTED_FOLDER, RunRecord, RunStatus, Store, sweep_bundles};
 
@@ -170,12 +170,6 @@ pub(super) fn prepare_shared_stages(
     stages: &mut Stages,
     options: &RunOptions,
 ) -> Result<()> {
-    let no_heartbeat = || {};
-    let activity = Activity {
-        show_progress: options.show_progress,
-        interrupted: &INTERRUPTED,
-        heartbeat: &no_heartbeat,
-    };
     for trial in trials {
         let spec = &trial.pipeline.spec;
         options.device.seed(spec.pipeline.seeds().weight_init);
@@ -185,7 +179,11 @@ pub(super) fn prepare_shared_stages(
             &trial.files[0].classes,
             &options.device,
         )?;
-        trial_inputs(trial, 0, &classifier, stages, options, &activity)?;
+        trial_inputs(
+            &mut TrialContext::new(trial, options, stages),
+            0,
+            &classifier,
+        )?;
     }
     stages.forget_in_memory();
     Ok(())

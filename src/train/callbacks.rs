@@ -1,28 +1,141 @@
-//! Keras' callbacks, run after every epoch on that epoch's metrics: stop at a threshold,
-//! early stopping, reduce the learning rate on a plateau, which checkpoints to keep.
-//! Their state is serializable so a resumed run carries on where it stopped.
+//! Keras' callbacks: small values the training loop calls in order after every epoch, and
+//! once when a phase ends, through one trait. Those that only watch the metrics (stop at
+//! a threshold, early stopping with its best weights, reduce the learning rate on a
+//! plateau) are here; those that write the run's files (checkpoints, the CSV history,
+//! resume snapshots) are in `exec`, and reach the run they record as `R`. A callback's
+//! state goes into every resume snapshot, so a resumed run carries on where it stopped.
 
 use std::collections::BTreeMap;
 
 use anyhow::Result;
+use burn::optim::ModuleOptimizer;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
+use super::fit::Phase;
 use crate::bail_input;
-use crate::spec::{CallbackSpec, CheckpointSave, MonitorMode};
+use crate::model::TrainableModel;
+use crate::spec::{CallbackSpec, MonitorMode};
+use runner_core::metrics::EpochMetrics;
 
 /// An epoch's metrics by name: `loss`, `accuracy`, `val_loss`, `val_accuracy`,
-/// `precision`, `val_auc`, ...
+/// `precision`, `val_auc`, ..., `lr`.
 pub type Logs = BTreeMap<String, f64>;
 
-/// A metric watched by a callback, and which way is better.
+/// What a callback asks of the training loop after an epoch.
+#[derive(Debug)]
+pub enum Control {
+    Continue,
+    /// Stop after this epoch, and why.
+    Stop(String),
+    /// Multiply the learning rate by this from the next epoch on.
+    ScaleLr(f64),
+}
+
+/// An epoch as the callbacks see it, with what those before have decided.
+pub struct EpochEnd<'a, R> {
+    pub phase: &'a Phase,
+    pub metrics: &'a EpochMetrics,
+    pub logs: Logs,
+    pub model: &'a TrainableModel,
+    pub optimizer: &'a ModuleOptimizer,
+    /// `[label][predicted]` on the validation images.
+    pub validation_confusion: &'a [Vec<usize>],
+    /// The factor of the next epoch's learning rate (reductions on plateau so far).
+    pub lr_factor: f64,
+    /// Why training stops after this epoch: the first callback that stopped it says.
+    pub stop: Option<String>,
+    /// The [`Callback::state`] of each callback that has run, in order.
+    pub states: Vec<Value>,
+    /// The run being recorded.
+    pub run: &'a mut R,
+}
+
+/// The weights a phase ends with.
+pub struct TrainEnd {
+    pub model: TrainableModel,
+    /// The epoch whose weights `model` holds: the last, unless a callback put back a
+    /// better one.
+    pub epoch: usize,
+    /// Why a callback stopped the phase early.
+    pub stopped: Option<String>,
+}
+
+/// A Keras callback, for a run recorded in `R`.
+pub trait Callback<R> {
+    fn on_epoch_end(&mut self, epoch: &mut EpochEnd<R>) -> Result<Control>;
+
+    /// When the phase's epochs are done or a callback stopped them (not on Ctrl-C).
+    fn on_train_end(&mut self, _end: &mut TrainEnd) {}
+
+    /// What a resumed run needs to carry on where this one is; `Null` for nothing.
+    fn state(&self) -> Value {
+        Value::Null
+    }
+
+    /// Carries on from a [`Callback::state`] taken before.
+    fn resume(&mut self, _state: Value) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs every callback on an epoch, in order, and gathers their answers into `epoch`.
+pub(super) fn end_epoch<R>(
+    callbacks: &mut [Box<dyn Callback<R> + '_>],
+    epoch: &mut EpochEnd<R>,
+) -> Result<()> {
+    let lr_factor = epoch.lr_factor;
+    for callback in callbacks {
+        match callback.on_epoch_end(epoch)? {
+            Control::Continue => {}
+            Control::Stop(reason) => {
+                epoch.stop.get_or_insert(reason);
+            }
+            // Of this epoch's rate: a later callback's reduction replaces an earlier one's.
+            Control::ScaleLr(factor) => epoch.lr_factor = lr_factor * factor,
+        }
+        epoch.states.push(callback.state());
+    }
+    Ok(())
+}
+
+/// An epoch's metrics by name, as callbacks see them.
+pub(super) fn epoch_logs(metrics: &EpochMetrics) -> Logs {
+    let mut logs: Logs = metrics.extra.clone();
+    for (name, value) in [
+        ("loss", metrics.loss),
+        ("accuracy", metrics.accuracy),
+        ("val_loss", metrics.val_loss),
+        ("val_accuracy", metrics.val_accuracy),
+        ("lr", metrics.lr),
+    ] {
+        logs.insert(name.to_string(), value);
+    }
+    logs
+}
+
+/// The [`Callback::state`] of a callback that is its own state: all of it serialized.
+pub fn state_of(callback: &impl Serialize) -> Value {
+    serde_json::to_value(callback).expect("a callback's state serializes")
+}
+
+/// [`Callback::resume`] for a callback that is its own state.
+pub fn resume_from<T: DeserializeOwned>(callback: &mut T, state: Value) -> Result<()> {
+    *callback = serde_json::from_value(state)?;
+    Ok(())
+}
+
+/// A metric watched by a callback, which way is better, and its best value so far.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Monitor {
+pub struct Monitor {
     name: String,
     higher_is_better: bool,
+    best: Option<f64>,
 }
 
 impl Monitor {
-    fn new(name: &str, mode: MonitorMode) -> Self {
+    pub fn new(name: &str, mode: MonitorMode) -> Self {
         let higher_is_better = match mode {
             MonitorMode::Max => true,
             MonitorMode::Min => false,
@@ -32,6 +145,7 @@ impl Monitor {
         Self {
             name: name.to_string(),
             higher_is_better,
+            best: None,
         }
     }
 
@@ -49,268 +163,213 @@ impl Monitor {
         }
     }
 
-    /// Whether `current` beats `best` by more than `min_delta`.
-    fn improves(&self, current: f64, best: Option<f64>, min_delta: f64) -> bool {
-        match best {
+    /// Whether the epoch of `logs` beats the best value by more than `min_delta`, which
+    /// makes it the best.
+    pub fn improved(&mut self, logs: &Logs, min_delta: f64) -> Result<bool> {
+        let current = self.value(logs)?;
+        let improved = match self.best {
             None => true,
             Some(best) if self.higher_is_better => current - min_delta > best,
             Some(best) => current + min_delta < best,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-enum Callback {
-    StopAt {
-        monitor: Monitor,
-        threshold: f64,
-    },
-    EarlyStopping {
-        monitor: Monitor,
-        patience: usize,
-        min_delta: f64,
-        restore_best: bool,
-        best: Option<f64>,
-        wait: usize,
-    },
-    ReduceLrOnPlateau {
-        monitor: Monitor,
-        factor: f64,
-        patience: usize,
-        min_delta: f64,
-        cooldown: usize,
-        min_lr: f64,
-        best: Option<f64>,
-        wait: usize,
-        cooldown_left: usize,
-    },
-}
-
-/// What the run should do after an epoch.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct EpochActions {
-    /// Stop training, and why.
-    pub stop: Option<String>,
-    /// Multiply the learning rate by this from the next epoch on.
-    pub lr_factor: Option<f64>,
-    /// Keep this epoch's weights as the best checkpoint.
-    pub save_best: bool,
-    /// Keep this epoch's weights as the last checkpoint.
-    pub save_last: bool,
-    /// Remember this epoch's weights, to put back at the end (`restore_best`).
-    pub remember_weights: bool,
-}
-
-/// Every callback of a run, with its state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Callbacks {
-    callbacks: Vec<Callback>,
-    checkpoint: Monitor,
-    save: CheckpointSave,
-    best_checkpoint: Option<f64>,
-    /// For `restore_best`: the monitor, its `min_delta`, and the best value so far.
-    restore: Option<(Monitor, f64, Option<f64>)>,
-}
-
-impl Callbacks {
-    pub fn new(specs: &[CallbackSpec]) -> Self {
-        let mut callbacks = Vec::new();
-        let mut checkpoint = Monitor::new("val_loss", MonitorMode::Auto);
-        let mut save = CheckpointSave::Both;
-        let mut restore = None;
-        for spec in specs {
-            match spec {
-                CallbackSpec::StopAt {
-                    monitor,
-                    threshold,
-                    mode,
-                } => {
-                    if !monitor.starts_with("val_") {
-                        tracing::warn!(
-                            "`stop_at` watches the training metric `{monitor}`: reaching {threshold} on the training images says nothing about new images"
-                        );
-                    }
-                    callbacks.push(Callback::StopAt {
-                        monitor: Monitor::new(monitor, *mode),
-                        threshold: *threshold,
-                    });
-                }
-                CallbackSpec::EarlyStopping {
-                    monitor,
-                    patience,
-                    min_delta,
-                    mode,
-                    restore_best,
-                } => {
-                    let monitor = Monitor::new(monitor, *mode);
-                    if *restore_best {
-                        restore = Some((monitor.clone(), *min_delta, None));
-                    }
-                    callbacks.push(Callback::EarlyStopping {
-                        monitor,
-                        patience: *patience,
-                        min_delta: *min_delta,
-                        restore_best: *restore_best,
-                        best: None,
-                        wait: 0,
-                    });
-                }
-                CallbackSpec::ReduceLrOnPlateau {
-                    monitor,
-                    factor,
-                    patience,
-                    min_delta,
-                    cooldown,
-                    min_lr,
-                    mode,
-                } => callbacks.push(Callback::ReduceLrOnPlateau {
-                    monitor: Monitor::new(monitor, *mode),
-                    factor: *factor,
-                    patience: *patience,
-                    min_delta: *min_delta,
-                    cooldown: *cooldown,
-                    min_lr: *min_lr,
-                    best: None,
-                    wait: 0,
-                    cooldown_left: 0,
-                }),
-                CallbackSpec::Checkpoint {
-                    monitor,
-                    mode,
-                    save: which,
-                } => {
-                    checkpoint = Monitor::new(monitor, *mode);
-                    save = *which;
-                }
-                CallbackSpec::CsvLogger { .. } => {}
-            }
-        }
-        Self {
-            callbacks,
-            checkpoint,
-            save,
-            best_checkpoint: None,
-            restore,
-        }
-    }
-
-    /// Runs every callback on an epoch's `logs`; `lr` is the rate the epoch ended with.
-    pub fn on_epoch_end(&mut self, epoch: usize, logs: &Logs, lr: f64) -> Result<EpochActions> {
-        let mut actions = EpochActions {
-            save_last: self.save != CheckpointSave::Best,
-            ..EpochActions::default()
         };
-        let current = self.checkpoint.value(logs)?;
-        if self.checkpoint.improves(current, self.best_checkpoint, 0.0) {
-            self.best_checkpoint = Some(current);
-            actions.save_best = self.save != CheckpointSave::Last;
+        if improved {
+            self.best = Some(current);
         }
-        if let Some((monitor, min_delta, best)) = &mut self.restore {
-            let current = monitor.value(logs)?;
-            if monitor.improves(current, *best, *min_delta) {
-                *best = Some(current);
-                actions.remember_weights = true;
+        Ok(improved)
+    }
+}
+
+/// The callback `spec` declares when it only watches the metrics; `None` for those that
+/// write the run's files, which `exec` makes.
+pub fn metric_callback<R>(spec: &CallbackSpec) -> Option<Box<dyn Callback<R>>> {
+    Some(match spec {
+        CallbackSpec::StopAt {
+            monitor,
+            threshold,
+            mode,
+        } => {
+            if !monitor.starts_with("val_") {
+                tracing::warn!(
+                    "`stop_at` watches the training metric `{monitor}`: reaching {threshold} on the training images says nothing about new images"
+                );
             }
+            Box::new(StopAt {
+                monitor: Monitor::new(monitor, *mode),
+                threshold: *threshold,
+            })
         }
-        for callback in &mut self.callbacks {
-            match callback {
-                Callback::StopAt { monitor, threshold } => {
-                    let value = monitor.value(logs)?;
-                    let passed = if monitor.higher_is_better {
-                        value > *threshold
-                    } else {
-                        value < *threshold
-                    };
-                    if passed && actions.stop.is_none() {
-                        actions.stop = Some(format!(
-                            "`{}` = {value:.4} passed {threshold} at epoch {epoch}",
-                            monitor.name
-                        ));
-                    }
-                }
-                Callback::EarlyStopping {
-                    monitor,
-                    patience,
-                    min_delta,
-                    best,
-                    wait,
-                    ..
-                } => {
-                    let value = monitor.value(logs)?;
-                    if monitor.improves(value, *best, *min_delta) {
-                        *best = Some(value);
-                        *wait = 0;
-                    } else {
-                        // As Keras: stop at the `patience`-th epoch without improvement.
-                        *wait += 1;
-                        if *wait >= *patience && actions.stop.is_none() {
-                            actions.stop = Some(format!(
-                                "early stopping: `{}` has not improved for {wait} epoch(s) (patience {patience})",
-                                monitor.name
-                            ));
-                        }
-                    }
-                }
-                Callback::ReduceLrOnPlateau {
-                    monitor,
-                    factor,
-                    patience,
-                    min_delta,
-                    cooldown,
-                    min_lr,
-                    best,
-                    wait,
-                    cooldown_left,
-                } => {
-                    // Keras' order: the cooldown ticks first, and resets the wait.
-                    if *cooldown_left > 0 {
-                        *cooldown_left -= 1;
-                        *wait = 0;
-                    }
-                    let value = monitor.value(logs)?;
-                    if monitor.improves(value, *best, *min_delta) {
-                        *best = Some(value);
-                        *wait = 0;
-                    } else if *cooldown_left == 0 {
-                        *wait += 1;
-                        if *wait >= *patience && lr > *min_lr {
-                            let new_lr = (lr * *factor).max(*min_lr);
-                            tracing::info!(
-                                "reduce_lr_on_plateau: `{}` has not improved for {wait} epoch(s), learning rate {lr:e} -> {new_lr:e}",
-                                monitor.name
-                            );
-                            actions.lr_factor = Some(new_lr / lr);
-                            *cooldown_left = *cooldown;
-                            *wait = 0;
-                        }
-                    }
-                }
+        CallbackSpec::EarlyStopping {
+            monitor,
+            patience,
+            min_delta,
+            mode,
+            restore_best,
+        } => Box::new(EarlyStopping {
+            monitor: Monitor::new(monitor, *mode),
+            patience: *patience,
+            min_delta: *min_delta,
+            restore_best: *restore_best,
+            wait: 0,
+            best_weights: None,
+        }),
+        CallbackSpec::ReduceLrOnPlateau {
+            monitor,
+            factor,
+            patience,
+            min_delta,
+            cooldown,
+            min_lr,
+            mode,
+        } => Box::new(ReduceLrOnPlateau {
+            monitor: Monitor::new(monitor, *mode),
+            factor: *factor,
+            patience: *patience,
+            min_delta: *min_delta,
+            cooldown: *cooldown,
+            min_lr: *min_lr,
+            wait: 0,
+            cooldown_left: 0,
+        }),
+        CallbackSpec::Checkpoint { .. } | CallbackSpec::CsvLogger { .. } => return None,
+    })
+}
+
+/// Stops once the monitor passes a threshold (the course's "stop at 99.9% accuracy").
+struct StopAt {
+    monitor: Monitor,
+    threshold: f64,
+}
+
+impl<R> Callback<R> for StopAt {
+    fn on_epoch_end(&mut self, epoch: &mut EpochEnd<R>) -> Result<Control> {
+        let value = self.monitor.value(&epoch.logs)?;
+        let passed = if self.monitor.higher_is_better {
+            value > self.threshold
+        } else {
+            value < self.threshold
+        };
+        Ok(if passed {
+            Control::Stop(format!(
+                "`{}` = {value:.4} passed {} at epoch {}",
+                self.monitor.name, self.threshold, epoch.metrics.epoch
+            ))
+        } else {
+            Control::Continue
+        })
+    }
+}
+
+/// Stops when the monitor has not improved for `patience` epochs; with `restore_best`,
+/// keeps a copy of the best epoch's weights and ends the phase with them.
+#[derive(Serialize, Deserialize)]
+struct EarlyStopping {
+    monitor: Monitor,
+    patience: usize,
+    min_delta: f64,
+    restore_best: bool,
+    wait: usize,
+    /// Not in a resume snapshot: a resumed run restores only a best epoch it trained.
+    #[serde(skip)]
+    best_weights: Option<(usize, TrainableModel)>,
+}
+
+impl<R> Callback<R> for EarlyStopping {
+    fn on_epoch_end(&mut self, epoch: &mut EpochEnd<R>) -> Result<Control> {
+        if self.monitor.improved(&epoch.logs, self.min_delta)? {
+            self.wait = 0;
+            if self.restore_best {
+                self.best_weights = Some((epoch.metrics.epoch, epoch.model.detached()));
             }
+            return Ok(Control::Continue);
         }
-        Ok(actions)
+        // As Keras: stop at the `patience`-th epoch without improvement.
+        self.wait += 1;
+        Ok(if self.wait >= self.patience {
+            Control::Stop(format!(
+                "early stopping: `{}` has not improved for {} epoch(s) (patience {})",
+                self.monitor.name, self.wait, self.patience
+            ))
+        } else {
+            Control::Continue
+        })
     }
 
-    /// Whether the weights remembered by `restore_best` go back in at the end.
-    pub fn restores_best(&self) -> bool {
-        self.callbacks.iter().any(|callback| {
-            matches!(
-                callback,
-                Callback::EarlyStopping {
-                    restore_best: true,
-                    ..
-                }
-            )
-        })
+    fn on_train_end(&mut self, end: &mut TrainEnd) {
+        if let Some((epoch, model)) = self.best_weights.take() {
+            tracing::info!("early_stopping: restoring the weights of epoch {epoch}, the best");
+            end.model = model;
+            end.epoch = epoch;
+        }
+    }
+
+    fn state(&self) -> Value {
+        state_of(self)
+    }
+
+    fn resume(&mut self, state: Value) -> Result<()> {
+        resume_from(self, state)
+    }
+}
+
+/// Multiplies the learning rate by `factor` when the monitor has not improved for
+/// `patience` epochs, then waits `cooldown` epochs; never below `min_lr`.
+#[derive(Serialize, Deserialize)]
+struct ReduceLrOnPlateau {
+    monitor: Monitor,
+    factor: f64,
+    patience: usize,
+    min_delta: f64,
+    cooldown: usize,
+    min_lr: f64,
+    wait: usize,
+    cooldown_left: usize,
+}
+
+impl<R> Callback<R> for ReduceLrOnPlateau {
+    fn on_epoch_end(&mut self, epoch: &mut EpochEnd<R>) -> Result<Control> {
+        // Keras' order: the cooldown ticks first, and resets the wait.
+        if self.cooldown_left > 0 {
+            self.cooldown_left -= 1;
+            self.wait = 0;
+        }
+        if self.monitor.improved(&epoch.logs, self.min_delta)? {
+            self.wait = 0;
+            return Ok(Control::Continue);
+        }
+        if self.cooldown_left > 0 {
+            return Ok(Control::Continue);
+        }
+        self.wait += 1;
+        let lr = epoch.metrics.lr;
+        if self.wait < self.patience || lr <= self.min_lr {
+            return Ok(Control::Continue);
+        }
+        let new_lr = (lr * self.factor).max(self.min_lr);
+        tracing::info!(
+            "reduce_lr_on_plateau: `{}` has not improved for {} epoch(s), learning rate {lr:e} -> {new_lr:e}",
+            self.monitor.name,
+            self.wait
+        );
+        self.cooldown_left = self.cooldown;
+        self.wait = 0;
+        Ok(Control::ScaleLr(new_lr / lr))
+    }
+
+    fn state(&self) -> Value {
+        state_of(self)
+    }
+
+    fn resume(&mut self, state: Value) -> Result<()> {
+        resume_from(self, state)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn logs(pairs: &[(&str, f64)]) -> Logs {
-        pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
-    }
+    use crate::model::Head;
+    use crate::spec::{Activation, HeadLayerSpec};
+    use crate::train::{LrSchedule, build_optimizer};
 
     fn parse(text: &str) -> Vec<CallbackSpec> {
         #[derive(Deserialize)]
@@ -321,26 +380,122 @@ mod tests {
         toml::from_str::<File>(text).unwrap().callbacks
     }
 
-    /// Runs the callbacks over `val_loss` values; returns the actions of each epoch.
-    fn run(specs: &str, losses: &[f64], lr: f64) -> Vec<EpochActions> {
-        let mut callbacks = Callbacks::new(&parse(specs));
-        let mut lr = lr;
-        losses
-            .iter()
-            .enumerate()
-            .map(|(index, &loss)| {
-                let logs = logs(&[("val_loss", loss), ("accuracy", 1.0 - loss)]);
-                let actions = callbacks.on_epoch_end(index + 1, &logs, lr).unwrap();
-                lr *= actions.lr_factor.unwrap_or(1.0);
-                actions
+    /// What the training loop makes of the callbacks after one epoch.
+    struct Outcome {
+        stop: Option<String>,
+        lr_factor: f64,
+        states: Vec<Value>,
+    }
+
+    /// Drives callbacks over epochs as the training loop does, on a model of one unit.
+    struct Loop {
+        callbacks: Vec<Box<dyn Callback<()>>>,
+        model: TrainableModel,
+        optimizer: ModuleOptimizer,
+        phase: Phase,
+        lr_factor: f64,
+    }
+
+    impl Loop {
+        fn new(specs: &str) -> Self {
+            let head = [
+                HeadLayerSpec::GlobalAvgPool,
+                HeadLayerSpec::Dense {
+                    units: 1,
+                    activation: Activation::Sigmoid,
+                },
+            ];
+            let device = crate::device::cpu().autodiff();
+            let (head, _) = Head::new(&head, [1, 1, 1], &device).unwrap();
+            let optimizer = toml::from_str("type = \"sgd\"\nlr = 0.1").unwrap();
+            Self {
+                callbacks: parse(specs).iter().filter_map(metric_callback).collect(),
+                model: TrainableModel {
+                    backbone: Vec::new(),
+                    head,
+                },
+                optimizer: build_optimizer(&optimizer),
+                phase: Phase {
+                    index: 1,
+                    first_epoch: 1,
+                    next_epoch: 1,
+                    epochs: 100,
+                    lr_factor: 1.0,
+                    schedule: LrSchedule::new(0.1, None, 100),
+                },
+                lr_factor: 1.0,
+            }
+        }
+
+        /// Epoch `epoch` with these logs and learning rate.
+        fn epoch(&mut self, epoch: usize, logs: &[(&str, f64)], lr: f64) -> Result<Outcome> {
+            let metrics = EpochMetrics {
+                epoch,
+                phase: 1,
+                loss: 0.0,
+                accuracy: 0.0,
+                val_loss: 0.0,
+                val_accuracy: 0.0,
+                extra: BTreeMap::new(),
+                lr,
+                seconds: 0.0,
+                data_wait_seconds: 0.0,
+            };
+            let mut end = EpochEnd {
+                phase: &self.phase,
+                metrics: &metrics,
+                logs: logs.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+                model: &self.model,
+                optimizer: &self.optimizer,
+                validation_confusion: &[],
+                lr_factor: self.lr_factor,
+                stop: None,
+                states: Vec::new(),
+                run: &mut (),
+            };
+            end_epoch(&mut self.callbacks, &mut end)?;
+            self.lr_factor = end.lr_factor;
+            Ok(Outcome {
+                stop: end.stop,
+                lr_factor: end.lr_factor,
+                states: end.states,
+            })
+        }
+
+        /// The epoch whose weights the phase ends with, after `last`.
+        fn train_end(&mut self, last: usize) -> usize {
+            let mut end = TrainEnd {
+                model: self.model.clone(),
+                epoch: last,
+                stopped: None,
+            };
+            for callback in &mut self.callbacks {
+                callback.on_train_end(&mut end);
+            }
+            end.epoch
+        }
+    }
+
+    /// Runs the callbacks over `val_loss` values (and accuracy = 1 - loss), with the
+    /// learning rate `lr` times the callbacks' factor; returns each epoch's outcome.
+    fn run(specs: &str, losses: &[f64], lr: f64) -> Vec<Outcome> {
+        let mut fit = Loop::new(specs);
+        (0..losses.len())
+            .map(|index| {
+                let logs = [
+                    ("val_loss", losses[index]),
+                    ("accuracy", 1.0 - losses[index]),
+                ];
+                let lr = lr * fit.lr_factor;
+                fit.epoch(index + 1, &logs, lr).unwrap()
             })
             .collect()
     }
 
-    fn stop_epoch(actions: &[EpochActions]) -> Option<usize> {
-        actions
+    fn stop_epoch(outcomes: &[Outcome]) -> Option<usize> {
+        outcomes
             .iter()
-            .position(|a| a.stop.is_some())
+            .position(|outcome| outcome.stop.is_some())
             .map(|index| index + 1)
     }
 
@@ -349,10 +504,10 @@ mod tests {
         let specs =
             "[[callbacks]]\ntype = \"stop_at\"\nmonitor = \"accuracy\"\nthreshold = 0.999\n";
         // accuracy = 1 - loss: 0.5, 0.9, 0.999 (not past), 0.9995 (past)
-        let actions = run(specs, &[0.5, 0.1, 0.001, 0.0005, 0.0001], 0.1);
-        assert_eq!(stop_epoch(&actions), Some(4));
+        let outcomes = run(specs, &[0.5, 0.1, 0.001, 0.0005, 0.0001], 0.1);
+        assert_eq!(stop_epoch(&outcomes), Some(4));
         assert!(
-            actions[3]
+            outcomes[3]
                 .stop
                 .as_ref()
                 .unwrap()
@@ -361,13 +516,25 @@ mod tests {
     }
 
     #[test]
-    fn early_stopping_waits_patience_epochs_after_the_best() {
+    fn early_stopping_waits_patience_epochs_after_the_best_and_restores_it() {
         let specs = "[[callbacks]]\ntype = \"early_stopping\"\npatience = 2\nrestore_best = true\n";
         // Best at epoch 2; epochs 3 and 4 do not improve: the second of them stops.
-        let actions = run(specs, &[0.5, 0.3, 0.35, 0.31, 0.2], 0.1);
-        assert_eq!(stop_epoch(&actions), Some(4));
-        let remembered: Vec<bool> = actions.iter().map(|a| a.remember_weights).collect();
-        assert_eq!(remembered, [true, true, false, false, true]);
+        let mut fit = Loop::new(specs);
+        let stops: Vec<bool> = [0.5, 0.3, 0.35, 0.31]
+            .iter()
+            .enumerate()
+            .map(|(index, &loss)| {
+                let outcome = fit.epoch(index + 1, &[("val_loss", loss)], 0.1).unwrap();
+                outcome.stop.is_some()
+            })
+            .collect();
+        assert_eq!(stops, [false, false, false, true]);
+        assert_eq!(fit.train_end(4), 2);
+        // Without restore_best the phase ends with its last weights.
+        let mut fit = Loop::new("[[callbacks]]\ntype = \"early_stopping\"\npatience = 2\n");
+        fit.epoch(1, &[("val_loss", 0.5)], 0.1).unwrap();
+        fit.epoch(2, &[("val_loss", 0.6)], 0.1).unwrap();
+        assert_eq!(fit.train_end(2), 2);
 
         // patience 0 (Keras' default) stops at the first epoch without improvement.
         let specs = "[[callbacks]]\ntype = \"early_stopping\"\n";
@@ -385,40 +552,42 @@ mod tests {
     #[test]
     fn reduce_lr_on_plateau_with_patience_cooldown_and_min_lr() {
         let specs = "[[callbacks]]\ntype = \"reduce_lr_on_plateau\"\nfactor = 0.5\npatience = 2\ncooldown = 1\nmin_lr = 0.02\n";
-        let factors: Vec<Option<f64>> = run(specs, &[1.0; 8], 0.1)
+        let factors: Vec<f64> = run(specs, &[1.0; 8], 0.1)
             .iter()
-            .map(|a| a.lr_factor)
+            .map(|outcome| outcome.lr_factor)
             .collect();
         // Keras' order: epoch 1 sets the best; 2 and 3 wait and 3 reduces 0.1 -> 0.05; 4 ends
         // the cooldown and, no longer in it, waits once; 5 reduces 0.05 -> 0.025; 6 ends the
         // cooldown and waits; 7 would reduce to 0.0125 but stops at min_lr 0.02 (x0.8).
-        assert_eq!(factors[..6], [None, None, Some(0.5), None, Some(0.5), None]);
-        assert!((factors[6].unwrap() - 0.8).abs() < 1e-12);
-        assert_eq!(factors[7], None);
+        assert_eq!(factors[..6], [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]);
+        assert!((factors[6] - 0.2).abs() < 1e-12);
+        assert_eq!(factors[7], factors[6]);
     }
 
     #[test]
-    fn checkpoint_keeps_best_by_its_monitor() {
-        let actions = run("", &[0.5, 0.6, 0.4], 0.1);
-        let best: Vec<bool> = actions.iter().map(|a| a.save_best).collect();
-        assert_eq!(best, [true, false, true]);
-        assert!(actions.iter().all(|a| a.save_last));
-
-        let specs =
-            "[[callbacks]]\ntype = \"checkpoint\"\nmonitor = \"accuracy\"\nsave = \"best\"\n";
-        let actions = run(specs, &[0.5, 0.6, 0.4], 0.1);
-        let best: Vec<bool> = actions.iter().map(|a| a.save_best).collect();
-        assert_eq!(best, [true, false, true]);
-        assert!(actions.iter().all(|a| !a.save_last));
+    fn a_monitor_keeps_the_best_value_in_its_direction() {
+        let logs = |loss: f64| Logs::from([("val_loss".to_string(), loss)]);
+        let mut lower = Monitor::new("val_loss", MonitorMode::Auto);
+        let improved: Vec<bool> = [0.5, 0.6, 0.4]
+            .iter()
+            .map(|&loss| lower.improved(&logs(loss), 0.0).unwrap())
+            .collect();
+        assert_eq!(improved, [true, false, true]);
+        let mut higher = Monitor::new("val_loss", MonitorMode::Max);
+        let improved: Vec<bool> = [0.5, 0.6, 0.4]
+            .iter()
+            .map(|&loss| higher.improved(&logs(loss), 0.0).unwrap())
+            .collect();
+        assert_eq!(improved, [true, true, false]);
     }
 
     #[test]
     fn an_unrecorded_monitor_is_an_error_listing_the_recorded_ones() {
         let specs = "[[callbacks]]\ntype = \"early_stopping\"\nmonitor = \"val_auc\"\n";
-        let mut callbacks = Callbacks::new(&parse(specs));
-        let error = callbacks
-            .on_epoch_end(1, &logs(&[("val_loss", 0.1)]), 0.1)
-            .unwrap_err()
+        let error = Loop::new(specs)
+            .epoch(1, &[("val_loss", 0.1)], 0.1)
+            .err()
+            .unwrap()
             .to_string();
         assert!(
             error.contains("`val_auc`") && error.contains("val_loss"),
@@ -429,18 +598,19 @@ mod tests {
     #[test]
     fn state_survives_serialization_for_resume() {
         let specs = "[[callbacks]]\ntype = \"early_stopping\"\npatience = 2\n";
-        let mut callbacks = Callbacks::new(&parse(specs));
-        callbacks
-            .on_epoch_end(1, &logs(&[("val_loss", 0.5)]), 0.1)
-            .unwrap();
-        callbacks
-            .on_epoch_end(2, &logs(&[("val_loss", 0.6)]), 0.1)
-            .unwrap();
-        let mut resumed: Callbacks =
-            serde_json::from_str(&serde_json::to_string(&callbacks).unwrap()).unwrap();
-        let actions = resumed
-            .on_epoch_end(3, &logs(&[("val_loss", 0.7)]), 0.1)
-            .unwrap();
-        assert!(actions.stop.is_some());
+        let mut fit = Loop::new(specs);
+        fit.epoch(1, &[("val_loss", 0.5)], 0.1).unwrap();
+        let states = fit.epoch(2, &[("val_loss", 0.6)], 0.1).unwrap().states;
+        let text = serde_json::to_string(&states).unwrap();
+        let mut resumed = Loop::new(specs);
+        for (callback, state) in resumed
+            .callbacks
+            .iter_mut()
+            .zip(serde_json::from_str::<Vec<Value>>(&text).unwrap())
+        {
+            callback.resume(state).unwrap();
+        }
+        let outcome = resumed.epoch(3, &[("val_loss", 0.7)], 0.1).unwrap();
+        assert!(outcome.stop.is_some());
     }
 }

@@ -11,6 +11,7 @@ use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
+use super::callbacks::{Callback, EpochEnd, TrainEnd, end_epoch, epoch_logs};
 use super::loss::{class_probabilities, loss_from_logits, predicted_classes};
 use super::metrics::RunningMetrics;
 use super::schedule::LrSchedule;
@@ -24,7 +25,10 @@ use crate::spec::{AugmentSpec, LossOptions, Metric, Seeds};
 use crate::stages::Features;
 use runner_core::metrics::EpochMetrics;
 
+/// What the training loop and evaluations of a phase run with.
 pub struct FitOptions<'a> {
+    /// The frozen prefix that images go through before the trainable model.
+    pub frozen: &'a FrozenFeatures,
     pub device: Device,
     pub loss: LossOptions,
     /// The metrics to report beyond loss and accuracy.
@@ -86,61 +90,40 @@ impl SplitInput {
     }
 }
 
-/// One phase of training: its epochs, numbered over the whole run, and its schedule.
+/// One phase of training: its epochs, numbered over the whole run, its schedule, and
+/// where training continues (after a resume snapshot's epoch).
 pub struct Phase {
     /// 1-based.
     pub index: usize,
     /// The run's epoch number of the phase's first epoch (1-based).
     pub first_epoch: usize,
+    /// The next epoch to train.
+    pub next_epoch: usize,
     pub epochs: usize,
     pub schedule: LrSchedule,
-}
-
-/// What the caller decides after an epoch.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct EpochOutcome {
-    pub stop: bool,
-    /// Multiplies the learning rate from the next epoch on (reduce on plateau).
+    /// Multiplies the schedule's rate from `next_epoch` on (reductions on plateau).
     pub lr_factor: f64,
 }
 
-/// What an epoch hands to the caller.
-pub struct EpochReport<'a> {
-    pub metrics: &'a EpochMetrics,
-    pub model: &'a TrainableModel,
-    pub optimizer: &'a ModuleOptimizer,
-    /// The factor the epoch's learning rate was multiplied by (reductions on plateau).
-    pub lr_factor: f64,
-    /// `[label][predicted]` on the validation images.
-    pub validation_confusion: &'a [Vec<usize>],
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FitStop {
-    Completed,
-    StoppedEarly,
-    Interrupted,
-}
-
-/// Trains `model` for the phase's epochs from epoch `start` (the run's numbering), with
-/// the learning rate of the schedule times `lr_factor`; calls `on_epoch` after each epoch.
-#[allow(clippy::too_many_arguments)]
-pub fn fit_phase(
-    frozen: &FrozenFeatures,
-    mut model: TrainableModel,
-    optimizer: &mut ModuleOptimizer,
-    train: &SplitInput,
-    validation: &SplitInput,
+/// Trains `model` on `inputs` (training, validation) for the phase's epochs from
+/// `next_epoch`, running `callbacks` after each with `run`; `None` when Ctrl-C stopped it.
+pub fn fit_phase<R>(
     options: &FitOptions,
     phase: &Phase,
-    start: usize,
-    mut lr_factor: f64,
-    mut on_epoch: impl FnMut(EpochReport) -> Result<EpochOutcome>,
-) -> Result<(TrainableModel, FitStop)> {
+    mut model: TrainableModel,
+    optimizer: &mut ModuleOptimizer,
+    inputs: &[SplitInput],
+    callbacks: &mut [Box<dyn Callback<R> + '_>],
+    run: &mut R,
+) -> Result<Option<TrainEnd>> {
+    let (train, validation) = (&inputs[0], &inputs[1]);
     let activity = options.activity;
     let steps = options.steps_per_epoch(train);
     let last_epoch = phase.first_epoch + phase.epochs - 1;
-    for epoch in start..=last_epoch {
+    let mut lr_factor = phase.lr_factor;
+    let mut trained = phase.next_epoch - 1;
+    let mut stopped = None;
+    for epoch in phase.next_epoch..=last_epoch {
         let started = Instant::now();
         // Dropout draws from the device's generator: seeding it per epoch makes a resumed
         // run draw what the uninterrupted one would have.
@@ -157,10 +140,10 @@ pub fn fit_phase(
         let mut data_wait = Duration::ZERO;
         let mut lr = 0.0;
         let mut step = 0;
-        while let Some((features, labels)) = batches.next(frozen, &mut data_wait) {
+        while let Some((features, labels)) = batches.next(&mut data_wait) {
             if activity.is_interrupted() {
                 bar.abandon_with_message("interrupted");
-                return Ok((model, FitStop::Interrupted));
+                return Ok(None);
             }
             let progress = (epoch - phase.first_epoch) as f64 + step as f64 / steps as f64;
             lr = phase.schedule.lr(progress) * lr_factor;
@@ -193,8 +176,7 @@ pub fn fit_phase(
         }
         bar.finish_and_clear();
 
-        let validation_metrics =
-            evaluate(frozen, &model, validation, options, Coverage::Epoch(epoch));
+        let validation_metrics = evaluate(&model, validation, options, Coverage::Epoch(epoch));
         // A diverged model can keep a finite training loss for a batch and still give an
         // infinite validation loss; neither belongs in the history.
         if !validation_metrics.loss().is_finite() {
@@ -219,19 +201,35 @@ pub fn fit_phase(
             seconds: started.elapsed().as_secs_f64(),
             data_wait_seconds: data_wait.as_secs_f64(),
         };
-        let outcome = on_epoch(EpochReport {
+        let mut epoch_end = EpochEnd {
+            phase,
             metrics: &metrics,
+            logs: epoch_logs(&metrics),
             model: &model,
             optimizer,
-            lr_factor,
             validation_confusion: validation_metrics.confusion_matrix(),
-        })?;
-        lr_factor *= outcome.lr_factor;
-        if outcome.stop {
-            return Ok((model, FitStop::StoppedEarly));
+            lr_factor,
+            stop: None,
+            states: Vec::new(),
+            run: &mut *run,
+        };
+        end_epoch(callbacks, &mut epoch_end)?;
+        lr_factor = epoch_end.lr_factor;
+        trained = epoch;
+        stopped = epoch_end.stop;
+        if stopped.is_some() {
+            break;
         }
     }
-    Ok((model, FitStop::Completed))
+    let mut end = TrainEnd {
+        model,
+        epoch: trained,
+        stopped,
+    };
+    for callback in callbacks {
+        callback.on_train_end(&mut end);
+    }
+    Ok(Some(end))
 }
 
 /// Every class's probability per row when a metric needs them (AUC), else nothing.
@@ -275,11 +273,7 @@ impl<'a> TrainBatches<'a> {
 
     /// The next batch's frozen features and labels; time blocked on the loader is added
     /// to `data_wait`.
-    fn next(
-        &mut self,
-        frozen: &FrozenFeatures,
-        data_wait: &mut Duration,
-    ) -> Option<(Tensor<4>, Vec<u32>)> {
+    fn next(&mut self, data_wait: &mut Duration) -> Option<(Tensor<4>, Vec<u32>)> {
         if self.next >= self.end {
             return None;
         }
@@ -301,7 +295,9 @@ impl<'a> TrainBatches<'a> {
                 let batch = loader.next()?;
                 *data_wait += waiting.elapsed();
                 let labels = batch.labels.clone();
-                let features = frozen.forward(batch_tensor(batch, images, &options.device));
+                let features = options
+                    .frozen
+                    .forward(batch_tensor(batch, images, &options.device));
                 Some((features, labels))
             }
             _ => unreachable!("a pass reads the kind of input it was started for"),
@@ -367,7 +363,6 @@ fn evaluated_images(
 /// Loss and metrics of `model` on the images of a split that is not trained on
 /// (validation, test) that `coverage` names.
 pub fn evaluate(
-    frozen: &FrozenFeatures,
     model: &TrainableModel,
     split: &SplitInput,
     options: &FitOptions,
@@ -406,7 +401,9 @@ pub fn evaluate(
             for batch in loader {
                 let labels = batch.labels.clone();
                 add(
-                    frozen.forward(batch_tensor(batch, images, &options.device)),
+                    options
+                        .frozen
+                        .forward(batch_tensor(batch, images, &options.device)),
                     &labels,
                 );
             }
