@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde_path_to_error::Segment;
 use toml_edit::{ImDocument, Item};
 
-use super::diagnostic::Diagnostic;
+use super::diagnostic::{Diagnostic, Problem};
 use super::executor::ExecutorSpec;
 use super::integers::from_value;
 use super::rules::csv_logger_problems;
@@ -103,8 +103,9 @@ pub fn check_text(text: &str) -> Result<PipelineSpec, Vec<Diagnostic>> {
         sweep,
         executor,
     };
-    for (key, message) in value_problems(&spec) {
-        problems.push(checker.diagnostic(&key, message, false));
+    for problem in value_problems(&spec) {
+        let span = locate(checker.document, &problem.key, false);
+        problems.push(problem.at(span, text));
     }
     if problems.is_empty()
         && let Some((key, message)) = sweep_problem(&spec)
@@ -126,7 +127,7 @@ pub fn check_text(text: &str) -> Result<PipelineSpec, Vec<Diagnostic>> {
 
 /// Every value that parses but is not allowed: out of range, or a file the run writes
 /// that would not stay in the run's folder.
-pub(super) fn value_problems(spec: &PipelineSpec) -> Vec<(String, String)> {
+pub(super) fn value_problems(spec: &PipelineSpec) -> Vec<Problem> {
     let mut problems = out_of_range_values(spec);
     problems.extend(csv_logger_problems(spec));
     problems
@@ -139,12 +140,11 @@ pub(super) fn locate_key_path(text: &str, segments: &[&str]) -> Option<Range<usi
         .and_then(|document| locate_segments(&document, segments, true))
 }
 
-/// A diagnostic at dotted `key` of a file that parses.
-pub(super) fn diagnostic_at(text: &str, key: &str, message: String) -> Diagnostic {
-    let span = ImDocument::parse(text)
+/// The span of the value at dotted `key` in `text`, if it parses.
+pub(super) fn value_span(text: &str, key: &str) -> Option<Range<usize>> {
+    ImDocument::parse(text)
         .ok()
-        .and_then(|document| locate(&document, key, false));
-    Diagnostic::new(key, message, span, text)
+        .and_then(|document| locate(&document, key, false))
 }
 
 /// The first problem of the spec's sweep: one that cannot expand, or a trial that would
@@ -198,8 +198,9 @@ impl Checker<'_> {
     ) -> Option<Vec<HeadLayerSpec>> {
         let Some(value) = table.get("head") else {
             problems.push(
-                Diagnostic::new("head", "missing `[[head]]` layers", None, self.text)
-                    .with_help("add at least a `dense` layer: [[head]] type = \"dense\" units = 1 activation = \"sigmoid\""),
+                Problem::new("head", "missing `[[head]]` layers")
+                    .with_help("add at least a `dense` layer: [[head]] type = \"dense\" units = 1 activation = \"sigmoid\"")
+                    .at(None, self.text),
             );
             return None;
         };

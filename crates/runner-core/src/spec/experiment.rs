@@ -8,8 +8,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::check::{check_text, diagnostic_at, locate_key_path};
-use super::diagnostic::Diagnostic;
+use super::check::{check_text, locate_key_path};
+use super::diagnostic::{Diagnostic, Problem};
 use super::executor::ExecutorSpec;
 use super::sweep::{SweepSpec, Trial, trial_spec};
 use super::types::PipelineSpec;
@@ -53,19 +53,20 @@ pub struct CheckedExperiment {
 }
 
 impl CheckedExperiment {
-    /// A problem at dotted `key` of the resolved pipeline, located where its value was
-    /// written: at the experiment's `[set]` entry that changed it (`text` is the experiment
-    /// file's), else in the base pipeline file.
-    pub fn diagnostic_at(&self, text: &str, key: &str, message: String) -> Diagnostic {
+    /// A problem of the resolved pipeline, located where its key's value was written: at
+    /// the experiment's `[set]` entry that changed it (`text` is the experiment file's), else
+    /// in the base pipeline file.
+    pub fn locate(&self, problem: Problem, text: &str) -> Diagnostic {
         let nested =
             |outer: &str, inner: &str| inner == outer || inner.starts_with(&format!("{outer}."));
+        let key = problem.key.as_str();
         match self
             .set_keys
             .iter()
             .find(|set| nested(set, key) || nested(key, set))
         {
-            Some(set) => Diagnostic::new(key, message, locate_key_path(text, &["set", set]), text),
-            None => diagnostic_at(&self.base_text, key, message).in_file(&self.base_file),
+            Some(set) => problem.at(locate_key_path(text, &["set", set]), text),
+            None => problem.locate(&self.base_text).in_file(&self.base_file),
         }
     }
 }
@@ -113,7 +114,7 @@ pub fn check_experiment(file: &Path, text: &str) -> Result<CheckedExperiment, Ve
     }
     // The experiment's own sweep and executor get the range checks a pipeline's get; the
     // rest was checked in the base and in `[set]`. Their keys are the same in this file.
-    if let Some((key, message)) = out_of_range_values(&spec).into_iter().next() {
+    if let Some(Problem { key, message, .. }) = out_of_range_values(&spec).into_iter().next() {
         return Err(at(&key.split('.').collect::<Vec<_>>(), message));
     }
     if let Some((key, message)) = super::check::sweep_problem(&spec) {

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::check::value_problems;
+use super::diagnostic::Problem;
 use super::integers::from_value;
 use super::types::PipelineSpec;
 
@@ -216,7 +217,7 @@ pub fn trial_spec(base: &PipelineSpec, trial: &Trial) -> Result<PipelineSpec, Sw
         let key = trial.values.keys().next().cloned().unwrap_or_default();
         (key, format!("trial {}: {}", trial.index, err.into_inner()))
     })?;
-    if let Some((key, message)) = value_problems(&spec).into_iter().next() {
+    if let Some(Problem { key, message, .. }) = value_problems(&spec).into_iter().next() {
         let value = trial
             .values
             .get(&key)
