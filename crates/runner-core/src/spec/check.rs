@@ -108,15 +108,9 @@ pub fn check_text(text: &str) -> Result<PipelineSpec, Vec<Diagnostic>> {
         problems.push(problem.at(span, text));
     }
     if problems.is_empty()
-        && let Some((key, message)) = sweep_problem(&spec)
+        && let Some(problem) = sweep_problem(&spec)
     {
-        let span = locate_segments(checker.document, &["sweep", &key], true);
-        problems.push(Diagnostic::new(
-            &format!("sweep.{key}"),
-            message,
-            span,
-            text,
-        ));
+        problems.push(problem.locate_entry("sweep", text));
     }
     if problems.is_empty() {
         Ok(spec)
@@ -149,7 +143,7 @@ pub(super) fn value_span(text: &str, key: &str) -> Option<Range<usize>> {
 
 /// The first problem of the spec's sweep: one that cannot expand, or a trial that would
 /// make the pipeline invalid.
-pub(super) fn sweep_problem(spec: &PipelineSpec) -> Option<(String, String)> {
+pub(super) fn sweep_problem(spec: &PipelineSpec) -> Option<Problem> {
     let sweep = spec.sweep.as_ref()?;
     let trials = match expand(sweep, spec.pipeline.seed) {
         Ok(trials) => trials,

@@ -13,7 +13,9 @@ use serde::Serialize;
 /// input error one way ([`Problem::input_error`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Problem {
-    /// The dotted key path it is about (`head.1.rate`).
+    /// The dotted key path it is about (`head.1.rate`). A sweep's problems name an entry of
+    /// the table its values come from ([`Problem::locate_entry`]): `trials`, or an axis
+    /// such as `head.1.rate`.
     pub key: String,
     pub message: String,
     /// A likely fix, shown as `help:`.
@@ -51,9 +53,19 @@ impl Problem {
         self.at(span, text)
     }
 
+    /// A problem about an entry of `table` (`sweep`, an experiment's `set`), a table whose
+    /// keys are key paths themselves (`"head.1.rate"`), which splitting at dots would not
+    /// find: keyed `table.KEY` and placed at the entry's key in `text`.
+    pub(super) fn locate_entry(self, table: &str, text: &str) -> Diagnostic {
+        let span = super::check::locate_key_path(text, &[table, &self.key]);
+        let key = format!("{table}.{}", self.key);
+        Self { key, ..self }.at(span, text)
+    }
+
     /// Problems found where no text is at hand to show them in (a backbone or head built
-    /// from a sweep trial's spec): an input error with each message on a line of its own.
-    /// Only the messages are shown, so these checks' messages name their key.
+    /// from a sweep trial's spec, a sweep expanded again to plan it): an input error with
+    /// each message on a line of its own. Only the messages are shown: the layer and head
+    /// checks' name their key, and a sweep's were shown located when its file was checked.
     pub fn input_error(problems: impl IntoIterator<Item = Self>) -> anyhow::Error {
         let messages: Vec<String> = problems
             .into_iter()
