@@ -38,7 +38,7 @@ impl Problem {
 
     /// The problem at byte range `span` of `text` (the text the span was found in). Its own
     /// help wins over the one [`Diagnostic::new`] guesses from a serde message.
-    pub(super) fn at(self, span: Option<Range<usize>>, text: &str) -> Diagnostic {
+    pub fn at(self, span: Option<Range<usize>>, text: &str) -> Diagnostic {
         let diagnostic = Diagnostic::new(&self.key, self.message, span, text);
         Diagnostic {
             help: self.help.or(diagnostic.help),
@@ -56,7 +56,7 @@ impl Problem {
     /// A problem about an entry of `table` (`sweep`, an experiment's `set`), a table whose
     /// keys are key paths themselves (`"head.1.rate"`), which splitting at dots would not
     /// find: keyed `table.KEY` and placed at the entry's key in `text`.
-    pub(super) fn locate_entry(self, table: &str, text: &str) -> Diagnostic {
+    pub fn locate_entry(self, table: &str, text: &str) -> Diagnostic {
         let span = super::check::locate_key_path(text, &[table, &self.key]);
         let key = format!("{table}.{}", self.key);
         Self { key, ..self }.at(span, text)
