@@ -8,7 +8,7 @@ use burn::prelude::*;
 
 use super::layers::global_average_pool;
 use crate::bail_input;
-use crate::spec::{Activation, HeadLayerSpec, head_shape_problems};
+use crate::spec::{Activation, HeadLayerSpec, Problem, head_shape_problems};
 
 #[derive(Module, Debug, Default)]
 pub struct GlobalAvgPool;
@@ -57,8 +57,8 @@ impl Head {
         feature_shape: [usize; 3],
         device: &Device,
     ) -> Result<(Self, HeadOutput)> {
-        if let Some((_, message)) = head_shape_problems(specs).into_iter().next() {
-            bail_input!("{message}");
+        if let Some(problem) = head_shape_problems(specs).into_iter().next() {
+            return Err(Problem::input_error([problem]));
         }
         let [channels, height, width] = feature_shape;
         let mut flat_width: Option<usize> = None;

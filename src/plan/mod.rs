@@ -13,11 +13,10 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::data::{Manifest, ScannedSplit, scan_split};
-use crate::error::input_error;
 use crate::model::Network;
 use crate::spec::sweep::{Trial, expand, trial_spec};
 use crate::spec::{
-    Arch, LayerPlan, Pipeline, PipelineSpec, effective_phases, load_pipeline,
+    Arch, LayerPlan, Pipeline, PipelineSpec, Problem, effective_phases, load_pipeline,
     load_pipeline_to_inspect, phase_name, phase_spec, pipeline_from_spec,
 };
 use crate::store::{RunRecord, Store};
@@ -123,7 +122,7 @@ impl Plan {
         let sweep = pipeline.written.sweep.clone();
         let trials = match &sweep {
             Some(sweep) => expand(sweep, pipeline.spec.pipeline.seed)
-                .map_err(|(key, message)| input_error(format!("`sweep.{key}`: {message}")))?,
+                .map_err(|problem| Problem::input_error([problem]))?,
             None => vec![Trial {
                 index: 0,
                 values: BTreeMap::new(),
@@ -133,7 +132,7 @@ impl Plan {
         for trial in trials {
             let trial_pipeline = if sweep.is_some() {
                 let written = trial_spec(&pipeline.written, &trial)
-                    .map_err(|(key, message)| input_error(format!("`sweep.{key}`: {message}")))?;
+                    .map_err(|problem| Problem::input_error([problem]))?;
                 pipeline_from_spec(&pipeline.file, written)
             } else {
                 pipeline.clone()

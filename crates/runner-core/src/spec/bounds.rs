@@ -7,6 +7,8 @@ use schemars::Schema;
 use schemars::transform::Transform;
 use serde_json::{Map, Value};
 
+use super::diagnostic::Problem;
+
 /// A numeric interval; either end may be open, closed or absent.
 #[derive(Debug, Clone, Copy)]
 pub struct Range {
@@ -44,18 +46,21 @@ impl Range {
             && self.high.as_ref().is_none_or(below)
     }
 
-    /// The message for `key` = `value` outside the interval, if it is.
-    pub fn problem(&self, key: &str, value: f64) -> Option<String> {
-        (!self.contains(value)).then(|| self.message(key, value))
+    /// The problem of `key` = `value` outside the interval, if it is.
+    pub fn problem(&self, key: &str, value: f64) -> Option<Problem> {
+        (!self.contains(value)).then(|| self.out_of_range(key, value))
     }
 
     /// [`Range::problem`] for a count, shown as the integer it is (a float would round it).
-    pub fn count_problem(&self, key: &str, count: usize) -> Option<String> {
-        (!self.contains(count as f64)).then(|| self.message(key, count))
+    pub fn count_problem(&self, key: &str, count: usize) -> Option<Problem> {
+        (!self.contains(count as f64)).then(|| self.out_of_range(key, count))
     }
 
-    fn message(&self, key: &str, value: impl std::fmt::Display) -> String {
-        format!("`{key}` = {value} is out of range: it must be {self}")
+    fn out_of_range(&self, key: &str, value: impl std::fmt::Display) -> Problem {
+        Problem::new(
+            key,
+            format!("`{key}` = {value} is out of range: it must be {self}"),
+        )
     }
 
     /// Writes the interval into a number's schema, or, for an array (`image_size`,
@@ -182,9 +187,9 @@ impl NotBlank {
     /// is Unicode-aware as ECMAScript's is.
     const PATTERN: &str = r"\S";
 
-    pub fn problem(&self, key: &str, text: &str) -> Option<String> {
+    pub fn problem(&self, key: &str, text: &str) -> Option<Problem> {
         let pattern = regex::Regex::new(Self::PATTERN).expect("a valid pattern");
-        (!pattern.is_match(text)).then(|| format!("`{key}` must not be blank"))
+        (!pattern.is_match(text)).then(|| Problem::new(key, format!("`{key}` must not be blank")))
     }
 }
 
@@ -208,17 +213,17 @@ pub struct DistinctItems {
 }
 
 impl DistinctItems {
-    /// `(index, message)` for a list too short (index 0 stands for the list) or for each
-    /// item listed before.
+    /// A problem for a list too short (about the list) or for each item listed before
+    /// (about the item, `key.INDEX`).
     pub fn problems<T: PartialEq + std::fmt::Display>(
         &self,
         key: &str,
         items: &[T],
-    ) -> Vec<(Option<usize>, String)> {
+    ) -> Vec<Problem> {
         let mut problems = Vec::new();
         if items.len() < self.min {
-            problems.push((
-                None,
+            problems.push(Problem::new(
+                key,
                 format!(
                     "`{key}` lists {} item(s): it needs at least {}",
                     items.len(),
@@ -228,7 +233,10 @@ impl DistinctItems {
         }
         for (index, item) in items.iter().enumerate() {
             if items[..index].contains(item) {
-                problems.push((Some(index), format!("`{key}` lists `{item}` twice")));
+                problems.push(Problem::new(
+                    format!("{key}.{index}"),
+                    format!("`{key}` lists `{item}` twice"),
+                ));
             }
         }
         problems
@@ -258,7 +266,10 @@ mod tests {
         assert!(!NON_NEGATIVE.contains(f64::NAN) && !NON_NEGATIVE.contains(f64::INFINITY));
         assert!(!DENSE_UNITS.contains(2f64.powi(62)));
         assert_eq!(
-            DENSE_UNITS.count_problem("head.2.units", 1 << 62).unwrap(),
+            DENSE_UNITS
+                .count_problem("head.2.units", 1 << 62)
+                .unwrap()
+                .message,
             "`head.2.units` = 4611686018427387904 is out of range: it must be in [1, 1048576]"
         );
     }
@@ -266,11 +277,11 @@ mod tests {
     #[test]
     fn messages_and_schemas_say_the_same_interval() {
         assert_eq!(
-            FRACTION.problem("head.1.rate", 1.5).unwrap(),
+            FRACTION.problem("head.1.rate", 1.5).unwrap().message,
             "`head.1.rate` = 1.5 is out of range: it must be in [0, 1)"
         );
         assert_eq!(
-            AT_LEAST_ONE.problem("train.epochs", 0.0).unwrap(),
+            AT_LEAST_ONE.problem("train.epochs", 0.0).unwrap().message,
             "`train.epochs` = 0 is out of range: it must be at least 1"
         );
         let mut schema = schemars::json_schema!({ "type": "integer", "minimum": 0 });
@@ -290,7 +301,10 @@ mod tests {
         let twice = DistinctItems { min: 2 }.problems("data.classes", &["a", "b", "a"]);
         assert_eq!(
             twice,
-            vec![(Some(2), "`data.classes` lists `a` twice".to_string())]
+            [Problem::new(
+                "data.classes.2",
+                "`data.classes` lists `a` twice"
+            )]
         );
     }
 }

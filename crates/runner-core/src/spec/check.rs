@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde_path_to_error::Segment;
 use toml_edit::{ImDocument, Item};
 
-use super::diagnostic::Diagnostic;
+use super::diagnostic::{Diagnostic, Problem};
 use super::executor::ExecutorSpec;
 use super::integers::from_value;
 use super::rules::csv_logger_problems;
@@ -103,19 +103,14 @@ pub fn check_text(text: &str) -> Result<PipelineSpec, Vec<Diagnostic>> {
         sweep,
         executor,
     };
-    for (key, message) in value_problems(&spec) {
-        problems.push(checker.diagnostic(&key, message, false));
+    for problem in value_problems(&spec) {
+        let span = locate(checker.document, &problem.key, false);
+        problems.push(problem.at(span, text));
     }
     if problems.is_empty()
-        && let Some((key, message)) = sweep_problem(&spec)
+        && let Some(problem) = sweep_problem(&spec)
     {
-        let span = locate_segments(checker.document, &["sweep", &key], true);
-        problems.push(Diagnostic::new(
-            &format!("sweep.{key}"),
-            message,
-            span,
-            text,
-        ));
+        problems.push(problem.locate_entry("sweep", text));
     }
     if problems.is_empty() {
         Ok(spec)
@@ -126,7 +121,7 @@ pub fn check_text(text: &str) -> Result<PipelineSpec, Vec<Diagnostic>> {
 
 /// Every value that parses but is not allowed: out of range, or a file the run writes
 /// that would not stay in the run's folder.
-pub(super) fn value_problems(spec: &PipelineSpec) -> Vec<(String, String)> {
+pub(super) fn value_problems(spec: &PipelineSpec) -> Vec<Problem> {
     let mut problems = out_of_range_values(spec);
     problems.extend(csv_logger_problems(spec));
     problems
@@ -139,17 +134,16 @@ pub(super) fn locate_key_path(text: &str, segments: &[&str]) -> Option<Range<usi
         .and_then(|document| locate_segments(&document, segments, true))
 }
 
-/// A diagnostic at dotted `key` of a file that parses.
-pub(super) fn diagnostic_at(text: &str, key: &str, message: String) -> Diagnostic {
-    let span = ImDocument::parse(text)
+/// The span of the value at dotted `key` in `text`, if it parses.
+pub(super) fn value_span(text: &str, key: &str) -> Option<Range<usize>> {
+    ImDocument::parse(text)
         .ok()
-        .and_then(|document| locate(&document, key, false));
-    Diagnostic::new(key, message, span, text)
+        .and_then(|document| locate(&document, key, false))
 }
 
 /// The first problem of the spec's sweep: one that cannot expand, or a trial that would
 /// make the pipeline invalid.
-pub(super) fn sweep_problem(spec: &PipelineSpec) -> Option<(String, String)> {
+pub(super) fn sweep_problem(spec: &PipelineSpec) -> Option<Problem> {
     let sweep = spec.sweep.as_ref()?;
     let trials = match expand(sweep, spec.pipeline.seed) {
         Ok(trials) => trials,
@@ -198,8 +192,9 @@ impl Checker<'_> {
     ) -> Option<Vec<HeadLayerSpec>> {
         let Some(value) = table.get("head") else {
             problems.push(
-                Diagnostic::new("head", "missing `[[head]]` layers", None, self.text)
-                    .with_help("add at least a `dense` layer: [[head]] type = \"dense\" units = 1 activation = \"sigmoid\""),
+                Problem::new("head", "missing `[[head]]` layers")
+                    .with_help("add at least a `dense` layer: [[head]] type = \"dense\" units = 1 activation = \"sigmoid\"")
+                    .at(None, self.text),
             );
             return None;
         };

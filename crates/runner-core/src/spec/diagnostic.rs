@@ -1,10 +1,79 @@
-//! A problem in a pipeline file, located by line and column and rendered like rustc's and
-//! cargo's messages: `error:`, ` --> file:line:col`, the line and a caret under the span.
+//! A problem in a pipeline file: what a check finds ([`Problem`]: a key, a message, a fix),
+//! then located by line and column and rendered like rustc's and cargo's messages:
+//! `error:`, ` --> file:line:col`, the line and a caret under the span.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+
+/// A problem a check found: the key it is about, what is wrong and, when one is known, a
+/// likely fix. Every check returns these rather than a shape of its own, so that a problem
+/// becomes a located [`Diagnostic`] one way ([`Problem::at`], [`Problem::locate`]) and an
+/// input error one way ([`Problem::input_error`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    /// The dotted key path it is about (`head.1.rate`). A sweep's problems name an entry of
+    /// the table its values come from ([`Problem::locate_entry`]): `trials`, or an axis
+    /// such as `head.1.rate`.
+    pub key: String,
+    pub message: String,
+    /// A likely fix, shown as `help:`.
+    pub help: Option<String>,
+}
+
+impl Problem {
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// The problem at byte range `span` of `text` (the text the span was found in). Its own
+    /// help wins over the one [`Diagnostic::new`] guesses from a serde message.
+    pub fn at(self, span: Option<Range<usize>>, text: &str) -> Diagnostic {
+        let diagnostic = Diagnostic::new(&self.key, self.message, span, text);
+        Diagnostic {
+            help: self.help.or(diagnostic.help),
+            ..diagnostic
+        }
+    }
+
+    /// The problem at its key's value in `text`, the text that value was written in; without
+    /// a place when the text does not hold the key.
+    pub fn locate(self, text: &str) -> Diagnostic {
+        let span = super::check::value_span(text, &self.key);
+        self.at(span, text)
+    }
+
+    /// A problem about an entry of `table` (`sweep`, an experiment's `set`), a table whose
+    /// keys are key paths themselves (`"head.1.rate"`), which splitting at dots would not
+    /// find: keyed `table.KEY` and placed at the entry's key in `text`.
+    pub fn locate_entry(self, table: &str, text: &str) -> Diagnostic {
+        let span = super::check::locate_key_path(text, &[table, &self.key]);
+        let key = format!("{table}.{}", self.key);
+        Self { key, ..self }.at(span, text)
+    }
+
+    /// Problems found where no text is at hand to show them in (a backbone or head built
+    /// from a sweep trial's spec, a sweep expanded again to plan it): an input error with
+    /// each message on a line of its own. Only the messages are shown: the layer and head
+    /// checks' name their key, and a sweep's were shown located when its file was checked.
+    pub fn input_error(problems: impl IntoIterator<Item = Self>) -> anyhow::Error {
+        let messages: Vec<String> = problems
+            .into_iter()
+            .map(|problem| problem.message)
+            .collect();
+        crate::error::input_error(messages.join("\n"))
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Diagnostic {
@@ -62,11 +131,6 @@ impl Diagnostic {
             column,
             snippet: located.map(|(_, _, snippet)| snippet),
         }
-    }
-
-    pub fn with_help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
-        self
     }
 
     /// The problem as found in `file` rather than in the file being checked.

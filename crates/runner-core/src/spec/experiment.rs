@@ -8,8 +8,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::check::{check_text, diagnostic_at, locate_key_path};
-use super::diagnostic::Diagnostic;
+use super::check::{check_text, locate_key_path};
+use super::diagnostic::{Diagnostic, Problem};
 use super::executor::ExecutorSpec;
 use super::sweep::{SweepSpec, Trial, trial_spec};
 use super::types::PipelineSpec;
@@ -53,19 +53,20 @@ pub struct CheckedExperiment {
 }
 
 impl CheckedExperiment {
-    /// A problem at dotted `key` of the resolved pipeline, located where its value was
-    /// written: at the experiment's `[set]` entry that changed it (`text` is the experiment
-    /// file's), else in the base pipeline file.
-    pub fn diagnostic_at(&self, text: &str, key: &str, message: String) -> Diagnostic {
+    /// A problem of the resolved pipeline, located where its key's value was written: at
+    /// the experiment's `[set]` entry that changed it (`text` is the experiment file's), else
+    /// in the base pipeline file.
+    pub fn locate(&self, problem: Problem, text: &str) -> Diagnostic {
         let nested =
             |outer: &str, inner: &str| inner == outer || inner.starts_with(&format!("{outer}."));
+        let key = problem.key.as_str();
         match self
             .set_keys
             .iter()
             .find(|set| nested(set, key) || nested(key, set))
         {
-            Some(set) => Diagnostic::new(key, message, locate_key_path(text, &["set", set]), text),
-            None => diagnostic_at(&self.base_text, key, message).in_file(&self.base_file),
+            Some(set) => problem.at(locate_key_path(text, &["set", set]), text),
+            None => problem.locate(&self.base_text).in_file(&self.base_file),
         }
     }
 }
@@ -79,17 +80,13 @@ pub fn check_experiment(file: &Path, text: &str) -> Result<CheckedExperiment, Ve
         .parent()
         .unwrap_or(Path::new("."))
         .join(&experiment.base);
-    let at = |segments: &[&str], message: String| {
-        let key = segments.join(".");
-        vec![Diagnostic::new(
-            &key,
-            message,
-            locate_key_path(text, segments),
-            text,
-        )]
+    // The experiment's own problems are shown at their key in its file.
+    let at_key = |problem: Problem| {
+        let span = locate_key_path(text, &problem.key.split('.').collect::<Vec<_>>());
+        vec![problem.at(span, text)]
     };
     let base_text = super::load::read(&base_file)
-        .map_err(|err| at(&["base"], format!("the base pipeline: {err:#}")))?;
+        .map_err(|err| at_key(Problem::new("base", format!("the base pipeline: {err:#}"))))?;
     let base = check_text(&base_text).map_err(|problems| {
         problems
             .into_iter()
@@ -103,7 +100,7 @@ pub fn check_experiment(file: &Path, text: &str) -> Result<CheckedExperiment, Ve
             index: 0,
             values: experiment.set.clone(),
         };
-        trial_spec(&base, &changes).map_err(|(key, message)| at(&["set", &key], message))?
+        trial_spec(&base, &changes).map_err(|problem| vec![problem.locate_entry("set", text)])?
     };
     if experiment.sweep.is_some() {
         spec.sweep = experiment.sweep;
@@ -113,11 +110,11 @@ pub fn check_experiment(file: &Path, text: &str) -> Result<CheckedExperiment, Ve
     }
     // The experiment's own sweep and executor get the range checks a pipeline's get; the
     // rest was checked in the base and in `[set]`. Their keys are the same in this file.
-    if let Some((key, message)) = out_of_range_values(&spec).into_iter().next() {
-        return Err(at(&key.split('.').collect::<Vec<_>>(), message));
+    if let Some(problem) = out_of_range_values(&spec).into_iter().next() {
+        return Err(at_key(problem));
     }
-    if let Some((key, message)) = super::check::sweep_problem(&spec) {
-        return Err(at(&["sweep", &key], message));
+    if let Some(problem) = super::check::sweep_problem(&spec) {
+        return Err(vec![problem.locate_entry("sweep", text)]);
     }
     Ok(CheckedExperiment {
         base_file,

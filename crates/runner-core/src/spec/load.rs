@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use super::check::{check_text, diagnostic_at};
-use super::diagnostic::Diagnostic;
+use super::check::check_text;
+use super::diagnostic::{Diagnostic, Problem};
 use super::experiment::{check_experiment, is_experiment};
 use super::rules::{check_rules, missing_weights_problem};
 use super::{Pipeline, PipelineSpec, flatten_params};
@@ -27,15 +27,18 @@ pub fn load_pipeline_to_inspect(file: &Path) -> Result<Pipeline> {
     let text = read(file)?;
     let pipeline = check(file, text.clone(), false)
         .map_err(|problems| input_error(render_diagnostics(file, &problems)))?;
-    if let Some((_, message, _)) = missing_weights_problem(&pipeline.spec) {
-        tracing::warn!("{message}: `runner run` needs it, this command does not");
+    if let Some(problem) = missing_weights_problem(&pipeline.spec) {
+        tracing::warn!(
+            "{}: `runner run` needs it, this command does not",
+            problem.message
+        );
     }
     Ok(pipeline)
 }
 
 /// `message` about `key` of `pipeline`, located in its text.
 pub fn diagnostic_for_key(pipeline: &Pipeline, key: &str, message: String) -> Diagnostic {
-    diagnostic_at(&pipeline.text, key, message)
+    Problem::new(key, message).locate(&pipeline.text)
 }
 
 /// Checks pipeline `text` as if read from `file`, without looking at the filesystem: a
@@ -68,19 +71,13 @@ fn check(file: &Path, text: String, needs_weights: bool) -> Result<Pipeline, Vec
     if needs_weights {
         rules.extend(missing_weights_problem(&pipeline.spec));
     }
+    // Located in the text the value was written in, not in `pipeline.text`, which for an
+    // experiment is its resolved pipeline serialized.
     let problems: Vec<Diagnostic> = rules
         .into_iter()
-        .map(|(key, message, help)| {
-            // Located in the text the value was written in, not in `pipeline.text`, which
-            // for an experiment is its resolved pipeline serialized.
-            let diagnostic = match &experiment {
-                Some(experiment) => experiment.diagnostic_at(&text, &key, message),
-                None => diagnostic_at(&text, &key, message),
-            };
-            match help {
-                Some(help) => diagnostic.with_help(help),
-                None => diagnostic,
-            }
+        .map(|problem| match &experiment {
+            Some(experiment) => experiment.locate(problem, &text),
+            None => problem.locate(&text),
         })
         .collect();
     if problems.is_empty() {

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub use crate::arch::Arch;
-pub use diagnostic::Diagnostic;
+pub use diagnostic::{Diagnostic, Problem};
 pub use executor::ExecutorSpec;
 pub use load::{
     check_pipeline, diagnostic_for_key, load_pipeline, load_pipeline_to_inspect, parse_pipeline,

@@ -4,69 +4,68 @@
 use std::path::{Path, PathBuf};
 
 use super::closest;
+use super::diagnostic::Problem;
 use super::types::{
     Activation, BackboneSpec, BatchNormMode, CallbackSpec, FreezeKeyword, FreezePattern,
     FreezeSpec, HeadLayerSpec, LayerRef, Loss, PipelineSpec,
 };
 use crate::arch::{Arch, LayerName};
 
-/// A broken rule: the key it is about, the message, and a likely fix.
-pub type RuleProblem = (String, String, Option<String>);
-
 /// Every broken rule but a missing weights file ([`missing_weights_problem`]). Paths in
 /// `spec` must already be resolved.
-pub fn check_rules(spec: &PipelineSpec) -> Vec<RuleProblem> {
-    let mut problems = Vec::new();
-    check_layers(spec, &mut problems);
+pub fn check_rules(spec: &PipelineSpec) -> Vec<Problem> {
+    let mut problems = resolve_layers(&spec.backbone).err().unwrap_or_default();
     check_phases(spec, &mut problems);
-    check_head_shape(spec, &mut problems);
+    problems.extend(head_shape_problems(&spec.head));
     check_monitors(spec, &mut problems);
     check_data(spec, &mut problems);
     let arch = spec.backbone.arch;
     let smallest = spec.data.image_size.into_iter().min().unwrap_or(0);
     if smallest < arch.min_image_side() {
-        problems.push((
-            "data.image_size".into(),
-            format!(
-                "{} needs images of at least {side}x{side} pixels, but `data.image_size` is {:?}",
-                arch.name(),
-                spec.data.image_size,
-                side = arch.min_image_side()
-            ),
-            Some(format!(
+        problems.push(
+            Problem::new(
+                "data.image_size",
+                format!(
+                    "{} needs images of at least {side}x{side} pixels, but `data.image_size` is {:?}",
+                    arch.name(),
+                    spec.data.image_size,
+                    side = arch.min_image_side()
+                ),
+            )
+            .with_help(format!(
                 "use `image_size = [{side}, {side}]` or larger",
                 side = arch.min_image_side().max(150)
             )),
-        ));
+        );
     }
     problems
 }
 
 /// The weights file the pipeline names, when it does not exist: only training needs it,
 /// so the commands that only look at a pipeline warn instead.
-pub fn missing_weights_problem(spec: &PipelineSpec) -> Option<RuleProblem> {
+pub fn missing_weights_problem(spec: &PipelineSpec) -> Option<Problem> {
     let file = spec.backbone.weights_file()?;
     (!file.is_file()).then(|| {
-        (
-            "backbone.weights".into(),
+        Problem::new(
+            "backbone.weights",
             format!("the weights file `{}` does not exist", file.display()),
-            Some(spec.backbone.arch.weights_source().into()),
         )
+        .with_help(spec.backbone.arch.weights_source())
     })
 }
 
-/// `(key, message)` for each `csv_logger` whose `file` is not a plain `.csv` file name.
+/// A problem for each `csv_logger` whose `file` is not a plain `.csv` file name.
 /// The run writes it in its own folder of the store (`checkpoints/RUN_ID/`), beside its
 /// checkpoints and resume snapshots, and records it as an artifact under that name: a
 /// name with a folder, `..` or an absolute path could write outside that folder, and any
 /// other name could replace `best.bpk`, `last.bpk`, a snapshot, or the `best` and `last`
 /// artifacts that `predict` loads.
-pub fn csv_logger_problems(spec: &PipelineSpec) -> Vec<(String, String)> {
+pub fn csv_logger_problems(spec: &PipelineSpec) -> Vec<Problem> {
     spec.callbacks
         .iter()
         .enumerate()
         .filter_map(|(index, callback)| match callback {
-            CallbackSpec::CsvLogger { file } if !is_csv_file_name(file) => Some((
+            CallbackSpec::CsvLogger { file } if !is_csv_file_name(file) => Some(Problem::new(
                 format!("callbacks.{index}.file"),
                 format!(
                     "`csv_logger` file {file:?} must be a file name ending in `.csv` (such as \"history.csv\"), without folders or `..`: it is written in the run's folder of the store"
@@ -89,7 +88,7 @@ fn is_csv_file_name(file: &str) -> bool {
 
 /// Every callback's `monitor` names a value the run records after each epoch, so that a
 /// typo fails here rather than after the first epoch's training.
-fn check_monitors(spec: &PipelineSpec, problems: &mut Vec<RuleProblem>) {
+fn check_monitors(spec: &PipelineSpec, problems: &mut Vec<Problem>) {
     let recorded = recorded_metrics(spec);
     for (index, callback) in spec.callbacks.iter().enumerate() {
         let monitor = match callback {
@@ -101,14 +100,16 @@ fn check_monitors(spec: &PipelineSpec, problems: &mut Vec<RuleProblem>) {
         };
         if !recorded.contains(monitor) && !is_per_class_metric(spec, monitor) {
             let nearest = closest(recorded.iter().map(String::as_str), monitor, 1);
-            problems.push((
-                format!("callbacks.{index}.monitor"),
-                format!(
-                    "`callbacks.{index}.monitor` = \"{monitor}\" is not a value this run records; it records {}",
-                    recorded.join(", ")
-                ),
-                nearest.first().map(|name| format!("did you mean `{name}`?")),
-            ));
+            problems.push(Problem {
+                help: nearest.first().map(|name| format!("did you mean `{name}`?")),
+                ..Problem::new(
+                    format!("callbacks.{index}.monitor"),
+                    format!(
+                        "`callbacks.{index}.monitor` = \"{monitor}\" is not a value this run records; it records {}",
+                        recorded.join(", ")
+                    ),
+                )
+            });
         }
     }
 }
@@ -150,20 +151,21 @@ fn recorded_metrics(spec: &PipelineSpec) -> Vec<String> {
 
 /// The data folders: validation from a folder or a split (one of them), every split with
 /// the same classes, and a head that fits their number.
-fn check_data(spec: &PipelineSpec, problems: &mut Vec<RuleProblem>) {
+fn check_data(spec: &PipelineSpec, problems: &mut Vec<Problem>) {
     let data = &spec.data;
     let classes = data.classes.as_deref();
     match (&data.validation, data.validation_split) {
-        (Some(_), Some(_)) => problems.push((
-            "data.validation_split".into(),
-            "`data` has both a `validation` folder and a `validation_split`: keep one".into(),
-            None,
+        (Some(_), Some(_)) => problems.push(Problem::new(
+            "data.validation_split",
+            "`data` has both a `validation` folder and a `validation_split`: keep one",
         )),
-        (None, None) => problems.push((
-            "data".into(),
-            "`data` needs a `validation` folder, or a `validation_split` to hold out part of `train`".into(),
-            Some("add `validation_split = 0.2` to validate on a fifth of each class".into()),
-        )),
+        (None, None) => problems.push(
+            Problem::new(
+                "data",
+                "`data` needs a `validation` folder, or a `validation_split` to hold out part of `train`",
+            )
+            .with_help("add `validation_split = 0.2` to validate on a fifth of each class"),
+        ),
         _ => {}
     }
     let mut splits = vec![("data.train", "training", &data.train)];
@@ -177,7 +179,7 @@ fn check_data(spec: &PipelineSpec, problems: &mut Vec<RuleProblem>) {
     for (key, split, root) in splits {
         match class_folders(split, root, classes) {
             Ok(folders) => found.push((key, names(&folders))),
-            Err(message) => problems.push((key.into(), message, None)),
+            Err(message) => problems.push(Problem::new(key, message)),
         }
     }
     let Some((_, train)) = found.first().filter(|(key, _)| *key == "data.train") else {
@@ -186,20 +188,18 @@ fn check_data(spec: &PipelineSpec, problems: &mut Vec<RuleProblem>) {
     for (key, other) in &found[1..] {
         if other != train {
             let split = key.trim_start_matches("data.");
-            problems.push((
-                key.to_string(),
+            problems.push(Problem::new(
+                *key,
                 format!(
                     "the training folder has classes {train:?} but the {split} folder has {other:?}: every split needs the same class subfolders"
                 ),
-                None,
             ));
         }
     }
     if let Err(message) = head_fits_loss(spec, train) {
-        problems.push((
+        problems.push(Problem::new(
             format!("head.{}", spec.head.len().saturating_sub(1)),
             message,
-            None,
         ));
     }
 }
@@ -207,7 +207,7 @@ fn check_data(spec: &PipelineSpec, problems: &mut Vec<RuleProblem>) {
 /// Each phase's freeze spec must resolve, and a phase may only unfreeze: a layer trained
 /// in one phase stays trainable in the next (its trained weights live in the trainable
 /// part of the model).
-fn check_phases(spec: &PipelineSpec, problems: &mut Vec<RuleProblem>) {
+fn check_phases(spec: &PipelineSpec, problems: &mut Vec<Problem>) {
     let mut previous: Option<Vec<bool>> = None;
     for (index, phase) in spec.phases.iter().enumerate() {
         let backbone = BackboneSpec {
@@ -226,22 +226,19 @@ fn check_phases(spec: &PipelineSpec, problems: &mut Vec<RuleProblem>) {
                     })
                 {
                     let name = &spec.backbone.arch.layer_names()[layer];
-                    problems.push((
+                    problems.push(Problem::new(
                         key,
                         format!(
                             "phase {} freezes `{name}`, which phase {index} trains: a later phase may only unfreeze layers",
                             index + 1
                         ),
-                        None,
                     ));
                 }
                 previous = Some(plan.frozen);
             }
-            Err(layer_problems) => {
-                problems.extend(layer_problems.into_iter().map(|(_, message)| {
-                    (key.clone(), message.replace("backbone.freeze", &key), None)
-                }))
-            }
+            Err(layer_problems) => problems.extend(layer_problems.into_iter().map(|problem| {
+                Problem::new(&key, problem.message.replace("backbone.freeze", &key))
+            })),
         }
     }
 }
@@ -305,16 +302,6 @@ fn names(folders: &[PathBuf]) -> Vec<String> {
         .collect()
 }
 
-fn check_layers(spec: &PipelineSpec, problems: &mut Vec<RuleProblem>) {
-    if let Err(layer_problems) = resolve_layers(&spec.backbone) {
-        problems.extend(
-            layer_problems
-                .into_iter()
-                .map(|(key, message)| (key, message, None)),
-        );
-    }
-}
-
 /// Where the backbone is cut and which kept layers are frozen, resolved once per phase:
 /// the one value that the stage keys (whose output is cached) and the model's split (what
 /// runs as folded inference) both read, so that they cannot disagree.
@@ -334,10 +321,7 @@ impl LayerPlan {
     /// The plan of a backbone whose cut and freeze are valid, or an input error with every
     /// problem.
     pub fn of(backbone: &BackboneSpec) -> anyhow::Result<Self> {
-        resolve_layers(backbone).map_err(|problems| {
-            let messages: Vec<String> = problems.into_iter().map(|(_, message)| message).collect();
-            crate::error::input_error(messages.join("\n"))
-        })
+        resolve_layers(backbone).map_err(Problem::input_error)
     }
 
     fn new(backbone: &BackboneSpec, mut names: Vec<String>, cut: usize, frozen: Vec<bool>) -> Self {
@@ -361,7 +345,7 @@ impl LayerPlan {
 
 /// Resolves `cut` and `freeze` against the architecture's layer names, or says, per key,
 /// which names do not exist or do not fit together.
-pub fn resolve_layers(backbone: &BackboneSpec) -> Result<LayerPlan, Vec<(String, String)>> {
+pub fn resolve_layers(backbone: &BackboneSpec) -> Result<LayerPlan, Vec<Problem>> {
     let arch = backbone.arch;
     let layers = arch.layer_names();
     let mut problems = Vec::new();
@@ -370,8 +354,8 @@ pub fn resolve_layers(backbone: &BackboneSpec) -> Result<LayerPlan, Vec<(String,
             LayerRef::Name(name) => name.as_str(),
             LayerRef::Index(index) if *index < layers.len() => return Some(*index),
             LayerRef::Index(index) => {
-                problems.push((
-                    key.to_string(),
+                problems.push(Problem::new(
+                    key,
                     format!(
                         "`{key}` = {index}: {} has {} layers, numbered 0 to {}",
                         arch.name(),
@@ -396,7 +380,7 @@ pub fn resolve_layers(backbone: &BackboneSpec) -> Result<LayerPlan, Vec<(String,
             LayerName::Group { last, .. } => (Some(last), None),
             LayerName::Unknown => (None, Some(unknown_layer_message(arch, &layers, key, name))),
         };
-        problems.extend(problem.map(|message| (key.to_string(), message)));
+        problems.extend(problem.map(|message| Problem::new(key, message)));
         index
     };
     let cut = match &backbone.cut {
@@ -416,8 +400,8 @@ pub fn resolve_layers(backbone: &BackboneSpec) -> Result<LayerPlan, Vec<(String,
                         .map(|name| pattern.is_match(name))
                         .collect();
                     if cut.is_some() && !matched.contains(&true) {
-                        problems.push((
-                            key.into(),
+                        problems.push(Problem::new(
+                            key,
                             format!(
                                 "`{key}` = \"{regex}\" matches none of the kept layers ({})",
                                 layers[..kept].join(", ")
@@ -432,8 +416,8 @@ pub fn resolve_layers(backbone: &BackboneSpec) -> Result<LayerPlan, Vec<(String,
                     };
                 }
                 Err(error) => {
-                    problems.push((
-                        key.into(),
+                    problems.push(Problem::new(
+                        key,
                         format!("`{key}` is not a valid regular expression: {error}"),
                     ));
                     None
@@ -453,8 +437,8 @@ pub fn resolve_layers(backbone: &BackboneSpec) -> Result<LayerPlan, Vec<(String,
                 if let (Some((Some(index), name)), Some(cut)) = (end, cut)
                     && *index > cut
                 {
-                    problems.push((
-                        key.into(),
+                    problems.push(Problem::new(
+                        key,
                         format!("`{key}` = {name} is after the cut (`{}`): only kept layers can be frozen", layers[cut]),
                     ));
                 }
@@ -462,8 +446,8 @@ pub fn resolve_layers(backbone: &BackboneSpec) -> Result<LayerPlan, Vec<(String,
             if let (Some((Some(from), from_name)), Some((Some(to), to_name))) = (from, to)
                 && from > to
             {
-                problems.push((
-                    "backbone.freeze".into(),
+                problems.push(Problem::new(
+                    "backbone.freeze",
                     format!("`backbone.freeze`: `from` ({from_name}) comes after `to` ({to_name})"),
                 ));
             }
@@ -521,26 +505,20 @@ pub fn unknown_layer_message(arch: Arch, layers: &[String], key: &str, name: &st
     )
 }
 
-fn check_head_shape(spec: &PipelineSpec, problems: &mut Vec<RuleProblem>) {
-    for (key, message) in head_shape_problems(&spec.head) {
-        problems.push((key, message, None));
-    }
-}
-
-/// `(key, message)` for each way the head's layer order is wrong: a dense layer before the
+/// A problem for each way the head's layer order is wrong: a dense layer before the
 /// features are pooled or flattened, a second pooling, a last layer that is not dense.
-pub fn head_shape_problems(head: &[HeadLayerSpec]) -> Vec<(String, String)> {
+pub fn head_shape_problems(head: &[HeadLayerSpec]) -> Vec<Problem> {
     let mut problems = Vec::new();
     let mut flat = false;
     for (index, layer) in head.iter().enumerate() {
         match layer {
-            HeadLayerSpec::GlobalAvgPool | HeadLayerSpec::Flatten if flat => problems.push((
+            HeadLayerSpec::GlobalAvgPool | HeadLayerSpec::Flatten if flat => problems.push(Problem::new(
                 format!("head.{index}"),
                 format!("`head.{index}`: the features are already flat; pool or flatten once, before the first dense layer"),
             )),
             HeadLayerSpec::GlobalAvgPool | HeadLayerSpec::Flatten => flat = true,
             HeadLayerSpec::Dense { .. } if !flat => {
-                problems.push((
+                problems.push(Problem::new(
                     format!("head.{index}"),
                     format!("`head.{index}`: a dense layer needs flat features; add a `global_avg_pool` or `flatten` layer before it"),
                 ));
@@ -550,9 +528,9 @@ pub fn head_shape_problems(head: &[HeadLayerSpec]) -> Vec<(String, String)> {
         }
     }
     if !matches!(head.last(), Some(HeadLayerSpec::Dense { .. })) {
-        problems.push((
+        problems.push(Problem::new(
             format!("head.{}", head.len().saturating_sub(1)),
-            "the last `[[head]]` layer must be a `dense` layer: it gives the class scores".into(),
+            "the last `[[head]]` layer must be a `dense` layer: it gives the class scores",
         ));
     }
     problems
@@ -657,20 +635,27 @@ mod tests {
             |freeze: &str| resolve_layers(&backbone(Some("block3"), freeze)).unwrap_err();
         let out_of_range = problems("{ to = 40 }");
         assert!(
-            out_of_range[0].1.contains("numbered 0 to 17"),
+            out_of_range[0].message.contains("numbered 0 to 17"),
             "{out_of_range:?}"
         );
         let after_cut = problems("{ to = 9 }");
-        assert!(after_cut[0].1.contains("after the cut"), "{after_cut:?}");
-        let no_match = problems("{ regex = \"^head\" }");
-        assert_eq!(no_match[0].0, "backbone.freeze.regex");
         assert!(
-            no_match[0].1.contains("matches none of the kept layers"),
+            after_cut[0].message.contains("after the cut"),
+            "{after_cut:?}"
+        );
+        let no_match = problems("{ regex = \"^head\" }");
+        assert_eq!(no_match[0].key, "backbone.freeze.regex");
+        assert!(
+            no_match[0]
+                .message
+                .contains("matches none of the kept layers"),
             "{no_match:?}"
         );
         let invalid = problems("{ regex = \"block(\" }");
         assert!(
-            invalid[0].1.contains("not a valid regular expression"),
+            invalid[0]
+                .message
+                .contains("not a valid regular expression"),
             "{invalid:?}"
         );
     }
@@ -704,8 +689,8 @@ mod tests {
     #[test]
     fn inception_v3_refuses_a_cut_inside_a_block() {
         let problems = resolve_layers(&inception("conv2d_69", "\"all\"")).unwrap_err();
-        assert_eq!(problems[0].0, "backbone.cut");
-        let message = &problems[0].1;
+        assert_eq!(problems[0].key, "backbone.cut");
+        let message = &problems[0].message;
         assert!(
             message.contains("inside inception_v3's block `mixed7`"),
             "{message}"
@@ -748,18 +733,20 @@ mod tests {
         let problems =
             resolve_layers(&torchvision("resnet18", "layer3", "{ to = \"layer4\" }")).unwrap_err();
         assert!(
-            problems[0].1.contains("is after the cut (`layer3.1`)"),
+            problems[0]
+                .message
+                .contains("is after the cut (`layer3.1`)"),
             "{problems:?}"
         );
         let problems = resolve_layers(&torchvision("resnet18", "layr3", "\"all\"")).unwrap_err();
         assert!(
-            problems[0].1.contains("the nearest are `layer3`,"),
+            problems[0].message.contains("the nearest are `layer3`,"),
             "{problems:?}"
         );
         let problems = resolve_layers(&torchvision("resnet18", "bn1", "\"all\"")).unwrap_err();
         assert!(
             problems[0]
-                .1
+                .message
                 .contains("`bn1` is inside resnet18's block `stem`, which is kept or dropped as a whole; cut at `stem` to keep the block (blocks: stem, layer1.0,"),
             "{problems:?}"
         );
@@ -778,7 +765,7 @@ mod tests {
         let problems =
             resolve_layers(&torchvision("mobilenet_v2", "features.19", "\"all\"")).unwrap_err();
         assert!(
-            problems[0].1.contains("the nearest are `features.1`"),
+            problems[0].message.contains("the nearest are `features.1`"),
             "{problems:?}"
         );
     }
@@ -790,19 +777,22 @@ mod tests {
             "{ from = \"stme\", to = \"block9\" }",
         ))
         .unwrap_err();
-        let keys: Vec<&str> = problems.iter().map(|(key, _)| key.as_str()).collect();
+        let keys: Vec<&str> = problems
+            .iter()
+            .map(|problem| problem.key.as_str())
+            .collect();
         assert_eq!(keys, ["backbone.cut", "backbone.freeze.from"]);
         let after_cut =
             resolve_layers(&backbone(Some("block3"), "{ to = \"block9\" }")).unwrap_err();
         assert!(
-            after_cut[0].1.contains("is after the cut (`block3`)"),
+            after_cut[0].message.contains("is after the cut (`block3`)"),
             "{after_cut:?}"
         );
         let reversed =
             resolve_layers(&backbone(None, "{ from = \"block5\", to = \"block2\" }")).unwrap_err();
         assert!(
             reversed[0]
-                .1
+                .message
                 .contains("`from` (\"block5\") comes after `to` (\"block2\")"),
             "{reversed:?}"
         );

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::check::value_problems;
+use super::diagnostic::Problem;
 use super::integers::from_value;
 use super::types::PipelineSpec;
 
@@ -76,20 +77,20 @@ pub struct Trial {
     pub values: BTreeMap<String, Value>,
 }
 
-/// A sweep problem: the sweep key it is about and what is wrong.
-pub type SweepProblem = (String, String);
-
 /// The trials of a sweep, in order; random draws depend on `seed` alone.
-pub fn expand(sweep: &SweepSpec, seed: u64) -> Result<Vec<Trial>, SweepProblem> {
+pub fn expand(sweep: &SweepSpec, seed: u64) -> Result<Vec<Trial>, Problem> {
     let configurations: Vec<BTreeMap<String, Value>> = match sweep.method {
         SweepMethod::Grid => {
             let mut product = vec![BTreeMap::new()];
             for (key, axis) in &sweep.axes {
                 let SweepAxis::Values(values) = axis else {
-                    return Err((key.clone(), "a grid sweep takes a list of values; distributions need `method = \"random\"`".into()));
+                    return Err(Problem::new(
+                        key,
+                        "a grid sweep takes a list of values; distributions need `method = \"random\"`",
+                    ));
                 };
                 if values.is_empty() {
-                    return Err((key.clone(), "the list of values is empty".into()));
+                    return Err(Problem::new(key, "the list of values is empty"));
                 }
                 product = product
                     .into_iter()
@@ -106,9 +107,9 @@ pub fn expand(sweep: &SweepSpec, seed: u64) -> Result<Vec<Trial>, SweepProblem> 
         }
         SweepMethod::Random => {
             let Some(trials) = sweep.trials.filter(|&n| n > 0) else {
-                return Err((
-                    "trials".into(),
-                    "a random sweep needs `trials = N` (at least 1)".into(),
+                return Err(Problem::new(
+                    "trials",
+                    "a random sweep needs `trials = N` (at least 1)",
                 ));
             };
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -118,21 +119,21 @@ pub fn expand(sweep: &SweepSpec, seed: u64) -> Result<Vec<Trial>, SweepProblem> 
                         .axes
                         .iter()
                         .map(|(key, axis)| Ok((key.clone(), draw(key, axis, &mut rng)?)))
-                        .collect::<Result<BTreeMap<_, _>, SweepProblem>>()
+                        .collect::<Result<BTreeMap<_, _>, Problem>>()
                 })
                 .collect::<Result<_, _>>()?
         }
         SweepMethod::List => {
             if let Some(key) = sweep.axes.keys().next() {
-                return Err((
-                    key.clone(),
-                    "a list sweep gives its trials in `list`; move this key into them".into(),
+                return Err(Problem::new(
+                    key,
+                    "a list sweep gives its trials in `list`; move this key into them",
                 ));
             }
             if sweep.list.is_empty() {
-                return Err((
-                    "list".into(),
-                    "a list sweep needs `list = [{ ... }, ...]` with at least one trial".into(),
+                return Err(Problem::new(
+                    "list",
+                    "a list sweep needs `list = [{ ... }, ...]` with at least one trial",
                 ));
             }
             sweep.list.clone()
@@ -159,10 +160,10 @@ pub fn expand(sweep: &SweepSpec, seed: u64) -> Result<Vec<Trial>, SweepProblem> 
     Ok(trials)
 }
 
-fn draw(key: &str, axis: &SweepAxis, rng: &mut ChaCha8Rng) -> Result<Value, SweepProblem> {
+fn draw(key: &str, axis: &SweepAxis, rng: &mut ChaCha8Rng) -> Result<Value, Problem> {
     let bad_range = |low: f64, high: f64| {
-        Err((
-            key.to_string(),
+        Err(Problem::new(
+            key,
             format!(
                 "the range [{low}, {high}] is empty, or too wide to draw from: low < high, and high - low a finite number"
             ),
@@ -171,7 +172,7 @@ fn draw(key: &str, axis: &SweepAxis, rng: &mut ChaCha8Rng) -> Result<Value, Swee
     Ok(match axis {
         SweepAxis::Values(values) | SweepAxis::Distribution(Distribution::Choice(values)) => {
             if values.is_empty() {
-                return Err((key.to_string(), "the list of values is empty".into()));
+                return Err(Problem::new(key, "the list of values is empty"));
             }
             values[rng.random_range(0..values.len())].clone()
         }
@@ -185,8 +186,8 @@ fn draw(key: &str, axis: &SweepAxis, rng: &mut ChaCha8Rng) -> Result<Value, Swee
         }
         SweepAxis::Distribution(Distribution::Loguniform([low, high])) => {
             if !(0.0 < *low && low < high && high.is_finite()) {
-                return Err((
-                    key.to_string(),
+                return Err(Problem::new(
+                    key,
                     format!("a log-uniform range needs 0 < low < high, got [{low}, {high}]"),
                 ));
             }
@@ -203,7 +204,7 @@ fn draw(key: &str, axis: &SweepAxis, rng: &mut ChaCha8Rng) -> Result<Value, Swee
 
 /// The spec of one trial: `base` (without its sweep) with the trial's values set. A key
 /// the pipeline does not have, or a value that makes it invalid, is an error naming both.
-pub fn trial_spec(base: &PipelineSpec, trial: &Trial) -> Result<PipelineSpec, SweepProblem> {
+pub fn trial_spec(base: &PipelineSpec, trial: &Trial) -> Result<PipelineSpec, Problem> {
     let mut document = serde_json::to_value(PipelineSpec {
         sweep: None,
         ..base.clone()
@@ -214,24 +215,23 @@ pub fn trial_spec(base: &PipelineSpec, trial: &Trial) -> Result<PipelineSpec, Sw
     }
     let spec: PipelineSpec = from_value(document).map_err(|err| {
         let key = trial.values.keys().next().cloned().unwrap_or_default();
-        (key, format!("trial {}: {}", trial.index, err.into_inner()))
+        Problem::new(key, format!("trial {}: {}", trial.index, err.into_inner()))
     })?;
-    if let Some((key, message)) = value_problems(&spec).into_iter().next() {
+    if let Some(Problem { key, message, .. }) = value_problems(&spec).into_iter().next() {
         let value = trial
             .values
             .get(&key)
             .map_or_else(String::new, |v| format!(" = {v}"));
-        return Err((
-            key.clone(),
-            format!("the sweep value `{key}`{value} makes the pipeline invalid: {message}"),
-        ));
+        let message =
+            format!("the sweep value `{key}`{value} makes the pipeline invalid: {message}");
+        return Err(Problem::new(key, message));
     }
     Ok(spec)
 }
 
 /// Sets `value` at dotted `key` (`head.2.rate`); every step of the path must exist.
-pub fn set_path(document: &mut Value, key: &str, value: Value) -> Result<(), SweepProblem> {
-    let missing = || (key.to_string(), format!("the pipeline has no key `{key}`"));
+pub fn set_path(document: &mut Value, key: &str, value: Value) -> Result<(), Problem> {
+    let missing = || Problem::new(key, format!("the pipeline has no key `{key}`"));
     let mut node = document;
     let segments: Vec<&str> = key.split('.').collect();
     for (depth, segment) in segments.iter().enumerate() {
@@ -312,21 +312,21 @@ mod tests {
         assert_eq!(
             expand(&sweep("method = \"random\"\n\"a\" = [1]"), 1)
                 .unwrap_err()
-                .0,
+                .key,
             "trials"
         );
         assert_eq!(
             expand(&sweep("\"a\" = { uniform = [0.0, 1.0] }"), 1)
                 .unwrap_err()
-                .0,
+                .key,
             "a"
         );
-        assert_eq!(expand(&sweep("\"a\" = []"), 1).unwrap_err().0, "a");
+        assert_eq!(expand(&sweep("\"a\" = []"), 1).unwrap_err().key, "a");
         let too_wide = "method = \"random\"\ntrials = 1\n\"a\" = { uniform = [-1.7e308, 1.7e308] }";
         assert!(
             expand(&sweep(too_wide), 1)
                 .unwrap_err()
-                .1
+                .message
                 .contains("too wide")
         );
         let mut document = serde_json::json!({"head": [{"rate": 0.1}]});
@@ -335,7 +335,7 @@ mod tests {
         assert_eq!(
             set_path(&mut document, "head.3.rate", Value::from(0.2))
                 .unwrap_err()
-                .1,
+                .message,
             "the pipeline has no key `head.3.rate`"
         );
         assert!(set_path(&mut document, "head.0.rat", Value::from(0.2)).is_err());

@@ -6,17 +6,18 @@ use super::bounds::{
     AT_LEAST_ONE, CLASSES, CLOSED_FRACTION, DENSE_UNITS, FRACTION, IMAGE_SIDE, NON_NEGATIVE,
     NotBlank, OPEN_FRACTION, POSITIVE, Range,
 };
+use super::diagnostic::Problem;
 use super::types::{
     AugmentSpec, CallbackSpec, HeadLayerSpec, LrScheduleSpec, OptimizerSpec, PipelineSpec,
     ZoomRange,
 };
 
-/// `(key, message)` for every out-of-range value.
-pub(super) fn out_of_range_values(spec: &PipelineSpec) -> Vec<(String, String)> {
+/// A problem for every out-of-range value.
+pub(super) fn out_of_range_values(spec: &PipelineSpec) -> Vec<Problem> {
     let mut problems = Problems::default();
-    if let Some(message) = NotBlank.problem("pipeline.name", &spec.pipeline.name) {
-        problems.push("pipeline.name", message);
-    }
+    problems
+        .0
+        .extend(NotBlank.problem("pipeline.name", &spec.pipeline.name));
     data_problems(spec, &mut problems);
     head_problems(spec, &mut problems);
     augment_problems(&spec.augment, &mut problems);
@@ -41,27 +42,23 @@ pub(super) fn out_of_range_values(spec: &PipelineSpec) -> Vec<(String, String)> 
     problems.0
 }
 
-/// The problems found so far, each `(key, message)`.
+/// The problems found so far.
 #[derive(Default)]
-struct Problems(Vec<(String, String)>);
+struct Problems(Vec<Problem>);
 
 impl Problems {
     fn push(&mut self, key: &str, message: String) {
-        self.0.push((key.to_string(), message));
+        self.0.push(Problem::new(key, message));
     }
 
     /// `key` = `value` must lie in `range`.
     fn value(&mut self, range: Range, key: &str, value: f64) {
-        if let Some(message) = range.problem(key, value) {
-            self.push(key, message);
-        }
+        self.0.extend(range.problem(key, value));
     }
 
     /// A count or size `key` = `value` must lie in `range`.
     fn count(&mut self, range: Range, key: &str, value: usize) {
-        if let Some(message) = range.count_problem(key, value) {
-            self.push(key, message);
-        }
+        self.0.extend(range.count_problem(key, value));
     }
 
     /// Each element of the pair at `key` in `range`, then `low <= high`, which a JSON
@@ -102,10 +99,7 @@ fn data_problems(spec: &PipelineSpec, problems: &mut Problems) {
         problems.value(OPEN_FRACTION, "data.validation_split", fraction);
     }
     if let Some(classes) = &data.classes {
-        for (index, message) in CLASSES.problems("data.classes", classes) {
-            let key = index.map_or_else(|| "data.classes".into(), |i| format!("data.classes.{i}"));
-            problems.push(&key, message);
-        }
+        problems.0.extend(CLASSES.problems("data.classes", classes));
     }
     problems.count(AT_LEAST_ONE, "data.batch_size", data.batch_size);
 }
@@ -317,9 +311,8 @@ mod tests {
         let spec: PipelineSpec = toml::from_str(&text).unwrap();
         let problems = out_of_range_values(&spec);
         assert!(
-            problems
-                .iter()
-                .any(|(key, message)| key == "phases" && message.contains("add up to more than")),
+            problems.iter().any(|problem| problem.key == "phases"
+                && problem.message.contains("add up to more than")),
             "{problems:?}"
         );
     }
