@@ -54,7 +54,7 @@ pub fn execute(cli: Cli) -> Result<()> {
                 show_progress: !quiet && std::io::stderr().is_terminal(),
                 jobs: jobs.map_or(gpus.max(1), usize::from),
                 retrain,
-                executor,
+                in_slurm: executor == ExecutorChoice::Slurm,
             };
             let outcome = match (resume, file) {
                 (Some(run_id), _) => FileRuns {
@@ -183,7 +183,7 @@ pub fn execute(cli: Cli) -> Result<()> {
                 show_progress: false,
                 jobs: 1,
                 retrain: false,
-                executor: ExecutorChoice::Local,
+                in_slurm: false,
             };
             let worker = WorkerTrial {
                 file: &file,
