@@ -18,9 +18,9 @@ use crate::progress::Activity;
 use crate::spec::{PipelineSpec, load_pipeline_to_inspect};
 use crate::stages::Stages;
 use crate::summary::summarize;
-use runner_core::cli::{
-    AugmentCommand, Cli, Command, DataCommand, DeviceChoice, ExecutorChoice, Format, Tta,
-    validate_files,
+use runner_core::cli::Cli;
+use runner_core::commands::{
+    AugmentCommand, Command, DataCommand, DeviceChoice, ExecutorChoice, Format, Tta, validate,
 };
 use runner_core::error::Interrupted;
 use runner_core::report::compare::{CompareOptions, compare};
@@ -233,14 +233,14 @@ pub fn execute(cli: Cli) -> Result<()> {
             let metadata = export(model, &record, &out)?;
             eprintln!("wrote {} and {}", out.display(), metadata.display());
         }
-        Command::Validate { files, format } => {
+        Command::Validate(args) => {
             let check_weights = |spec: &PipelineSpec| match spec.backbone.weights_file() {
                 Some(file) => Network::check_weights(spec.backbone.arch, file),
                 None => Ok(()),
             };
-            validate_files(&files, format, Some(&check_weights))?;
+            validate::exec(args, Some(&check_weights))?;
         }
-        _ => unreachable!("store commands run in runner_core::cli"),
+        _ => unreachable!("store commands run in runner_core::commands"),
     }
     Ok(())
 }
