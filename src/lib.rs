@@ -7,6 +7,7 @@
 //! need no LibTorch live in `runner-core` and are re-exported here.
 
 pub mod allocator;
+pub mod commands;
 pub mod data;
 pub mod device;
 pub mod exec;
@@ -17,7 +18,6 @@ pub mod predict;
 pub mod progress;
 pub mod stages;
 pub mod summary;
-pub mod torch_cli;
 pub mod train;
 
 pub use runner_core::{arch, bail_input, cli, error, metrics, report, spec, store};

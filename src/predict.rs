@@ -13,7 +13,7 @@ use crate::bail_input;
 use crate::data::map_in_parallel;
 use crate::inference::{Prediction, TrainedModel};
 use crate::progress::Activity;
-use runner_core::cli::PredictFormat;
+use runner_core::commands::libtorch::PredictFormat;
 
 /// The file extensions a folder is searched for (any case).
 const IMAGE_EXTENSIONS: [&str; 6] = ["jpg", "jpeg", "png", "bmp", "webp", "gif"];

@@ -25,7 +25,6 @@ use crate::stages::Stages;
 use crate::store::{RunRecord, RunStatus, Store, new_run_id, now_millis, this_host, this_process};
 pub use checkpoints::FROZEN_LAYERS;
 use checkpoints::latest_snapshot;
-use runner_core::cli::ExecutorChoice;
 pub use trial::{Start, run_trial};
 use workers::WORKERS_FOLDER;
 pub use workers::{WorkerTrial, run_worker};
@@ -52,8 +51,8 @@ pub struct RunOptions {
     pub jobs: usize,
     /// Train even the trials whose result the store already has.
     pub retrain: bool,
-    /// Here, or as Slurm tasks.
-    pub executor: ExecutorChoice,
+    /// Train the trials as the tasks of a Slurm array job instead of here.
+    pub in_slurm: bool,
 }
 
 impl RunOptions {
@@ -117,7 +116,7 @@ pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
     let reused = runs.len();
     let mut stages = Stages::new(&store, &options.device);
     match &sweep {
-        _ if options.executor == ExecutorChoice::Slurm && !to_train.is_empty() => {
+        _ if options.in_slurm && !to_train.is_empty() => {
             let (trained, failed) =
                 slurm::run_in_slurm(&plan, &to_train, sweep.as_deref(), &mut stages, options)?;
             runs.extend(trained);

@@ -333,7 +333,7 @@ mod tests {
             show_progress: false,
             jobs: 4,
             retrain: false,
-            executor: runner_core::cli::ExecutorChoice::Local,
+            in_slurm: false,
         };
         let worker = WorkerTrial {
             file: Path::new("sweep.toml"),

@@ -1,10 +1,11 @@
 //! The parts of runner that need no LibTorch: the pipeline file ([`spec`]), the run store
-//! ([`store`]), what is printed from it ([`report`]) and the command line ([`cli`]). The
-//! `runner` binary is built from these alone, so commands that only read the store start
-//! fast; training lives in the `runner` crate.
+//! ([`store`]), what is printed from it ([`report`]) and the command line ([`cli`],
+//! [`commands`]). The `runner` binary is built from these alone, so commands that only
+//! read the store start fast; training lives in the `runner` crate.
 
 pub mod arch;
 pub mod cli;
+pub mod commands;
 pub mod error;
 pub mod metrics;
 pub mod plan;

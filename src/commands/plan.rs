@@ -1,0 +1,20 @@
+//! `runner plan`: what `runner run` would do with a file, and what it would cost.
+
+use anyhow::Result;
+
+use crate::plan::{Plan, plan_report};
+use crate::stages::Stages;
+use runner_core::commands::Format;
+use runner_core::commands::libtorch::FileArgs;
+use runner_core::store::Store;
+
+pub fn exec(args: FileArgs, store: &Store) -> Result<()> {
+    let plan = Plan::to_inspect(&args.file, store)?;
+    let device = crate::device::cpu();
+    let report = plan_report(&plan, &Stages::new(store, &device), &device)?;
+    match args.format {
+        Format::Table => print!("{}", report.to_text()),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    }
+    Ok(())
+}
