@@ -91,11 +91,9 @@ fn check_with_weights(
 ) -> Result<spec::Pipeline, Vec<spec::Diagnostic>> {
     let pipeline = spec::check_pipeline(file, text)?;
     match check_weights.map(|check| check(&pipeline.spec)) {
-        Some(Err(error)) => Err(vec![spec::diagnostic_for_key(
-            &pipeline,
-            "backbone.weights",
-            format!("{error:#}"),
-        )]),
+        Some(Err(error)) => Err(vec![
+            spec::Problem::new("backbone.weights", format!("{error:#}")).locate(&pipeline.text),
+        ]),
         _ => Ok(pipeline),
     }
 }

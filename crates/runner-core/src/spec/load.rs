@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use super::check::check_text;
-use super::diagnostic::{Diagnostic, Problem};
+use super::diagnostic::Diagnostic;
 use super::experiment::{check_experiment, is_experiment};
 use super::rules::{check_rules, missing_weights_problem};
 use super::{Pipeline, PipelineSpec, flatten_params};
@@ -34,11 +34,6 @@ pub fn load_pipeline_to_inspect(file: &Path) -> Result<Pipeline> {
         );
     }
     Ok(pipeline)
-}
-
-/// `message` about `key` of `pipeline`, located in its text.
-pub fn diagnostic_for_key(pipeline: &Pipeline, key: &str, message: String) -> Diagnostic {
-    Problem::new(key, message).locate(&pipeline.text)
 }
 
 /// Checks pipeline `text` as if read from `file`, without looking at the filesystem: a

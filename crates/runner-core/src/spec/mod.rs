@@ -25,8 +25,8 @@ pub use crate::arch::Arch;
 pub use diagnostic::{Diagnostic, Problem};
 pub use executor::ExecutorSpec;
 pub use load::{
-    check_pipeline, diagnostic_for_key, load_pipeline, load_pipeline_to_inspect, parse_pipeline,
-    pipeline_from_spec, render_diagnostics,
+    check_pipeline, load_pipeline, load_pipeline_to_inspect, parse_pipeline, pipeline_from_spec,
+    render_diagnostics,
 };
 pub use params::flatten_params;
 pub use phases::{effective_phases, phase_name, phase_spec};
