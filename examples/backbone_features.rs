@@ -24,7 +24,7 @@ fn main() -> Result<()> {
     let [arch, weights, images, count, height, width, out] = args.as_slice() else {
         bail!("usage: backbone_features ARCH WEIGHTS IMAGES N H W OUT [--fold] [--logits]");
     };
-    let arch: Arch = serde_json::from_value(serde_json::Value::String(arch.to_string()))
+    let arch: Arch = serde_json::from_value(serde_json::Value::String((*arch).clone()))
         .with_context(|| format!("unknown architecture `{arch}`"))?;
     let [count, height, width] = [count, height, width].map(|value| value.parse::<usize>());
     let (count, height, width) = (count?, height?, width?);

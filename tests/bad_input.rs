@@ -73,7 +73,7 @@ fn unknown_head_layer_type() {
 #[test]
 fn missing_data_folder() {
     let message = run_expecting_input_error(&valid(), |dir| {
-        std::fs::remove_dir_all(dir.join("data/validation")).unwrap()
+        std::fs::remove_dir_all(dir.join("data/validation")).unwrap();
     });
     assert!(message.contains("validation data folder"), "{message}");
     assert!(message.contains("does not exist"), "{message}");
@@ -82,7 +82,7 @@ fn missing_data_folder() {
 #[test]
 fn a_single_class() {
     let message = run_expecting_input_error(&valid(), |dir| {
-        std::fs::remove_dir_all(dir.join("data/train/red")).unwrap()
+        std::fs::remove_dir_all(dir.join("data/train/red")).unwrap();
     });
     assert!(message.contains("has 1 class folder"), "{message}");
     assert!(message.contains("at least two"), "{message}");

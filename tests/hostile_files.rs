@@ -21,7 +21,7 @@ fn peak_child_rss_bytes() -> i64 {
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: getrusage writes the struct it is given.
     assert_eq!(
-        unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) },
+        unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &raw mut usage) },
         0
     );
     usage.ru_maxrss * 1024

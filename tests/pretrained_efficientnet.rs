@@ -40,12 +40,12 @@ fn weights_load_exactly() {
     // Sums computed with torch.load on the same file.
     let stem = sum(network.stem.conv.weight.val());
     assert!(
-        (stem - -26.811376611).abs() < 1e-4,
+        (stem - -26.811_376_611).abs() < 1e-4,
         "stem weight sum {stem}"
     );
     let fc = f64::from(network.fc.weight.val().sum().into_scalar::<f32>());
     assert!(
-        (fc - -470.632567301).abs() < 1e-3,
+        (fc - -470.632_567_301).abs() < 1e-3,
         "classifier weight sum {fc}"
     );
 }

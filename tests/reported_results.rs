@@ -178,7 +178,7 @@ fn predict_reproduces_a_resumed_run() {
             .unwrap_or(0)
     };
     while epochs_recorded() < 3 {
-        assert!(started.elapsed() < Duration::from_secs(120), "no progress");
+        assert!(started.elapsed() < Duration::from_mins(2), "no progress");
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().unwrap();
@@ -389,7 +389,7 @@ fn ctrl_c_exits_130_and_the_sweep_counts_the_trial_as_interrupted() {
         if epochs.unwrap_or(0) >= 2 {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(120), "no progress");
+        assert!(started.elapsed() < Duration::from_mins(2), "no progress");
         std::thread::sleep(Duration::from_millis(20));
     }
     // SAFETY: kill(2) on a child we started and have not reaped.

@@ -255,7 +255,7 @@ impl Brightness {
     fn new(factor: f64, min: f32, max: f32) -> Self {
         let range = max - min;
         let stretch =
-            (min < 0.0 || max > 255.0).then_some((min, if range != 0.0 { range } else { 1.0 }));
+            (min < 0.0 || max > 255.0).then_some((min, if range == 0.0 { 1.0 } else { range }));
         // PIL's ImagingBlend with a black image: f32 product, clipped, truncated.
         let alpha = factor as f32;
         let mut lut = [0.0; 256];
@@ -276,7 +276,7 @@ impl Brightness {
         // array_to_img's `astype("uint8")` truncates (saturating here).
         match self.stretch {
             Some((min, divisor)) => values.iter_mut().for_each(|v| {
-                *v = self.lut[((pre(*v) - min) / divisor * 255.0) as u8 as usize] * s + o
+                *v = self.lut[((pre(*v) - min) / divisor * 255.0) as u8 as usize] * s + o;
             }),
             None => values
                 .iter_mut()

@@ -162,7 +162,7 @@ impl BatchLoader {
                 let pass = pass.clone();
                 let handle = std::thread::spawn(move || {
                     let mine = (first_batch + worker..total).step_by(workers);
-                    assemble_batches(&pass, mine, sender)
+                    assemble_batches(&pass, mine, sender);
                 });
                 (receiver, handle)
             })
@@ -183,7 +183,7 @@ impl BatchLoader {
 
 /// One worker per core: decoding is done, what is left is copying, scaling and warping.
 pub fn default_workers() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 
 impl Iterator for BatchLoader {

@@ -144,17 +144,16 @@ pub fn run_trial(
             classifier.carry_over(previous, previous_prefix);
         }
         let inputs = trial_inputs(&mut ctx, phase_index, &classifier)?;
-        let record = match &mut record {
-            Some(record) => record,
-            None => {
-                let record = record.insert(create_record(&ctx, sweep, &inputs)?);
-                // A fresh run starts in its first phase, whose frozen prefix is the longest.
-                let frozen = save_frozen_layers(&classifier.frozen, &ctx.store, &record.id)?;
-                ctx.store
-                    .add_artifact(&record.id, FROZEN_LAYERS, frozen.clone())?;
-                record.artifacts.insert(FROZEN_LAYERS.into(), frozen);
-                record
-            }
+        let record = if let Some(record) = &mut record {
+            record
+        } else {
+            let record = record.insert(create_record(&ctx, sweep, &inputs)?);
+            // A fresh run starts in its first phase, whose frozen prefix is the longest.
+            let frozen = save_frozen_layers(&classifier.frozen, &ctx.store, &record.id)?;
+            ctx.store
+                .add_artifact(&record.id, FROZEN_LAYERS, frozen.clone())?;
+            record.artifacts.insert(FROZEN_LAYERS.into(), frozen);
+            record
         };
         let mut optimizer = build_optimizer(&phase.spec.train.optimizer);
         // Keras resets its callbacks at every `fit`, so each phase starts them anew, unless
@@ -224,7 +223,7 @@ pub fn run_trial(
             Ok(Some(end)) => {
                 if let Some(reason) = &end.stopped {
                     tracing::info!("{}: {reason}", phase.name);
-                    stopped_by = end.stopped.clone();
+                    stopped_by.clone_from(&end.stopped);
                 }
                 // The phase's final weights (restored to its best epoch if asked), for
                 // the next phase and for a resume that lands between phases.

@@ -56,7 +56,7 @@ pub fn run_in_workers(
     let store = Store::new(&options.store);
     store.plan_trials(sweep, planned_keys(trials))?;
     let bundles = sweep_bundles(&options.store.join(WORKERS_FOLDER), sweep);
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let threads = (cores / options.jobs).max(1);
     tracing::info!(
         "training {} trials, {} at a time, {threads} LibTorch thread(s) each",

@@ -145,7 +145,7 @@ pub fn fit_phase<R>(
                 bar.abandon_with_message("interrupted");
                 return Ok(None);
             }
-            let progress = (epoch - phase.first_epoch) as f64 + step as f64 / steps as f64;
+            let progress = (epoch - phase.first_epoch) as f64 + f64::from(step) / steps as f64;
             lr = phase.schedule.lr(progress) * lr_factor;
             step += 1;
             let logits = model.forward_logits(features.autodiff());

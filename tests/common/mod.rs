@@ -28,7 +28,7 @@ pub fn write_color_classes(root: &Path, classes: &[(&str, [u8; 3])], count: usiz
         std::fs::create_dir_all(&dir).unwrap();
         for index in 0..count {
             let image = image::RgbImage::from_fn(size, size, |_, _| {
-                image::Rgb(color.map(|c| (c as i32 + noise()).clamp(0, 255) as u8))
+                image::Rgb(color.map(|c| (i32::from(c) + noise()).clamp(0, 255) as u8))
             });
             image.save(dir.join(format!("{name}{index}.png"))).unwrap();
         }

@@ -17,7 +17,9 @@ pub fn input_error(message: impl Into<String>) -> anyhow::Error {
 
 /// Whether any error in the chain is an [`InputError`].
 pub fn is_input_error(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| cause.is::<InputError>())
+    error
+        .chain()
+        .any(<dyn std::error::Error + 'static>::is::<InputError>)
 }
 
 /// The user stopped the work (Ctrl-C, SIGTERM) before it ended; what was done is recorded.
@@ -27,7 +29,10 @@ pub struct Interrupted(pub String);
 
 /// The exit code for `error`: 130 when interrupted, 2 for input errors, 1 otherwise.
 pub fn exit_code(error: &anyhow::Error) -> ExitCode {
-    if error.chain().any(|cause| cause.is::<Interrupted>()) {
+    if error
+        .chain()
+        .any(<dyn std::error::Error + 'static>::is::<Interrupted>)
+    {
         ExitCode::from(130)
     } else if is_input_error(error) {
         ExitCode::from(2)

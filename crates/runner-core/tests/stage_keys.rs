@@ -143,7 +143,7 @@ fn variants() -> Vec<(String, PipelineSpec)> {
         freeze = { from = "block2", to = "block6" }"#,
             "",
         ),
-        ("efficientnet_lite0", r#"freeze = { to = 4 }"#, ""),
+        ("efficientnet_lite0", r"freeze = { to = 4 }", ""),
         (
             "efficientnet_lite0",
             r#"freeze = { regex = "^block1[0-5]$" }"#,
@@ -158,15 +158,15 @@ fn variants() -> Vec<(String, PipelineSpec)> {
         (
             "efficientnet_lite0",
             r#"freeze = "all""#,
-            r#"validation_steps = 2
+            r"validation_steps = 2
         [augment]
-        rescale = 0.00392156862745098"#,
+        rescale = 0.00392156862745098",
         ),
         (
             "efficientnet_lite0",
             r#"freeze = "all""#,
-            r#"[augment]
-        horizontal_flip = true"#,
+            r"[augment]
+        horizontal_flip = true",
         ),
         (
             "efficientnet_lite0",

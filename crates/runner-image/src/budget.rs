@@ -33,12 +33,12 @@ impl MemoryBudget {
         let mut reserved = self
             .reserved
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         while *reserved + bytes > self.total {
             reserved = self
                 .released
                 .wait(reserved)
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
         }
         *reserved += bytes;
         Reservation {
@@ -54,7 +54,7 @@ impl Drop for Reservation<'_> {
             .budget
             .reserved
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         *reserved -= self.bytes;
         self.budget.released.notify_all();
     }

@@ -180,9 +180,9 @@ pub fn decode_scaled(
             max_pixels as c_ulonglong,
             usize::try_from(max_memory).unwrap_or(usize::MAX),
             MAX_SCANS as c_int,
-            &mut pixels,
-            &mut width,
-            &mut height,
+            &raw mut pixels,
+            &raw mut width,
+            &raw mut height,
             message.as_mut_ptr(),
             message.len(),
         )

@@ -216,9 +216,10 @@ mod tests {
         for line in fixture.lines().filter(|line| !line.starts_with('#')) {
             let (layer, block) = line.split_once('\t').expect("layer<TAB>block");
             let index = blocks.iter().position(|name| name == block).expect(block);
-            let expected = match layer == block {
-                true => LayerName::Layer(index),
-                false => LayerName::Inside(index),
+            let expected = if layer == block {
+                LayerName::Layer(index)
+            } else {
+                LayerName::Inside(index)
             };
             assert_eq!(find_layer(layer), expected, "{layer}");
             count += 1;

@@ -71,7 +71,7 @@ pub fn exec(args: Args, store: &Store) -> Result<()> {
             println!(
                 "{}",
                 serde_json::to_string_pretty(&compare_format::to_json(&comparison))?
-            )
+            );
         }
     }
     Ok(())

@@ -213,7 +213,7 @@ mod tests {
         assert_eq!(&records[0][column("seeds")], "2");
         assert_eq!(&records[1][column("head.2.rate")], "0.5");
         let std: f64 = records[0][column("best_val_accuracy_std")].parse().unwrap();
-        assert!((std - 0.0707106781).abs() < 1e-6);
+        assert!((std - 0.070_710_678_1).abs() < 1e-6);
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub fn escape_text(text: &str) -> String {
             '\r' => out.push_str("\\r"),
             c if c.is_ascii_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
             c if c.is_control() || is_bidi_control(c) => {
-                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+                out.push_str(&format!("\\u{{{:x}}}", c as u32));
             }
             c => out.push(c),
         }

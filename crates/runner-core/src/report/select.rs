@@ -56,7 +56,7 @@ pub fn parse_since(text: &str) -> Result<u64> {
     };
     if let Ok(ago) = humantime::parse_duration(text) {
         return Ok(millis(
-            SystemTime::now() - ago.min(Duration::from_secs(u32::MAX as u64)),
+            SystemTime::now() - ago.min(Duration::from_secs(u64::from(u32::MAX))),
         ));
     }
     let date_time = if text.len() == 10 {

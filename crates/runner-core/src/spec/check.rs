@@ -257,7 +257,7 @@ impl Checker<'_> {
             Ok(parsed) => Some(parsed),
             Err(err) => {
                 let mut key = prefix.to_string();
-                for segment in err.path().iter() {
+                for segment in err.path() {
                     match segment {
                         Segment::Seq { index } => key.push_str(&format!(".{index}")),
                         Segment::Map { key: name } => key.push_str(&format!(".{name}")),

@@ -144,27 +144,24 @@ impl Diagnostic {
     pub fn render(&self, file: &Path) -> String {
         let file = self.file.as_deref().unwrap_or(file);
         let mut out = format!("error: {}\n", self.message);
-        match &self.snippet {
-            Some(Snippet { source_line, width }) => {
-                let gutter = " ".repeat(self.line.to_string().len());
-                out.push_str(&format!(
-                    "{gutter}--> {}:{}:{}\n{gutter} |\n{} | {source_line}\n{gutter} | {}{}\n",
-                    file.display(),
-                    self.line,
-                    self.column,
-                    self.line,
-                    " ".repeat(self.column - 1),
-                    "^".repeat(*width)
-                ));
-                if let Some(help) = &self.help {
-                    out.push_str(&format!("{gutter} = help: {help}\n"));
-                }
+        if let Some(Snippet { source_line, width }) = &self.snippet {
+            let gutter = " ".repeat(self.line.to_string().len());
+            out.push_str(&format!(
+                "{gutter}--> {}:{}:{}\n{gutter} |\n{} | {source_line}\n{gutter} | {}{}\n",
+                file.display(),
+                self.line,
+                self.column,
+                self.line,
+                " ".repeat(self.column - 1),
+                "^".repeat(*width)
+            ));
+            if let Some(help) = &self.help {
+                out.push_str(&format!("{gutter} = help: {help}\n"));
             }
-            None => {
-                out.push_str(&format!("  --> {}\n", file.display()));
-                if let Some(help) = &self.help {
-                    out.push_str(&format!("   = help: {help}\n"));
-                }
+        } else {
+            out.push_str(&format!("  --> {}\n", file.display()));
+            if let Some(help) = &self.help {
+                out.push_str(&format!("   = help: {help}\n"));
             }
         }
         out

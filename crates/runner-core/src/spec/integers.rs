@@ -43,7 +43,7 @@ pub(super) trait Tree: Clone {
 /// The deepest value along `path` that the tree has.
 fn deepest<'a, V: Tree>(value: &'a mut V, path: &Path) -> &'a mut V {
     let mut node = value;
-    for segment in path.iter() {
+    for segment in path {
         if matches!(segment, Segment::Enum { .. }) {
             continue;
         }

@@ -35,7 +35,7 @@ fn flatten_into(params: &mut BTreeMap<String, Value>, prefix: String, value: Val
                 flatten_into(params, join(&key), value);
             }
         }
-        Value::Array(items) if items.iter().any(|item| item.is_object()) => {
+        Value::Array(items) if items.iter().any(serde_json::Value::is_object) => {
             for (index, item) in items.into_iter().enumerate() {
                 flatten_into(params, join(&index.to_string()), item);
             }

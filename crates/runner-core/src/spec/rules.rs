@@ -77,9 +77,12 @@ pub fn csv_logger_problems(spec: &PipelineSpec) -> Vec<Problem> {
 }
 
 fn is_csv_file_name(file: &str) -> bool {
+    // Exactly `.csv`, lower case: the name is checked, not guessed.
+    #[allow(clippy::case_sensitive_file_extension_comparisons)]
+    let csv = file.ends_with(".csv");
     file.len() > ".csv".len()
         && file.len() <= 255
-        && file.ends_with(".csv")
+        && csv
         && !file.starts_with('.')
         && !file
             .chars()

@@ -114,10 +114,10 @@ fn head_problems(spec: &PipelineSpec, problems: &mut Problems) {
     for (index, layer) in spec.head.iter().enumerate() {
         match layer {
             HeadLayerSpec::Dense { units, .. } => {
-                problems.count(DENSE_UNITS, &format!("head.{index}.units"), *units)
+                problems.count(DENSE_UNITS, &format!("head.{index}.units"), *units);
             }
             HeadLayerSpec::Dropout { rate } => {
-                problems.value(FRACTION, &format!("head.{index}.rate"), *rate)
+                problems.value(FRACTION, &format!("head.{index}.rate"), *rate);
             }
             HeadLayerSpec::Flatten | HeadLayerSpec::GlobalAvgPool => {}
         }
@@ -218,7 +218,7 @@ fn callback_problems(key: &str, callback: &CallbackSpec, problems: &mut Problems
     let key = |name: &str| format!("{key}.{name}");
     match *callback {
         CallbackSpec::EarlyStopping { min_delta, .. } => {
-            problems.value(NON_NEGATIVE, &key("min_delta"), min_delta)
+            problems.value(NON_NEGATIVE, &key("min_delta"), min_delta);
         }
         CallbackSpec::ReduceLrOnPlateau {
             factor,

@@ -196,7 +196,7 @@ impl Store {
             .file_name()
             .map_or_else(String::new, |name| name.to_string_lossy().into_owned());
         let mut names: Vec<std::ffi::OsString> = entries
-            .filter_map(|entry| entry.ok())
+            .filter_map(std::result::Result::ok)
             .map(|entry| entry.file_name())
             // Hidden: a bundle still being written, or one another ingester holds.
             .filter(|name| !name.as_encoded_bytes().starts_with(b".") && name != REJECTED_FOLDER)

@@ -21,7 +21,7 @@ use crate::bail_input;
 use crate::metrics::EpochMetrics;
 
 /// How long to wait for another runner process to release the database.
-const LOCK_WAIT: Duration = Duration::from_secs(60);
+const LOCK_WAIT: Duration = Duration::from_mins(1);
 
 pub struct Store {
     root: PathBuf,
@@ -220,7 +220,7 @@ impl Store {
             let (host, now) = (this_host(), now_millis());
             let runs = db.open_tree("runs")?;
             let mut marked = 0;
-            for entry in runs.iter() {
+            for entry in &runs {
                 let (key, value) = entry?;
                 let mut run: RunRecord = parse(&key, &value)?;
                 let status = run.status;
@@ -257,7 +257,7 @@ impl Store {
         })?;
         let entries = entries.unwrap_or_default();
         let (host, now) = (this_host(), now_millis());
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let chunk = entries.len().div_ceil(threads).max(1);
         let parsed: Vec<Result<Vec<T>>> = std::thread::scope(|scope| {
             let workers: Vec<_> = entries

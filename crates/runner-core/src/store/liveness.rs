@@ -8,7 +8,7 @@ use super::record::{ProcessId, RunStatus};
 /// How often a training process refreshes its run's heartbeat.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(30);
 /// A run recorded on another host is taken for dead after this long without a heartbeat.
-const STALE_AFTER: Duration = Duration::from_secs(10 * 60);
+const STALE_AFTER: Duration = Duration::from_mins(10);
 
 /// This process, as recorded in its runs.
 pub fn this_process() -> ProcessId {

@@ -69,7 +69,7 @@ fn stored_version(db: &sled::Db, path: &Path) -> Result<Option<u32>> {
 fn v1_to_v2(db: &sled::Db) -> Result<()> {
     let runs = db.open_tree("runs")?;
     let specs = db.open_tree("specs")?;
-    for entry in runs.iter() {
+    for entry in &runs {
         let (key, value) = entry?;
         let mut run: Value = serde_json::from_slice(&value)?;
         let Some(object) = run.as_object_mut() else {

@@ -125,7 +125,7 @@ pub(super) fn size_of(path: &Path) -> u64 {
 }
 
 fn folder_size(path: &Path) -> u64 {
-    std::fs::read_dir(path)
-        .map(|entries| entries.flatten().map(|entry| size_of(&entry.path())).sum())
-        .unwrap_or(0)
+    std::fs::read_dir(path).map_or(0, |entries| {
+        entries.flatten().map(|entry| size_of(&entry.path())).sum()
+    })
 }
