@@ -262,3 +262,28 @@ fn resuming_from_a_snapshot_that_names_a_phase_the_pipeline_does_not_have() {
         "{message}"
     );
 }
+
+#[test]
+fn resuming_from_a_snapshot_of_an_earlier_format_says_so() {
+    let (_dir, store_dir, id) = trained(&tiny_pipeline(STEM_ONLY_BACKBONE, 1));
+    let store = Store::new(&store_dir);
+    let mut record = store.find_run(&id).unwrap();
+    record.status = RunStatus::Interrupted;
+    store.put_run(&record).unwrap();
+    let state = store
+        .checkpoint_dir(&id)
+        .unwrap()
+        .join("resume-1/state.json");
+    let mut snapshot: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    // Callbacks' states were one object before they became a list, one per callback.
+    snapshot["callbacks"] = serde_json::json!({ "callbacks": [], "best_checkpoint": null });
+    std::fs::write(&state, serde_json::to_vec(&snapshot).unwrap()).unwrap();
+    let output = runner(&store_dir, &["run", "--resume", &id]);
+    let message = input_error(&output);
+    assert!(
+        message.contains("a run interrupted under an earlier runner version cannot be resumed"),
+        "{message}"
+    );
+    assert!(store.find_run(&id).is_ok(), "the run stays recorded");
+}

@@ -207,8 +207,14 @@ pub fn latest_snapshot(store: &Store, run_id: &str) -> Result<Option<Snapshot>> 
     };
     let text = std::fs::read(dir.join("state.json"))
         .with_context(|| format!("cannot read `{}`", dir.join("state.json").display()))?;
-    let state = serde_json::from_slice(&text)
-        .with_context(|| format!("`{}` is not a resume state", dir.display()))?;
+    // A snapshot written by a runner from before callbacks kept their states as a list
+    // (or a damaged one) cannot be continued; the run's recorded epochs stay as they are.
+    let state = serde_json::from_slice(&text).map_err(|err| {
+        crate::error::input_error(format!(
+            "`{}` is not a resume state this runner can read ({err}); a run interrupted under an earlier runner version cannot be resumed: train it again with `runner run FILE --retrain`",
+            dir.display()
+        ))
+    })?;
     Ok(Some(Snapshot {
         state,
         model: dir.join("model.bpk"),
