@@ -39,6 +39,24 @@ fn compare_plot_rm_and_gc_on_recorded_runs() {
     assert_eq!(filtered.len(), 1);
     assert_eq!(filtered[0]["run"], ids[2].as_str());
 
+    // `list --limit --reverse` and `last~N`, as run ids anywhere.
+    let latest: Vec<Value> = serde_json::from_str(&stdout(&runner(
+        &store,
+        &["list", "--limit", "2", "--reverse", "--format", "json"],
+    )))
+    .unwrap();
+    let latest: Vec<&str> = latest
+        .iter()
+        .map(|row| row["run"].as_str().unwrap())
+        .collect();
+    assert_eq!(latest, [ids[2].as_str(), ids[1].as_str()]);
+    let oldest: Value = serde_json::from_str(&stdout(&runner(
+        &store,
+        &["show", "last~2", "--format", "json"],
+    )))
+    .unwrap();
+    assert_eq!(oldest["run"], ids[0].as_str());
+
     let csv = stdout(&runner(
         &store,
         &["compare", "--no-group", "--format", "csv"],

@@ -15,7 +15,8 @@ use crate::store::{RunRecord, Store};
     after_help = "Examples:\n  runner compare --pipeline cats_dogs --sort val_accuracy\n  runner compare --sweep dropout --where 'head.2.rate >= 0.2' --format markdown\n  runner compare 20261128-183012 20261128-190244 --all-params --last"
 )]
 pub struct Args {
-    /// Runs to compare (ids or unique prefixes); all runs matching the filters if none
+    /// Runs to compare (ids, unique prefixes, `last~N`); all runs matching the filters if
+    /// none
     runs: Vec<String>,
     #[command(flatten)]
     filter: FilterArgs,

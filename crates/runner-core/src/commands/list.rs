@@ -1,4 +1,4 @@
-//! `runner list`: the recorded runs, oldest first.
+//! `runner list`: the recorded runs, oldest first (or newest first), all or the latest few.
 
 use std::io::Write;
 
@@ -12,18 +12,24 @@ use crate::store::{RunSummary, Store};
 /// List the recorded runs, oldest first
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Example:\n  runner list --pipeline cats_dogs --status finished --since 2days"
+    after_help = "Examples:\n  runner list --pipeline cats_dogs --status finished --since 2days\n  runner list --limit 5 --reverse"
 )]
 pub struct Args {
     #[command(flatten)]
     filter: FilterArgs,
+    /// Only the N most recent of the runs that match
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+    /// Newest first
+    #[arg(long)]
+    reverse: bool,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
 }
 
 pub fn exec(args: Args, store: &Store) -> Result<()> {
     let filter = args.filter.to_filter()?;
-    let runs: Vec<RunSummary> = if filter.needs_params() {
+    let mut runs: Vec<RunSummary> = if filter.needs_params() {
         let records = store.runs()?.into_iter();
         records
             .filter(|run| filter.matches_record(run))
@@ -36,6 +42,13 @@ pub fn exec(args: Args, store: &Store) -> Result<()> {
             .filter(|run| filter.matches(run, &no_params))
             .collect()
     };
+    // The store keeps runs in the order of their ids, which start with the start time.
+    if let Some(limit) = args.limit {
+        runs.drain(..runs.len().saturating_sub(limit));
+    }
+    if args.reverse {
+        runs.reverse();
+    }
     let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
     match args.format {
         Format::Table if runs.is_empty() => {

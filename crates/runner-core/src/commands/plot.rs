@@ -16,7 +16,7 @@ use crate::store::{Artifact, Store};
     after_help = "Example:\n  runner plot 20261128-183012 20261128-190244 --out docs/curves.png"
 )]
 pub struct Args {
-    /// Runs to plot (ids or unique prefixes)
+    /// Runs to plot (ids, unique prefixes, `last~N`)
     #[arg(required = true)]
     runs: Vec<String>,
     /// The image to write: .png or .svg

@@ -14,7 +14,8 @@ use crate::store::{RunRecord, Store};
     after_help = "Examples:\n  runner rm 20261128-183012-456k3mx7q2p\n  runner rm 20261128-183012 20261128-190244 --yes\n  runner rm 20261128-183012 --dry-run"
 )]
 pub struct Args {
-    /// Run ids, or unique prefixes of at least 15 characters (20261128-183012)
+    /// Run ids, `last` or `last~N`, or unique prefixes of at least 15 characters
+    /// (20261128-183012)
     #[arg(required = true)]
     runs: Vec<String>,
     /// Remove more than one run without asking

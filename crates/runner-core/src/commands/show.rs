@@ -10,7 +10,7 @@ use crate::store::Store;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Example:\n  runner show 20261128-183012-456k3mx7q2p --format json")]
 pub struct Args {
-    /// A run id, or a prefix that matches one run
+    /// A run id, a prefix that matches one run, or `last` (`last~N`: N runs before it)
     run: String,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,

@@ -287,11 +287,14 @@ impl Store {
         Ok(runs)
     }
 
-    /// The run with this id, or the only run whose id starts with it.
+    /// The run with this id, the only run whose id starts with it, or the run `last` or
+    /// `last~N` stands for.
     pub fn find_run(&self, id: &str) -> Result<RunRecord> {
         if id.is_empty() {
             bail_input!("an empty run id matches no run (see `runner list`)");
         }
+        let relative = self.relative_run_id(id)?;
+        let id = relative.as_deref().unwrap_or(id);
         // Only the records whose id starts with `id` are read and parsed.
         let (host, now) = (this_host(), now_millis());
         let mut matches: Vec<RunRecord> = self

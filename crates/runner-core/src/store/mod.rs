@@ -14,6 +14,7 @@ mod gc;
 mod liveness;
 mod migrate;
 mod record;
+mod relative;
 mod remove;
 mod run_id;
 mod stages;

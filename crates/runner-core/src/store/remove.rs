@@ -13,8 +13,8 @@ use super::run_id::{MIN_PREFIX, is_run_id, now_millis};
 use crate::bail_input;
 
 impl Store {
-    /// The runs that `runner rm` arguments name, each a whole id or a unique prefix of at
-    /// least [`MIN_PREFIX`] characters, without repeats; an error for an argument that is
+    /// The runs that `runner rm` arguments name, each a whole id, `last` or `last~N`, or a
+    /// unique prefix of at least [`MIN_PREFIX`] characters, without repeats; an error for an argument that is
     /// empty, too short or matches nothing, and for a run still running.
     pub fn runs_to_remove(&self, selectors: &[String]) -> Result<Vec<RunRecord>> {
         self.require_store()?;
@@ -23,6 +23,8 @@ impl Store {
             if selector.is_empty() {
                 bail_input!("an empty run id names no run: nothing removed");
             }
+            let relative = self.relative_run_id(selector)?;
+            let selector = relative.as_ref().unwrap_or(selector);
             let mut run = match self.find_exact(selector)? {
                 Some(run) => run,
                 None if selector.chars().count() < MIN_PREFIX => bail_input!(
