@@ -232,3 +232,27 @@ fn a_test_folder_with_other_classes() {
     });
     assert!(message.contains("the test folder has"), "{message}");
 }
+
+#[test]
+fn a_bad_command_line_override_names_it_and_records_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    write_red_blue_dataset(&dir.path().join("data"), 2);
+    let file = dir.path().join("p.toml");
+    std::fs::write(&file, valid()).unwrap();
+    let store = dir.path().join("store");
+    for (set, expected) in [
+        (
+            "head.9.rate=0.3",
+            "`-s head.9.rate=0.3`: the pipeline has no key `head.9.rate`",
+        ),
+        ("backbone.cut=block99", "`-s backbone.cut=block99`"),
+        ("train.epochs", "an override is KEY=VALUE"),
+    ] {
+        let output = runner(&store, &["run", file.to_str().unwrap(), "-s", set]);
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{message}");
+        assert!(message.contains(expected), "{set}: {message}");
+    }
+    let listed = runner(&store, &["list", "--format", "json"]);
+    assert_eq!(stdout(&listed).trim(), "[]");
+}

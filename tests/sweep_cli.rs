@@ -23,6 +23,17 @@ fn an_experiment_sweep_runs_every_trial_and_survives_a_failing_one() {
     )
     .unwrap();
     let store = dir.path().join("store");
+    // --dry-run checks and plans the three trials and trains none.
+    let planned = runner(&store, &["run", experiment.to_str().unwrap(), "--dry-run"]);
+    assert!(planned.status.success(), "{}", stderr(&planned));
+    assert!(stdout(&planned).contains("stage"), "{}", stdout(&planned));
+    let listed = stdout(&runner(&store, &["list", "--format", "json"]));
+    assert!(
+        serde_json::from_str::<Vec<Value>>(&listed)
+            .unwrap()
+            .is_empty()
+    );
+
     let output = runner(&store, &["run", experiment.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(

@@ -214,7 +214,11 @@ fn jobs_train_trials_in_workers_with_the_same_results_and_survive_a_failure() {
     let experiment = experiment.to_str().unwrap();
 
     let histories = |store: &Path, jobs: &str| {
-        let output = runner(store, &["run", experiment, "--jobs", jobs]);
+        // Workers plan the file again: they must get the command line's overrides too.
+        let output = runner(
+            store,
+            &["run", experiment, "--jobs", jobs, "-s", "train.epochs=3"],
+        );
         assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
         assert!(
             stdout(&output).contains(
@@ -235,6 +239,10 @@ fn jobs_train_trials_in_workers_with_the_same_results_and_survive_a_failure() {
                 .iter()
                 .map(|epoch| epoch["val_loss"].as_f64().unwrap())
                 .collect();
+            assert_eq!(shown["params"]["train.epochs"], 3);
+            if run["status"] == "finished" {
+                assert_eq!(losses.len(), 3, "the override's epochs");
+            }
             histories.push((
                 shown["trial"].as_u64().unwrap(),
                 run["status"].clone(),

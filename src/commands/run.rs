@@ -6,7 +6,10 @@ use std::io::IsTerminal;
 use anyhow::Result;
 use burn::prelude::Device;
 
+use super::plan::print_plan;
 use crate::exec::{FileRuns, RunOptions, resume_run, run_file};
+use crate::plan::Plan;
+use runner_core::commands::Format;
 use runner_core::commands::libtorch::{DeviceChoice, ExecutorChoice, RunArgs};
 use runner_core::error::Interrupted;
 use runner_core::report::compare::{CompareOptions, compare};
@@ -14,6 +17,10 @@ use runner_core::report::compare_format;
 use runner_core::store::{RunStatus, Store};
 
 pub fn exec(args: RunArgs, store: &Store) -> Result<()> {
+    // clap requires a file with --dry-run, which conflicts with --resume.
+    if let (true, Some(file)) = (args.dry_run, &args.file) {
+        return print_plan(&Plan::new(file, &args.set, store)?, Format::Table, store);
+    }
     let (device, device_label) = select_device(args.device)?;
     let gpus = if device_label.starts_with("cuda") {
         usize::try_from(tch::Cuda::device_count()).unwrap_or(1)
@@ -29,6 +36,7 @@ pub fn exec(args: RunArgs, store: &Store) -> Result<()> {
         jobs: args.jobs.map_or(gpus.max(1), usize::from),
         retrain: args.retrain,
         in_slurm: args.executor == ExecutorChoice::Slurm,
+        overrides: args.set,
     };
     let outcome = match (args.resume, args.file) {
         (Some(run_id), _) => FileRuns {

@@ -19,6 +19,7 @@ pub fn exec(args: TrialArgs, store: &Store) -> Result<()> {
         jobs: 1,
         retrain: false,
         in_slurm: false,
+        overrides: args.set,
     };
     let worker = WorkerTrial {
         file: &args.file,

@@ -53,6 +53,9 @@ pub struct RunOptions {
     pub retrain: bool,
     /// Train the trials as the tasks of a Slurm array job instead of here.
     pub in_slurm: bool,
+    /// `-s KEY=VALUE` values set in the pipeline; workers and Slurm tasks plan the file
+    /// again with them.
+    pub overrides: Vec<String>,
 }
 
 impl RunOptions {
@@ -87,7 +90,7 @@ pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
     // Runs that workers or Slurm tasks finished after their coordinator stopped following
     // them count as trained: take them in before planning looks for them.
     take_in_left_bundles(&load_pipeline(file)?, &store)?;
-    let plan = Plan::new(file, &store)?;
+    let plan = Plan::new(file, &options.overrides, &store)?;
     let sweep = plan.is_sweep.then(|| format!("sweep-{}", new_run_id()));
     if let Some(sweep) = &sweep {
         tracing::info!("{sweep}: {} trials", plan.trials.len());

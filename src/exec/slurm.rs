@@ -40,7 +40,7 @@ pub fn run_in_slurm(
     let job = JobFiles::create(&shared, &submission)?;
     let arguments = sbatch_arguments(&executor, trials, &job);
     let checked = job
-        .write_script(plan, trials, sweep, &store, &executor)
+        .write_script(plan, trials, sweep, &store, &executor, &options.overrides)
         .and_then(|()| check_request(&arguments, &job));
     if let Err(error) = checked {
         // Nothing was submitted: leave no folder that looks like a submission.
@@ -109,6 +109,7 @@ impl JobFiles {
         sweep: Option<&str>,
         store: &Path,
         executor: &ExecutorSpec,
+        overrides: &[String],
     ) -> Result<()> {
         let exe = std::env::current_exe().context("cannot find the runner-torch executable")?;
         let file = std::path::absolute(&plan.source)?;
@@ -122,6 +123,10 @@ impl JobFiles {
             .map(|trial| format!("  {}) key={} ;;\n", trial.index, trial.keys.training))
             .collect();
         let sweep_arg = sweep.map_or_else(String::new, |sweep| format!(" --sweep {sweep}"));
+        let set_args: String = overrides
+            .iter()
+            .map(|value| format!(" --set {}", shell_quote(value)))
+            .collect();
         let script = format!(
             "#!/bin/bash\n\
              # Written by `runner run --executor slurm`: task N trains trial N of\n\
@@ -129,13 +134,13 @@ impl JobFiles {
              case \"$SLURM_ARRAY_TASK_ID\" in\n{keys}esac\n\
              exec {exe} --store {store} trial {file_arg} --index \"$SLURM_ARRAY_TASK_ID\"{sweep_arg} \
              --key \"$key\" --threads \"${{SLURM_CPUS_PER_TASK:-1}}\" \
-             --device {device} --bundle {bundles_arg}\n",
+             --device {device} --bundle {bundles_arg}{set_args}\n",
             file = file.display(),
             bundles = self.bundles.display(),
-            exe = shell_quote(&exe),
-            store = shell_quote(store),
-            file_arg = shell_quote(&file),
-            bundles_arg = shell_quote(&self.bundles),
+            exe = shell_quote(exe.display()),
+            store = shell_quote(store.display()),
+            file_arg = shell_quote(file.display()),
+            bundles_arg = shell_quote(self.bundles.display()),
         );
         std::fs::write(&self.script, script)
             .with_context(|| format!("cannot write `{}`", self.script.display()))
@@ -483,8 +488,8 @@ fn expand_task_ids(text: &str) -> Vec<usize> {
     indices
 }
 
-fn shell_quote(path: &Path) -> String {
-    format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
+fn shell_quote(text: impl std::fmt::Display) -> String {
+    format!("'{}'", text.to_string().replace('\'', r"'\''"))
 }
 
 #[cfg(test)]

@@ -236,6 +236,7 @@ fn worker_command(exe: &Path, worker: &WorkerTrial, device: &str, options: &RunO
         .args(["--device", device])
         .arg("--bundle")
         .arg(worker.bundles)
+        .args(options.overrides.iter().flat_map(|value| ["--set", value]))
         // The coordinator prints the sweep's outcome; workers only log, on stderr.
         .stdout(std::process::Stdio::null());
     command
@@ -274,7 +275,7 @@ fn train_planned_trial(
     caches: &Store,
     options: &RunOptions,
 ) -> Result<RunRecord> {
-    let plan = Plan::new(worker.file, records)?;
+    let plan = Plan::new(worker.file, &options.overrides, records)?;
     let Some(trial) = plan.trials.iter().find(|trial| trial.index == worker.index) else {
         bail_input!(
             "`{}` has no trial {} (it has {})",
@@ -324,7 +325,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn workers_on_cuda_get_a_gpu_each() {
+    fn workers_on_cuda_get_a_gpu_each_and_the_overrides() {
         let options = RunOptions {
             store: PathBuf::from("runs"),
             device: crate::device::cpu(),
@@ -334,6 +335,7 @@ mod tests {
             jobs: 4,
             retrain: false,
             in_slurm: false,
+            overrides: vec!["head.2.rate=0.3".into()],
         };
         let worker = WorkerTrial {
             file: Path::new("sweep.toml"),
@@ -356,6 +358,13 @@ mod tests {
             })
             .collect();
         assert_eq!(devices, ["cuda:0", "cuda:1", "cuda:2", "cuda:3"]);
+        // Workers plan the file again, with the coordinator's overrides.
+        let command = worker_command(Path::new("runner-torch"), &worker, "cpu", &options);
+        let args: Vec<_> = command.get_args().collect();
+        assert!(
+            args.windows(2)
+                .any(|pair| pair == ["--set", "head.2.rate=0.3"])
+        );
         // More workers than GPUs share them in turn.
         assert_eq!(worker_device("cuda:0", 2, 3), "cuda:1");
         assert_eq!(worker_device("cpu", 0, 3), "cpu");

@@ -16,8 +16,8 @@ use crate::data::{Manifest, ScannedSplit, scan_split};
 use crate::model::Network;
 use crate::spec::sweep::{Trial, expand, trial_spec};
 use crate::spec::{
-    Arch, LayerPlan, Pipeline, PipelineSpec, Problem, effective_phases, load_pipeline,
-    load_pipeline_to_inspect, phase_name, phase_spec, pipeline_from_spec,
+    Arch, LayerPlan, Pipeline, PipelineSpec, Problem, apply_overrides, effective_phases,
+    load_pipeline, load_pipeline_to_inspect, phase_name, phase_spec, pipeline_from_spec,
 };
 use crate::store::{RunRecord, Store};
 pub use report::{PlanReport, plan_report};
@@ -95,14 +95,16 @@ impl Plan {
     }
 
     /// Reads and checks the file (the weights file's tensors against the backbone too),
-    /// expands its sweep, scans and hashes the data and the weights, and looks up finished
-    /// training stages in `store`: what a run starts from.
-    pub fn new(file: &Path, store: &Store) -> Result<Self> {
+    /// sets the `-s KEY=VALUE` overrides, expands its sweep, scans and hashes the data and
+    /// the weights, and looks up finished training stages in `store`: what a run starts
+    /// from.
+    pub fn new(file: &Path, overrides: &[String], store: &Store) -> Result<Self> {
         let inputs = InputCache {
             check_weights: true,
             ..Default::default()
         };
-        Self::of_pipeline(file, load_pipeline(file)?, inputs, store)
+        let pipeline = apply_overrides(load_pipeline(file)?, overrides)?;
+        Self::of_pipeline(file, pipeline, inputs, store)
     }
 
     /// The plan for `runner plan` and `runner data check`, which read no weights: a missing

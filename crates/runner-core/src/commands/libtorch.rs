@@ -15,7 +15,7 @@ pub enum PipelineCommand {
     /// Train the pipeline a file declares and record the run (each trial of its sweep);
     /// trials whose training stage the store has already are not trained again
     #[command(
-        after_help = "Examples:\n  runner run pipelines/cats_dogs.toml\n  runner run experiments/dropout_sweep.toml --jobs 2\n  runner run experiments/dropout_sweep.toml --executor slurm\n  runner run --resume 20261128-183012-456k3mx7q2p"
+        after_help = "Examples:\n  runner run pipelines/cats_dogs.toml\n  runner run experiments/dropout_sweep.toml --jobs 2\n  runner run experiments/dropout_sweep.toml --executor slurm\n  runner run experiments/dropout_sweep.toml --dry-run\n  runner run pipelines/cats_dogs.toml -s head.2.rate=0.3 -s train.optimizer.lr=3e-4\n  runner run --resume last"
     )]
     Run(RunArgs),
     /// Print what `runner run` would do: the stages, which are cached, which trials share
@@ -80,6 +80,20 @@ pub struct RunArgs {
     /// (slurm; see `[executor]` in the pipeline file)
     #[arg(long, value_enum, default_value_t = ExecutorChoice::Local, conflicts_with = "resume")]
     pub executor: ExecutorChoice,
+    /// Change a value of the pipeline for this run: a key path as in an experiment's
+    /// `[set]`, the value as TOML (`-s head.2.rate=0.3 -s train.optimizer.lr=3e-4`);
+    /// recorded in the run's parameters
+    #[arg(
+        short = 's',
+        long = "set",
+        value_name = "KEY=VALUE",
+        conflicts_with = "resume"
+    )]
+    pub set: Vec<String>,
+    /// Check the file and its weights, and print the plan (as `runner plan` does), without
+    /// training anything
+    #[arg(long, conflicts_with = "resume")]
+    pub dry_run: bool,
 }
 
 /// `plan`, `summary` and `data check`: a pipeline file, and a report about it.
@@ -143,6 +157,9 @@ pub struct TrialArgs {
     /// stages from the store)
     #[arg(long)]
     pub bundle: PathBuf,
+    /// The coordinator's `-s KEY=VALUE` overrides
+    #[arg(short = 's', long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -9,6 +9,7 @@ mod executor;
 pub mod experiment;
 mod integers;
 pub mod load;
+mod overrides;
 mod params;
 mod phases;
 mod rules;
@@ -28,6 +29,7 @@ pub use load::{
     check_pipeline, load_pipeline, load_pipeline_to_inspect, parse_pipeline, pipeline_from_spec,
     render_diagnostics,
 };
+pub use overrides::apply_overrides;
 pub use params::flatten_params;
 pub use phases::{effective_phases, phase_name, phase_spec};
 pub use rules::{
