@@ -237,9 +237,19 @@ fn export_of_a_run_whose_record_names_a_phase_it_does_not_have() {
     );
 }
 
-#[test]
-fn resuming_from_a_snapshot_that_names_a_phase_the_pipeline_does_not_have() {
-    let (_dir, store_dir, id) = trained(&tiny_pipeline(STEM_ONLY_BACKBONE, 1));
+/// What `runner run --resume` said of a one-epoch run marked interrupted whose snapshot's
+/// `state.json` was edited, with the store it left (in a folder kept while this lives).
+struct EditedResume {
+    _dir: tempfile::TempDir,
+    store: Store,
+    id: String,
+    state: PathBuf,
+    /// The input error's message (asserted to be one).
+    message: String,
+}
+
+fn resume_with_edited_snapshot(edit: impl FnOnce(&mut serde_json::Value)) -> EditedResume {
+    let (dir, store_dir, id) = trained(&tiny_pipeline(STEM_ONLY_BACKBONE, 1));
     let store = Store::new(&store_dir);
     let mut record = store.find_run(&id).unwrap();
     record.status = RunStatus::Interrupted;
@@ -250,10 +260,23 @@ fn resuming_from_a_snapshot_that_names_a_phase_the_pipeline_does_not_have() {
         .join("resume-1/state.json");
     let mut snapshot: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
-    snapshot["phase"] = 98.into();
+    edit(&mut snapshot);
     std::fs::write(&state, serde_json::to_vec(&snapshot).unwrap()).unwrap();
     let output = runner(&store_dir, &["run", "--resume", &id]);
-    let message = input_error(&output);
+    EditedResume {
+        _dir: dir,
+        store,
+        id,
+        state,
+        message: input_error(&output),
+    }
+}
+
+#[test]
+fn resuming_from_a_snapshot_that_names_a_phase_the_pipeline_does_not_have() {
+    let EditedResume { state, message, .. } = resume_with_edited_snapshot(|snapshot| {
+        snapshot["phase"] = 98.into();
+    });
     assert!(
         message.contains(&format!(
             "its snapshot `{}` names phase 99",
@@ -265,22 +288,17 @@ fn resuming_from_a_snapshot_that_names_a_phase_the_pipeline_does_not_have() {
 
 #[test]
 fn resuming_from_a_snapshot_of_an_earlier_format_says_so() {
-    let (_dir, store_dir, id) = trained(&tiny_pipeline(STEM_ONLY_BACKBONE, 1));
-    let store = Store::new(&store_dir);
-    let mut record = store.find_run(&id).unwrap();
-    record.status = RunStatus::Interrupted;
-    store.put_run(&record).unwrap();
-    let state = store
-        .checkpoint_dir(&id)
-        .unwrap()
-        .join("resume-1/state.json");
-    let mut snapshot: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
-    // Callbacks' states were one object before they became a list, one per callback.
-    snapshot["callbacks"] = serde_json::json!({ "callbacks": [], "best_checkpoint": null });
-    std::fs::write(&state, serde_json::to_vec(&snapshot).unwrap()).unwrap();
-    let output = runner(&store_dir, &["run", "--resume", &id]);
-    let message = input_error(&output);
+    // `_dir` is bound: the store's folder must outlive the last look at it.
+    let EditedResume {
+        _dir,
+        store,
+        id,
+        message,
+        ..
+    } = resume_with_edited_snapshot(|snapshot| {
+        // Callbacks' states were one object before they became a list, one per callback.
+        snapshot["callbacks"] = serde_json::json!({ "callbacks": [], "best_checkpoint": null });
+    });
     assert!(
         message.contains("a run interrupted under an earlier runner version cannot be resumed"),
         "{message}"
