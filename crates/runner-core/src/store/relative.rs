@@ -34,11 +34,14 @@ impl Store {
         let Some(back) = steps_back(selector)? else {
             return Ok(None);
         };
+        // Counting the runs walks the whole tree: only an error needs the count.
         let (found, count) = self
             .read(|db| {
                 let runs = db.open_tree("runs")?;
-                let found = runs.iter().keys().rev().nth(back).transpose()?;
-                Ok((found, runs.len()))
+                Ok(match runs.iter().keys().rev().nth(back).transpose()? {
+                    Some(key) => (Some(key), 0),
+                    None => (None, runs.len()),
+                })
             })?
             .unwrap_or_default();
         match found {
