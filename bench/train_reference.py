@@ -77,7 +77,9 @@ Differences from the Keras model that remain (they do not change the amount of w
     frozen BatchNorms here have a weight as well.
   - PyTorch's RMSprop adds eps outside the square root (g / (sqrt(v) + eps)), Keras 3 inside
     (g / sqrt(v + eps)).
-  - Layout: NCHW float32 tensors, torch's default (not channels_last).
+  - Layout: `--layout channels_last` (the default, what a careful user runs on the CPU: the
+    backbone's weights and the input batch in torch.channels_last) or `--layout nchw`
+    (torch's default).
 """
 
 import argparse
@@ -215,6 +217,9 @@ def run_case(case, args):
     g = torch.Generator().manual_seed(0)
     x = torch.rand(args.batch, 3, IMAGE_SIZE, IMAGE_SIZE, generator=g)
     y = torch.randint(0, 2, (args.batch, 1), generator=g).float()
+    if args.layout == "channels_last":
+        backbone = backbone.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
     step, n_trainable = make_step(case, backbone, head, x, y)
 
     t_warm = time.perf_counter()
@@ -248,6 +253,7 @@ def main():
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES))
+    p.add_argument("--layout", choices=("channels_last", "nchw"), default="channels_last")
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--min-steps", type=int, default=10,
                    help="a run stops after this many steps ...")
@@ -266,6 +272,7 @@ def main():
         "torchvision": torchvision.__version__,
         "threads": torch.get_num_threads(),
         "batch": args.batch,
+        "layout": args.layout,
         "cases": {},
         "loadavg": {"start": loadavg()},
         "details": {},

@@ -10,7 +10,12 @@
 
 use burn::backend::LibTorch;
 use burn::backend::libtorch::TchTensor;
+use burn::module::Param;
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::Conv2d;
 use burn::prelude::*;
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
 
 /// `images` with the same shape and values, stored NHWC.
 pub fn channels_last(images: Tensor<4>) -> Tensor<4> {
@@ -26,6 +31,42 @@ pub fn channels_last(images: Tensor<4>) -> Tensor<4> {
         // Another backend, or an autodiff tensor: left as it is.
         Err(_) => images,
     }
+}
+
+/// `conv.forward(x)`, with an uneven padding done on `x` first in its own layout: the same
+/// values, with the same zeros where the padding is.
+pub fn convolve(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let [_, _, height, width] = x.dims();
+    // Only "SAME" padding can be uneven; the others Burn passes to the convolution.
+    if conv.padding != PaddingConfig2d::Same {
+        return conv.forward(x);
+    }
+    let (top, bottom) = same_padding(conv.kernel_size[0], conv.stride[0], height);
+    let (left, right) = same_padding(conv.kernel_size[1], conv.stride[1], width);
+    if top == bottom && left == right {
+        return conv.forward(x);
+    }
+    // An autodiff tensor goes through Burn's padding, which knows its gradient.
+    let Ok(primitive) = x.clone().try_into_primitive::<LibTorch>() else {
+        return conv.forward(x);
+    };
+    // LibTorch lists the pads from the last dimension back.
+    let pads = [left, right, top, bottom].map(|pad| pad as i64);
+    let padded = primitive.tensor.constant_pad_nd(pads);
+    conv2d(
+        Tensor::from_primitive::<LibTorch>(TchTensor::new(padded)),
+        conv.weight.val(),
+        conv.bias.as_ref().map(Param::val),
+        ConvOptions::new(conv.stride, [0, 0], conv.dilation, conv.groups),
+    )
+}
+
+/// TensorFlow's "SAME" padding of one side (as Burn computes it): enough for
+/// `ceil(size / stride)` outputs, the odd pixel after.
+fn same_padding(kernel: usize, stride: usize, size: usize) -> (usize, usize) {
+    let outputs = size.div_ceil(stride);
+    let total = (outputs.saturating_sub(1) * stride + kernel).saturating_sub(size);
+    (total / 2, total - total / 2)
 }
 
 #[cfg(test)]
@@ -46,5 +87,40 @@ mod tests {
             .tensor
             .stride();
         assert_eq!(strides, [60, 1, 15, 3]);
+    }
+
+    #[test]
+    fn uneven_same_padding_keeps_the_values_and_the_layout() {
+        use burn::nn::conv::Conv2dConfig;
+        use burn::tensor::Distribution;
+
+        let device = crate::device::cpu();
+        // Stride 2 on an even side pads 0 before and 1 after (kernel 3), or 1 and 2 (kernel 5).
+        for (kernel, groups) in [(3, 1), (5, 4)] {
+            let conv = Conv2dConfig::new([4, 8], [kernel, kernel])
+                .with_stride([2, 2])
+                .with_groups(groups)
+                .with_padding(PaddingConfig2d::Same)
+                .init(&device);
+            let images =
+                Tensor::<4>::random([2, 4, 10, 12], Distribution::Normal(0.0, 1.0), &device);
+            let expected = conv.forward(images.clone());
+            let output = convolve(&conv, channels_last(images));
+            assert_eq!(output.dims(), [2, 8, 5, 6]);
+            let difference = (output.clone() - expected).abs().max().into_scalar::<f32>();
+            assert!(
+                difference < 1e-5,
+                "kernel {kernel}: max abs difference {difference}"
+            );
+            let strides = output
+                .try_into_primitive::<LibTorch>()
+                .unwrap()
+                .tensor
+                .stride();
+            assert_eq!(
+                strides[1], 1,
+                "kernel {kernel}: not channels-last: {strides:?}"
+            );
+        }
     }
 }

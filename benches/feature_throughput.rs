@@ -1,0 +1,98 @@
+//! Frozen-backbone feature extraction, the main job's hot path: images per second of the
+//! frozen prefix of pipelines/cats_dogs.toml (EfficientNet-Lite0 up to `head_conv`, 224x224,
+//! BatchNorm folded) on one random batch kept in memory, with the ImageNet weights when
+//! `scripts/setup.sh` linked them (random ones otherwise: the speed is the same).
+//! The references, same network, batch and threads, are bench/feature_reference.py
+//! (PyTorch and ONNX Runtime); bench/compare.sh runs all of them and prints the ratios.
+//!
+//!     scripts/setup.sh && cargo bench --bench feature_throughput [-- BATCH THREADS]
+//!
+//! Prints one JSON object: `{"batch", "threads", "images_per_second", "runs", "layout"}`,
+//! `layout` being the memory layout of the features (`channels_last` or `contiguous`).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use burn::prelude::*;
+use runner::model::build_classifier;
+use runner::spec::{LayerPlan, parse_pipeline};
+
+const WARMUP_BATCHES: usize = 3;
+const MIN_BATCHES: usize = 5;
+const TARGET_BATCHES: usize = 15;
+const TIME_BUDGET: Duration = Duration::from_secs(20);
+const REPEATS: usize = 3;
+
+fn main() {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|arg| arg.parse().ok())
+        .collect();
+    // As `runner-torch` does at start-up (see src/allocator.rs).
+    runner::allocator::keep_freed_memory();
+    let batch = args.first().copied().unwrap_or(32);
+    let threads = args.get(1).copied().unwrap_or(2);
+    tch::set_num_threads(threads as i32);
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let file = root.join("pipelines/cats_dogs.toml");
+    let text =
+        std::fs::read_to_string(&file).expect("the main job's pipeline is in the repository");
+    let mut spec = parse_pipeline(&file, text).expect("it parses").spec;
+    let weights = spec.backbone.weights_file();
+    if !weights.is_some_and(Path::exists) {
+        eprintln!("feature_throughput: no weights file, random weights (same speed)");
+        spec.backbone.weights = "none".into();
+    }
+    let [height, width] = spec.data.image_size;
+    let layers = LayerPlan::of(&spec.backbone).expect("the layers resolve");
+    let classes = ["cats".to_string(), "dogs".to_string()];
+    let device = runner::device::cpu();
+    let classifier = build_classifier(&spec, &layers, &classes, &device).expect("the model builds");
+    let images = Tensor::<4>::random(
+        [batch, 3, height as usize, width as usize],
+        burn::tensor::Distribution::Uniform(-1.0, 1.0),
+        &device,
+    );
+
+    let features = classifier.frozen.forward(images.clone());
+    let layout = layout_name(features);
+    let mut runs = Vec::new();
+    for _ in 0..REPEATS {
+        for _ in 0..WARMUP_BATCHES {
+            classifier.frozen.forward(images.clone());
+        }
+        let started = Instant::now();
+        let mut batches = 0;
+        while batches < MIN_BATCHES || (batches < TARGET_BATCHES && started.elapsed() < TIME_BUDGET)
+        {
+            classifier.frozen.forward(images.clone());
+            batches += 1;
+        }
+        runs.push((batches * batch) as f64 / started.elapsed().as_secs_f64());
+    }
+    let mut sorted = runs.clone();
+    sorted.sort_by(f64::total_cmp);
+    let runs: Vec<String> = runs.iter().map(|rate| format!("{rate:.2}")).collect();
+    println!(
+        "{{\"batch\": {batch}, \"threads\": {threads}, \"images_per_second\": {:.2}, \
+         \"runs\": [{}], \"layout\": \"{layout}\"}}",
+        sorted[REPEATS / 2],
+        runs.join(", ")
+    );
+}
+
+/// Whether LibTorch holds `features` channels-last: what the convolutions ran in.
+#[allow(deprecated)]
+fn layout_name(features: Tensor<4>) -> &'static str {
+    use burn::backend::LibTorch;
+    let Ok(primitive) = features.try_into_primitive::<LibTorch>() else {
+        return "unknown";
+    };
+    // NHWC storage: the channel is the innermost dimension.
+    if primitive.tensor.stride()[1] == 1 {
+        "channels_last"
+    } else {
+        "contiguous"
+    }
+}
