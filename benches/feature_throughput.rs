@@ -1,11 +1,15 @@
 //! Frozen-backbone feature extraction, the main job's hot path: images per second of the
 //! frozen prefix of pipelines/cats_dogs.toml (EfficientNet-Lite0 up to `head_conv`, 224x224,
 //! BatchNorm folded) on one random batch kept in memory, with the ImageNet weights when
-//! `scripts/setup.sh` linked them (random ones otherwise: the speed is the same).
+//! `scripts/setup.sh` linked them (random ones otherwise: the speed is the same). Another
+//! pipeline file can be named instead (its image size; its frozen prefix, from its cut and
+//! freeze).
 //! The references, same network, batch and threads, are bench/feature_reference.py
 //! (PyTorch and ONNX Runtime); bench/compare.sh runs all of them and prints the ratios.
 //!
-//!     scripts/setup.sh && cargo bench --bench feature_throughput [-- BATCH THREADS]
+//!     scripts/setup.sh && cargo bench --bench feature_throughput [-- [PIPELINE] [bf16] BATCH THREADS]
+//!
+//! `bf16` runs the frozen layers in bfloat16 (`[backbone] precision = "bf16"`).
 //!
 //! Prints one JSON object: `{"batch", "threads", "images_per_second", "runs", "layout"}`,
 //! `layout` being the memory layout of the features (`channels_last` or `contiguous`).
@@ -24,10 +28,12 @@ const TIME_BUDGET: Duration = Duration::from_secs(20);
 const REPEATS: usize = 3;
 
 fn main() {
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
+    let arguments: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<usize> = arguments
+        .iter()
         .filter_map(|arg| arg.parse().ok())
         .collect();
+    let pipeline = arguments.iter().find(|arg| arg.ends_with(".toml"));
     // As `runner-torch` does at start-up (see src/allocator.rs).
     runner::allocator::keep_freed_memory();
     let batch = args.first().copied().unwrap_or(32);
@@ -35,14 +41,16 @@ fn main() {
     tch::set_num_threads(threads as i32);
 
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let file = root.join("pipelines/cats_dogs.toml");
-    let text =
-        std::fs::read_to_string(&file).expect("the main job's pipeline is in the repository");
+    let file = root.join(pipeline.map_or("pipelines/cats_dogs.toml", String::as_str));
+    let text = std::fs::read_to_string(&file).expect("the pipeline file can be read");
     let mut spec = parse_pipeline(&file, text).expect("it parses").spec;
     let weights = spec.backbone.weights_file();
     if !weights.is_some_and(Path::exists) {
         eprintln!("feature_throughput: no weights file, random weights (same speed)");
         spec.backbone.weights = "none".into();
+    }
+    if arguments.iter().any(|arg| arg == "bf16") {
+        spec.backbone.precision = runner::spec::Precision::Bf16;
     }
     let [height, width] = spec.data.image_size;
     let layers = LayerPlan::of(&spec.backbone).expect("the layers resolve");
@@ -75,8 +83,9 @@ fn main() {
     sorted.sort_by(f64::total_cmp);
     let runs: Vec<String> = runs.iter().map(|rate| format!("{rate:.2}")).collect();
     println!(
-        "{{\"batch\": {batch}, \"threads\": {threads}, \"images_per_second\": {:.2}, \
-         \"runs\": [{}], \"layout\": \"{layout}\"}}",
+        "{{\"batch\": {batch}, \"threads\": {threads}, \"precision\": \"{}\", \
+         \"images_per_second\": {:.2}, \"runs\": [{}], \"layout\": \"{layout}\"}}",
+        spec.backbone.precision.name(),
         sorted[REPEATS / 2],
         runs.join(", ")
     );

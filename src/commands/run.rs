@@ -18,10 +18,11 @@ use runner_core::store::{RunStatus, Store};
 
 pub fn exec(args: RunArgs, store: &Store) -> Result<()> {
     // clap requires a file with --dry-run, which conflicts with --resume.
-    if let (true, Some(file)) = (args.dry_run, &args.file) {
-        return print_plan(&Plan::new(file, &args.set, store)?, Format::Table, store);
-    }
     let (device, device_label) = select_device(args.device)?;
+    if let (true, Some(file)) = (args.dry_run, &args.file) {
+        let plan = Plan::new(file, &args.set, device_label.starts_with("cuda"), store)?;
+        return print_plan(&plan, Format::Table, store);
+    }
     let gpus = if device_label.starts_with("cuda") {
         usize::try_from(tch::Cuda::device_count()).unwrap_or(1)
     } else {

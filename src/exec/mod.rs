@@ -59,6 +59,11 @@ pub struct RunOptions {
 }
 
 impl RunOptions {
+    /// Whether trials train on a CUDA device.
+    pub fn on_cuda(&self) -> bool {
+        self.device_label.starts_with("cuda")
+    }
+
     /// What the long loops of this process share: progress bars when shown, the Ctrl-C
     /// flag, and `heartbeat`, called after every batch.
     fn activity<'a>(&self, heartbeat: &'a dyn Fn()) -> Activity<'a> {
@@ -90,7 +95,7 @@ pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
     // Runs that workers or Slurm tasks finished after their coordinator stopped following
     // them count as trained: take them in before planning looks for them.
     take_in_left_bundles(&load_pipeline(file)?, &store)?;
-    let plan = Plan::new(file, &options.overrides, &store)?;
+    let plan = Plan::new(file, &options.overrides, options.on_cuda(), &store)?;
     let sweep = plan.is_sweep.then(|| format!("sweep-{}", new_run_id()));
     if let Some(sweep) = &sweep {
         tracing::info!("{sweep}: {} trials", plan.trials.len());
@@ -194,7 +199,12 @@ pub fn resume_run(run_id: &str, options: &RunOptions) -> Result<RunRecord> {
         );
     };
     let pipeline = store.run_pipeline(&record)?;
-    let plan = Plan::for_pipeline(pipeline, record.trial.unwrap_or(0), &store)?;
+    let plan = Plan::for_pipeline(
+        pipeline,
+        record.trial.unwrap_or(0),
+        options.on_cuda(),
+        &store,
+    )?;
     let trial = &plan.trials[0];
     // The snapshot is read back from disk: a phase the pipeline does not have is refused
     // here rather than indexed.

@@ -275,7 +275,7 @@ fn train_planned_trial(
     caches: &Store,
     options: &RunOptions,
 ) -> Result<RunRecord> {
-    let plan = Plan::new(worker.file, &options.overrides, records)?;
+    let plan = Plan::new(worker.file, &options.overrides, options.on_cuda(), records)?;
     let Some(trial) = plan.trials.iter().find(|trial| trial.index == worker.index) else {
         bail_input!(
             "`{}` has no trial {} (it has {})",

@@ -3,27 +3,47 @@
 //! the head) is the trainable module.
 
 use anyhow::Result;
-use burn::module::{ModuleVisitor, Param};
+use burn::module::{ModuleMapper, ModuleVisitor, Param};
 use burn::prelude::*;
+use burn::tensor::FloatDType;
 
 use super::backbone::build_backbone;
 use super::head::{Head, HeadOutput};
 use super::layers::BackboneLayer;
 use super::layout::channels_last;
 use crate::data::Preprocess;
-use crate::spec::{LayerPlan, PipelineSpec, head_fits_loss};
+use crate::spec::{LayerPlan, PipelineSpec, Precision, head_fits_loss};
 
 /// The backbone layers before the first trainable one, ready for inference.
 #[derive(Module, Debug)]
 pub struct FrozenFeatures {
     layers: Vec<BackboneLayer>,
+    /// Their number format; the features they give are float32 either way.
+    #[module(skip)]
+    precision: Precision,
 }
 
 impl FrozenFeatures {
+    /// `layers` (BatchNorm folded) running in `precision`, their weights converted once.
+    fn new(layers: Vec<BackboneLayer>, precision: Precision) -> Self {
+        let layers = match precision {
+            Precision::Bf16 => layers
+                .into_iter()
+                .map(|layer| layer.map(&mut ToFloatType(FloatDType::BF16)))
+                .collect(),
+            // `auto` is decided by planning; undecided it runs as float32.
+            Precision::Fp32 | Precision::Auto => layers,
+        };
+        Self { layers, precision }
+    }
+
     pub fn forward(&self, images: Tensor<4>) -> Tensor<4> {
-        self.layers
-            .iter()
-            .fold(channels_last(images), |x, layer| layer.forward(x))
+        let images = channels_last(images);
+        let run = |x: Tensor<4>| self.layers.iter().fold(x, |x, layer| layer.forward(x));
+        match self.precision {
+            Precision::Bf16 => run(images.cast(FloatDType::BF16)).cast(FloatDType::F32),
+            Precision::Fp32 | Precision::Auto => run(images),
+        }
     }
 
     /// Its first `layers` layers: the frozen prefix of a later phase, which unfroze the
@@ -65,6 +85,15 @@ impl TrainableModel {
         let mut counter = TrainableCounter(0);
         self.visit(&mut counter);
         counter.0
+    }
+}
+
+/// Converts every float parameter to one number format.
+struct ToFloatType(FloatDType);
+
+impl ModuleMapper for ToFloatType {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        param.map(|tensor| tensor.cast(self.0))
     }
 }
 
@@ -123,7 +152,7 @@ pub fn build_classifier(
     let backbone = build_backbone(&spec.backbone, layers, &train_device)?;
     // The plan's frozen prefix runs as folded inference; with BatchNorm in training mode it
     // is empty, and the frozen layers go into the trainable part, frozen there.
-    let frozen_prefix = layers.frozen_prefix;
+    let (frozen_prefix, precision) = (layers.frozen_prefix, layers.precision);
     let layer_names = backbone
         .layers
         .iter()
@@ -135,12 +164,13 @@ pub fn build_classifier(
         .map(|(_, layer)| layer)
         .collect::<Vec<_>>();
     let tail = layers.split_off(frozen_prefix);
-    let frozen = FrozenFeatures {
-        layers: layers
+    let frozen = FrozenFeatures::new(
+        layers
             .into_iter()
             .map(|layer| layer.valid().fold_batchnorm())
             .collect(),
-    };
+        precision,
+    );
     let tail_frozen = backbone.frozen[frozen_prefix..].to_vec();
     let tail: Vec<BackboneLayer> = tail
         .into_iter()
@@ -182,4 +212,42 @@ pub fn build_classifier(
 fn shape_of(features: &Tensor<4>) -> [usize; 3] {
     let [_, channels, height, width] = features.dims();
     [channels, height, width]
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{DType, Distribution};
+
+    use super::*;
+    use crate::arch::efficientnet_lite::LITE0;
+    use crate::model::efficientnet_lite::EfficientNetLite;
+
+    #[test]
+    fn bf16_features_are_float32_and_within_bf16_rounding_of_fp32() {
+        let device = crate::device::cpu();
+        // The stem and three blocks: uneven padding, ReLU6, a residual addition.
+        let layers: Vec<BackboneLayer> = EfficientNetLite::new(LITE0, &device)
+            .into_layers()
+            .into_iter()
+            .take(4)
+            .map(BackboneLayer::fold_batchnorm)
+            .collect();
+        let fp32 = FrozenFeatures::new(layers.clone(), Precision::Fp32);
+        let bf16 = FrozenFeatures::new(layers, Precision::Bf16);
+        let images = Tensor::<4>::random([2, 3, 32, 32], Distribution::Uniform(-1.0, 1.0), &device);
+
+        let expected = fp32.forward(images.clone());
+        let features = bf16.forward(images);
+        assert_eq!(features.dtype(), DType::F32);
+        assert_eq!(features.dims(), expected.dims());
+        let largest = expected.clone().abs().max().into_scalar::<f32>();
+        let difference = (features - expected).abs().max().into_scalar::<f32>();
+        // bfloat16 keeps 8 significant bits (0.4% per rounding); four layers of them stay
+        // within 3% of the largest feature, and they do round: the two are not equal.
+        assert!(
+            difference <= 0.03 * largest,
+            "max abs difference {difference}, largest feature {largest}"
+        );
+        assert!(difference > 0.0, "the bf16 features are the fp32 ones");
+    }
 }

@@ -16,7 +16,7 @@ use crate::data::{Manifest, ScannedSplit, scan_split};
 use crate::model::Network;
 use crate::spec::sweep::{Trial, expand, trial_spec};
 use crate::spec::{
-    Arch, LayerPlan, Pipeline, PipelineSpec, Problem, apply_overrides, effective_phases,
+    Arch, LayerPlan, Pipeline, PipelineSpec, Precision, Problem, apply_overrides, effective_phases,
     load_pipeline, load_pipeline_to_inspect, phase_name, phase_spec, pipeline_from_spec,
 };
 use crate::store::{RunRecord, Store};
@@ -79,13 +79,22 @@ impl PlannedPhase {
 impl Plan {
     /// The plan of a recorded run's pipeline (its stored text), as trial `index`: what
     /// `runner run --resume` continues.
-    pub fn for_pipeline(pipeline: Pipeline, index: usize, store: &Store) -> Result<Self> {
+    pub fn for_pipeline(
+        pipeline: Pipeline,
+        index: usize,
+        on_cuda: bool,
+        store: &Store,
+    ) -> Result<Self> {
         let trial = Trial {
             index,
             values: BTreeMap::new(),
         };
         let source = pipeline.file.clone();
-        let planned = InputCache::default().plan_trial(trial, pipeline, store)?;
+        let mut inputs = InputCache {
+            on_cuda,
+            ..Default::default()
+        };
+        let planned = inputs.plan_trial(trial, pipeline, store)?;
         Ok(Self {
             file: source.clone(),
             source,
@@ -96,11 +105,12 @@ impl Plan {
 
     /// Reads and checks the file (the weights file's tensors against the backbone too),
     /// sets the `-s KEY=VALUE` overrides, expands its sweep, scans and hashes the data and
-    /// the weights, and looks up finished training stages in `store`: what a run starts
-    /// from.
-    pub fn new(file: &Path, overrides: &[String], store: &Store) -> Result<Self> {
+    /// the weights, decides `precision = "auto"` for a run on CUDA (`on_cuda`) or on this
+    /// CPU, and looks up finished training stages in `store`: what a run starts from.
+    pub fn new(file: &Path, overrides: &[String], on_cuda: bool, store: &Store) -> Result<Self> {
         let inputs = InputCache {
             check_weights: true,
+            on_cuda,
             ..Default::default()
         };
         let pipeline = apply_overrides(load_pipeline(file)?, overrides)?;
@@ -109,10 +119,15 @@ impl Plan {
 
     /// The plan for `runner plan` and `runner data check`, which read no weights: a missing
     /// weights file is a warning (its stages are planned as not cached) and the weights'
-    /// tensors are not checked.
+    /// tensors are not checked. `precision = "auto"` is decided for the device a run would
+    /// choose by default.
     pub fn to_inspect(file: &Path, store: &Store) -> Result<Self> {
         let pipeline = load_pipeline_to_inspect(file)?;
-        Self::of_pipeline(file, pipeline, InputCache::default(), store)
+        let inputs = InputCache {
+            on_cuda: crate::device::cuda_available(),
+            ..Default::default()
+        };
+        Self::of_pipeline(file, pipeline, inputs, store)
     }
 
     fn of_pipeline(
@@ -161,15 +176,18 @@ struct InputCache {
     weights: HashMap<PathBuf, String>,
     /// Whether each weights file's tensors are compared with the backbone's.
     check_weights: bool,
+    /// Whether the trials will run on CUDA, where `precision = "auto"` means `bf16`.
+    on_cuda: bool,
 }
 
 impl InputCache {
     fn plan_trial(
         &mut self,
         trial: Trial,
-        pipeline: Pipeline,
+        mut pipeline: Pipeline,
         store: &Store,
     ) -> Result<PlannedTrial> {
+        decide_precision(&mut pipeline, self.on_cuda);
         let spec = &pipeline.spec;
         let splits = self.splits(spec)?;
         let weights = match spec.backbone.weights_file() {
@@ -266,4 +284,18 @@ impl InputCache {
         self.weights.insert(path.to_path_buf(), hash.clone());
         Ok(hash)
     }
+}
+
+/// `precision = "auto"` decided for the hardware the trial runs on, in the spec that its
+/// keys and model are made from and in the parameters its run records.
+fn decide_precision(pipeline: &mut Pipeline, on_cuda: bool) {
+    let backbone = &mut pipeline.spec.backbone;
+    if backbone.precision != Precision::Auto {
+        return;
+    }
+    backbone.precision = backbone.precision.resolve(on_cuda);
+    pipeline.params.insert(
+        "backbone.precision".into(),
+        backbone.precision.name().into(),
+    );
 }

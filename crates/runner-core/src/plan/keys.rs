@@ -3,7 +3,7 @@
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::spec::{BatchNormMode, ImageLimits, LayerPlan, PipelineSpec};
+use crate::spec::{BatchNormMode, ImageLimits, LayerPlan, PipelineSpec, Precision};
 
 /// How images are decoded and resized; part of the decoded stage's key, so that changing
 /// either invalidates every decoded cache.
@@ -103,17 +103,21 @@ pub fn stage_keys(spec: &PipelineSpec, layers: &LayerPlan, inputs: &InputHashes)
         Some(rescale) => format!("rescale {rescale}"),
         None => "the backbone's".to_string(),
     };
+    // float32 features keep the keys they had before precision could be chosen.
+    let precision = (layers.precision == Precision::Bf16).then_some(Precision::Bf16.name());
     let features = decoded
         .iter()
         .map(|decoded| {
-            digest(&[
+            let mut parts = vec![
                 "features",
                 decoded,
                 spec.backbone.arch.name(),
                 &weights,
                 &prefix,
                 &preprocessing,
-            ])
+            ];
+            parts.extend(precision);
+            digest(&parts)
         })
         .collect();
 
@@ -230,6 +234,22 @@ mod tests {
             crate::spec::flatten_params(&on_slurm),
             crate::spec::flatten_params(&spec())
         );
+    }
+
+    #[test]
+    fn bf16_features_and_their_training_never_share_a_key_with_fp32() {
+        let base = keys_of(&spec(), &inputs());
+        let mut declared_fp32 = spec();
+        declared_fp32.backbone.precision = Precision::Fp32;
+        assert_eq!(keys_of(&declared_fp32, &inputs()), base);
+        let mut bf16 = spec();
+        bf16.backbone.precision = Precision::Bf16;
+        let keys = keys_of(&bf16, &inputs());
+        assert_eq!(keys.decoded, base.decoded);
+        for (bf16, fp32) in keys.features.iter().zip(&base.features) {
+            assert_ne!(bf16, fp32);
+        }
+        assert_ne!(keys.training, base.training);
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod load;
 mod overrides;
 mod params;
 mod phases;
+mod precision;
 mod rules;
 mod seeds;
 mod starter;
@@ -32,6 +33,7 @@ pub use load::{
 pub use overrides::apply_overrides;
 pub use params::flatten_params;
 pub use phases::{effective_phases, phase_name, phase_spec};
+pub use precision::Precision;
 pub use rules::{
     LayerPlan, class_folders, head_fits_loss, head_shape_problems, resolve_layers,
     unknown_layer_message,

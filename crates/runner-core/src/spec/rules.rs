@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::closest;
 use super::diagnostic::Problem;
+use super::precision::Precision;
 use super::types::{
     Activation, BackboneSpec, BatchNormMode, CallbackSpec, FreezeKeyword, FreezePattern,
     FreezeSpec, HeadLayerSpec, LayerRef, Loss, PipelineSpec,
@@ -318,6 +319,9 @@ pub struct LayerPlan {
     /// one as pure inference: the part whose output can be computed once and cached. None
     /// with `batchnorm = "train"`, where a frozen layer's output depends on its batch.
     pub frozen_prefix: usize,
+    /// The frozen prefix's number format. Planning a run decides `auto`
+    /// ([`Precision::resolve`]); undecided, it runs as `fp32`.
+    pub precision: Precision,
 }
 
 impl LayerPlan {
@@ -337,6 +341,7 @@ impl LayerPlan {
             names,
             frozen,
             frozen_prefix,
+            precision: backbone.precision,
         }
     }
 

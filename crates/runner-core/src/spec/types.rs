@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::bounds;
 use super::executor::ExecutorSpec;
+use super::precision::Precision;
 use super::sweep::SweepSpec;
 use crate::arch::Arch;
 
@@ -185,6 +186,10 @@ pub struct BackboneSpec {
     /// `train` (batch statistics).
     #[serde(default, skip_serializing_if = "is_default")]
     pub batchnorm: BatchNormMode,
+    /// The frozen layers' number format: `fp32` (the default), `bf16`, or `auto` (`bf16`
+    /// where the hardware computes it natively).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub precision: Precision,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {

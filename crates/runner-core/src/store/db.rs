@@ -364,12 +364,22 @@ impl Store {
         .map(Option::flatten)
     }
 
-    /// The pipeline `run` was started with, parsed again from the text the store kept.
+    /// The pipeline `run` was started with, parsed again from the text the store kept, with
+    /// what planning decided for it (`precision = "auto"`).
     pub fn run_pipeline(&self, run: &RunRecord) -> Result<crate::spec::Pipeline> {
         let text = self
             .spec_text(&run.spec_hash)?
             .with_context(|| format!("the store has no pipeline text for run {}", run.id))?;
-        crate::spec::parse_pipeline(Path::new(&run.pipeline_file), text)
+        let mut pipeline = crate::spec::parse_pipeline(Path::new(&run.pipeline_file), text)?;
+        // `precision = "auto"` as the run decided it, wherever it is read back.
+        if let Some(decided) = run
+            .params
+            .get("backbone.precision")
+            .and_then(|value| serde_json::from_value(value.clone()).ok())
+        {
+            pipeline.spec.backbone.precision = decided;
+        }
+        Ok(pipeline)
     }
 
     pub(super) fn write<T>(&self, work: impl FnOnce(&sled::Db) -> Result<T>) -> Result<T> {
