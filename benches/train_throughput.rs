@@ -8,7 +8,7 @@
 //!       nothing random comes before the head), for reference.
 //! The PyTorch reference is bench/train_reference.py, same shapes, batch and threads.
 //!
-//!     scripts/setup.sh && cargo bench --bench train_throughput [-- BATCH THREADS]
+//!     scripts/setup.sh && cargo bench --bench train_throughput [-- [CASE...] BATCH THREADS]
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -26,9 +26,13 @@ const TIME_BUDGET: Duration = Duration::from_secs(20);
 const REPEATS: usize = 3;
 
 fn main() {
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|arg| arg.parse().ok())
+    let arguments: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<usize> = arguments.iter().filter_map(|arg| arg.parse().ok()).collect();
+    // Case names among the arguments run only those cases (for profiling one).
+    let only: Vec<&str> = arguments
+        .iter()
+        .map(String::as_str)
+        .filter(|arg| ["frozen", "cached_features", "top_unfrozen"].contains(arg))
         .collect();
     // As `runner-torch` does at start-up (see src/allocator.rs).
     runner::allocator::keep_freed_memory();
@@ -90,6 +94,9 @@ fn main() {
             &[("top_unfrozen", false)]
         };
         for &(name, cached) in cases {
+            if !only.is_empty() && !only.contains(&name) {
+                continue;
+            }
             let mut rates = Vec::new();
             for _ in 0..REPEATS {
                 for _ in 0..WARMUP_STEPS {
