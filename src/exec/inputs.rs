@@ -61,14 +61,15 @@ fn split_input(
     }
     let decoded = stages.decoded(decoded_key, name, files, &spec.data)?;
     let features = extract_features(
-        &classifier.frozen,
+        classifier,
         &decoded,
-        classifier.preprocess,
         spec.data.batch_size,
         &options.device,
         &options.activity(&no_heartbeat),
         &label,
     )?;
+    drop(decoded);
+    stages.release_decoded(decoded_key);
     Ok(SplitInput::Features(
         stages.insert_features(features_key, features)?,
     ))

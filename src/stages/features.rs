@@ -10,15 +10,23 @@ use burn::tensor::DType;
 use serde::{Deserialize, Serialize};
 
 use super::files::{read_cached, write_cached};
-use crate::data::{BatchLoader, DecodedSplit, Preprocess, SkippedFile};
-use crate::model::FrozenFeatures;
+use crate::data::{BatchLoader, DecodedSplit, SkippedFile};
+use crate::model::Classifier;
 use crate::progress::Activity;
 
 const FEATURES_MAGIC: &str = "RUNNER-FEATURES-1";
 
+/// A split's features, kept in host memory as the cache file holds them: float32 in native
+/// byte order, image after image (each `[channels, height, width]`). Batches are copied out
+/// to the training device as they are needed (8 MB for 32 of the main job's images), so a
+/// split's features exist once: one LibTorch tensor of them, built by concatenating the
+/// batches and copied again to be written, held the main job at 3.6 GB.
 pub struct Features {
-    /// `[images, channels, height, width]`, on the device that trains.
-    pub tensor: Tensor<4>,
+    bytes: Vec<u8>,
+    /// `[images, channels, height, width]`.
+    dims: [usize; 4],
+    /// Where batches go: the device that trains.
+    device: Device,
     pub labels: Vec<u32>,
     /// The split's files that were not readable images, as the decoding found them.
     pub skipped: Vec<SkippedFile>,
@@ -40,18 +48,22 @@ impl Features {
         self.labels.is_empty()
     }
 
-    /// The features of the images at `indices`, in that order.
+    /// The features of the images at `indices`, in that order, on the training device.
     pub fn select(&self, indices: &[usize]) -> Tensor<4> {
-        let device = self.tensor.device();
-        let indices = indices
-            .iter()
-            .map(|&index| index as i64)
-            .collect::<Vec<_>>();
-        let indices = Tensor::<1, Int>::from_ints(indices.as_slice(), &device);
-        self.tensor.clone().select(0, indices)
+        let [_, channels, height, width] = self.dims;
+        let image_bytes = channels * height * width * std::mem::size_of::<f32>();
+        let mut batch = Vec::with_capacity(indices.len() * image_bytes);
+        for &index in indices {
+            batch.extend_from_slice(&self.bytes[index * image_bytes..][..image_bytes]);
+        }
+        let shape = [indices.len(), channels, height, width];
+        Tensor::from_data(
+            TensorData::from_bytes_vec(batch, shape, DType::F32),
+            &self.device,
+        )
     }
 
-    /// Reads features cached by [`Features::write`] onto `device`.
+    /// Reads features cached by [`Features::write`], for training on `device`.
     pub(super) fn read(path: &Path, device: &Device) -> Option<Self> {
         let (header, payload) = read_cached::<FeaturesHeader>(path, FEATURES_MAGIC)?;
         // The header is read back from disk: its sizes are multiplied with checks, so a
@@ -68,46 +80,50 @@ impl Features {
             return None;
         }
         // The payload is f32 in native byte order, as it was written on this machine kind.
-        let data = TensorData::from_bytes_vec(payload, header.dims, DType::F32);
         Some(Self {
-            tensor: Tensor::from_data(data, device),
+            bytes: payload,
+            dims: header.dims,
+            device: device.clone(),
             labels: header.labels,
             skipped: header.skipped,
         })
     }
 
     pub(super) fn write(&self, path: &Path) -> Result<()> {
-        let data = self.tensor.to_data();
         let header = FeaturesHeader {
-            dims: self.tensor.dims(),
+            dims: self.dims,
             labels: self.labels.clone(),
             skipped: self.skipped.clone(),
         };
-        write_cached(path, FEATURES_MAGIC, &header, data.as_bytes())
+        write_cached(path, FEATURES_MAGIC, &header, &self.bytes)
     }
 }
 
-/// Runs the frozen prefix over every image of `split`, in batches of `batch_size`.
+/// Runs the classifier's frozen prefix over every image of `split`, in batches of
+/// `batch_size`.
 pub fn extract_features(
-    frozen: &FrozenFeatures,
+    classifier: &Classifier,
     split: &Arc<DecodedSplit>,
-    preprocess: Preprocess,
     batch_size: usize,
     device: &Device,
     activity: &Activity,
     label: &str,
 ) -> Result<Features> {
-    let loader = BatchLoader::sequential(split.clone(), batch_size, preprocess);
+    let [channels, height, width] = classifier.frozen_output_shape;
+    let image_bytes = channels * height * width * std::mem::size_of::<f32>();
+    let loader = BatchLoader::sequential(split.clone(), batch_size, classifier.preprocess);
     let bar = activity.progress_bar(loader.batches(), label);
     let started = Instant::now();
-    let mut parts = Vec::new();
+    let mut bytes = Vec::with_capacity(image_bytes * split.len());
     for batch in loader {
         if activity.is_interrupted() {
             bail!("interrupted while computing {label}");
         }
         let shape = [batch.len(), 3, split.height, split.width];
         let images = Tensor::from_data(TensorData::new(batch.images, shape), device);
-        parts.push(frozen.forward(images));
+        let features = classifier.frozen.forward(images);
+        // `into_data` reads the values in NCHW order, whatever the layout they ran in.
+        bytes.extend_from_slice(features.into_data().as_bytes());
         (activity.heartbeat)();
         bar.inc(1);
     }
@@ -119,7 +135,9 @@ pub fn extract_features(
         split.len() as f64 / started.elapsed().as_secs_f64()
     );
     Ok(Features {
-        tensor: Tensor::cat(parts, 0),
+        bytes,
+        dims: [split.len(), channels, height, width],
+        device: device.clone(),
         labels: split.labels.clone(),
         skipped: split.skipped.clone(),
     })

@@ -143,6 +143,13 @@ impl Stages {
         Ok(features)
     }
 
+    /// Lets go of the decoded images with `key` in memory once their features replace them
+    /// (300 MB for 2000 images at 224x224); they stay in the cache folder for a trial that
+    /// streams images.
+    pub fn release_decoded(&mut self, key: &str) {
+        self.decoded.remove(key);
+    }
+
     /// Drops the results held in memory; they stay in the cache folder.
     pub fn forget_in_memory(&mut self) {
         self.decoded.clear();
