@@ -59,3 +59,132 @@ fn validation_split_class_order_and_test_split() {
         3
     );
 }
+
+/// `filename,class` rows for every image under `root`'s class folders, paths relative to
+/// `csv`'s folder.
+fn csv_of(root: &std::path::Path, relative_to: &std::path::Path) -> String {
+    let mut text = String::from("class,filename\n");
+    for class in ["blue", "red"] {
+        let mut files: Vec<_> = std::fs::read_dir(root.join(class))
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect();
+        files.sort();
+        for file in files {
+            let relative = file.strip_prefix(relative_to).unwrap();
+            text.push_str(&format!("{class},{}\n", relative.display()));
+        }
+    }
+    text
+}
+
+#[test]
+fn csv_splits_train_as_folders_do_and_reuse_their_stages() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_red_blue_dataset(&data, 6);
+    std::fs::write(data.join("train.csv"), csv_of(&data.join("train"), &data)).unwrap();
+    std::fs::write(
+        data.join("validation.csv"),
+        csv_of(&data.join("validation"), &data),
+    )
+    .unwrap();
+    let folders = dir.path().join("folders.toml");
+    std::fs::write(&folders, tiny_pipeline(STEM_ONLY_BACKBONE, 1)).unwrap();
+    let csv = dir.path().join("csv.toml");
+    let text = tiny_pipeline(STEM_ONLY_BACKBONE, 1)
+        .replace("train = \"data/train\"", "train_csv = \"data/train.csv\"")
+        .replace(
+            "validation = \"data/validation\"",
+            "validation_csv = \"data/validation.csv\"",
+        );
+    std::fs::write(&csv, text).unwrap();
+    let store = dir.path().join("store");
+
+    let run_id = run_ok(&store, &csv);
+    let shown = json_output(&runner(&store, &["show", &run_id, "--format", "json"]));
+    assert_eq!(shown["train_images"], 12, "{shown}");
+    assert_eq!(shown["validation_images"], 6, "{shown}");
+    assert_eq!(shown["classes"], serde_json::json!(["blue", "red"]));
+    // A manifest names each file by its path under the split's root (the CSV file's folder
+    // here), so the same images listed in class folders are another manifest; listed by the
+    // CSV files again they are the same stages: decoded once, and the trial is not trained
+    // again.
+    let plan = |file: &std::path::Path| {
+        let output = runner(
+            &store,
+            &["plan", file.to_str().unwrap(), "--format", "json"],
+        );
+        json_output(&output)["stages"].clone()
+    };
+    let stages = plan(&csv);
+    let status = |stage: &str| {
+        let found = stages
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["stage"] == stage);
+        found.map(|s| s["status"].clone()).unwrap_or_default()
+    };
+    assert_eq!(status("decoded.training"), "cached", "{stages}");
+    assert_eq!(status("decoded.validation"), "cached", "{stages}");
+    assert_eq!(status("training"), "cached", "{stages}");
+    assert_ne!(plan(&folders), stages);
+    let again = runner(&store, &["run", csv.to_str().unwrap()]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(list_runs(&store).len(), 1, "the CSV pipeline trained again");
+}
+
+#[test]
+fn csv_problems_name_the_file_and_line_and_leakage_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_red_blue_dataset(&data, 4);
+    let train = csv_of(&data.join("train"), &data);
+    std::fs::write(data.join("train.csv"), &train).unwrap();
+    let pipeline = dir.path().join("p.toml");
+    let with_validation = |validation: &str| {
+        std::fs::write(data.join("validation.csv"), validation).unwrap();
+        let text = tiny_pipeline(STEM_ONLY_BACKBONE, 1)
+            .replace("train = \"data/train\"", "train_csv = \"data/train.csv\"")
+            .replace(
+                "validation = \"data/validation\"",
+                "validation_csv = \"data/validation.csv\"",
+            );
+        std::fs::write(&pipeline, text).unwrap();
+        runner(
+            &dir.path().join("store"),
+            &["run", pipeline.to_str().unwrap()],
+        )
+    };
+    let cases = [
+        (
+            "class,filename\nblue,validation/blue/blue0.png\nred,validation/red/gone.png\n",
+            "validation.csv:3: the image `validation/red/gone.png` does not exist",
+        ),
+        (
+            "class,filename\nblue,validation/blue/blue0.png\ngreen,validation/red/red0.png\n",
+            "validation.csv:3: the validation image",
+        ),
+        (
+            // A training image listed for validation.
+            "class,filename\nblue,validation/blue/blue0.png\nred,train/red/red1.png\n",
+            "is in both the training and the validation images",
+        ),
+    ];
+    for (validation, expected) in cases {
+        let output = with_validation(validation);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{validation}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains(expected),
+            "{validation}: {}",
+            stderr(&output)
+        );
+    }
+    assert!(list_runs(&dir.path().join("store")).is_empty());
+}

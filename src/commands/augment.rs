@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 
-use crate::data::{augment_preview, scan_split};
+use crate::data::{augment_preview, scan_source};
 use crate::plan::SPLITS;
 use crate::spec::load_pipeline_to_inspect;
 use runner_core::commands::libtorch::AugmentCommand;
@@ -10,11 +10,11 @@ use runner_core::commands::libtorch::AugmentCommand;
 pub fn exec(command: AugmentCommand) -> Result<()> {
     let AugmentCommand::Preview(args) = command;
     let pipeline = load_pipeline_to_inspect(&args.file)?;
-    let train = scan_split(
-        SPLITS[0],
-        &pipeline.spec.data.train,
-        pipeline.spec.data.classes.as_deref(),
-    )?;
+    let data = &pipeline.spec.data;
+    let Some(source) = data.sources()[0] else {
+        crate::bail_input!("`data` needs a `train` folder or a `train_csv` file");
+    };
+    let train = scan_source(SPLITS[0], source, data.classes.as_deref(), data)?;
     let grid = augment_preview(
         &pipeline.spec,
         &train,

@@ -18,4 +18,4 @@ pub use loader::{
 pub use manifest::Manifest;
 pub use parallel::map_in_parallel;
 pub use preview::augment_preview;
-pub use scan::{ScannedSplit, scan_split};
+pub use scan::{ScannedSplit, check_no_leakage, scan_source, scan_split};

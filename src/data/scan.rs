@@ -1,6 +1,8 @@
 //! Finding the images of a split: one subfolder per class, classes in name order (or in
-//! the order `data.classes` gives), and holding out part of a split for validation.
+//! the order `data.classes` gives), or the rows of a CSV file; holding out part of a split
+//! for validation; and checking that no image is in two splits.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
@@ -9,6 +11,9 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 use crate::bail_input;
+use crate::plan::SPLITS;
+use crate::spec::csv_split::{check_labels, csv_classes, read_csv_split};
+use crate::spec::{DataSpec, SplitSource};
 
 /// The files of one split and their class indices.
 #[derive(Debug, Clone)]
@@ -64,6 +69,81 @@ impl ScannedSplit {
 /// Lists `root/<class>/<file>` for the classes `classes` names (every subfolder when
 /// `None`). Hidden entries are ignored; which files are really images is decided when
 /// they are decoded.
+/// The images of `split` from wherever `data` lists them. `classes` are the declared ones,
+/// or for the validation and test splits the training split's, which their labels must be
+/// among.
+pub fn scan_source(
+    split: &str,
+    source: SplitSource<'_>,
+    classes: Option<&[String]>,
+    data: &DataSpec,
+) -> Result<ScannedSplit> {
+    match source {
+        SplitSource::Folder(root) => scan_split(split, root, classes),
+        SplitSource::Csv(csv) => scan_csv(split, csv, classes, data),
+    }
+}
+
+/// The rows of a CSV split, in the folder scan's order (class, then path).
+fn scan_csv(
+    split: &str,
+    csv: &Path,
+    classes: Option<&[String]>,
+    data: &DataSpec,
+) -> Result<ScannedSplit> {
+    let rows = read_csv_split(split, csv, data.csv_columns()).map_err(crate::error::input_error)?;
+    let classes = match classes {
+        // The training split's classes, when this is another split.
+        Some(classes) if split != SPLITS[0] => {
+            check_labels(split, csv, &rows, classes, "the training split")
+                .map_err(crate::error::input_error)?;
+            classes.to_vec()
+        }
+        declared => csv_classes(split, csv, &rows, declared).map_err(crate::error::input_error)?,
+    };
+    let mut files: Vec<(PathBuf, u32)> = rows
+        .into_iter()
+        .map(|row| {
+            let label = classes.iter().position(|class| *class == row.label);
+            let label = label.and_then(|label| u32::try_from(label).ok());
+            (
+                row.path,
+                label.expect("checked to be one of the classes, fewer than 2^32"),
+            )
+        })
+        .collect();
+    files.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+    Ok(ScannedSplit {
+        root: csv.parent().unwrap_or(Path::new(".")).to_path_buf(),
+        classes,
+        files,
+    })
+}
+
+/// An input error naming the first image that two splits share: a model validated or tested
+/// on images it trained on reports figures that mean nothing.
+pub fn check_no_leakage(splits: &[&ScannedSplit]) -> Result<()> {
+    let mut seen: HashMap<PathBuf, usize> = HashMap::new();
+    for (index, split) in splits.iter().enumerate() {
+        for (path, _) in &split.files {
+            // The same file by two spellings (`a/../b.png`) is still the same file.
+            let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
+            match seen.get(&canonical) {
+                Some(&first) if first != index => bail_input!(
+                    "`{}` is in both the {} and the {} images: a split must not contain images of another",
+                    path.display(),
+                    SPLITS[first],
+                    SPLITS[index]
+                ),
+                _ => {
+                    seen.insert(canonical, index);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 pub fn scan_split(split: &str, root: &Path, classes: Option<&[String]>) -> Result<ScannedSplit> {
     let class_dirs =
         crate::spec::class_folders(split, root, classes).map_err(crate::error::input_error)?;

@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::data::{Manifest, ScannedSplit, scan_split};
+use crate::data::{Manifest, ScannedSplit, check_no_leakage, scan_source};
 use crate::model::Network;
 use crate::spec::sweep::{Trial, expand, trial_spec};
 use crate::spec::{
@@ -240,21 +240,31 @@ impl InputCache {
         if let Some(found) = self.data.get(&identity) {
             return Ok(found.clone());
         }
-        let classes = data.classes.as_deref();
-        let train = scan_split(SPLITS[0], &data.train, classes)?;
-        let (train, validation) = match (&data.validation, data.validation_split) {
-            (Some(folder), _) => (train, scan_split(SPLITS[1], folder, classes)?),
+        let [train, validation, test] = data.sources();
+        let Some(train) = train else {
+            crate::bail_input!("`data` needs a `train` folder or a `train_csv` file");
+        };
+        let train = scan_source(SPLITS[0], train, data.classes.as_deref(), data)?;
+        // The other splits' labels are the training split's classes.
+        let classes = train.classes.clone();
+        let classes = Some(classes.as_slice());
+        let (train, validation) = match (validation, data.validation_split) {
+            (Some(source), _) => {
+                let validation = scan_source(SPLITS[1], source, classes, data)?;
+                (train, validation)
+            }
             (None, Some(fraction)) => {
                 train.hold_out(fraction, spec.pipeline.seeds().validation_split)?
             }
-            (None, None) => {
-                crate::bail_input!("`data` needs a `validation` folder or a `validation_split`")
-            }
+            (None, None) => crate::bail_input!(
+                "`data` needs a `validation` folder or `validation_csv` file, or a `validation_split`"
+            ),
         };
         let mut splits = vec![train, validation];
-        if let Some(test) = &data.test {
-            splits.push(scan_split(SPLITS[2], test, classes)?);
+        if let Some(test) = test {
+            splits.push(scan_source(SPLITS[2], test, classes, data)?);
         }
+        check_no_leakage(&splits.iter().collect::<Vec<_>>())?;
         let splits: Vec<SplitFiles> = splits
             .into_iter()
             .map(|split| {

@@ -151,7 +151,17 @@ fn training_spec(spec: &PipelineSpec) -> Value {
         }
     };
     remove(&mut value, "pipeline", "name");
-    for path in ["train", "validation", "test"] {
+    // The files' contents are in the manifests' keys, whichever way they were listed.
+    for path in [
+        "train",
+        "validation",
+        "test",
+        "train_csv",
+        "validation_csv",
+        "test_csv",
+        "path_column",
+        "label_column",
+    ] {
         remove(&mut value, "data", path);
     }
     remove(&mut value, "backbone", "weights");
@@ -215,7 +225,7 @@ mod tests {
         let base = keys_of(&spec(), &inputs());
         let mut moved = spec();
         moved.pipeline.name = "other".into();
-        moved.data.train = "elsewhere/train".into();
+        moved.data.train = Some("elsewhere/train".into());
         moved.data.validation = Some("elsewhere/validation".into());
         moved.backbone.weights = "elsewhere/w.pth".into();
         assert_eq!(keys_of(&moved, &inputs()), base);

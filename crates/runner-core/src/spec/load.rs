@@ -166,10 +166,17 @@ fn resolve_paths(spec: &mut PipelineSpec, base: &Path) {
             *path = base.join(&*path);
         }
     };
-    resolve(&mut spec.data.train);
-    for path in [&mut spec.data.validation, &mut spec.data.test]
-        .into_iter()
-        .flatten()
+    let data = &mut spec.data;
+    for path in [
+        &mut data.train,
+        &mut data.validation,
+        &mut data.test,
+        &mut data.train_csv,
+        &mut data.validation_csv,
+        &mut data.test_csv,
+    ]
+    .into_iter()
+    .flatten()
     {
         resolve(path);
     }

@@ -4,6 +4,7 @@
 
 mod bounds;
 mod check;
+pub mod csv_split;
 mod diagnostic;
 mod executor;
 pub mod experiment;
@@ -35,7 +36,7 @@ pub use params::flatten_params;
 pub use phases::{effective_phases, phase_name, phase_spec};
 pub use precision::Precision;
 pub use rules::{
-    LayerPlan, class_folders, head_fits_loss, head_shape_problems, resolve_layers,
+    LayerPlan, class_folders, head_fits_loss, head_shape_problems, resolve_layers, split_classes,
     unknown_layer_message,
 };
 pub use seeds::Seeds;

@@ -4,11 +4,12 @@
 use std::path::{Path, PathBuf};
 
 use super::closest;
+use super::csv_split::{check_labels, csv_classes, read_csv_split};
 use super::diagnostic::Problem;
 use super::precision::Precision;
 use super::types::{
-    Activation, BackboneSpec, BatchNormMode, CallbackSpec, FreezeKeyword, FreezePattern,
-    FreezeSpec, HeadLayerSpec, LayerRef, Loss, PipelineSpec,
+    Activation, BackboneSpec, BatchNormMode, CallbackSpec, DataSpec, FreezeKeyword, FreezePattern,
+    FreezeSpec, HeadLayerSpec, LayerRef, Loss, PipelineSpec, SplitSource,
 };
 use crate::arch::{Arch, LayerName};
 
@@ -153,58 +154,108 @@ fn recorded_metrics(spec: &PipelineSpec) -> Vec<String> {
     names
 }
 
-/// The data folders: validation from a folder or a split (one of them), every split with
-/// the same classes, and a head that fits their number.
+/// The data: each split from a folder or a CSV file (one of them), validation from either or
+/// held out of training (one of them), every split with the training split's classes, and a
+/// head that fits their number.
 fn check_data(spec: &PipelineSpec, problems: &mut Vec<Problem>) {
     let data = &spec.data;
-    let classes = data.classes.as_deref();
-    match (&data.validation, data.validation_split) {
-        (Some(_), Some(_)) => problems.push(Problem::new(
+    for (split, folder, csv) in [
+        ("train", &data.train, &data.train_csv),
+        ("validation", &data.validation, &data.validation_csv),
+        ("test", &data.test, &data.test_csv),
+    ] {
+        if folder.is_some() && csv.is_some() {
+            problems.push(Problem::new(
+                format!("data.{split}_csv"),
+                format!(
+                    "`data.{split}` and `data.{split}_csv` both list the {split} images: keep one"
+                ),
+            ));
+        }
+    }
+    let [train, validation, test] = data.sources();
+    if train.is_none() {
+        problems.push(Problem::new(
+            "data",
+            "`data` needs a `train` folder (one subfolder per class) or a `train_csv` file",
+        ));
+    }
+    match (validation.is_some(), data.validation_split) {
+        (true, Some(_)) => problems.push(Problem::new(
             "data.validation_split",
-            "`data` has both a `validation` folder and a `validation_split`: keep one",
+            "`data` has both validation images (a folder or a CSV file) and a `validation_split`: keep one",
         )),
-        (None, None) => problems.push(
+        (false, None) => problems.push(
             Problem::new(
                 "data",
-                "`data` needs a `validation` folder, or a `validation_split` to hold out part of `train`",
+                "`data` needs a `validation` folder or `validation_csv` file, or a `validation_split` to hold out part of `train`",
             )
             .with_help("add `validation_split = 0.2` to validate on a fifth of each class"),
         ),
         _ => {}
     }
-    let mut splits = vec![("data.train", "training", &data.train)];
-    splits.extend(
-        data.validation
-            .iter()
-            .map(|path| ("data.validation", "validation", path)),
-    );
-    splits.extend(data.test.iter().map(|path| ("data.test", "test", path)));
-    let mut found: Vec<(&str, Vec<String>)> = Vec::new();
-    for (key, split, root) in splits {
-        match class_folders(split, root, classes) {
-            Ok(folders) => found.push((key, names(&folders))),
-            Err(message) => problems.push(Problem::new(key, message)),
-        }
-    }
-    let Some((_, train)) = found.first().filter(|(key, _)| *key == "data.train") else {
-        return;
+    let Some(train) = train else { return };
+    let train_classes = match split_classes("training", train, data.classes.as_deref(), data) {
+        Ok(classes) => classes,
+        Err(message) => return problems.push(Problem::new(source_key("train", train), message)),
     };
-    for (key, other) in &found[1..] {
-        if other != train {
-            let split = key.trim_start_matches("data.");
-            problems.push(Problem::new(
-                *key,
-                format!(
-                    "the training folder has classes {train:?} but the {split} folder has {other:?}: every split needs the same class subfolders"
-                ),
-            ));
+    for (split, name, source) in [
+        ("validation", "validation", validation),
+        ("test", "test", test),
+    ] {
+        let Some(source) = source else { continue };
+        let key = source_key(split, source);
+        let result = match source {
+            // A CSV split's labels must be training classes; it need not have them all.
+            SplitSource::Csv(csv) => read_csv_split(name, csv, data.csv_columns())
+                .and_then(|rows| check_labels(name, csv, &rows, &train_classes, "the training split")),
+            SplitSource::Folder(_) => split_classes(name, source, data.classes.as_deref(), data)
+                .and_then(|classes| {
+                    if classes == train_classes {
+                        Ok(())
+                    } else {
+                        Err(format!(
+                            "the training split has classes {train_classes:?} but the {name} folder has {classes:?}: every split needs the same class subfolders"
+                        ))
+                    }
+                }),
+        };
+        if let Err(message) = result {
+            problems.push(Problem::new(key, message));
         }
     }
-    if let Err(message) = head_fits_loss(spec, train) {
+    if let Err(message) = head_fits_loss(spec, &train_classes) {
         problems.push(Problem::new(
             format!("head.{}", spec.head.len().saturating_sub(1)),
             message,
         ));
+    }
+}
+
+/// The key that gives `split`'s images: `data.train` or `data.train_csv`.
+fn source_key(split: &str, source: SplitSource<'_>) -> String {
+    match source {
+        SplitSource::Folder(_) => format!("data.{split}"),
+        SplitSource::Csv(_) => format!("data.{split}_csv"),
+    }
+}
+
+/// A split's classes in label order: its class folders, or its CSV file's labels (both
+/// `declared` when `data.classes` gives them).
+pub fn split_classes(
+    split: &str,
+    source: SplitSource<'_>,
+    declared: Option<&[String]>,
+    data: &DataSpec,
+) -> Result<Vec<String>, String> {
+    match source {
+        SplitSource::Folder(root) => {
+            class_folders(split, root, declared).map(|folders| names(&folders))
+        }
+        SplitSource::Csv(csv) => {
+            let rows = read_csv_split(split, csv, data.csv_columns())?;
+            csv_classes(split, csv, &rows, declared)
+        }
     }
 }
 

@@ -64,12 +64,31 @@ fn default_seed() -> u64 {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DataSpec {
-    /// Folder with one subfolder of images per class, relative to the pipeline file.
-    pub train: PathBuf,
+    /// Folder with one subfolder of images per class, relative to the pipeline file (or
+    /// `train_csv` instead).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train: Option<PathBuf>,
     /// Folder with the same class subfolders, relative to the pipeline file; never
     /// augmented. Leave it out to hold out `validation_split` of `train` instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation: Option<PathBuf>,
+    /// A CSV file listing the training images (instead of `train`): one row per image, its
+    /// path (relative to the CSV file's folder) in `path_column` and its class in
+    /// `label_column`, as Keras' `flow_from_dataframe` reads a data frame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_csv: Option<PathBuf>,
+    /// A CSV file listing the validation images, as `train_csv` (instead of `validation`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_csv: Option<PathBuf>,
+    /// A CSV file listing the test images, as `train_csv` (instead of `test`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_csv: Option<PathBuf>,
+    /// The CSV column with each image's path (Keras' `x_col`; default `filename`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_column: Option<String>,
+    /// The CSV column with each image's class (Keras' `y_col`; default `class`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_column: Option<String>,
     /// The fraction of each class of `train` held out for validation, drawn with
     /// `pipeline.seed`, when there is no `validation` folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -157,7 +176,43 @@ impl Default for ImageLimits {
     }
 }
 
+/// Where a split's images are listed: class subfolders, or the rows of a CSV file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SplitSource<'a> {
+    Folder(&'a Path),
+    Csv(&'a Path),
+}
+
 impl DataSpec {
+    /// The training split's source, the validation split's (`None` with
+    /// `validation_split`) and the test split's; `None` where neither key is given, and the
+    /// folder where both are (validation reports both cases).
+    pub fn sources(&self) -> [Option<SplitSource<'_>>; 3] {
+        fn source<'a>(
+            folder: Option<&'a PathBuf>,
+            csv: Option<&'a PathBuf>,
+        ) -> Option<SplitSource<'a>> {
+            match (folder, csv) {
+                (Some(folder), _) => Some(SplitSource::Folder(folder)),
+                (None, Some(csv)) => Some(SplitSource::Csv(csv)),
+                (None, None) => None,
+            }
+        }
+        [
+            source(self.train.as_ref(), self.train_csv.as_ref()),
+            source(self.validation.as_ref(), self.validation_csv.as_ref()),
+            source(self.test.as_ref(), self.test_csv.as_ref()),
+        ]
+    }
+
+    /// The CSV columns with the path and the class of each image.
+    pub fn csv_columns(&self) -> [&str; 2] {
+        [
+            self.path_column.as_deref().unwrap_or("filename"),
+            self.label_column.as_deref().unwrap_or("class"),
+        ]
+    }
+
     pub fn image_limits(&self) -> ImageLimits {
         ImageLimits {
             max_pixels: self.max_image_pixels,
