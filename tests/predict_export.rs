@@ -91,3 +91,112 @@ fn predict_and_export_a_trained_run() {
     assert_eq!(metadata["image_size"], serde_json::json!([32, 32]));
     assert_eq!(metadata["run"], run_id.as_str());
 }
+
+#[test]
+fn inspect_agrees_with_predict_on_the_validation_images() {
+    let dir = tempfile::tempdir().unwrap();
+    write_red_blue_dataset(&dir.path().join("data"), 12);
+    let pipeline = dir.path().join("tiny.toml");
+    std::fs::write(&pipeline, tiny_pipeline(STEM_ONLY_BACKBONE, 2)).unwrap();
+    let store = dir.path().join("store");
+    let run_id = run_ok(&store, &pipeline);
+    let out = dir.path().join("inspect");
+    let inspected = runner(
+        &store,
+        &[
+            "inspect",
+            "last",
+            "--out",
+            out.to_str().unwrap(),
+            "--top",
+            "3",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(inspected.status.success(), "{}", stderr(&inspected));
+    let report = json_output(&inspected);
+    assert_eq!(report["run"], run_id.as_str());
+    assert_eq!(report["classes"], serde_json::json!(["blue", "red"]));
+
+    // The same model through `runner predict`, and each image's class from its folder.
+    let validation = dir.path().join("data/validation");
+    let predicted = runner(
+        &store,
+        &[
+            "predict",
+            &run_id,
+            validation.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert!(predicted.status.success(), "{}", stderr(&predicted));
+    let mut confusion = [[0u64; 2]; 2];
+    let mut losses = Vec::new();
+    for line in stdout(&predicted).lines() {
+        let prediction: Value = serde_json::from_str(line).unwrap();
+        let image = prediction["image"].as_str().unwrap().to_string();
+        let truth = usize::from(image.contains("/red/"));
+        let guess = usize::from(prediction["class"] == "red");
+        confusion[truth][guess] += 1;
+        let p_true = prediction["probabilities"][truth].as_f64().unwrap();
+        losses.push((-p_true.clamp(1e-7, 1.0 - 1e-7).ln(), image));
+    }
+    assert_eq!(report["images"], 12);
+    assert_eq!(report["confusion_matrix"], serde_json::json!(confusion));
+    let correct = (confusion[0][0] + confusion[1][1]) as f64;
+    assert!((report["accuracy"].as_f64().unwrap() - correct / 12.0).abs() < 1e-12);
+    for (class, figures) in report["per_class"].as_array().unwrap().iter().enumerate() {
+        let hits = confusion[class][class] as f64;
+        let predicted_as: u64 = confusion.iter().map(|row| row[class]).sum();
+        let actual: u64 = confusion[class].iter().sum();
+        assert_eq!(figures["support"], actual);
+        let precision = if predicted_as == 0 {
+            0.0
+        } else {
+            hits / predicted_as as f64
+        };
+        let recall = hits / actual as f64;
+        assert!(
+            (figures["precision"].as_f64().unwrap() - precision).abs() < 1e-12,
+            "{figures}"
+        );
+        assert!(
+            (figures["recall"].as_f64().unwrap() - recall).abs() < 1e-12,
+            "{figures}"
+        );
+    }
+    // The three highest losses, highest first, with predict's probabilities.
+    losses.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let top = report["top_losses"].as_array().unwrap();
+    assert_eq!(top.len(), 3);
+    for (shown, (loss, image)) in top.iter().zip(&losses) {
+        assert_eq!(shown["image"].as_str().unwrap(), image);
+        assert!(
+            (shown["loss"].as_f64().unwrap() - loss).abs() < 1e-9,
+            "{shown}"
+        );
+    }
+
+    // The files: two PNGs, the per-class table and the report.
+    for picture in ["confusion_matrix.png", "top_losses.png"] {
+        let bytes = std::fs::read(out.join(picture)).unwrap();
+        assert_eq!(&bytes[1..4], b"PNG", "{picture}");
+    }
+    let table = std::fs::read_to_string(out.join("per_class.csv")).unwrap();
+    assert_eq!(
+        table.lines().next(),
+        Some("class,precision,recall,f1,support")
+    );
+    assert_eq!(table.lines().count(), 3);
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("inspect.json")).unwrap()).unwrap();
+    assert_eq!(written, report);
+
+    let unknown = runner(
+        &store,
+        &["inspect", "no-such-run", "--out", out.to_str().unwrap()],
+    );
+    assert_eq!(unknown.status.code(), Some(2), "{}", stderr(&unknown));
+}

@@ -5,6 +5,7 @@
 mod augment;
 mod data;
 mod export;
+mod inspect;
 mod plan;
 mod predict;
 mod run;
@@ -31,6 +32,7 @@ pub fn execute(cli: Cli) -> Result<()> {
         Command::Pipeline(PipelineCommand::Trial(args)) => trial::exec(args, &store),
         Command::Model(ModelCommand::Predict(args)) => predict::exec(args, &store),
         Command::Model(ModelCommand::Export(args)) => export::exec(args, &store),
+        Command::Model(ModelCommand::Inspect(args)) => inspect::exec(args, &store),
         Command::Validate(args) => validate::exec(args),
         _ => unreachable!("store commands run in runner_core::commands"),
     }

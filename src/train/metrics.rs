@@ -94,20 +94,20 @@ impl RunningMetrics {
     }
 
     /// Of the images predicted as `class`, the share that are.
-    fn precision(&self, class: usize) -> f64 {
+    pub fn precision(&self, class: usize) -> f64 {
         let predicted: usize = self.confusion.iter().map(|row| row[class]).sum();
         ratio(self.confusion[class][class], predicted)
     }
 
     /// Of the images of `class`, the share predicted as it.
-    fn recall(&self, class: usize) -> f64 {
+    pub fn recall(&self, class: usize) -> f64 {
         ratio(
             self.confusion[class][class],
             self.confusion[class].iter().sum(),
         )
     }
 
-    fn f1(&self, class: usize) -> f64 {
+    pub fn f1(&self, class: usize) -> f64 {
         let (precision, recall) = (self.precision(class), self.recall(class));
         if precision + recall == 0.0 {
             0.0

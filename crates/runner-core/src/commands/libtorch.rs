@@ -52,6 +52,13 @@ pub enum ModelCommand {
         after_help = "Example:\n  runner export 20261128-183012-456k3mx7q2p --out model.safetensors"
     )]
     Export(ExportArgs),
+    /// Where a run's model goes wrong on its validation images (as fastai's
+    /// ClassificationInterpretation): the confusion matrix, precision, recall and F1 per
+    /// class, and the images with the highest loss, from its best checkpoint
+    #[command(
+        after_help = "Examples:\n  runner inspect last --out inspect/\n  runner inspect 20261128-183012-456k3mx7q2p --out inspect/ --top 25 --format json"
+    )]
+    Inspect(InspectArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -180,6 +187,28 @@ pub struct PredictArgs {
     /// those of its mirror image
     #[arg(long, value_enum)]
     pub tta: Option<Tta>,
+    /// Where the model runs: a CUDA GPU when LibTorch has one (auto), or the CPU
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
+    pub device: DeviceChoice,
+    /// No progress bar
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    pub run: String,
+    /// The folder to write confusion_matrix.png, per_class.csv, top_losses.png and
+    /// inspect.json into (made if missing)
+    #[arg(long)]
+    pub out: PathBuf,
+    /// How many of the highest-loss images the grid shows
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=400))]
+    pub top: u32,
+    /// table (the per-class table and the highest losses, as text) or json (what
+    /// inspect.json holds)
+    #[arg(long, value_enum, default_value_t = super::Format::Table)]
+    pub format: super::Format,
     /// Where the model runs: a CUDA GPU when LibTorch has one (auto), or the CPU
     #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
     pub device: DeviceChoice,

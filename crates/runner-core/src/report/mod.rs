@@ -3,6 +3,7 @@
 
 pub mod compare;
 pub mod compare_format;
+pub mod inspect;
 pub mod plot;
 pub mod runs;
 pub mod select;

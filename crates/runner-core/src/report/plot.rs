@@ -17,6 +17,15 @@ use crate::metrics::EpochMetrics;
 const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 const SIZE: (u32, u32) = (1200, 520);
 
+/// Makes the bundled font plotters' `sans-serif`, once per process.
+pub(crate) fn register_bundled_font() {
+    static FONT_REGISTERED: Once = Once::new();
+    FONT_REGISTERED.call_once(|| {
+        register_font("sans-serif", FontStyle::Normal, FONT)
+            .unwrap_or_else(|_| panic!("the bundled font is a valid TrueType file"));
+    });
+}
+
 /// One run to draw: its legend label and its epochs.
 pub struct PlottedRun {
     pub label: String,
@@ -25,11 +34,7 @@ pub struct PlottedRun {
 
 /// Writes the plot to `out`, PNG or SVG by its extension.
 pub fn plot_runs(runs: &[PlottedRun], out: &Path) -> Result<()> {
-    static FONT_REGISTERED: Once = Once::new();
-    FONT_REGISTERED.call_once(|| {
-        register_font("sans-serif", FontStyle::Normal, FONT)
-            .unwrap_or_else(|_| panic!("the bundled font is a valid TrueType file"));
-    });
+    register_bundled_font();
     let extension = out
         .extension()
         .and_then(|e| e.to_str())
