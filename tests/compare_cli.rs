@@ -168,3 +168,103 @@ fn list_filters() {
     let bad = runner(&store, &["list", "--since", "someday"]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// The Python of `scripts/setup.sh`'s TensorBoard virtualenv, or `None` (the test then says
+/// it is skipped, unless RUNNER_REQUIRE_TENSORBOARD is set, as `.ci/run` sets it).
+fn tensorboard_python() -> Option<std::path::PathBuf> {
+    let home = std::env::var_os("RUNNER_HOME").map_or_else(
+        || {
+            std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/runner")
+        },
+        std::path::PathBuf::from,
+    );
+    let python = home.join("tensorboard-venv/bin/python");
+    if python.is_file() {
+        return Some(python);
+    }
+    assert!(
+        std::env::var_os("RUNNER_REQUIRE_TENSORBOARD").is_none(),
+        "RUNNER_REQUIRE_TENSORBOARD is set but {} is missing (scripts/setup.sh installs it)",
+        python.display()
+    );
+    eprintln!(
+        "skipped: no TensorBoard virtualenv at {} (scripts/setup.sh makes it)",
+        python.display()
+    );
+    None
+}
+
+#[test]
+fn export_logs_writes_event_files_tensorboard_reads_back() {
+    let Some(python) = tensorboard_python() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    write_red_blue_dataset(&dir.path().join("data"), 4);
+    let store = dir.path().join("store");
+    let file = dir.path().join("p.toml");
+    let text = tiny_pipeline(STEM_ONLY_BACKBONE, 3).replace(
+        "epochs = 3",
+        "epochs = 3\nmetrics = [\"accuracy\", \"precision\"]",
+    );
+    std::fs::write(&file, text).unwrap();
+    let run_id = run_ok(&store, &file);
+    let logs = dir.path().join("tb");
+    let exported = runner(
+        &store,
+        &[
+            "export-logs",
+            "last",
+            "--tensorboard",
+            logs.to_str().unwrap(),
+        ],
+    );
+    assert!(exported.status.success(), "{}", stderr(&exported));
+
+    // TensorBoard's own reader (tests/reference/read_tensorboard.py).
+    let read = std::process::Command::new(&python)
+        .arg(repo_root().join("tests/reference/read_tensorboard.py"))
+        .arg(&logs)
+        .output()
+        .unwrap();
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    let runs: Value = serde_json::from_slice(&read.stdout).unwrap();
+    let run = &runs[run_id.as_str()];
+    let shown = json_output(&runner(&store, &["show", &run_id, "--format", "json"]));
+    let history = shown["history"].as_array().unwrap();
+    assert_eq!(history.len(), 3);
+    let check = |split: &str, tag: &str, key: &str| {
+        let points = run[split][tag]
+            .as_array()
+            .unwrap_or_else(|| panic!("{split}/{tag}: {run}"));
+        assert_eq!(points.len(), 3, "{split}/{tag}");
+        for (index, (point, epoch)) in points.iter().zip(history).enumerate() {
+            assert_eq!(point[0], index, "{split}/{tag}: steps count epochs from 0");
+            // Metrics beyond loss and accuracy are under `extra`.
+            let recorded = epoch.get(key).unwrap_or(&epoch["extra"][key]);
+            let (written, recorded) = (point[1].as_f64().unwrap(), recorded.as_f64().unwrap());
+            // Scalars are float32 in event files.
+            assert!(
+                (written - recorded).abs() <= 1e-6 * recorded.abs().max(1.0),
+                "{split}/{tag} epoch {}: {written} != {recorded}",
+                index + 1
+            );
+        }
+    };
+    check("train", "epoch_loss", "loss");
+    check("train", "epoch_accuracy", "accuracy");
+    check("train", "epoch_learning_rate", "lr");
+    check("validation", "epoch_loss", "val_loss");
+    check("validation", "epoch_accuracy", "val_accuracy");
+    check("validation", "epoch_precision", "val_precision");
+    // The parameters for the HParams tab, and how the run ended.
+    assert_eq!(run["group"], run_id.as_str());
+    assert_eq!(run["status"], "STATUS_SUCCESS");
+    assert_eq!(run["hparams"]["head.1.rate"], 0.2);
+    assert_eq!(run["hparams"]["train.optimizer.type"], "adam");
+}

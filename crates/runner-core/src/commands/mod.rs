@@ -6,6 +6,7 @@
 
 pub mod compare;
 pub mod completions;
+pub mod export_logs;
 pub mod gc;
 pub mod libtorch;
 pub mod list;
@@ -34,6 +35,7 @@ pub enum Command {
     Show(show::Args),
     Compare(compare::Args),
     Plot(plot::Args),
+    ExportLogs(export_logs::Args),
     #[command(flatten)]
     Model(ModelCommand),
     Validate(validate::Args),
@@ -64,6 +66,7 @@ impl Command {
             Command::Show(args) => show::exec(args, store),
             Command::Compare(args) => compare::exec(args, store),
             Command::Plot(args) => plot::exec(args, store),
+            Command::ExportLogs(args) => export_logs::exec(args, store),
             Command::Validate(args) => validate::exec(args, None),
             Command::New(args) => new::exec(args),
             Command::Completions(args) => completions::exec(args),

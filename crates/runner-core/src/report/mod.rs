@@ -7,6 +7,7 @@ pub mod inspect;
 pub mod plot;
 pub mod runs;
 pub mod select;
+pub mod tensorboard;
 
 pub use runs::{run_json, run_text, runs_json, runs_table};
 
