@@ -27,7 +27,10 @@ const REPEATS: usize = 3;
 
 fn main() {
     let arguments: Vec<String> = std::env::args().skip(1).collect();
-    let args: Vec<usize> = arguments.iter().filter_map(|arg| arg.parse().ok()).collect();
+    let args: Vec<usize> = arguments
+        .iter()
+        .filter_map(|arg| arg.parse().ok())
+        .collect();
     // Case names among the arguments run only those cases (for profiling one).
     let only: Vec<&str> = arguments
         .iter()
