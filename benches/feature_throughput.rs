@@ -15,32 +15,25 @@
 //! `layout` being the memory layout of the features (`channels_last` or `contiguous`).
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use burn::prelude::*;
 use runner::model::build_classifier;
 use runner::spec::{LayerPlan, parse_pipeline};
 
-const WARMUP_BATCHES: usize = 3;
-const MIN_BATCHES: usize = 5;
+mod common;
+
+/// Batches per run, at most.
 const TARGET_BATCHES: usize = 15;
-const TIME_BUDGET: Duration = Duration::from_secs(20);
-const REPEATS: usize = 3;
 
 fn main() {
-    let arguments: Vec<String> = std::env::args().skip(1).collect();
-    let args: Vec<usize> = arguments
-        .iter()
-        .filter_map(|arg| arg.parse().ok())
-        .collect();
-    let pipeline = arguments
+    let common::BenchArgs {
+        words,
+        batch,
+        threads,
+    } = common::set_up();
+    let pipeline = words
         .iter()
         .find(|arg| Path::new(arg).extension().is_some_and(|ext| ext == "toml"));
-    // As `runner-torch` does at start-up (see src/allocator.rs).
-    runner::allocator::keep_freed_memory();
-    let batch = args.first().copied().unwrap_or(32);
-    let threads = args.get(1).copied().unwrap_or(2);
-    tch::set_num_threads(threads as i32);
 
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let file = root.join(pipeline.map_or("pipelines/cats_dogs.toml", String::as_str));
@@ -51,7 +44,7 @@ fn main() {
         eprintln!("feature_throughput: no weights file, random weights (same speed)");
         spec.backbone.weights = "none".into();
     }
-    if arguments.iter().any(|arg| arg == "bf16") {
+    if words.iter().any(|arg| arg == "bf16") {
         spec.backbone.precision = runner::spec::Precision::Bf16;
     }
     let [height, width] = spec.data.image_size;
@@ -67,29 +60,18 @@ fn main() {
 
     let features = classifier.frozen.forward(images.clone());
     let layout = layout_name(features);
-    let mut runs = Vec::new();
-    for _ in 0..REPEATS {
-        for _ in 0..WARMUP_BATCHES {
-            classifier.frozen.forward(images.clone());
-        }
-        let started = Instant::now();
-        let mut batches = 0;
-        while batches < MIN_BATCHES || (batches < TARGET_BATCHES && started.elapsed() < TIME_BUDGET)
-        {
-            classifier.frozen.forward(images.clone());
-            batches += 1;
-        }
-        runs.push((batches * batch) as f64 / started.elapsed().as_secs_f64());
-    }
-    let mut sorted = runs.clone();
-    sorted.sort_by(f64::total_cmp);
-    let runs: Vec<String> = runs.iter().map(|rate| format!("{rate:.2}")).collect();
+    let runs = common::images_per_second(batch, TARGET_BATCHES, || {
+        classifier.frozen.forward(images.clone());
+    });
     println!(
         "{{\"batch\": {batch}, \"threads\": {threads}, \"precision\": \"{}\", \
          \"images_per_second\": {:.2}, \"runs\": [{}], \"layout\": \"{layout}\"}}",
         spec.backbone.precision.name(),
-        sorted[REPEATS / 2],
-        runs.join(", ")
+        common::median(&runs),
+        runs.iter()
+            .map(|rate| format!("{rate:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
 }
 

@@ -11,7 +11,6 @@
 //!     scripts/setup.sh && cargo bench --bench train_throughput [-- [CASE...] BATCH THREADS]
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use burn::optim::GradientsParams;
 use burn::prelude::*;
@@ -19,29 +18,23 @@ use runner::model::build_classifier;
 use runner::spec::{FreezeRange, FreezeSpec, LayerPlan, LayerRef, parse_pipeline};
 use runner::train::{build_optimizer, loss_from_logits};
 
-const WARMUP_STEPS: usize = 3;
-const MIN_STEPS: usize = 5;
+mod common;
+
+/// Steps per run, at most.
 const TARGET_STEPS: usize = 10;
-const TIME_BUDGET: Duration = Duration::from_secs(20);
-const REPEATS: usize = 3;
 
 fn main() {
-    let arguments: Vec<String> = std::env::args().skip(1).collect();
-    let args: Vec<usize> = arguments
-        .iter()
-        .filter_map(|arg| arg.parse().ok())
-        .collect();
+    let common::BenchArgs {
+        words,
+        batch,
+        threads,
+    } = common::set_up();
     // Case names among the arguments run only those cases (for profiling one).
-    let only: Vec<&str> = arguments
+    let only: Vec<&str> = words
         .iter()
         .map(String::as_str)
         .filter(|arg| ["frozen", "cached_features", "top_unfrozen"].contains(arg))
         .collect();
-    // As `runner-torch` does at start-up (see src/allocator.rs).
-    runner::allocator::keep_freed_memory();
-    let batch = args.first().copied().unwrap_or(32);
-    let threads = args.get(1).copied().unwrap_or(2);
-    tch::set_num_threads(threads as i32);
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let file = root.join("pipelines/cats_dogs_inception.toml");
     let text = std::fs::read_to_string(&file).expect("the course pipeline is in the repository");
@@ -100,22 +93,8 @@ fn main() {
             if !only.is_empty() && !only.contains(&name) {
                 continue;
             }
-            let mut rates = Vec::new();
-            for _ in 0..REPEATS {
-                for _ in 0..WARMUP_STEPS {
-                    step(cached);
-                }
-                let started = Instant::now();
-                let mut steps = 0;
-                while steps < MIN_STEPS || (steps < TARGET_STEPS && started.elapsed() < TIME_BUDGET)
-                {
-                    step(cached);
-                    steps += 1;
-                }
-                rates.push((steps * batch) as f64 / started.elapsed().as_secs_f64());
-            }
-            rates.sort_by(f64::total_cmp);
-            results.push(format!("\"{name}\": {:.2}", rates[REPEATS / 2]));
+            let rates = common::images_per_second(batch, TARGET_STEPS, || step(cached));
+            results.push(format!("\"{name}\": {:.2}", common::median(&rates)));
         }
     }
     println!(

@@ -1,6 +1,7 @@
 //! What long loops share with the run around them: a progress bar when a person watches,
 //! the Ctrl-C flag, and the heartbeat that shows the run is alive.
 
+use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -11,6 +12,24 @@ pub struct Activity<'a> {
     pub interrupted: &'a AtomicBool,
     /// Called after every batch, to show the run is alive.
     pub heartbeat: &'a dyn Fn(),
+}
+
+/// Never set: what commands that record nothing (`predict`, `inspect`) watch, since Ctrl-C
+/// may simply end them.
+static NEVER_INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+fn no_heartbeat() {}
+
+impl Activity<'static> {
+    /// For a command that records nothing: a progress bar on a terminal unless `quiet`, no
+    /// heartbeat, and Ctrl-C left to end the process.
+    pub fn of_command(quiet: bool) -> Self {
+        Activity {
+            show_progress: !quiet && std::io::stderr().is_terminal(),
+            interrupted: &NEVER_INTERRUPTED,
+            heartbeat: &no_heartbeat,
+        }
+    }
 }
 
 impl Activity<'_> {

@@ -2,9 +2,7 @@
 //! `ClassificationInterpretation` shows it: the confusion matrix, precision, recall and F1
 //! per class, and the images with the highest loss, all from the run's best checkpoint.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, Result};
 use runner_image::decode_resized;
@@ -83,12 +81,7 @@ pub fn exec(args: InspectArgs, store: &Store) -> Result<()> {
         .collect();
     let labels: Vec<u32> = validation.files.iter().map(|(_, label)| *label).collect();
 
-    let no_heartbeat = || {};
-    let activity = Activity {
-        show_progress: !args.quiet && std::io::stderr().is_terminal(),
-        interrupted: &AtomicBool::new(false),
-        heartbeat: &no_heartbeat,
-    };
+    let activity = Activity::of_command(args.quiet);
     let options = PredictOptions {
         batch_size: model.pipeline.spec.data.batch_size,
         flip: false,

@@ -1,8 +1,5 @@
 //! `runner predict`: a run's trained model over images, rows written batch by batch.
 
-use std::io::IsTerminal;
-use std::sync::atomic::AtomicBool;
-
 use anyhow::Result;
 
 use super::run::select_device;
@@ -18,12 +15,7 @@ pub fn exec(args: PredictArgs, store: &Store) -> Result<()> {
     let (device, _) = select_device(args.device)?;
     let model = load_trained(store, &record, &device)?;
     let mut writer = PredictionWriter::new(args.format, &model.classes, std::io::stdout().lock())?;
-    let no_heartbeat = || {};
-    let activity = Activity {
-        show_progress: !args.quiet && std::io::stderr().is_terminal(),
-        interrupted: &AtomicBool::new(false),
-        heartbeat: &no_heartbeat,
-    };
+    let activity = Activity::of_command(args.quiet);
     let options = PredictOptions {
         batch_size: args
             .batch_size
