@@ -74,6 +74,16 @@ pub fn exec(args: InspectArgs, store: &Store) -> Result<()> {
             record.id
         );
     }
+    // Labels are indices into the run's classes: a split whose classes are others now
+    // (a class folder added or renamed since) cannot be scored with this model.
+    if validation.classes != model.classes {
+        crate::bail_input!(
+            "run {} was trained on the classes {:?}, but its validation images now have {:?}",
+            record.id,
+            model.classes,
+            validation.classes
+        );
+    }
     let paths: Vec<PathBuf> = validation
         .files
         .iter()

@@ -2,7 +2,7 @@
 //! the order `data.classes` gives), or the rows of a CSV file; holding out part of a split
 //! for validation; and checking that no image is in two splits.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
@@ -120,25 +120,28 @@ fn scan_csv(
     })
 }
 
-/// An input error naming the first image that two splits share: a model validated or tested
-/// on images it trained on reports figures that mean nothing.
-pub fn check_no_leakage(splits: &[&ScannedSplit]) -> Result<()> {
-    let mut seen: HashMap<PathBuf, usize> = HashMap::new();
-    for (index, split) in splits.iter().enumerate() {
-        for (path, _) in &split.files {
-            // The same file by two spellings (`a/../b.png`) is still the same file.
-            let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
-            match seen.get(&canonical) {
-                Some(&first) if first != index => bail_input!(
-                    "`{}` is in both the {} and the {} images: a split must not contain images of another",
-                    path.display(),
-                    SPLITS[first],
-                    SPLITS[index]
-                ),
-                _ => {
-                    seen.insert(canonical, index);
-                }
-            }
+/// An input error naming the first training image that the validation or test split
+/// (`others`, in [`SPLITS`] order after training) also has: a model scored on images it
+/// trained on reports figures that mean nothing. Validation and test may share images (a
+/// test split that is the validation folder again is a common shortcut).
+pub fn check_no_leakage(training: &ScannedSplit, others: &[&ScannedSplit]) -> Result<()> {
+    // The same file by two spellings (`a/../b.png`) is still the same file.
+    let canonical = |path: &Path| path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let trained: HashSet<PathBuf> = training
+        .files
+        .iter()
+        .map(|(path, _)| canonical(path))
+        .collect();
+    for (split, other) in SPLITS[1..].iter().zip(others) {
+        if let Some((path, _)) = other
+            .files
+            .iter()
+            .find(|(path, _)| trained.contains(&canonical(path)))
+        {
+            bail_input!(
+                "`{}` is in both the training and the {split} images: a model must not be scored on images it trained on",
+                path.display()
+            );
         }
     }
     Ok(())

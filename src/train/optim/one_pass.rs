@@ -26,7 +26,7 @@ const PARALLEL_FROM: usize = 1 << 16;
 
 /// `velocity = rho * velocity + (1 - rho) * grad²`, then
 /// `variable -= lr * grad / sqrt(velocity + epsilon)`: the new `(variable, velocity)`, or
-/// `None` where the tensors are not float32 LibTorch CPU tensors of one shape.
+/// `None` where the tensors are not float32 LibTorch CPU tensors of one (non-empty) shape.
 pub fn rmsprop<const D: usize>(
     variable: &Tensor<D>,
     grad: &Tensor<D>,
@@ -40,6 +40,8 @@ pub fn rmsprop<const D: usize>(
         .any(|tensor| tensor.device() != cpu || tensor.dtype() != DType::F32)
         || variable.shape() != grad.shape()
         || velocity.shape() != grad.shape()
+        // An empty tensor's storage may be a null pointer, which no slice may hold.
+        || grad.shape().num_elements() == 0
     {
         return None;
     }
@@ -78,20 +80,26 @@ pub fn rmsprop<const D: usize>(
     } else {
         values.div_ceil(threads)
     };
-    let [variable, grad, velocity] = inputs.map(|values| values.chunks(chunk));
-    let [new_variable, new_velocity] = results.map(|values| values.chunks_mut(chunk));
-    std::thread::scope(|scope| {
-        for ((((variable, grad), velocity), new_variable), new_velocity) in variable
-            .zip(grad)
-            .zip(velocity)
-            .zip(new_variable)
-            .zip(new_velocity)
-        {
-            scope.spawn(move || {
-                scalars.update(variable, grad, velocity, new_variable, new_velocity);
-            });
-        }
-    });
+    if chunk >= values {
+        // One chunk: no thread to start.
+        let ([variable, grad, velocity], [new_variable, new_velocity]) = (inputs, results);
+        scalars.update(variable, grad, velocity, new_variable, new_velocity);
+    } else {
+        let [variable, grad, velocity] = inputs.map(|values| values.chunks(chunk));
+        let [new_variable, new_velocity] = results.map(|values| values.chunks_mut(chunk));
+        std::thread::scope(|scope| {
+            for ((((variable, grad), velocity), new_variable), new_velocity) in variable
+                .zip(grad)
+                .zip(velocity)
+                .zip(new_variable)
+                .zip(new_velocity)
+            {
+                scope.spawn(move || {
+                    scalars.update(variable, grad, velocity, new_variable, new_velocity);
+                });
+            }
+        });
+    }
     let [new_variable, new_velocity] = outputs;
     let tensor = |values: tch::Tensor| Tensor::from_primitive::<LibTorch>(TchTensor::new(values));
     Some((tensor(new_variable), tensor(new_velocity)))
