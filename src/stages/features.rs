@@ -1,12 +1,16 @@
 //! The frozen prefix's output for every image of a split, computed once in file order.
 
+// Burn deprecates its LibTorch backend; this project is built on it (see src/device.rs).
+#![allow(deprecated)]
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Result, bail};
+use burn::backend::LibTorch;
+use burn::backend::libtorch::TchTensor;
 use burn::prelude::*;
-use burn::tensor::DType;
 use serde::{Deserialize, Serialize};
 
 use super::files::{read_cached, write_cached};
@@ -52,15 +56,27 @@ impl Features {
     pub fn select(&self, indices: &[usize]) -> Tensor<4> {
         let [_, channels, height, width] = self.dims;
         let image_bytes = channels * height * width * std::mem::size_of::<f32>();
-        let mut batch = Vec::with_capacity(indices.len() * image_bytes);
-        for &index in indices {
-            batch.extend_from_slice(&self.bytes[index * image_bytes..][..image_bytes]);
-        }
         let shape = [indices.len(), channels, height, width];
-        Tensor::from_data(
-            TensorData::from_bytes_vec(batch, shape, DType::F32),
-            &self.device,
-        )
+        if indices.is_empty() || image_bytes == 0 {
+            return Tensor::zeros(shape, &self.device);
+        }
+        // Gathered straight into a new LibTorch tensor: one copy of the batch, not two.
+        let batch = tch::Tensor::empty(
+            shape.map(|side| side as i64),
+            (tch::Kind::Float, tch::Device::Cpu),
+        );
+        // SAFETY: `batch` is a new, contiguous, non-empty float32 CPU tensor of exactly
+        // `indices.len() * image_bytes` bytes, written only through this slice while alive.
+        let out = unsafe {
+            std::slice::from_raw_parts_mut(
+                batch.data_ptr().cast::<u8>(),
+                indices.len() * image_bytes,
+            )
+        };
+        for (slot, &index) in out.chunks_exact_mut(image_bytes).zip(indices) {
+            slot.copy_from_slice(&self.bytes[index * image_bytes..][..image_bytes]);
+        }
+        Tensor::from_primitive::<LibTorch>(TchTensor::new(batch)).to_device(&self.device)
     }
 
     /// Reads features cached by [`Features::write`], for training on `device`.
