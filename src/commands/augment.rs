@@ -11,9 +11,7 @@ pub fn exec(command: AugmentCommand) -> Result<()> {
     let AugmentCommand::Preview(args) = command;
     let pipeline = load_pipeline_to_inspect(&args.file)?;
     let data = &pipeline.spec.data;
-    let Some(source) = data.sources()[0] else {
-        crate::bail_input!("`data` needs a `train` folder or a `train_csv` file");
-    };
+    let source = data.training_source().map_err(crate::error::input_error)?;
     let train = scan_source(SPLITS[0], source, data.classes.as_deref(), data)?;
     let grid = augment_preview(
         &pipeline.spec,

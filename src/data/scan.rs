@@ -66,9 +66,6 @@ impl ScannedSplit {
     }
 }
 
-/// Lists `root/<class>/<file>` for the classes `classes` names (every subfolder when
-/// `None`). Hidden entries are ignored; which files are really images is decided when
-/// they are decoded.
 /// The images of `split` from wherever `data` lists them. `classes` are the declared ones,
 /// or for the validation and test splits the training split's, which their labels must be
 /// among.
@@ -124,7 +121,7 @@ fn scan_csv(
 /// (`others`, in [`SPLITS`] order after training) also has: a model scored on images it
 /// trained on reports figures that mean nothing. Validation and test may share images (a
 /// test split that is the validation folder again is a common shortcut).
-pub fn check_no_leakage(training: &ScannedSplit, others: &[&ScannedSplit]) -> Result<()> {
+pub fn check_no_leakage(training: &ScannedSplit, others: &[ScannedSplit]) -> Result<()> {
     // The same file by two spellings (`a/../b.png`) is still the same file.
     let canonical = |path: &Path| path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     let trained: HashSet<PathBuf> = training
@@ -147,6 +144,9 @@ pub fn check_no_leakage(training: &ScannedSplit, others: &[&ScannedSplit]) -> Re
     Ok(())
 }
 
+/// Lists `root/<class>/<file>` for the classes `classes` names (every subfolder when
+/// `None`). Hidden entries are ignored; which files are really images is decided when
+/// they are decoded.
 pub fn scan_split(split: &str, root: &Path, classes: Option<&[String]>) -> Result<ScannedSplit> {
     let class_dirs =
         crate::spec::class_folders(split, root, classes).map_err(crate::error::input_error)?;

@@ -240,10 +240,8 @@ impl InputCache {
         if let Some(found) = self.data.get(&identity) {
             return Ok(found.clone());
         }
-        let [train, validation, test] = data.sources();
-        let Some(train) = train else {
-            crate::bail_input!("`data` needs a `train` folder or a `train_csv` file");
-        };
+        let [_, validation, test] = data.sources();
+        let train = data.training_source().map_err(crate::error::input_error)?;
         let train = scan_source(SPLITS[0], train, data.classes.as_deref(), data)?;
         // The other splits' labels are the training split's classes.
         let classes = train.classes.clone();
@@ -264,7 +262,7 @@ impl InputCache {
         if let Some(test) = test {
             splits.push(scan_source(SPLITS[2], test, classes, data)?);
         }
-        check_no_leakage(&splits[0], &splits[1..].iter().collect::<Vec<_>>())?;
+        check_no_leakage(&splits[0], &splits[1..])?;
         let splits: Vec<SplitFiles> = splits
             .into_iter()
             .map(|split| {

@@ -173,12 +173,10 @@ fn check_data(spec: &PipelineSpec, problems: &mut Vec<Problem>) {
             ));
         }
     }
-    let [train, validation, test] = data.sources();
-    if train.is_none() {
-        problems.push(Problem::new(
-            "data",
-            "`data` needs a `train` folder (one subfolder per class) or a `train_csv` file",
-        ));
+    let [_, validation, test] = data.sources();
+    let train = data.training_source();
+    if let Err(message) = &train {
+        problems.push(Problem::new("data", message.clone()));
     }
     match (validation.is_some(), data.validation_split) {
         (true, Some(_)) => problems.push(Problem::new(
@@ -194,7 +192,7 @@ fn check_data(spec: &PipelineSpec, problems: &mut Vec<Problem>) {
         ),
         _ => {}
     }
-    let Some(train) = train else { return };
+    let Ok(train) = train else { return };
     let train_classes = match split_classes("training", train, data.classes.as_deref(), data) {
         Ok(classes) => classes,
         Err(message) => return problems.push(Problem::new(source_key("train", train), message)),

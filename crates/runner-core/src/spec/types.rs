@@ -205,6 +205,15 @@ impl DataSpec {
         ]
     }
 
+    /// The training split's source, or what to write when the file gives none.
+    pub fn training_source(&self) -> Result<SplitSource<'_>, String> {
+        let [train, ..] = self.sources();
+        train.ok_or_else(|| {
+            "`data` needs a `train` folder (one subfolder per class) or a `train_csv` file"
+                .to_string()
+        })
+    }
+
     /// The CSV columns with the path and the class of each image.
     pub fn csv_columns(&self) -> [&str; 2] {
         [
