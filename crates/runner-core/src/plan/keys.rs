@@ -171,38 +171,11 @@ fn training_spec(spec: &PipelineSpec) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::small_pipeline::small_pipeline;
     use crate::spec::{AugmentSpec, FreezeKeyword, FreezeSpec, HeadLayerSpec};
 
     fn spec() -> PipelineSpec {
-        toml::from_str(
-            r#"
-            [pipeline]
-            name = "keys"
-            [data]
-            train = "data/train"
-            validation = "data/validation"
-            image_size = [32, 32]
-            [backbone]
-            arch = "efficientnet_lite0"
-            weights = "w.pth"
-            cut = "block3"
-            freeze = "all"
-            [[head]]
-            type = "global_avg_pool"
-            [[head]]
-            type = "dropout"
-            rate = 0.2
-            [[head]]
-            type = "dense"
-            units = 1
-            activation = "sigmoid"
-            [train]
-            optimizer = { type = "adam", lr = 0.001 }
-            loss = "binary_crossentropy"
-            epochs = 2
-            "#,
-        )
-        .unwrap()
+        toml::from_str(&small_pipeline("w.pth")).unwrap()
     }
 
     fn keys_of(spec: &PipelineSpec, inputs: &InputHashes) -> StageKeys {

@@ -16,6 +16,8 @@ mod phases;
 mod precision;
 mod rules;
 mod seeds;
+#[cfg(test)]
+pub(crate) mod small_pipeline;
 mod starter;
 pub mod sweep;
 mod types;

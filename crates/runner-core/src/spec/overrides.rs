@@ -87,46 +87,24 @@ mod tests {
     use super::*;
     use crate::error::is_input_error;
     use crate::spec::parse_pipeline;
+    use crate::spec::small_pipeline::small_pipeline;
 
     /// A pipeline whose data folders exist (the rules look), in a folder kept while it is
     /// used.
     fn pipeline() -> (tempfile::TempDir, Pipeline) {
-        let text = r#"
-            [pipeline]
-            name = "overrides"
-            [data]
-            train = "data/train"
-            validation = "data/validation"
-            image_size = [32, 32]
-            [backbone]
-            arch = "efficientnet_lite0"
-            weights = "none"
-            cut = "block3"
-            freeze = "all"
-            [[head]]
-            type = "global_avg_pool"
-            [[head]]
-            type = "dropout"
-            rate = 0.2
-            [[head]]
-            type = "dense"
-            units = 1
-            activation = "sigmoid"
-            [train]
-            optimizer = { type = "adam", lr = 0.001 }
-            loss = "binary_crossentropy"
-            epochs = 2
+        let text = small_pipeline("none")
+            + r#"
             [sweep]
             method = "grid"
             "train.epochs" = [1, 2]
-        "#;
+            "#;
         let dir = tempfile::tempdir().unwrap();
         for split in ["train", "validation"] {
             for class in ["cats", "dogs"] {
                 std::fs::create_dir_all(dir.path().join("data").join(split).join(class)).unwrap();
             }
         }
-        let pipeline = parse_pipeline(&dir.path().join("p.toml"), text.to_string()).unwrap();
+        let pipeline = parse_pipeline(&dir.path().join("p.toml"), text).unwrap();
         (dir, pipeline)
     }
 
