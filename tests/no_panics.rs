@@ -154,20 +154,26 @@ fn trained(pipeline: &str) -> (tempfile::TempDir, PathBuf, String) {
     (dir, store, id)
 }
 
-#[test]
-fn a_damaged_features_cache_file_is_computed_again() {
-    let (dir, store, _) = trained(&frozen_pipeline());
-    let cached: Vec<PathBuf> = std::fs::read_dir(store.join("cache/features"))
+/// Trains `pipeline`, replaces every file the run cached under `cache/FOLDER` with a
+/// well-formed cache file (`magic`, then `header`, then `payload`) whose header lies about
+/// its sizes, trains again with `--retrain` and returns what that printed; it must succeed.
+fn retrain_over_damaged_cache(
+    pipeline: &str,
+    folder: &str,
+    magic: &str,
+    header: &[u8],
+    payload: &[u8],
+) -> String {
+    let (dir, store, _) = trained(pipeline);
+    let cached: Vec<PathBuf> = std::fs::read_dir(store.join("cache").join(folder))
         .unwrap()
         .map(|entry| entry.unwrap().path())
         .collect();
-    assert!(!cached.is_empty(), "the run caches features");
-    // A well-formed file whose header claims more elements than a machine can count.
-    let header = br#"{"dims":[4611686018427387904,4,4,4],"labels":[0],"skipped":[]}"#;
-    let mut damaged = b"RUNNER-FEATURES-1\n".to_vec();
+    assert!(!cached.is_empty(), "the run caches its {folder}");
+    let mut damaged = format!("{magic}\n").into_bytes();
     damaged.extend((header.len() as u64).to_le_bytes());
     damaged.extend(header);
-    damaged.extend([0u8; 64]);
+    damaged.extend(payload);
     for file in &cached {
         std::fs::write(file, &damaged).unwrap();
     }
@@ -181,6 +187,20 @@ fn a_damaged_features_cache_file_is_computed_again() {
     );
     let message = stderr(&output);
     assert!(output.status.success(), "{message}");
+    message
+}
+
+#[test]
+fn a_damaged_features_cache_file_is_computed_again() {
+    // A well-formed file whose header claims more elements than a machine can count.
+    let header = br#"{"dims":[4611686018427387904,4,4,4],"labels":[0],"skipped":[]}"#;
+    let message = retrain_over_damaged_cache(
+        &frozen_pipeline(),
+        "features",
+        "RUNNER-FEATURES-1",
+        header,
+        &[0u8; 64],
+    );
     assert!(
         message.contains("ignoring the damaged cache file"),
         "{message}"
@@ -189,31 +209,16 @@ fn a_damaged_features_cache_file_is_computed_again() {
 
 #[test]
 fn a_decoded_cache_file_whose_sizes_overflow_is_decoded_again() {
-    // Nothing frozen: training reads the decoded images.
-    let (dir, store, _) = trained(&tiny_pipeline(STEM_ONLY_BACKBONE, 1));
-    let cached: Vec<PathBuf> = std::fs::read_dir(store.join("cache/decoded"))
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .collect();
-    assert!(!cached.is_empty(), "the run caches its decoded images");
-    // 2^62 x 4 x 3 wraps to 0 in 64 bits: an empty payload would pass an unchecked product.
+    // Nothing frozen: training reads the decoded images. 2^62 x 4 x 3 wraps to 0 in 64
+    // bits: an empty payload would pass an unchecked product.
     let header = br#"{"height":4611686018427387904,"width":4,"labels":[0],"skipped":[]}"#;
-    let mut damaged = b"RUNNER-DECODED-1\n".to_vec();
-    damaged.extend((header.len() as u64).to_le_bytes());
-    damaged.extend(header);
-    for file in &cached {
-        std::fs::write(file, &damaged).unwrap();
-    }
-    let output = runner(
-        &store,
-        &[
-            "run",
-            dir.path().join("p.toml").to_str().unwrap(),
-            "--retrain",
-        ],
+    let message = retrain_over_damaged_cache(
+        &tiny_pipeline(STEM_ONLY_BACKBONE, 1),
+        "decoded",
+        "RUNNER-DECODED-1",
+        header,
+        &[],
     );
-    let message = stderr(&output);
-    assert!(output.status.success(), "{message}");
     assert!(message.contains("decoded 8 training images"), "{message}");
 }
 
