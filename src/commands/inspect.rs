@@ -10,8 +10,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::run::select_device;
-use crate::inference::{Prediction, load_trained};
-use crate::plan::Plan;
+use crate::inference::{Prediction, load_trained, validation_images};
 use crate::predict::{PredictOptions, predict_in_batches};
 use crate::progress::Activity;
 use crate::train::RunningMetrics;
@@ -54,42 +53,8 @@ pub fn exec(args: InspectArgs, store: &Store) -> Result<()> {
     let record = store.find_run(&args.run)?;
     let (device, device_label) = select_device(args.device)?;
     let model = load_trained(store, &record, &device)?;
-    // The run's validation images as planning lists them: a held-out part of the training
-    // folder is drawn again with the run's seed.
-    let plan = Plan::for_pipeline(
-        model.pipeline.clone(),
-        record.trial.unwrap_or(0),
-        device_label.starts_with("cuda"),
-        store,
-    )?;
-    let trial = &plan.trials[0];
-    let validation = &trial.files[1];
-    if record
-        .stages
-        .get("manifest.validation")
-        .is_some_and(|recorded| *recorded != trial.manifests[1].key)
-    {
-        tracing::warn!(
-            "the validation images are not the ones run {} validated on (files changed since): the figures are for the files as they are now",
-            record.id
-        );
-    }
-    // Labels are indices into the run's classes: a split whose classes are others now
-    // (a class folder added or renamed since) cannot be scored with this model.
-    if validation.classes != model.classes {
-        crate::bail_input!(
-            "run {} was trained on the classes {:?}, but its validation images now have {:?}",
-            record.id,
-            model.classes,
-            validation.classes
-        );
-    }
-    let paths: Vec<PathBuf> = validation
-        .files
-        .iter()
-        .map(|(path, _)| path.clone())
-        .collect();
-    let labels: Vec<u32> = validation.files.iter().map(|(_, label)| *label).collect();
+    let validation = validation_images(store, &record, &model, device_label.starts_with("cuda"))?;
+    let (paths, labels): (Vec<PathBuf>, Vec<u32>) = validation.into_iter().unzip();
 
     let activity = Activity::of_command(args.quiet);
     let options = PredictOptions {

@@ -46,6 +46,16 @@ impl FrozenFeatures {
         }
     }
 
+    /// The number format its layers run in.
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// Its layers in order, BatchNorm folded, weights in its number format.
+    pub fn layers(&self) -> &[BackboneLayer] {
+        &self.layers
+    }
+
     /// Its first `layers` layers: the frozen prefix of a later phase, which unfroze the
     /// rest.
     pub fn prefix(mut self, layers: usize) -> Self {

@@ -63,7 +63,7 @@ pub fn convolve(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 
 /// TensorFlow's "SAME" padding of one side (as Burn computes it): enough for
 /// `ceil(size / stride)` outputs, the odd pixel after.
-fn same_padding(kernel: usize, stride: usize, size: usize) -> (usize, usize) {
+pub fn same_padding(kernel: usize, stride: usize, size: usize) -> (usize, usize) {
     let outputs = size.div_ceil(stride);
     let total = (outputs.saturating_sub(1) * stride + kernel).saturating_sub(size);
     (total / 2, total - total / 2)

@@ -3,15 +3,15 @@
 
 mod backbone;
 mod classifier;
-mod conv_bn;
+pub mod conv_bn;
 pub mod efficientnet_lite;
 pub mod head;
 pub mod inception_v3;
 pub mod inception_v3_weights;
 pub mod keras_h5;
-mod layers;
-mod layout;
-mod mbconv;
+pub mod layers;
+pub mod layout;
+pub mod mbconv;
 pub mod mobilenet_v2;
 mod network;
 pub mod resnet;

@@ -134,3 +134,27 @@ pub fn list_runs(store: &Path) -> Vec<serde_json::Value> {
         .unwrap()
         .clone()
 }
+
+/// The Python of one of `scripts/setup.sh`'s virtualenvs (`$RUNNER_HOME/VENV`), or `None`:
+/// the test then says it is skipped, unless the environment variable `required` is set (as
+/// `.ci/run` sets it), when a missing virtualenv fails the test.
+pub fn venv_python(venv: &str, required: &str) -> Option<PathBuf> {
+    let home = std::env::var_os("RUNNER_HOME").map_or_else(
+        || PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/runner"),
+        PathBuf::from,
+    );
+    let python = home.join(venv).join("bin/python");
+    if python.is_file() {
+        return Some(python);
+    }
+    assert!(
+        std::env::var_os(required).is_none(),
+        "{required} is set but {} is missing (scripts/setup.sh installs it)",
+        python.display()
+    );
+    eprintln!(
+        "skipped: no virtualenv at {} (scripts/setup.sh makes it)",
+        python.display()
+    );
+    None
+}
