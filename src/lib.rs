@@ -21,4 +21,4 @@ pub mod stages;
 pub mod summary;
 pub mod train;
 
-pub use runner_core::{arch, bail_input, cli, error, metrics, report, spec, store};
+pub use runner_core::{arch, bail_input, cli, error, metrics, report, search, spec, store};

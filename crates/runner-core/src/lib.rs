@@ -10,5 +10,6 @@ pub mod error;
 pub mod metrics;
 pub mod plan;
 pub mod report;
+pub mod search;
 pub mod spec;
 pub mod store;

@@ -1,0 +1,171 @@
+//! Asynchronous successive halving (Li et al., "A System for Massively Parallel
+//! Hyperparameter Tuning", 2020, algorithm 2): trials train to the first rung; whenever a
+//! worker is free, the best not-yet-promoted trial in the top `1/reduction_factor` of the
+//! highest rung that has one goes on to the next rung, and otherwise a new trial starts.
+//! A trial left behind in a rung is paused, not lost: its epochs are kept, and a later
+//! promotion continues it from its snapshot.
+
+/// The epochs at which trials are compared: `min_epochs * reduction_factor^k` below
+/// `max_epochs`, then `max_epochs`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rungs {
+    pub epochs: Vec<usize>,
+    pub reduction_factor: usize,
+}
+
+impl Rungs {
+    /// `None` when the arguments make no rungs (zero epochs, a factor below 2, or a
+    /// minimum above the maximum).
+    pub fn new(min_epochs: usize, reduction_factor: usize, max_epochs: usize) -> Option<Self> {
+        if min_epochs == 0 || reduction_factor < 2 || min_epochs > max_epochs {
+            return None;
+        }
+        let mut epochs = Vec::new();
+        let mut rung = min_epochs;
+        while rung < max_epochs {
+            epochs.push(rung);
+            rung = rung.saturating_mul(reduction_factor);
+        }
+        epochs.push(max_epochs);
+        Some(Self {
+            epochs,
+            reduction_factor,
+        })
+    }
+
+    pub fn max_epochs(&self) -> usize {
+        *self.epochs.last().expect("at least one rung")
+    }
+}
+
+/// Where a trial stands: the rung it has reached (its index in [`Rungs::epochs`]), and its
+/// monitored value at each rung reached, higher is better.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrialProgress {
+    pub values: Vec<f64>,
+}
+
+impl TrialProgress {
+    /// The rung reached, `None` before the first.
+    pub fn rung(&self) -> Option<usize> {
+        self.values.len().checked_sub(1)
+    }
+}
+
+/// What a free worker does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Continue trial `trial` (an index into the progress list) to rung `rung`.
+    Promote { trial: usize, rung: usize },
+    /// Start a new trial, to the first rung.
+    Start,
+}
+
+/// The next job, given every trial's progress; `running` trials (being trained now) are
+/// neither promoted nor counted as promotable.
+pub fn next_job(rungs: &Rungs, trials: &[TrialProgress], running: &[usize]) -> Next {
+    let top = rungs.epochs.len() - 1;
+    for rung in (0..top).rev() {
+        // Every trial that reached this rung, with its value there.
+        let mut reached: Vec<(usize, f64)> = trials
+            .iter()
+            .enumerate()
+            .filter(|(_, trial)| trial.values.len() > rung)
+            .map(|(index, trial)| (index, trial.values[rung]))
+            .collect();
+        let promotable = reached.len() / rungs.reduction_factor;
+        if promotable == 0 {
+            continue;
+        }
+        // Highest first; the earlier trial first among equal values.
+        reached.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let candidate = reached[..promotable]
+            .iter()
+            .find(|(index, _)| trials[*index].rung() == Some(rung) && !running.contains(index));
+        if let Some(&(trial, _)) = candidate {
+            return Next::Promote {
+                trial,
+                rung: rung + 1,
+            };
+        }
+    }
+    Next::Start
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(values: &[f64]) -> TrialProgress {
+        TrialProgress {
+            values: values.to_vec(),
+        }
+    }
+
+    #[test]
+    fn rungs_grow_by_the_factor_and_end_at_the_maximum() {
+        assert_eq!(Rungs::new(1, 3, 8).unwrap().epochs, [1, 3, 8]);
+        assert_eq!(Rungs::new(1, 3, 9).unwrap().epochs, [1, 3, 9]);
+        assert_eq!(Rungs::new(1, 3, 27).unwrap().epochs, [1, 3, 9, 27]);
+        assert_eq!(Rungs::new(2, 2, 10).unwrap().epochs, [2, 4, 8, 10]);
+        assert_eq!(Rungs::new(5, 3, 5).unwrap().epochs, [5]);
+        assert_eq!(Rungs::new(0, 3, 8), None);
+        assert_eq!(Rungs::new(1, 1, 8), None);
+        assert_eq!(Rungs::new(9, 3, 8), None);
+    }
+
+    #[test]
+    fn promotes_the_top_third_of_a_rung_once_it_has_three_trials() {
+        let rungs = Rungs::new(1, 3, 9).unwrap();
+        // Two trials at rung 0: too few to promote anyone.
+        let trials = vec![at(&[0.6]), at(&[0.9])];
+        assert_eq!(next_job(&rungs, &trials, &[]), Next::Start);
+        // A third: the best of the three goes on.
+        let trials = vec![at(&[0.6]), at(&[0.9]), at(&[0.7])];
+        assert_eq!(
+            next_job(&rungs, &trials, &[]),
+            Next::Promote { trial: 1, rung: 1 }
+        );
+        // Once promoted (it reached rung 1), nobody else is in the top third.
+        let trials = vec![at(&[0.6]), at(&[0.9, 0.91]), at(&[0.7])];
+        assert_eq!(next_job(&rungs, &trials, &[]), Next::Start);
+        // Six at rung 0: the second best is now in the top third as well.
+        let trials = vec![
+            at(&[0.6]),
+            at(&[0.9, 0.91]),
+            at(&[0.7]),
+            at(&[0.5]),
+            at(&[0.55]),
+            at(&[0.65]),
+        ];
+        assert_eq!(
+            next_job(&rungs, &trials, &[]),
+            Next::Promote { trial: 2, rung: 1 }
+        );
+        // ... unless it is being trained already.
+        assert_eq!(next_job(&rungs, &trials, &[2]), Next::Start);
+    }
+
+    #[test]
+    fn higher_rungs_are_promoted_first() {
+        let rungs = Rungs::new(1, 3, 9).unwrap();
+        let trials = vec![
+            at(&[0.9, 0.95]),
+            at(&[0.8, 0.85]),
+            at(&[0.85, 0.80]),
+            at(&[0.1]),
+            at(&[0.2]),
+            at(&[0.3]),
+            at(&[0.4]),
+            at(&[0.5]),
+            at(&[0.6]),
+            at(&[0.95]),
+        ];
+        // Rung 1 has three trials: its best goes to the top rung before rung 0's best
+        // unpromoted trial (the last) goes to rung 1.
+        assert_eq!(
+            next_job(&rungs, &trials, &[]),
+            Next::Promote { trial: 0, rung: 2 }
+        );
+    }
+}
