@@ -219,10 +219,13 @@ fn tpe_full(table: &Table, seed: u64) -> usize {
     meter.epochs
 }
 
+/// A search replayed with a seed, giving the epochs it consumed.
+type Method<'a> = Box<dyn Fn(u64) -> usize + 'a>;
+
 fn median(mut values: Vec<usize>) -> f64 {
     values.sort_unstable();
     let middle = values.len() / 2;
-    if values.len() % 2 == 0 {
+    if values.len().is_multiple_of(2) {
         (values[middle - 1] + values[middle]) as f64 / 2.0
     } else {
         values[middle] as f64
@@ -253,7 +256,7 @@ fn report(table: &Table, margin: f64) {
         order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
         order
     };
-    let methods: [(&str, Box<dyn Fn(u64) -> usize>); 5] = [
+    let methods: [(&str, Method); 5] = [
         ("grid, file order", Box::new(|_| grid(table, &in_order))),
         (
             "grid, shuffled",

@@ -88,3 +88,78 @@ fn an_experiment_sweep_runs_every_trial_and_survives_a_failing_one() {
             == ["train.optimizer.lr"]
     }));
 }
+
+#[test]
+fn a_tpe_sweep_draws_its_start_then_chooses_from_finished_trials() {
+    let dir = tempfile::tempdir().unwrap();
+    write_red_blue_dataset(&dir.path().join("data"), 4);
+    std::fs::write(
+        dir.path().join("tiny.toml"),
+        tiny_pipeline(STEM_ONLY_BACKBONE, 2),
+    )
+    .unwrap();
+    let experiment = dir.path().join("search.toml");
+    std::fs::write(
+        &experiment,
+        r#"base = "tiny.toml"
+
+[sweep]
+method = "tpe"
+trials = 5
+startup_trials = 2
+monitor = "val_accuracy"
+"train.optimizer.lr" = { loguniform = [1e-4, 1e-1] }
+"head.1.rate" = [0.0, 0.2, 0.5]
+"#,
+    )
+    .unwrap();
+    let store = dir.path().join("store");
+    let file = experiment.to_str().unwrap();
+
+    // Planning lists the random start and says the rest is chosen later.
+    let planned = runner(&store, &["plan", file]);
+    assert!(planned.status.success(), "{}", stderr(&planned));
+    assert!(
+        stdout(&planned).contains(
+            "then 3 trials chosen by TPE as trials finish, from each one's best val_accuracy (max)"
+        ),
+        "{}",
+        stdout(&planned)
+    );
+    // Each trial waits for the ones before it: no parallel workers.
+    let parallel = runner(&store, &["run", file, "--jobs", "2"]);
+    assert_eq!(parallel.status.code(), Some(2), "{}", stderr(&parallel));
+    assert!(
+        stderr(&parallel).contains("tpe sweep"),
+        "{}",
+        stderr(&parallel)
+    );
+
+    let output = runner(&store, &["run", file]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("trial 3/5 (tpe, monitoring val_accuracy)"),
+        "{}",
+        stderr(&output)
+    );
+    let runs = list_runs(&store);
+    assert_eq!(runs.len(), 5);
+    let mut configurations = Vec::new();
+    for (index, summary) in runs.iter().enumerate() {
+        let shown = json_output(&runner(
+            &store,
+            &["show", summary["run"].as_str().unwrap(), "--format", "json"],
+        ));
+        assert_eq!(shown["trial"], index);
+        assert_eq!(shown["status"], "finished");
+        // The trial's choice is recorded with it.
+        let lr = shown["params"]["train.optimizer.lr"].as_f64().unwrap();
+        let rate = shown["params"]["head.1.rate"].as_f64().unwrap();
+        assert!((1e-4..=1e-1).contains(&lr), "{lr}");
+        assert!([0.0, 0.2, 0.5].contains(&rate), "{rate}");
+        configurations.push(format!("{lr} {rate}"));
+    }
+    configurations.sort();
+    configurations.dedup();
+    assert_eq!(configurations.len(), 5, "no configuration twice");
+}

@@ -20,6 +20,7 @@ use burn::prelude::Device;
 use crate::bail_input;
 use crate::plan::{Plan, PlannedTrial};
 use crate::progress::Activity;
+use crate::search::space::TpeSearch;
 use crate::spec::{Pipeline, load_pipeline};
 use crate::stages::Stages;
 use crate::store::{RunRecord, RunStatus, Store, new_run_id, now_millis, this_host, this_process};
@@ -95,10 +96,19 @@ pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
     // Runs that workers or Slurm tasks finished after their coordinator stopped following
     // them count as trained: take them in before planning looks for them.
     take_in_left_bundles(&load_pipeline(file)?, &store)?;
-    let plan = Plan::new(file, &options.overrides, options.on_cuda(), &store)?;
+    let mut plan = Plan::new(file, &options.overrides, options.on_cuda(), &store)?;
+    if plan.tpe.is_some() && (options.in_slurm || options.jobs > 1) {
+        bail_input!(
+            "a tpe sweep chooses each trial from the finished ones and runs them one after another: --jobs and the Slurm executor do not apply to it yet"
+        );
+    }
     let sweep = plan.is_sweep.then(|| format!("sweep-{}", new_run_id()));
     if let Some(sweep) = &sweep {
-        tracing::info!("{sweep}: {} trials", plan.trials.len());
+        let trials = plan
+            .tpe
+            .as_ref()
+            .map_or(plan.trials.len(), |tpe| tpe.trials);
+        tracing::info!("{sweep}: {trials} trials");
     }
     install_interrupt_handler();
     // Runs by trial index, so the sweep's table lists them in the file's order.
@@ -145,7 +155,9 @@ pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
                     tracing::info!(
                         "trial {}/{}: {:?}",
                         trial.index + 1,
-                        plan.trials.len(),
+                        plan.tpe
+                            .as_ref()
+                            .map_or(plan.trials.len(), |tpe| tpe.trials),
                         trial.values
                     );
                 }
@@ -163,6 +175,15 @@ pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
             }
         }
     }
+    if let (Some(sweep), Some(search)) = (&sweep, plan.tpe.clone()) {
+        let mut trials = TpeTrials {
+            plan: &mut plan,
+            search: &search,
+            sweep,
+            store: &store,
+        };
+        trials.run_rest(&mut runs, &mut failures, &mut stages, options)?;
+    }
     runs.sort_by_key(|(index, _)| *index);
     Ok(FileRuns {
         sweep,
@@ -170,6 +191,69 @@ pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
         reused,
         failures,
     })
+}
+
+/// The trials of a `tpe` sweep after its random start, each chosen from the runs of the
+/// trials before it, planned and run one at a time.
+struct TpeTrials<'a> {
+    plan: &'a mut Plan,
+    search: &'a TpeSearch,
+    sweep: &'a str,
+    store: &'a Store,
+}
+
+impl TpeTrials<'_> {
+    fn run_rest(
+        &mut self,
+        runs: &mut Vec<(usize, RunRecord)>,
+        failures: &mut Vec<String>,
+        stages: &mut Stages,
+        options: &RunOptions,
+    ) -> Result<()> {
+        for index in self.plan.trials.len()..self.search.trials {
+            if INTERRUPTED.load(Ordering::SeqCst) {
+                break;
+            }
+            let tried: Vec<_> = self.plan.trials.iter().map(|t| t.values.clone()).collect();
+            // Failed trials have no run and teach nothing.
+            let observed: Vec<_> = runs
+                .iter()
+                .map(|(trial, run)| (self.plan.trials[*trial].values.clone(), run.best.clone()))
+                .collect();
+            let Some(trial) = self.search.trial(index, &tried, &observed) else {
+                tracing::info!("trial {}: every configuration has been tried", index + 1);
+                break;
+            };
+            let planned = self.plan.add_trial(trial, self.store)?;
+            tracing::info!(
+                "trial {}/{} (tpe, monitoring {}): {:?}",
+                index + 1,
+                self.search.trials,
+                self.search.monitor,
+                planned.values
+            );
+            if let Some(run) = planned.trained_before.as_ref().filter(|_| !options.retrain) {
+                tracing::info!(
+                    "trial {index}: trained before as run {}; not trained again",
+                    run.id
+                );
+                self.store.join_sweep(&run.id, self.sweep)?;
+                runs.push((index, run.clone()));
+                continue;
+            }
+            let start = Start::Fresh {
+                sweep: Some(self.sweep),
+            };
+            match run_trial(planned, start, stages, options) {
+                Ok(run) => runs.push((index, run)),
+                Err(error) => {
+                    tracing::error!("trial {index} failed: {error:#}");
+                    failures.push(format!("trial {index}: {error:#}"));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `runner run --resume RUN_ID`: continues an interrupted or failed run from its last

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::data::{Manifest, ScannedSplit, check_no_leakage, scan_source};
 use crate::model::Network;
+use crate::search::space::TpeSearch;
 use crate::spec::sweep::{Trial, expand, trial_spec};
 use crate::spec::{
     Arch, LayerPlan, Pipeline, PipelineSpec, Precision, Problem, apply_overrides, effective_phases,
@@ -35,6 +36,12 @@ pub struct Plan {
     /// Whether the file declares a sweep (and its runs are trials of one).
     pub is_sweep: bool,
     pub trials: Vec<PlannedTrial>,
+    /// For a `tpe` sweep, the search that chooses the trials after `trials` (its random
+    /// start) as they finish.
+    pub tpe: Option<TpeSearch>,
+    /// The file's pipeline, which later trials are made from.
+    pipeline: Pipeline,
+    inputs: InputCache,
 }
 
 pub struct PlannedTrial {
@@ -94,12 +101,15 @@ impl Plan {
             on_cuda,
             ..Default::default()
         };
-        let planned = inputs.plan_trial(trial, pipeline, store)?;
+        let planned = inputs.plan_trial(trial, pipeline.clone(), store)?;
         Ok(Self {
             file: source.clone(),
             source,
             is_sweep: false,
             trials: vec![planned],
+            tpe: None,
+            pipeline,
+            inputs,
         })
     }
 
@@ -133,7 +143,7 @@ impl Plan {
     fn of_pipeline(
         file: &Path,
         pipeline: Pipeline,
-        mut inputs: InputCache,
+        inputs: InputCache,
         store: &Store,
     ) -> Result<Self> {
         let sweep = pipeline.written.sweep.clone();
@@ -145,23 +155,38 @@ impl Plan {
                 values: BTreeMap::new(),
             }],
         };
-        let mut planned = Vec::with_capacity(trials.len());
-        for trial in trials {
-            let trial_pipeline = if sweep.is_some() {
-                let written = trial_spec(&pipeline.written, &trial)
-                    .map_err(|problem| Problem::input_error([problem]))?;
-                pipeline_from_spec(&pipeline.file, written)
-            } else {
-                pipeline.clone()
-            };
-            planned.push(inputs.plan_trial(trial, trial_pipeline, store)?);
-        }
-        Ok(Self {
+        let tpe = match &sweep {
+            Some(sweep) => TpeSearch::of_sweep(sweep, pipeline.spec.pipeline.seed)
+                .map_err(|problem| Problem::input_error([problem]))?,
+            None => None,
+        };
+        let mut plan = Self {
             source: file.to_path_buf(),
-            file: pipeline.file,
+            file: pipeline.file.clone(),
             is_sweep: sweep.is_some(),
-            trials: planned,
-        })
+            trials: Vec::with_capacity(trials.len()),
+            tpe,
+            pipeline,
+            inputs,
+        };
+        for trial in trials {
+            plan.add_trial(trial, store)?;
+        }
+        Ok(plan)
+    }
+
+    /// Plans `trial` (the file's pipeline with the trial's values) after the others.
+    pub fn add_trial(&mut self, trial: Trial, store: &Store) -> Result<&PlannedTrial> {
+        let trial_pipeline = if self.is_sweep {
+            let written = trial_spec(&self.pipeline.written, &trial)
+                .map_err(|problem| Problem::input_error([problem]))?;
+            pipeline_from_spec(&self.pipeline.file, written)
+        } else {
+            self.pipeline.clone()
+        };
+        let planned = self.inputs.plan_trial(trial, trial_pipeline, store)?;
+        self.trials.push(planned);
+        Ok(self.trials.last().expect("just planned"))
     }
 }
 

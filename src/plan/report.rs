@@ -22,6 +22,17 @@ pub struct PlanReport {
     pub backbone_passes: usize,
     /// The same for a loop with no stage sharing: every trial, every epoch, both splits.
     pub backbone_passes_without_cache: usize,
+    /// For a `tpe` sweep: the trials chosen as trials finish, after the listed ones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chosen_later: Option<ChosenLater>,
+}
+
+/// The trials of a `tpe` sweep that planning cannot list.
+#[derive(Debug, Serialize)]
+pub struct ChosenLater {
+    pub trials: usize,
+    pub monitor: String,
+    pub mode: crate::spec::sweep::SweepMode,
 }
 
 #[derive(Debug, Serialize)]
@@ -162,6 +173,11 @@ pub fn plan_report(plan: &Plan, stages: &Stages, device: &Device) -> Result<Plan
         trials,
         backbone_passes: passes,
         backbone_passes_without_cache: passes_without_cache,
+        chosen_later: plan.tpe.as_ref().map(|search| ChosenLater {
+            trials: search.trials - plan.trials.len(),
+            monitor: search.monitor.clone(),
+            mode: search.mode,
+        }),
     })
 }
 
@@ -243,6 +259,15 @@ impl PlanReport {
                     .join(" / "),
                 trial.training,
                 trial.training_features
+            );
+        }
+        if let Some(later) = &self.chosen_later {
+            let _ = writeln!(
+                out,
+                "then {} trials chosen by TPE as trials finish, from each one's best {} ({}); their stages are not counted",
+                later.trials,
+                later.monitor,
+                later.mode.name()
             );
         }
         let _ = writeln!(

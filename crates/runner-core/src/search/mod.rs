@@ -4,4 +4,5 @@
 //! them against recorded learning curves beside Optuna's.
 
 pub mod asha;
+pub mod space;
 pub mod tpe;

@@ -121,12 +121,12 @@ impl Tpe {
                 let internal = |values: &[f64]| {
                     values
                         .iter()
-                        .map(|v| scale.to_internal(*v))
+                        .map(|v| scale.internal(*v))
                         .collect::<Vec<_>>()
                 };
                 let good = NumericParzen::new(scale.low, scale.high, &internal(best));
                 let bad = NumericParzen::new(scale.low, scale.high, &internal(rest));
-                scale.from_internal(best_candidate(&good, &bad, self.candidates, rng))
+                scale.external(best_candidate(&good, &bad, self.candidates, rng))
             }
             Dimension::Int { low, high } => {
                 // Each integer owns the unit interval around it.
@@ -147,7 +147,7 @@ pub fn random_value(dimension: Dimension, rng: &mut impl Rng) -> f64 {
         Dimension::Choice(count) => rng.random_range(0..count.max(1)) as f64,
         Dimension::Float { low, high, log } => {
             let scale = Scale::new(low, high, log);
-            scale.from_internal(rng.random_range(scale.low..=scale.high))
+            scale.external(rng.random_range(scale.low..=scale.high))
         }
         Dimension::Int { low, high } => rng.random_range(low..=high) as f64,
     }
@@ -165,7 +165,7 @@ fn best_candidate(
             let score = |x: f64| good.log_pdf(x) - bad.log_pdf(x);
             score(*a).total_cmp(&score(*b))
         })
-        .unwrap_or((good.low + good.high) / 2.0)
+        .unwrap_or(f64::midpoint(good.low, good.high))
 }
 
 /// A float dimension's searched interval, on a log scale or not.
@@ -188,11 +188,11 @@ impl Scale {
         }
     }
 
-    fn to_internal(&self, value: f64) -> f64 {
+    fn internal(&self, value: f64) -> f64 {
         if self.log { value.ln() } else { value }
     }
 
-    fn from_internal(&self, value: f64) -> f64 {
+    fn external(&self, value: f64) -> f64 {
         let value = value.clamp(self.low, self.high);
         if self.log { value.exp() } else { value }
     }
@@ -246,16 +246,27 @@ struct NumericParzen {
 impl NumericParzen {
     fn new(low: f64, high: f64, observed: &[f64]) -> Self {
         let span = (high - low).max(f64::MIN_POSITIVE);
-        let mut means: Vec<f64> = observed.iter().map(|v| v.clamp(low, high)).collect();
-        means.push((low + high) / 2.0);
-        means.sort_by(f64::total_cmp);
+        // Each mean, and whether it is the prior's.
+        let mut components: Vec<(f64, bool)> = observed
+            .iter()
+            .map(|v| (v.clamp(low, high), false))
+            .chain(std::iter::once((f64::midpoint(low, high), true)))
+            .collect();
+        components.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let means: Vec<f64> = components.iter().map(|(mean, _)| *mean).collect();
         let smallest = span / (means.len() as f64 + 1.0).min(100.0);
-        let sigmas = (0..means.len())
-            .map(|index| {
+        let sigmas = components
+            .iter()
+            .enumerate()
+            .map(|(index, (mean, prior))| {
+                if *prior {
+                    // The prior component spans the whole interval.
+                    return span;
+                }
                 // Optuna's default (`consider_endpoints = False`): an outermost mean's
                 // bandwidth is the gap to its one neighbour.
-                let left = index.checked_sub(1).map(|left| means[index] - means[left]);
-                let right = means.get(index + 1).map(|right| right - means[index]);
+                let left = index.checked_sub(1).map(|left| mean - means[left]);
+                let right = means.get(index + 1).map(|right| right - mean);
                 let gap = match (left, right) {
                     (Some(left), Some(right)) => left.max(right),
                     (Some(gap), None) | (None, Some(gap)) => gap,
@@ -263,14 +274,7 @@ impl NumericParzen {
                 };
                 gap.clamp(smallest, span)
             })
-            .collect::<Vec<_>>();
-        // The prior component spans the whole interval.
-        let prior = means
-            .iter()
-            .position(|mean| *mean == (low + high) / 2.0)
-            .unwrap_or(0);
-        let mut sigmas = sigmas;
-        sigmas[prior] = span;
+            .collect();
         Self {
             low,
             high,
@@ -416,7 +420,7 @@ mod tests {
         // with higher values there.
         let observations: Vec<Observation> = (0..20)
             .map(|index| Observation {
-                point: vec![(index % 4) as f64],
+                point: vec![f64::from(index % 4)],
                 epochs: if index % 4 == 2 { 9 } else { 1 },
                 value: if index % 4 == 2 { 0.5 } else { 0.9 },
             })

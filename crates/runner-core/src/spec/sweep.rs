@@ -13,16 +13,19 @@ use super::check::value_problems;
 use super::diagnostic::Problem;
 use super::integers::from_value;
 use super::types::PipelineSpec;
+use crate::search::space::TpeSearch;
 
-/// Which values to try. Every key other than `method`, `trials`, `seeds` and `list` is a
-/// key path of the pipeline (`"head.2.rate"`, `"train.optimizer.lr"`) with its values.
+/// Which values to try. Every key other than `method`, `trials`, `seeds`, `list`,
+/// `startup_trials`, `monitor` and `mode` is a key path of the pipeline (`"head.2.rate"`,
+/// `"train.optimizer.lr"`) with its values.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct SweepSpec {
     /// `grid`: every combination of the listed values; `random`: `trials` draws;
-    /// `list`: the trials given in `list`.
+    /// `list`: the trials given in `list`; `tpe`: `trials` trials, each chosen by a
+    /// Tree-structured Parzen Estimator from the finished ones (random for the first 10).
     #[serde(default)]
     pub method: SweepMethod,
-    /// How many trials `random` draws.
+    /// How many trials `random` draws and `tpe` runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = super::bounds::AT_LEAST_ONE.in_schema())]
     pub trials: Option<usize>,
@@ -32,7 +35,20 @@ pub struct SweepSpec {
     /// For `list`: each trial as a table of key path to value.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub list: Vec<BTreeMap<String, Value>>,
-    /// Key path to the values to try: a list, or for `random` a distribution.
+    /// For `tpe`: how many trials are drawn at random before it learns from them (default
+    /// 10, as Optuna's `n_startup_trials`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = super::bounds::AT_LEAST_ONE.in_schema())]
+    pub startup_trials: Option<usize>,
+    /// For `tpe`: the metric whose best value over a trial's epochs ranks the trials
+    /// (default `val_loss`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitor: Option<String>,
+    /// For `tpe`: whether higher (`max`) or lower (`min`) values of `monitor` are better
+    /// (default: `min` for a loss, `max` otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<SweepMode>,
+    /// Key path to the values to try: a list, or for `random` and `tpe` a distribution.
     #[serde(flatten)]
     pub axes: BTreeMap<String, SweepAxis>,
 }
@@ -44,6 +60,24 @@ pub enum SweepMethod {
     Grid,
     Random,
     List,
+    Tpe,
+}
+
+/// Which way a monitored metric is better.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SweepMode {
+    Max,
+    Min,
+}
+
+impl SweepMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Max => "max",
+            Self::Min => "min",
+        }
+    }
 }
 
 /// The values of one key: a list, or a distribution for `random`.
@@ -77,7 +111,8 @@ pub struct Trial {
     pub values: BTreeMap<String, Value>,
 }
 
-/// The trials of a sweep, in order; random draws depend on `seed` alone.
+/// The trials of a sweep, in order; random draws depend on `seed` alone. For `tpe`, the
+/// trials drawn at random before it learns: the others are chosen as trials finish.
 pub fn expand(sweep: &SweepSpec, seed: u64) -> Result<Vec<Trial>, Problem> {
     let configurations: Vec<BTreeMap<String, Value>> = match sweep.method {
         SweepMethod::Grid => {
@@ -122,6 +157,18 @@ pub fn expand(sweep: &SweepSpec, seed: u64) -> Result<Vec<Trial>, Problem> {
                         .collect::<Result<BTreeMap<_, _>, Problem>>()
                 })
                 .collect::<Result<_, _>>()?
+        }
+        SweepMethod::Tpe => {
+            let search = TpeSearch::of_sweep(sweep, seed)?.expect("a tpe sweep");
+            let mut trials: Vec<Trial> = Vec::new();
+            for index in 0..search.startup_trials() {
+                let tried: Vec<_> = trials.iter().map(|trial| trial.values.clone()).collect();
+                let Some(trial) = search.trial(index, &tried, &[]) else {
+                    break;
+                };
+                trials.push(trial);
+            }
+            return Ok(trials);
         }
         SweepMethod::List => {
             if let Some(key) = sweep.axes.keys().next() {
