@@ -163,3 +163,65 @@ monitor = "val_accuracy"
     configurations.dedup();
     assert_eq!(configurations.len(), 5, "no configuration twice");
 }
+
+#[test]
+fn a_sweep_stops_starting_trials_when_its_budget_is_spent_and_continues_when_run_again() {
+    let dir = tempfile::tempdir().unwrap();
+    write_red_blue_dataset(&dir.path().join("data"), 4);
+    std::fs::write(
+        dir.path().join("tiny.toml"),
+        tiny_pipeline(STEM_ONLY_BACKBONE, 2),
+    )
+    .unwrap();
+    let experiment = dir.path().join("budget.toml");
+    std::fs::write(
+        &experiment,
+        "base = \"tiny.toml\"\n\n[sweep]\nbudget_epochs = 4\n\"train.optimizer.lr\" = [0.01, 0.003, 0.001, 0.0003]\n",
+    )
+    .unwrap();
+    let store = dir.path().join("store");
+    let file = experiment.to_str().unwrap();
+
+    // Two trials of two epochs spend the budget; the other two wait.
+    let first = runner(&store, &["run", file]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(
+        stdout(&first).contains(
+            "budget spent (4 of 4 epochs trained): 2 trial(s) not started; `runner run` the file again to continue with them"
+        ),
+        "{}",
+        stdout(&first)
+    );
+    assert_eq!(list_runs(&store).len(), 2);
+
+    // Again: the two trained trials are reused, the other two train.
+    let second = runner(&store, &["run", file]);
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert!(
+        stdout(&second).contains("4 trial(s) finished (2 trained before, not again)"),
+        "{}",
+        stdout(&second)
+    );
+    assert!(
+        !stdout(&second).contains("budget spent"),
+        "{}",
+        stdout(&second)
+    );
+    let runs = list_runs(&store);
+    assert_eq!(runs.len(), 4);
+    assert!(runs.iter().all(|run| run["status"] == "finished"));
+
+    // A budget that is not a duration is refused before anything runs.
+    std::fs::write(
+        &experiment,
+        "base = \"tiny.toml\"\n\n[sweep]\nbudget = \"soon\"\n\"train.optimizer.lr\" = [0.01]\n",
+    )
+    .unwrap();
+    let bad = runner(&store, &["run", file]);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("`soon` is not a duration"),
+        "{}",
+        stderr(&bad)
+    );
+}

@@ -45,6 +45,7 @@ pub fn exec(args: RunArgs, store: &Store) -> Result<()> {
             runs: vec![resume_run(&run_id, &options)?],
             reused: 0,
             failures: Vec::new(),
+            budget_spent: None,
         },
         (None, Some(file)) => run_file(&file, &options)?,
         (None, None) => unreachable!("clap requires a file or --resume"),
@@ -76,6 +77,11 @@ pub fn exec(args: RunArgs, store: &Store) -> Result<()> {
             interrupted.len(),
             outcome.failures.len()
         );
+        if let Some((reason, left)) = &outcome.budget_spent {
+            println!(
+                "budget spent ({reason}): {left} trial(s) not started; `runner run` the file again to continue with them"
+            );
+        }
         if !ended.is_empty() {
             let comparison = compare(&ended, CompareOptions::default());
             println!("{}", compare_format::to_table(&comparison));

@@ -21,6 +21,7 @@ use crate::bail_input;
 use crate::plan::{Plan, PlannedTrial};
 use crate::progress::Activity;
 use crate::search::space::TpeSearch;
+use crate::spec::sweep::Budget;
 use crate::spec::{Pipeline, load_pipeline};
 use crate::stages::Stages;
 use crate::store::{RunRecord, RunStatus, Store, new_run_id, now_millis, this_host, this_process};
@@ -88,6 +89,8 @@ pub struct FileRuns {
     pub reused: usize,
     /// Trials that failed, with why; the other trials still ran.
     pub failures: Vec<String>,
+    /// Why the sweep's budget stopped it, and how many trials it did not start.
+    pub budget_spent: Option<(String, usize)>,
 }
 
 /// Plans a pipeline or experiment file and runs what the store does not have yet.
@@ -102,6 +105,12 @@ pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
             "a tpe sweep chooses each trial from the finished ones and runs them one after another: --jobs and the Slurm executor do not apply to it yet"
         );
     }
+    if plan.budget.is_set() && (options.in_slurm || options.jobs > 1) {
+        bail_input!(
+            "a sweep budget counts the trials run one after another: --jobs and the Slurm executor do not apply to it yet"
+        );
+    }
+    let mut meter = BudgetMeter::new(plan.budget);
     let sweep = plan.is_sweep.then(|| format!("sweep-{}", new_run_id()));
     if let Some(sweep) = &sweep {
         let trials = plan
@@ -147,8 +156,16 @@ pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
             failures.extend(failed);
         }
         _ => {
-            for trial in to_train {
+            for (position, trial) in to_train.iter().enumerate() {
                 if INTERRUPTED.load(Ordering::SeqCst) {
+                    break;
+                }
+                // A tpe sweep's later trials are not started either.
+                let later = plan
+                    .tpe
+                    .as_ref()
+                    .map_or(0, |tpe| tpe.trials - plan.trials.len());
+                if meter.stop(to_train.len() - position + later) {
                     break;
                 }
                 if plan.is_sweep {
@@ -165,7 +182,10 @@ pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
                     sweep: sweep.as_deref(),
                 };
                 match run_trial(trial, start, &mut stages, options) {
-                    Ok(run) => runs.push((trial.index, run)),
+                    Ok(run) => {
+                        meter.add(&run);
+                        runs.push((trial.index, run));
+                    }
                     Err(error) if plan.is_sweep => {
                         tracing::error!("trial {} failed: {error:#}", trial.index);
                         failures.push(format!("trial {}: {error:#}", trial.index));
@@ -182,15 +202,56 @@ pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
             sweep,
             store: &store,
         };
-        trials.run_rest(&mut runs, &mut failures, &mut stages, options)?;
+        trials.run_rest(&mut runs, &mut failures, &mut stages, &mut meter, options)?;
     }
     runs.sort_by_key(|(index, _)| *index);
     Ok(FileRuns {
+        budget_spent: meter.spent,
         sweep,
         runs: runs.into_iter().map(|(_, run)| run).collect(),
         reused,
         failures,
     })
+}
+
+/// What a sweep's budget has left: the time since the sweep started and the epochs its
+/// trials trained in this `runner run` (trials trained before cost nothing).
+struct BudgetMeter {
+    budget: Budget,
+    started: std::time::Instant,
+    epochs: usize,
+    /// Why the sweep stopped starting trials, and how many it did not start.
+    spent: Option<(String, usize)>,
+}
+
+impl BudgetMeter {
+    fn new(budget: Budget) -> Self {
+        Self {
+            budget,
+            started: std::time::Instant::now(),
+            epochs: 0,
+            spent: None,
+        }
+    }
+
+    fn add(&mut self, run: &RunRecord) {
+        self.epochs += run.epochs;
+    }
+
+    /// Whether the budget is spent before the next of `left` trials, said once.
+    fn stop(&mut self, left: usize) -> bool {
+        if self.spent.is_some() {
+            return true;
+        }
+        let Some(reason) = self.budget.spent(self.started.elapsed(), self.epochs) else {
+            return false;
+        };
+        tracing::info!(
+            "budget spent ({reason}): {left} trial(s) not started; running the file again continues with them"
+        );
+        self.spent = Some((reason, left));
+        true
+    }
 }
 
 /// The trials of a `tpe` sweep after its random start, each chosen from the runs of the
@@ -208,10 +269,14 @@ impl TpeTrials<'_> {
         runs: &mut Vec<(usize, RunRecord)>,
         failures: &mut Vec<String>,
         stages: &mut Stages,
+        meter: &mut BudgetMeter,
         options: &RunOptions,
     ) -> Result<()> {
+        if meter.spent.is_some() {
+            return Ok(());
+        }
         for index in self.plan.trials.len()..self.search.trials {
-            if INTERRUPTED.load(Ordering::SeqCst) {
+            if INTERRUPTED.load(Ordering::SeqCst) || meter.stop(self.search.trials - index) {
                 break;
             }
             let tried: Vec<_> = self.plan.trials.iter().map(|t| t.values.clone()).collect();
@@ -245,7 +310,10 @@ impl TpeTrials<'_> {
                 sweep: Some(self.sweep),
             };
             match run_trial(planned, start, stages, options) {
-                Ok(run) => runs.push((index, run)),
+                Ok(run) => {
+                    meter.add(&run);
+                    runs.push((index, run));
+                }
                 Err(error) => {
                     tracing::error!("trial {index} failed: {error:#}");
                     failures.push(format!("trial {index}: {error:#}"));

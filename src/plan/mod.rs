@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use crate::data::{Manifest, ScannedSplit, check_no_leakage, scan_source};
 use crate::model::Network;
 use crate::search::space::TpeSearch;
-use crate::spec::sweep::{Trial, expand, trial_spec};
+use crate::spec::sweep::{Budget, Trial, expand, trial_spec};
 use crate::spec::{
     Arch, LayerPlan, Pipeline, PipelineSpec, Precision, Problem, apply_overrides, effective_phases,
     load_pipeline, load_pipeline_to_inspect, phase_name, phase_spec, pipeline_from_spec,
@@ -39,6 +39,8 @@ pub struct Plan {
     /// For a `tpe` sweep, the search that chooses the trials after `trials` (its random
     /// start) as they finish.
     pub tpe: Option<TpeSearch>,
+    /// How much work one `runner run` of the sweep may start.
+    pub budget: Budget,
     /// The file's pipeline, which later trials are made from.
     pipeline: Pipeline,
     inputs: InputCache,
@@ -108,6 +110,7 @@ impl Plan {
             is_sweep: false,
             trials: vec![planned],
             tpe: None,
+            budget: Budget::default(),
             pipeline,
             inputs,
         })
@@ -160,12 +163,19 @@ impl Plan {
                 .map_err(|problem| Problem::input_error([problem]))?,
             None => None,
         };
+        let budget = sweep
+            .as_ref()
+            .map(Budget::of_sweep)
+            .transpose()
+            .map_err(|problem| Problem::input_error([problem]))?
+            .unwrap_or_default();
         let mut plan = Self {
             source: file.to_path_buf(),
             file: pipeline.file.clone(),
             is_sweep: sweep.is_some(),
             trials: Vec::with_capacity(trials.len()),
             tpe,
+            budget,
             pipeline,
             inputs,
         };

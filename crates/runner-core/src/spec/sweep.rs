@@ -16,7 +16,7 @@ use super::types::PipelineSpec;
 use crate::search::space::TpeSearch;
 
 /// Which values to try. Every key other than `method`, `trials`, `seeds`, `list`,
-/// `startup_trials`, `monitor` and `mode` is a key path of the pipeline (`"head.2.rate"`,
+/// `startup_trials`, `monitor`, `mode`, `budget` and `budget_epochs` is a key path of the pipeline (`"head.2.rate"`,
 /// `"train.optimizer.lr"`) with its values.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct SweepSpec {
@@ -48,6 +48,14 @@ pub struct SweepSpec {
     /// (default: `min` for a loss, `max` otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<SweepMode>,
+    /// Stop starting trials once the sweep has run this long (`"20m"`, `"1h30m"`);
+    /// running the file again continues with the trials not started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<String>,
+    /// Stop starting trials once this many epochs have been trained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = super::bounds::AT_LEAST_ONE.in_schema())]
+    pub budget_epochs: Option<usize>,
     /// Key path to the values to try: a list, or for `random` and `tpe` a distribution.
     #[serde(flatten)]
     pub axes: BTreeMap<String, SweepAxis>,
@@ -111,9 +119,61 @@ pub struct Trial {
     pub values: BTreeMap<String, Value>,
 }
 
+/// How much work one `runner run` of a sweep may start: a time, a number of epochs, or
+/// both (whichever is spent first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Budget {
+    pub time: Option<std::time::Duration>,
+    pub epochs: Option<usize>,
+}
+
+impl Budget {
+    /// The sweep's budget; an unreadable duration is a problem at `budget`.
+    pub fn of_sweep(sweep: &SweepSpec) -> Result<Self, Problem> {
+        let time = match &sweep.budget {
+            None => None,
+            Some(text) => Some(humantime::parse_duration(text).map_err(|err| {
+                Problem::new(
+                    "budget",
+                    format!("`{text}` is not a duration such as \"20m\" or \"1h30m\": {err}"),
+                )
+            })?),
+        };
+        if sweep.budget_epochs == Some(0) {
+            return Err(Problem::new(
+                "budget_epochs",
+                "the budget must be at least 1 epoch",
+            ));
+        }
+        Ok(Self {
+            time,
+            epochs: sweep.budget_epochs,
+        })
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.time.is_some() || self.epochs.is_some()
+    }
+
+    /// What was spent, described, once `elapsed` time or `epochs` reaches the budget.
+    pub fn spent(&self, elapsed: std::time::Duration, epochs: usize) -> Option<String> {
+        if let Some(limit) = self.time.filter(|limit| elapsed >= *limit) {
+            return Some(format!(
+                "{} of {} spent",
+                humantime::format_duration(std::time::Duration::from_secs(elapsed.as_secs())),
+                humantime::format_duration(limit)
+            ));
+        }
+        self.epochs
+            .filter(|limit| epochs >= *limit)
+            .map(|limit| format!("{epochs} of {limit} epochs trained"))
+    }
+}
+
 /// The trials of a sweep, in order; random draws depend on `seed` alone. For `tpe`, the
 /// trials drawn at random before it learns: the others are chosen as trials finish.
 pub fn expand(sweep: &SweepSpec, seed: u64) -> Result<Vec<Trial>, Problem> {
+    Budget::of_sweep(sweep)?;
     let configurations: Vec<BTreeMap<String, Value>> = match sweep.method {
         SweepMethod::Grid => {
             let mut product = vec![BTreeMap::new()];
