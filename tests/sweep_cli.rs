@@ -225,3 +225,117 @@ fn a_sweep_stops_starting_trials_when_its_budget_is_spent_and_continues_when_run
         stderr(&bad)
     );
 }
+
+#[test]
+fn successive_halving_pauses_the_worst_and_promoted_trials_train_on_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    write_red_blue_dataset(&dir.path().join("data"), 4);
+    std::fs::write(
+        dir.path().join("tiny.toml"),
+        tiny_pipeline(STEM_ONLY_BACKBONE, 4),
+    )
+    .unwrap();
+    let experiment = dir.path().join("halving.toml");
+    std::fs::write(
+        &experiment,
+        r#"base = "tiny.toml"
+
+[sweep]
+scheduler = { type = "asha", min_epochs = 1, reduction_factor = 2, monitor = "val_loss" }
+"train.optimizer.lr" = [0.03, 0.01, 0.003, 0.001, 0.0003, 0.0001]
+"#,
+    )
+    .unwrap();
+    let store = dir.path().join("store");
+    let file = experiment.to_str().unwrap();
+
+    let planned = runner(&store, &["plan", file]);
+    assert!(planned.status.success(), "{}", stderr(&planned));
+    assert!(
+        stdout(&planned).contains("successive halving: rungs at 1, 2, 4 epochs; the best 1/2 of each rung by val_loss (min) go on"),
+        "{}",
+        stdout(&planned)
+    );
+    let output = runner(&store, &["run", file]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("successive halving paused"),
+        "{}",
+        stdout(&output)
+    );
+
+    let runs = list_runs(&store);
+    assert_eq!(runs.len(), 6, "every trial started once");
+    let epochs = |run: &Value| run["epochs"].as_u64().unwrap();
+    let pruned: Vec<&Value> = runs
+        .iter()
+        .filter(|run| run["status"] == "pruned")
+        .collect();
+    let finished: Vec<&Value> = runs
+        .iter()
+        .filter(|run| run["status"] == "finished")
+        .collect();
+    assert!(!pruned.is_empty() && !finished.is_empty(), "{runs:?}");
+    assert_eq!(pruned.len() + finished.len(), 6, "{runs:?}");
+    // Paused at a rung, with what they trained kept; the promoted ones trained all 4.
+    for run in &pruned {
+        assert!([1, 2].contains(&epochs(run)), "{run}");
+        let shown = json_output(&runner(
+            &store,
+            &["show", run["run"].as_str().unwrap(), "--format", "json"],
+        ));
+        assert!(shown["artifacts"]["last"].is_object(), "{shown}");
+        assert_eq!(
+            shown["history"].as_array().unwrap().len() as u64,
+            epochs(run)
+        );
+    }
+    assert!(finished.iter().all(|run| epochs(run) == 4), "{finished:?}");
+    let listed = json_output(&runner(
+        &store,
+        &["list", "--status", "pruned", "--format", "json"],
+    ));
+    assert_eq!(listed.as_array().unwrap().len(), pruned.len());
+
+    // A promoted trial's history is the uninterrupted run's: train its configuration
+    // straight through in another store and compare every epoch.
+    let promoted = json_output(&runner(
+        &store,
+        &[
+            "show",
+            finished[0]["run"].as_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    ));
+    let lr = promoted["params"]["train.optimizer.lr"].as_f64().unwrap();
+    let straight = dir.path().join("straight");
+    let alone = runner(
+        &straight,
+        &[
+            "run",
+            dir.path().join("tiny.toml").to_str().unwrap(),
+            "-s",
+            &format!("train.optimizer.lr={lr}"),
+        ],
+    );
+    assert!(alone.status.success(), "{}", stderr(&alone));
+    let alone = json_output(&runner(&straight, &["show", "last", "--format", "json"]));
+    let metrics = |run: &Value| -> Vec<(f64, f64, f64, f64)> {
+        run["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|epoch| {
+                let value = |name: &str| epoch[name].as_f64().unwrap();
+                (
+                    value("loss"),
+                    value("accuracy"),
+                    value("val_loss"),
+                    value("val_accuracy"),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(metrics(&promoted), metrics(&alone));
+}

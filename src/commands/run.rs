@@ -77,6 +77,17 @@ pub fn exec(args: RunArgs, store: &Store) -> Result<()> {
             interrupted.len(),
             outcome.failures.len()
         );
+        let pruned: Vec<&str> = ended
+            .iter()
+            .filter(|run| run.status == RunStatus::Pruned)
+            .map(|run| run.id.as_str())
+            .collect();
+        if !pruned.is_empty() {
+            println!(
+                "successive halving paused {} trial(s) below their rung's cut (status `pruned`, epochs and snapshots kept; `runner run --resume RUN_ID` trains one on)",
+                pruned.len()
+            );
+        }
         if let Some((reason, left)) = &outcome.budget_spent {
             println!(
                 "budget spent ({reason}): {left} trial(s) not started; `runner run` the file again to continue with them"

@@ -7,6 +7,7 @@ mod checkpoints;
 mod history_csv;
 mod inputs;
 mod record;
+mod sequential;
 mod slurm;
 mod trial;
 mod workers;
@@ -20,14 +21,13 @@ use burn::prelude::Device;
 use crate::bail_input;
 use crate::plan::{Plan, PlannedTrial};
 use crate::progress::Activity;
-use crate::search::space::TpeSearch;
-use crate::spec::sweep::Budget;
 use crate::spec::{Pipeline, load_pipeline};
 use crate::stages::Stages;
 use crate::store::{RunRecord, RunStatus, Store, new_run_id, now_millis, this_host, this_process};
 pub use checkpoints::FROZEN_LAYERS;
-use checkpoints::latest_snapshot;
-pub use trial::{Start, run_trial};
+use checkpoints::{Snapshot, latest_snapshot};
+use sequential::Sequential;
+pub use trial::{Start, Stop, run_trial};
 use workers::WORKERS_FOLDER;
 pub use workers::{WorkerTrial, run_worker};
 
@@ -100,17 +100,27 @@ pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
     // them count as trained: take them in before planning looks for them.
     take_in_left_bundles(&load_pipeline(file)?, &store)?;
     let mut plan = Plan::new(file, &options.overrides, options.on_cuda(), &store)?;
-    if plan.tpe.is_some() && (options.in_slurm || options.jobs > 1) {
-        bail_input!(
-            "a tpe sweep chooses each trial from the finished ones and runs them one after another: --jobs and the Slurm executor do not apply to it yet"
-        );
+    if options.in_slurm || options.jobs > 1 {
+        let one_at_a_time = [
+            (
+                plan.tpe.is_some(),
+                "a tpe sweep chooses each trial from the finished ones",
+            ),
+            (
+                plan.asha.is_some(),
+                "successive halving promotes trials as others finish",
+            ),
+            (
+                plan.budget.is_set(),
+                "a sweep budget counts the trials run one after another",
+            ),
+        ];
+        if let Some((_, what)) = one_at_a_time.iter().find(|(applies, _)| *applies) {
+            bail_input!(
+                "{what}: such a sweep runs its trials one at a time, and --jobs and the Slurm executor do not apply to it yet"
+            );
+        }
     }
-    if plan.budget.is_set() && (options.in_slurm || options.jobs > 1) {
-        bail_input!(
-            "a sweep budget counts the trials run one after another: --jobs and the Slurm executor do not apply to it yet"
-        );
-    }
-    let mut meter = BudgetMeter::new(plan.budget);
     let sweep = plan.is_sweep.then(|| format!("sweep-{}", new_run_id()));
     if let Some(sweep) = &sweep {
         let trials = plan
@@ -123,8 +133,8 @@ pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
     // Runs by trial index, so the sweep's table lists them in the file's order.
     let mut runs: Vec<(usize, RunRecord)> = Vec::new();
     let mut failures = Vec::new();
-    let mut to_train: Vec<&PlannedTrial> = Vec::new();
-    for trial in &plan.trials {
+    let mut to_train: Vec<usize> = Vec::new();
+    for (position, trial) in plan.trials.iter().enumerate() {
         match &trial.trained_before {
             Some(run) if !options.retrain => {
                 tracing::info!(
@@ -137,76 +147,44 @@ pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
                 }
                 runs.push((trial.index, run.clone()));
             }
-            _ => to_train.push(trial),
+            _ => to_train.push(position),
         }
     }
     let reused = runs.len();
     let mut stages = Stages::new(&store, &options.device);
+    let mut budget_spent = None;
+    let parallel: Vec<&PlannedTrial> = to_train.iter().map(|p| &plan.trials[*p]).collect();
     match &sweep {
-        _ if options.in_slurm && !to_train.is_empty() => {
+        _ if options.in_slurm && !parallel.is_empty() => {
             let (trained, failed) =
-                slurm::run_in_slurm(&plan, &to_train, sweep.as_deref(), &mut stages, options)?;
+                slurm::run_in_slurm(&plan, &parallel, sweep.as_deref(), &mut stages, options)?;
             runs.extend(trained);
             failures.extend(failed);
         }
-        Some(sweep) if options.jobs > 1 && to_train.len() > 1 => {
+        Some(sweep) if options.jobs > 1 && parallel.len() > 1 => {
             let (trained, failed) =
-                workers::run_in_workers(&plan, &to_train, sweep, &mut stages, options)?;
+                workers::run_in_workers(&plan, &parallel, sweep, &mut stages, options)?;
             runs.extend(trained);
             failures.extend(failed);
         }
         _ => {
-            for (position, trial) in to_train.iter().enumerate() {
-                if INTERRUPTED.load(Ordering::SeqCst) {
-                    break;
-                }
-                // A tpe sweep's later trials are not started either.
-                let later = plan
-                    .tpe
-                    .as_ref()
-                    .map_or(0, |tpe| tpe.trials - plan.trials.len());
-                if meter.stop(to_train.len() - position + later) {
-                    break;
-                }
-                if plan.is_sweep {
-                    tracing::info!(
-                        "trial {}/{}: {:?}",
-                        trial.index + 1,
-                        plan.tpe
-                            .as_ref()
-                            .map_or(plan.trials.len(), |tpe| tpe.trials),
-                        trial.values
-                    );
-                }
-                let start = Start::Fresh {
-                    sweep: sweep.as_deref(),
-                };
-                match run_trial(trial, start, &mut stages, options) {
-                    Ok(run) => {
-                        meter.add(&run);
-                        runs.push((trial.index, run));
-                    }
-                    Err(error) if plan.is_sweep => {
-                        tracing::error!("trial {} failed: {error:#}", trial.index);
-                        failures.push(format!("trial {}: {error:#}", trial.index));
-                    }
-                    Err(error) => return Err(error),
-                }
+            let outcome = Sequential {
+                plan: &mut plan,
+                store: &store,
+                sweep: sweep.as_deref(),
+                options,
+                queue: to_train.into(),
+                runs,
             }
+            .run(&mut stages)?;
+            runs = outcome.runs;
+            failures = outcome.failures;
+            budget_spent = outcome.budget_spent;
         }
-    }
-    if let (Some(sweep), Some(search)) = (&sweep, plan.tpe.clone()) {
-        let mut trials = TpeTrials {
-            plan: &mut plan,
-            search: &search,
-            sweep,
-            store: &store,
-        };
-        trials.run_rest(&mut runs, &mut failures, &mut stages, &mut meter, options)?;
     }
     runs.sort_by_key(|(index, _)| *index);
     Ok(FileRuns {
-        budget_spent: meter.spent,
+        budget_spent,
         sweep,
         runs: runs.into_iter().map(|(_, run)| run).collect(),
         reused,
@@ -214,122 +192,12 @@ pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
     })
 }
 
-/// What a sweep's budget has left: the time since the sweep started and the epochs its
-/// trials trained in this `runner run` (trials trained before cost nothing).
-struct BudgetMeter {
-    budget: Budget,
-    started: std::time::Instant,
-    epochs: usize,
-    /// Why the sweep stopped starting trials, and how many it did not start.
-    spent: Option<(String, usize)>,
-}
-
-impl BudgetMeter {
-    fn new(budget: Budget) -> Self {
-        Self {
-            budget,
-            started: std::time::Instant::now(),
-            epochs: 0,
-            spent: None,
-        }
-    }
-
-    fn add(&mut self, run: &RunRecord) {
-        self.epochs += run.epochs;
-    }
-
-    /// Whether the budget is spent before the next of `left` trials, said once.
-    fn stop(&mut self, left: usize) -> bool {
-        if self.spent.is_some() {
-            return true;
-        }
-        let Some(reason) = self.budget.spent(self.started.elapsed(), self.epochs) else {
-            return false;
-        };
-        tracing::info!(
-            "budget spent ({reason}): {left} trial(s) not started; running the file again continues with them"
-        );
-        self.spent = Some((reason, left));
-        true
-    }
-}
-
-/// The trials of a `tpe` sweep after its random start, each chosen from the runs of the
-/// trials before it, planned and run one at a time.
-struct TpeTrials<'a> {
-    plan: &'a mut Plan,
-    search: &'a TpeSearch,
-    sweep: &'a str,
-    store: &'a Store,
-}
-
-impl TpeTrials<'_> {
-    fn run_rest(
-        &mut self,
-        runs: &mut Vec<(usize, RunRecord)>,
-        failures: &mut Vec<String>,
-        stages: &mut Stages,
-        meter: &mut BudgetMeter,
-        options: &RunOptions,
-    ) -> Result<()> {
-        if meter.spent.is_some() {
-            return Ok(());
-        }
-        for index in self.plan.trials.len()..self.search.trials {
-            if INTERRUPTED.load(Ordering::SeqCst) || meter.stop(self.search.trials - index) {
-                break;
-            }
-            let tried: Vec<_> = self.plan.trials.iter().map(|t| t.values.clone()).collect();
-            // Failed trials have no run and teach nothing.
-            let observed: Vec<_> = runs
-                .iter()
-                .map(|(trial, run)| (self.plan.trials[*trial].values.clone(), run.best.clone()))
-                .collect();
-            let Some(trial) = self.search.trial(index, &tried, &observed) else {
-                tracing::info!("trial {}: every configuration has been tried", index + 1);
-                break;
-            };
-            let planned = self.plan.add_trial(trial, self.store)?;
-            tracing::info!(
-                "trial {}/{} (tpe, monitoring {}): {:?}",
-                index + 1,
-                self.search.trials,
-                self.search.monitor,
-                planned.values
-            );
-            if let Some(run) = planned.trained_before.as_ref().filter(|_| !options.retrain) {
-                tracing::info!(
-                    "trial {index}: trained before as run {}; not trained again",
-                    run.id
-                );
-                self.store.join_sweep(&run.id, self.sweep)?;
-                runs.push((index, run.clone()));
-                continue;
-            }
-            let start = Start::Fresh {
-                sweep: Some(self.sweep),
-            };
-            match run_trial(planned, start, stages, options) {
-                Ok(run) => {
-                    meter.add(&run);
-                    runs.push((index, run));
-                }
-                Err(error) => {
-                    tracing::error!("trial {index} failed: {error:#}");
-                    failures.push(format!("trial {index}: {error:#}"));
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
 /// `runner run --resume RUN_ID`: continues an interrupted or failed run from its last
 /// snapshot, with the pipeline text it was started with, on the same data and weights.
 pub fn resume_run(run_id: &str, options: &RunOptions) -> Result<RunRecord> {
     let store = Store::new(&options.store);
     store.persist_stale_runs()?;
-    let mut record = store.find_run(run_id)?;
+    let record = store.find_run(run_id)?;
     match record.status {
         RunStatus::Finished | RunStatus::StoppedEarly => bail_input!(
             "run {} has already ended ({}): there is nothing to resume",
@@ -342,7 +210,8 @@ pub fn resume_run(run_id: &str, options: &RunOptions) -> Result<RunRecord> {
             record.process.pid,
             record.host
         ),
-        RunStatus::Failed | RunStatus::Interrupted => {}
+        // A pruned run (paused by successive halving) trains on to its last epoch.
+        RunStatus::Failed | RunStatus::Interrupted | RunStatus::Pruned => {}
     }
     let Some(snapshot) = latest_snapshot(&store, &record.id)? else {
         bail_input!(
@@ -375,7 +244,29 @@ pub fn resume_run(run_id: &str, options: &RunOptions) -> Result<RunRecord> {
             record.id
         );
     }
-    // The history goes back to the snapshot: epochs recorded after it are trained again.
+    let record = reopen_for_training(&store, record, &snapshot)?;
+    install_interrupt_handler();
+    let mut stages = Stages::new(&store, &options.device);
+    run_trial(
+        trial,
+        Start::Resume {
+            record: Box::new(record),
+            snapshot: Box::new(snapshot),
+        },
+        Stop::default(),
+        &mut stages,
+        options,
+    )
+}
+
+/// `record` made ready to train on from `snapshot`: its history goes back to the
+/// snapshot (epochs recorded after it are trained again), and it is running in this
+/// process.
+fn reopen_for_training(
+    store: &Store,
+    mut record: RunRecord,
+    snapshot: &Snapshot,
+) -> Result<RunRecord> {
     store.truncate_epochs(&record.id, snapshot.state.epoch)?;
     record.reset_epochs(&store.epochs(&record.id)?);
     record.status = RunStatus::Running;
@@ -385,17 +276,7 @@ pub fn resume_run(run_id: &str, options: &RunOptions) -> Result<RunRecord> {
     record.host = this_host();
     record.heartbeat_at = now_millis();
     store.put_run(&record)?;
-    install_interrupt_handler();
-    let mut stages = Stages::new(&store, &options.device);
-    run_trial(
-        trial,
-        Start::Resume {
-            record: Box::new(record),
-            snapshot: Box::new(snapshot),
-        },
-        &mut stages,
-        options,
-    )
+    Ok(record)
 }
 
 /// Takes in the bundles left in the store's `--jobs` folder and in the shared folder of

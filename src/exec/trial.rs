@@ -27,8 +27,8 @@ use crate::spec::{CallbackSpec, CheckpointSave, MonitorMode};
 use crate::stages::Stages;
 use crate::store::{HEARTBEAT_INTERVAL, RunRecord, RunStatus, Store, now_millis, this_process};
 use crate::train::{
-    Callback, Coverage, FitOptions, LrSchedule, Phase, SplitInput, TrainEnd, build_optimizer,
-    evaluate, fit_phase, metric_callback,
+    Callback, Coverage, FitOptions, FitOutcome, LrSchedule, Phase, SplitInput, TrainEnd,
+    build_optimizer, evaluate, fit_phase, metric_callback,
 };
 
 /// Where a trial starts: fresh (as a trial of `sweep` if given), or from a run's snapshot.
@@ -40,6 +40,13 @@ pub enum Start<'a> {
         record: Box<RunRecord>,
         snapshot: Box<Snapshot>,
     },
+}
+
+/// Where a trial stops: at its end, or paused after an epoch (successive halving's rung),
+/// recorded as `pruned` with the snapshot a promotion continues from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stop {
+    pub pause_after: Option<usize>,
 }
 
 /// What every step of a trial works with: its plan, the run's options, the stages its
@@ -90,6 +97,7 @@ impl<'a> TrialContext<'a> {
 pub fn run_trial(
     trial: &PlannedTrial,
     start: Start,
+    stop: Stop,
     stages: &mut Stages,
     options: &RunOptions,
 ) -> Result<RunRecord> {
@@ -170,6 +178,7 @@ pub fn run_trial(
                 phase.spec.train.epochs,
             ),
             lr_factor: 1.0,
+            pause_after: stop.pause_after,
         };
         if let Some(snapshot) = mid_phase.take() {
             classifier.trainable = load_model(classifier.trainable, &snapshot.model)?;
@@ -215,12 +224,13 @@ pub fn run_trial(
             },
         );
         match ended {
-            Ok(None) => {
+            Ok(FitOutcome::Interrupted) => {
                 record.status = RunStatus::Interrupted;
                 record.reason = Some("interrupted by the user (Ctrl-C)".into());
                 return finish(&ctx.store, record.clone());
             }
-            Ok(Some(end)) => {
+            Ok(FitOutcome::Paused) => return pause(&ctx.store, record.clone()),
+            Ok(FitOutcome::Ended(end)) => {
                 if let Some(reason) = &end.stopped {
                     tracing::info!("{}: {reason}", phase.name);
                     stopped_by.clone_from(&end.stopped);
@@ -239,6 +249,11 @@ pub fn run_trial(
                 save_snapshot(&ctx.store, &record.id, &state, &end.model, &optimizer)?;
                 next_epoch = record.epochs + 1;
                 carried = Some((end.model.clone(), classifier.frozen_prefix));
+                let more_phases = phase_index + 1 < trial.phases.len();
+                if more_phases && end.stopped.is_none() && stop.pause_after == Some(record.epochs) {
+                    // The rung is the phase's last epoch: the next phase waits.
+                    return pause(&ctx.store, record.clone());
+                }
                 final_model = Some((end, classifier, inputs));
             }
             Err(error) => {
@@ -348,6 +363,17 @@ fn load_model(model: TrainableModel, path: &std::path::Path) -> Result<Trainable
     model
         .try_load_file(path)
         .map_err(|err| anyhow::anyhow!("cannot load the checkpoint `{}`: {err:?}", path.display()))
+}
+
+/// Records the run as paused at a rung: `pruned` until a promotion continues it.
+fn pause(store: &Store, mut record: RunRecord) -> Result<RunRecord> {
+    tracing::info!("run {} paused after epoch {}", record.id, record.epochs);
+    record.status = RunStatus::Pruned;
+    record.reason = Some(format!(
+        "paused after epoch {} by successive halving: below its rung's cut so far",
+        record.epochs
+    ));
+    finish(store, record)
 }
 
 /// Records the run's end.

@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 
 use super::inputs::trial_inputs;
 use super::trial::TrialContext;
-use super::{INTERRUPTED, RunOptions, Start, install_interrupt_handler, run_trial};
+use super::{INTERRUPTED, RunOptions, Start, Stop, install_interrupt_handler, run_trial};
 use crate::bail_input;
 use crate::model::build_classifier;
 use crate::plan::{Plan, PlannedTrial};
@@ -295,7 +295,7 @@ fn train_planned_trial(
     let start = Start::Fresh {
         sweep: worker.sweep,
     };
-    run_trial(trial, start, &mut stages, options)
+    run_trial(trial, start, Stop::default(), &mut stages, options)
 }
 
 /// A store folder of this process in the temporary folder, removed when dropped.

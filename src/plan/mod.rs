@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::data::{Manifest, ScannedSplit, check_no_leakage, scan_source};
 use crate::model::Network;
+use crate::search::asha::Asha;
 use crate::search::space::TpeSearch;
 use crate::spec::sweep::{Budget, Trial, expand, trial_spec};
 use crate::spec::{
@@ -41,6 +42,8 @@ pub struct Plan {
     pub tpe: Option<TpeSearch>,
     /// How much work one `runner run` of the sweep may start.
     pub budget: Budget,
+    /// The sweep's successive halving, if it has one.
+    pub asha: Option<Asha>,
     /// The file's pipeline, which later trials are made from.
     pipeline: Pipeline,
     inputs: InputCache,
@@ -111,6 +114,7 @@ impl Plan {
             trials: vec![planned],
             tpe: None,
             budget: Budget::default(),
+            asha: None,
             pipeline,
             inputs,
         })
@@ -176,11 +180,18 @@ impl Plan {
             trials: Vec::with_capacity(trials.len()),
             tpe,
             budget,
+            asha: None,
             pipeline,
             inputs,
         };
         for trial in trials {
             plan.add_trial(trial, store)?;
+        }
+        // Rungs count the epochs of every phase, as the base pipeline trains them.
+        if let (Some(sweep), Some(first)) = (&sweep, plan.trials.first()) {
+            let epochs = first.phases.iter().map(|p| p.spec.train.epochs).sum();
+            plan.asha =
+                Asha::of_sweep(sweep, epochs).map_err(|problem| Problem::input_error([problem]))?;
         }
         Ok(plan)
     }

@@ -25,6 +25,18 @@ pub struct PlanReport {
     /// For a `tpe` sweep: the trials chosen as trials finish, after the listed ones.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chosen_later: Option<ChosenLater>,
+    /// For a sweep with successive halving: the epochs of its rungs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rungs: Option<Rungs>,
+}
+
+/// Successive halving's rungs, as planned.
+#[derive(Debug, Serialize)]
+pub struct Rungs {
+    pub epochs: Vec<usize>,
+    pub reduction_factor: usize,
+    pub monitor: String,
+    pub mode: crate::spec::sweep::SweepMode,
 }
 
 /// The trials of a `tpe` sweep that planning cannot list.
@@ -173,6 +185,12 @@ pub fn plan_report(plan: &Plan, stages: &Stages, device: &Device) -> Result<Plan
         trials,
         backbone_passes: passes,
         backbone_passes_without_cache: passes_without_cache,
+        rungs: plan.asha.as_ref().map(|asha| Rungs {
+            epochs: asha.rungs.epochs.clone(),
+            reduction_factor: asha.rungs.reduction_factor,
+            monitor: asha.monitor.clone(),
+            mode: asha.mode,
+        }),
         chosen_later: plan.tpe.as_ref().map(|search| ChosenLater {
             trials: search.trials - plan.trials.len(),
             monitor: search.monitor.clone(),
@@ -259,6 +277,21 @@ impl PlanReport {
                     .join(" / "),
                 trial.training,
                 trial.training_features
+            );
+        }
+        if let Some(rungs) = &self.rungs {
+            let _ = writeln!(
+                out,
+                "successive halving: rungs at {} epochs; the best 1/{} of each rung by {} ({}) go on, the others pause as `pruned`; training counts above assume every trial trains all its epochs",
+                rungs
+                    .epochs
+                    .iter()
+                    .map(usize::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                rungs.reduction_factor,
+                rungs.monitor,
+                rungs.mode.name()
             );
         }
         if let Some(later) = &self.chosen_later {

@@ -422,6 +422,7 @@ mod tests {
                     epochs: 100,
                     lr_factor: 1.0,
                     schedule: LrSchedule::new(0.1, None, 100),
+                    pause_after: None,
                 },
                 lr_factor: 1.0,
             }

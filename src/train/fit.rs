@@ -103,10 +103,23 @@ pub struct Phase {
     pub schedule: LrSchedule,
     /// Multiplies the schedule's rate from `next_epoch` on (reductions on plateau).
     pub lr_factor: f64,
+    /// Pause after this epoch of the run (successive halving's rung), once its callbacks
+    /// have recorded it and saved the snapshot a promotion continues from.
+    pub pause_after: Option<usize>,
+}
+
+/// How a phase's training loop ended.
+pub enum FitOutcome {
+    /// Its epochs are done, or a callback stopped it.
+    Ended(TrainEnd),
+    /// Ctrl-C stopped it.
+    Interrupted,
+    /// It reached [`Phase::pause_after`].
+    Paused,
 }
 
 /// Trains `model` on `inputs` (training, validation) for the phase's epochs from
-/// `next_epoch`, running `callbacks` after each with `run`; `None` when Ctrl-C stopped it.
+/// `next_epoch`, running `callbacks` after each with `run`.
 pub fn fit_phase<R>(
     options: &FitOptions,
     phase: &Phase,
@@ -115,7 +128,7 @@ pub fn fit_phase<R>(
     inputs: &[SplitInput],
     callbacks: &mut [Box<dyn Callback<R> + '_>],
     run: &mut R,
-) -> Result<Option<TrainEnd>> {
+) -> Result<FitOutcome> {
     let (train, validation) = (&inputs[0], &inputs[1]);
     let activity = options.activity;
     let steps = options.steps_per_epoch(train);
@@ -143,7 +156,7 @@ pub fn fit_phase<R>(
         while let Some((features, labels)) = batches.next(&mut data_wait) {
             if activity.is_interrupted() {
                 bar.abandon_with_message("interrupted");
-                return Ok(None);
+                return Ok(FitOutcome::Interrupted);
             }
             let progress = (epoch - phase.first_epoch) as f64 + f64::from(step) / steps as f64;
             lr = phase.schedule.lr(progress) * lr_factor;
@@ -220,6 +233,9 @@ pub fn fit_phase<R>(
         if stopped.is_some() {
             break;
         }
+        if phase.pause_after == Some(epoch) && epoch < last_epoch {
+            return Ok(FitOutcome::Paused);
+        }
     }
     let mut end = TrainEnd {
         model,
@@ -229,7 +245,7 @@ pub fn fit_phase<R>(
     for callback in callbacks {
         callback.on_train_end(&mut end);
     }
-    Ok(Some(end))
+    Ok(FitOutcome::Ended(end))
 }
 
 /// Every class's probability per row when a metric needs them (AUC), else nothing.

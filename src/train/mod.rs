@@ -11,7 +11,7 @@ mod schedule;
 pub use callbacks::{
     Callback, Control, EpochEnd, Logs, Monitor, TrainEnd, metric_callback, resume_from, state_of,
 };
-pub use fit::{Coverage, FitOptions, Phase, SplitInput, evaluate, fit_phase};
+pub use fit::{Coverage, FitOptions, FitOutcome, Phase, SplitInput, evaluate, fit_phase};
 pub use loss::{class_probabilities, loss_from_logits, predicted_classes, probability_rows};
 pub use metrics::RunningMetrics;
 pub use optim::build_optimizer;

@@ -26,6 +26,21 @@ pub struct EpochMetrics {
     pub data_wait_seconds: f64,
 }
 
+impl EpochMetrics {
+    /// The metric called `name` as the logs name it (`val_accuracy`, `val_precision`,
+    /// `lr`, ...), if the epoch has it.
+    pub fn value(&self, name: &str) -> Option<f64> {
+        match name {
+            "loss" => Some(self.loss),
+            "accuracy" => Some(self.accuracy),
+            "val_loss" => Some(self.val_loss),
+            "val_accuracy" => Some(self.val_accuracy),
+            "lr" => Some(self.lr),
+            other => self.extra.get(other).copied(),
+        }
+    }
+}
+
 fn first_phase() -> usize {
     1
 }

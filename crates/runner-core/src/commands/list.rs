@@ -73,7 +73,7 @@ pub struct FilterArgs {
     #[arg(long)]
     sweep: Option<String>,
     /// Only runs with this status
-    #[arg(long, value_parser = ["running", "finished", "stopped_early", "failed", "interrupted"])]
+    #[arg(long, value_parser = ["running", "finished", "stopped_early", "failed", "interrupted", "pruned"])]
     status: Option<String>,
     /// Only runs started since: a duration (2h, 3days) or a date (2026-11-28)
     #[arg(long)]

@@ -272,7 +272,7 @@ fn session_end_info(status: u64, ended: f64) -> Message {
 /// `STATUS_FAILURE` (2); `None` for one still running.
 fn session_status(status: RunStatus) -> Option<u64> {
     match status {
-        RunStatus::Finished | RunStatus::StoppedEarly => Some(1),
+        RunStatus::Finished | RunStatus::StoppedEarly | RunStatus::Pruned => Some(1),
         RunStatus::Running => None,
         RunStatus::Failed | RunStatus::Interrupted => Some(2),
     }

@@ -5,6 +5,63 @@
 //! A trial left behind in a rung is paused, not lost: its epochs are kept, and a later
 //! promotion continues it from its snapshot.
 
+use crate::spec::Problem;
+use crate::spec::sweep::{SchedulerSpec, SweepMode, SweepSpec};
+
+/// A sweep's successive halving: its rungs and what it compares there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Asha {
+    pub rungs: Rungs,
+    pub monitor: String,
+    pub mode: SweepMode,
+}
+
+impl Asha {
+    /// The scheduler of `sweep`, whose trials train `epochs` epochs in all, if it has one.
+    pub fn of_sweep(sweep: &SweepSpec, epochs: usize) -> Result<Option<Self>, Problem> {
+        let Some(SchedulerSpec::Asha {
+            min_epochs,
+            reduction_factor,
+            max_epochs,
+            monitor,
+            mode,
+        }) = &sweep.scheduler
+        else {
+            return Ok(None);
+        };
+        if max_epochs.is_some_and(|max| max != epochs) {
+            return Err(Problem::new(
+                "scheduler",
+                format!(
+                    "max_epochs is the epochs a trial trains when it is never pruned: the pipeline's {epochs}; set `train.epochs` instead"
+                ),
+            ));
+        }
+        let Some(rungs) = Rungs::new(*min_epochs, *reduction_factor, epochs) else {
+            return Err(Problem::new(
+                "scheduler",
+                format!(
+                    "successive halving needs 1 <= min_epochs <= the pipeline's {epochs} epochs and reduction_factor >= 2, got min_epochs {min_epochs} and reduction_factor {reduction_factor}"
+                ),
+            ));
+        };
+        let monitor = monitor.clone().unwrap_or_else(|| "val_loss".into());
+        Ok(Some(Self {
+            mode: SweepMode::of_monitor(&monitor, *mode),
+            monitor,
+            rungs,
+        }))
+    }
+
+    /// `value` oriented so that higher is better.
+    pub fn score(&self, value: f64) -> f64 {
+        match self.mode {
+            SweepMode::Max => value,
+            SweepMode::Min => -value,
+        }
+    }
+}
+
 /// The epochs at which trials are compared: `min_epochs * reduction_factor^k` below
 /// `max_epochs`, then `max_epochs`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,8 +118,8 @@ pub enum Next {
     Start,
 }
 
-/// The next job, given every trial's progress; `running` trials (being trained now) are
-/// neither promoted nor counted as promotable.
+/// The next job, given every trial's progress; `running` trials (being trained now, or
+/// ended otherwise: failed, stopped early) are counted in their rungs but not promoted.
 pub fn next_job(rungs: &Rungs, trials: &[TrialProgress], running: &[usize]) -> Next {
     let top = rungs.epochs.len() - 1;
     for rung in (0..top).rev() {

@@ -11,9 +11,16 @@ use super::tpe::{Dimension, Observation, Tpe};
 use crate::spec::Problem;
 use crate::spec::sweep::{Distribution, SweepAxis, SweepMethod, SweepMode, SweepSpec, Trial};
 
-/// A finished trial as the search sees it: its values, and its run's best value of each
-/// metric.
-pub type Observed = (BTreeMap<String, Value>, BTreeMap<String, f64>);
+/// A finished (or paused) trial as the search sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observed {
+    pub values: BTreeMap<String, Value>,
+    /// Its run's best value of each metric.
+    pub best: BTreeMap<String, f64>,
+    /// The epochs it trained: trials that went further (successive halving promoted
+    /// them) rank above those that stopped earlier.
+    pub epochs: usize,
+}
 
 /// How many suggestions (and then random draws) are tried for a configuration not run yet.
 const ATTEMPTS: usize = 100;
@@ -87,11 +94,7 @@ impl TpeSearch {
             .monitor
             .clone()
             .unwrap_or_else(|| "val_loss".to_string());
-        let mode = sweep.mode.unwrap_or(if monitor.ends_with("loss") {
-            SweepMode::Min
-        } else {
-            SweepMode::Max
-        });
+        let mode = SweepMode::of_monitor(&monitor, sweep.mode);
         let tpe = Tpe {
             startup_trials: sweep.startup_trials.unwrap_or(10),
             ..Tpe::new(dimensions)
@@ -132,11 +135,11 @@ impl TpeSearch {
         } else {
             observed
                 .iter()
-                .filter_map(|(values, best)| {
-                    let best = best.get(&self.monitor)?;
+                .filter_map(|observed| {
+                    let best = observed.best.get(&self.monitor)?;
                     Some(Observation {
-                        point: self.point(values)?,
-                        epochs: 0,
+                        point: self.point(&observed.values)?,
+                        epochs: observed.epochs,
                         value: match self.mode {
                             SweepMode::Max => *best,
                             SweepMode::Min => -best,
@@ -272,7 +275,11 @@ monitor = "val_accuracy"
             let trial = search.trial(index, &tried, &observed).unwrap();
             assert_eq!(trial.index, index);
             let best = BTreeMap::from([("val_accuracy".to_string(), score(&trial.values))]);
-            observed.push((trial.values.clone(), best));
+            observed.push(Observed {
+                values: trial.values.clone(),
+                best,
+                epochs: 8,
+            });
             tried.push(trial.values);
         }
         tried

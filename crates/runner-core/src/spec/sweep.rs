@@ -48,6 +48,10 @@ pub struct SweepSpec {
     /// (default: `min` for a loss, `max` otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<SweepMode>,
+    /// Train trials in rungs and continue only the best of each: `{ type = "asha",
+    /// min_epochs = 1, reduction_factor = 3, monitor = "val_accuracy" }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduler: Option<SchedulerSpec>,
     /// Stop starting trials once the sweep has run this long (`"20m"`, `"1h30m"`);
     /// running the file again continues with the trials not started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -71,6 +75,41 @@ pub enum SweepMethod {
     Tpe,
 }
 
+/// How trials are scheduled.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SchedulerSpec {
+    /// Asynchronous successive halving: every trial trains to `min_epochs`; the best
+    /// `1 / reduction_factor` of each rung go on to `reduction_factor` times as many
+    /// epochs, up to the pipeline's epochs; the others are recorded as `pruned`, their
+    /// epochs and snapshot kept for a later promotion.
+    Asha {
+        #[serde(default = "one")]
+        #[schemars(transform = super::bounds::AT_LEAST_ONE.in_schema())]
+        min_epochs: usize,
+        #[serde(default = "three")]
+        reduction_factor: usize,
+        /// The last rung: the pipeline's `train.epochs` (the default), which a trial
+        /// that is never pruned trains.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_epochs: Option<usize>,
+        /// The metric compared at each rung's epoch (default `val_loss`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        monitor: Option<String>,
+        /// `max` or `min` (default: `min` for a loss, `max` otherwise).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mode: Option<SweepMode>,
+    },
+}
+
+fn one() -> usize {
+    1
+}
+
+fn three() -> usize {
+    3
+}
+
 /// Which way a monitored metric is better.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -80,6 +119,15 @@ pub enum SweepMode {
 }
 
 impl SweepMode {
+    /// `mode` if given, else `min` for a loss and `max` for anything else.
+    pub fn of_monitor(monitor: &str, mode: Option<Self>) -> Self {
+        mode.unwrap_or(if monitor.ends_with("loss") {
+            Self::Min
+        } else {
+            Self::Max
+        })
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Self::Max => "max",

@@ -15,6 +15,9 @@ pub enum RunStatus {
     StoppedEarly,
     Failed,
     Interrupted,
+    /// Paused at a rung of successive halving, below the rung's cut: its epochs,
+    /// checkpoints and snapshot are kept, and a promotion continues it.
+    Pruned,
 }
 
 impl RunStatus {
@@ -25,6 +28,7 @@ impl RunStatus {
             RunStatus::StoppedEarly => "stopped_early",
             RunStatus::Failed => "failed",
             RunStatus::Interrupted => "interrupted",
+            RunStatus::Pruned => "pruned",
         }
     }
 }
