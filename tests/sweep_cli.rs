@@ -6,35 +6,52 @@ mod common;
 use common::*;
 use serde_json::Value;
 
-#[test]
-fn an_experiment_sweep_runs_every_trial_and_survives_a_failing_one() {
+/// A folder with the red/blue images, `tiny.toml` (the stem-only pipeline, `epochs`
+/// epochs) and `experiment.toml`: `base = "tiny.toml"`, then `rest`.
+struct SweepFolder {
+    dir: tempfile::TempDir,
+    experiment: std::path::PathBuf,
+    store: std::path::PathBuf,
+}
+
+fn sweep_folder(epochs: usize, rest: &str) -> SweepFolder {
     let dir = tempfile::tempdir().unwrap();
     write_red_blue_dataset(&dir.path().join("data"), 4);
     std::fs::write(
         dir.path().join("tiny.toml"),
-        tiny_pipeline(STEM_ONLY_BACKBONE, 5),
+        tiny_pipeline(STEM_ONLY_BACKBONE, epochs),
     )
     .unwrap();
-    let experiment = dir.path().join("study.toml");
-    // lr 1e38 sends the loss to infinity: that trial fails, the others run.
-    std::fs::write(
-        &experiment,
-        "base = \"tiny.toml\"\n\n[set]\n\"train.epochs\" = 3\n\n[sweep]\n\"train.optimizer.lr\" = [0.01, 1e38, 0.001]\n",
-    )
-    .unwrap();
+    let experiment = dir.path().join("experiment.toml");
+    std::fs::write(&experiment, format!("base = \"tiny.toml\"\n\n{rest}")).unwrap();
     let store = dir.path().join("store");
+    SweepFolder {
+        dir,
+        experiment,
+        store,
+    }
+}
+
+#[test]
+fn an_experiment_sweep_runs_every_trial_and_survives_a_failing_one() {
+    // lr 1e38 sends the loss to infinity: that trial fails, the others run.
+    let folder = sweep_folder(
+        5,
+        "[set]\n\"train.epochs\" = 3\n\n[sweep]\n\"train.optimizer.lr\" = [0.01, 1e38, 0.001]\n",
+    );
+    let (experiment, store) = (&folder.experiment, &folder.store);
     // --dry-run checks and plans the three trials and trains none.
-    let planned = runner(&store, &["run", experiment.to_str().unwrap(), "--dry-run"]);
+    let planned = runner(store, &["run", experiment.to_str().unwrap(), "--dry-run"]);
     assert!(planned.status.success(), "{}", stderr(&planned));
     assert!(stdout(&planned).contains("stage"), "{}", stdout(&planned));
-    let listed = stdout(&runner(&store, &["list", "--format", "json"]));
+    let listed = stdout(&runner(store, &["list", "--format", "json"]));
     assert!(
         serde_json::from_str::<Vec<Value>>(&listed)
             .unwrap()
             .is_empty()
     );
 
-    let output = runner(&store, &["run", experiment.to_str().unwrap()]);
+    let output = runner(store, &["run", experiment.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(
         stderr(&output).contains("1 trial(s) failed"),
@@ -49,7 +66,7 @@ fn an_experiment_sweep_runs_every_trial_and_survives_a_failing_one() {
     );
 
     let runs: Vec<Value> =
-        serde_json::from_str(&stdout(&runner(&store, &["list", "--format", "json"]))).unwrap();
+        serde_json::from_str(&stdout(&runner(store, &["list", "--format", "json"]))).unwrap();
     assert_eq!(runs.len(), 3);
     let statuses: Vec<&str> = runs
         .iter()
@@ -63,7 +80,7 @@ fn an_experiment_sweep_runs_every_trial_and_survives_a_failing_one() {
     );
 
     let shown: Value = serde_json::from_str(&stdout(&runner(
-        &store,
+        store,
         &["show", runs[2]["run"].as_str().unwrap(), "--format", "json"],
     )))
     .unwrap();
@@ -74,7 +91,7 @@ fn an_experiment_sweep_runs_every_trial_and_survives_a_failing_one() {
     assert_eq!(shown["history"].as_array().unwrap().len(), 3);
 
     let compared: Vec<Value> = serde_json::from_str(&stdout(&runner(
-        &store,
+        store,
         &["compare", "--sweep", &sweep, "--format", "json"],
     )))
     .unwrap();
@@ -91,19 +108,9 @@ fn an_experiment_sweep_runs_every_trial_and_survives_a_failing_one() {
 
 #[test]
 fn a_tpe_sweep_draws_its_start_then_chooses_from_finished_trials() {
-    let dir = tempfile::tempdir().unwrap();
-    write_red_blue_dataset(&dir.path().join("data"), 4);
-    std::fs::write(
-        dir.path().join("tiny.toml"),
-        tiny_pipeline(STEM_ONLY_BACKBONE, 2),
-    )
-    .unwrap();
-    let experiment = dir.path().join("search.toml");
-    std::fs::write(
-        &experiment,
-        r#"base = "tiny.toml"
-
-[sweep]
+    let folder = sweep_folder(
+        2,
+        r#"[sweep]
 method = "tpe"
 trials = 5
 startup_trials = 2
@@ -111,13 +118,12 @@ monitor = "val_accuracy"
 "train.optimizer.lr" = { loguniform = [1e-4, 1e-1] }
 "head.1.rate" = [0.0, 0.2, 0.5]
 "#,
-    )
-    .unwrap();
-    let store = dir.path().join("store");
+    );
+    let (experiment, store) = (&folder.experiment, &folder.store);
     let file = experiment.to_str().unwrap();
 
     // Planning lists the random start and says the rest is chosen later.
-    let planned = runner(&store, &["plan", file]);
+    let planned = runner(store, &["plan", file]);
     assert!(planned.status.success(), "{}", stderr(&planned));
     assert!(
         stdout(&planned).contains(
@@ -126,28 +132,25 @@ monitor = "val_accuracy"
         "{}",
         stdout(&planned)
     );
-    // Each trial waits for the ones before it: no parallel workers.
-    let parallel = runner(&store, &["run", file, "--jobs", "2"]);
-    assert_eq!(parallel.status.code(), Some(2), "{}", stderr(&parallel));
-    assert!(
-        stderr(&parallel).contains("tpe sweep"),
-        "{}",
-        stderr(&parallel)
-    );
-
-    let output = runner(&store, &["run", file]);
+    // Each trial waits for the ones before it: no parallel workers, whatever --jobs says.
+    let output = runner(store, &["run", file, "--jobs", "2"]);
     assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("its trials run one at a time in this process, not in 2 workers"),
+        "{}",
+        stderr(&output)
+    );
     assert!(
         stderr(&output).contains("trial 3/5 (tpe, monitoring val_accuracy)"),
         "{}",
         stderr(&output)
     );
-    let runs = list_runs(&store);
+    let runs = list_runs(store);
     assert_eq!(runs.len(), 5);
     let mut configurations = Vec::new();
     for (index, summary) in runs.iter().enumerate() {
         let shown = json_output(&runner(
-            &store,
+            store,
             &["show", summary["run"].as_str().unwrap(), "--format", "json"],
         ));
         assert_eq!(shown["trial"], index);
@@ -166,24 +169,15 @@ monitor = "val_accuracy"
 
 #[test]
 fn a_sweep_stops_starting_trials_when_its_budget_is_spent_and_continues_when_run_again() {
-    let dir = tempfile::tempdir().unwrap();
-    write_red_blue_dataset(&dir.path().join("data"), 4);
-    std::fs::write(
-        dir.path().join("tiny.toml"),
-        tiny_pipeline(STEM_ONLY_BACKBONE, 2),
-    )
-    .unwrap();
-    let experiment = dir.path().join("budget.toml");
-    std::fs::write(
-        &experiment,
-        "base = \"tiny.toml\"\n\n[sweep]\nbudget_epochs = 4\n\"train.optimizer.lr\" = [0.01, 0.003, 0.001, 0.0003]\n",
-    )
-    .unwrap();
-    let store = dir.path().join("store");
+    let folder = sweep_folder(
+        2,
+        "[sweep]\nbudget_epochs = 4\n\"train.optimizer.lr\" = [0.01, 0.003, 0.001, 0.0003]\n",
+    );
+    let (experiment, store) = (&folder.experiment, &folder.store);
     let file = experiment.to_str().unwrap();
 
     // Two trials of two epochs spend the budget; the other two wait.
-    let first = runner(&store, &["run", file]);
+    let first = runner(store, &["run", file]);
     assert!(first.status.success(), "{}", stderr(&first));
     assert!(
         stdout(&first).contains(
@@ -192,10 +186,10 @@ fn a_sweep_stops_starting_trials_when_its_budget_is_spent_and_continues_when_run
         "{}",
         stdout(&first)
     );
-    assert_eq!(list_runs(&store).len(), 2);
+    assert_eq!(list_runs(store).len(), 2);
 
     // Again: the two trained trials are reused, the other two train.
-    let second = runner(&store, &["run", file]);
+    let second = runner(store, &["run", file]);
     assert!(second.status.success(), "{}", stderr(&second));
     assert!(
         stdout(&second).contains("4 trial(s) finished (2 trained before, not again)"),
@@ -207,17 +201,17 @@ fn a_sweep_stops_starting_trials_when_its_budget_is_spent_and_continues_when_run
         "{}",
         stdout(&second)
     );
-    let runs = list_runs(&store);
+    let runs = list_runs(store);
     assert_eq!(runs.len(), 4);
     assert!(runs.iter().all(|run| run["status"] == "finished"));
 
     // A budget that is not a duration is refused before anything runs.
     std::fs::write(
-        &experiment,
+        experiment,
         "base = \"tiny.toml\"\n\n[sweep]\nbudget = \"soon\"\n\"train.optimizer.lr\" = [0.01]\n",
     )
     .unwrap();
-    let bad = runner(&store, &["run", file]);
+    let bad = runner(store, &["run", file]);
     assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
     assert!(
         stderr(&bad).contains("`soon` is not a duration"),
@@ -228,35 +222,24 @@ fn a_sweep_stops_starting_trials_when_its_budget_is_spent_and_continues_when_run
 
 #[test]
 fn successive_halving_pauses_the_worst_and_promoted_trials_train_on_exactly() {
-    let dir = tempfile::tempdir().unwrap();
-    write_red_blue_dataset(&dir.path().join("data"), 4);
-    std::fs::write(
-        dir.path().join("tiny.toml"),
-        tiny_pipeline(STEM_ONLY_BACKBONE, 4),
-    )
-    .unwrap();
-    let experiment = dir.path().join("halving.toml");
-    std::fs::write(
-        &experiment,
-        r#"base = "tiny.toml"
-
-[sweep]
+    let folder = sweep_folder(
+        4,
+        r#"[sweep]
 scheduler = { type = "asha", min_epochs = 1, reduction_factor = 2, monitor = "val_loss" }
 "train.optimizer.lr" = [0.03, 0.01, 0.003, 0.001, 0.0003, 0.0001]
 "#,
-    )
-    .unwrap();
-    let store = dir.path().join("store");
+    );
+    let (dir, experiment, store) = (&folder.dir, &folder.experiment, &folder.store);
     let file = experiment.to_str().unwrap();
 
-    let planned = runner(&store, &["plan", file]);
+    let planned = runner(store, &["plan", file]);
     assert!(planned.status.success(), "{}", stderr(&planned));
     assert!(
         stdout(&planned).contains("successive halving: rungs at 1, 2, 4 epochs; the best 1/2 of each rung by val_loss (min) go on"),
         "{}",
         stdout(&planned)
     );
-    let output = runner(&store, &["run", file]);
+    let output = runner(store, &["run", file]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(
         stdout(&output).contains("successive halving paused"),
@@ -264,7 +247,7 @@ scheduler = { type = "asha", min_epochs = 1, reduction_factor = 2, monitor = "va
         stdout(&output)
     );
 
-    let runs = list_runs(&store);
+    let runs = list_runs(store);
     assert_eq!(runs.len(), 6, "every trial started once");
     let epochs = |run: &Value| run["epochs"].as_u64().unwrap();
     let pruned: Vec<&Value> = runs
@@ -281,7 +264,7 @@ scheduler = { type = "asha", min_epochs = 1, reduction_factor = 2, monitor = "va
     for run in &pruned {
         assert!([1, 2].contains(&epochs(run)), "{run}");
         let shown = json_output(&runner(
-            &store,
+            store,
             &["show", run["run"].as_str().unwrap(), "--format", "json"],
         ));
         assert!(shown["artifacts"]["last"].is_object(), "{shown}");
@@ -292,7 +275,7 @@ scheduler = { type = "asha", min_epochs = 1, reduction_factor = 2, monitor = "va
     }
     assert!(finished.iter().all(|run| epochs(run) == 4), "{finished:?}");
     let listed = json_output(&runner(
-        &store,
+        store,
         &["list", "--status", "pruned", "--format", "json"],
     ));
     assert_eq!(listed.as_array().unwrap().len(), pruned.len());
@@ -300,7 +283,7 @@ scheduler = { type = "asha", min_epochs = 1, reduction_factor = 2, monitor = "va
     // A promoted trial's history is the uninterrupted run's: train its configuration
     // straight through in another store and compare every epoch.
     let promoted = json_output(&runner(
-        &store,
+        store,
         &[
             "show",
             finished[0]["run"].as_str().unwrap(),

@@ -100,24 +100,33 @@ pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
     // them count as trained: take them in before planning looks for them.
     take_in_left_bundles(&load_pipeline(file)?, &store)?;
     let mut plan = Plan::new(file, &options.overrides, options.on_cuda(), &store)?;
-    if options.in_slurm || options.jobs > 1 {
-        let one_at_a_time = [
-            (
-                plan.tpe.is_some(),
-                "a tpe sweep chooses each trial from the finished ones",
-            ),
-            (
-                plan.asha.is_some(),
-                "successive halving promotes trials as others finish",
-            ),
-            (
-                plan.budget.is_set(),
-                "a sweep budget counts the trials run one after another",
-            ),
-        ];
-        if let Some((_, what)) = one_at_a_time.iter().find(|(applies, _)| *applies) {
+    // Sweeps that decide as trials finish run their trials one at a time.
+    let one_at_a_time = [
+        (
+            plan.tpe.is_some(),
+            "a tpe sweep chooses each trial from the finished ones",
+        ),
+        (
+            plan.asha.is_some(),
+            "successive halving promotes trials as others finish",
+        ),
+        (
+            plan.budget.is_set(),
+            "a sweep budget counts the trials run one after another",
+        ),
+    ]
+    .into_iter()
+    .find_map(|(applies, why)| applies.then_some(why));
+    if let Some(why) = one_at_a_time {
+        if options.in_slurm {
             bail_input!(
-                "{what}: such a sweep runs its trials one at a time, and --jobs and the Slurm executor do not apply to it yet"
+                "{why}: such a sweep runs its trials one at a time in this process, and the Slurm executor does not apply to it yet"
+            );
+        }
+        if options.jobs > 1 {
+            tracing::warn!(
+                "{why}: its trials run one at a time in this process, not in {} workers",
+                options.jobs
             );
         }
     }
@@ -161,7 +170,7 @@ pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
             runs.extend(trained);
             failures.extend(failed);
         }
-        Some(sweep) if options.jobs > 1 && parallel.len() > 1 => {
+        Some(sweep) if options.jobs > 1 && parallel.len() > 1 && one_at_a_time.is_none() => {
             let (trained, failed) =
                 workers::run_in_workers(&plan, &parallel, sweep, &mut stages, options)?;
             runs.extend(trained);
