@@ -89,10 +89,6 @@ impl Rungs {
             reduction_factor,
         })
     }
-
-    pub fn max_epochs(&self) -> usize {
-        *self.epochs.last().expect("at least one rung")
-    }
 }
 
 /// Where a trial stands: the rung it has reached (its index in [`Rungs::epochs`]), and its

@@ -142,7 +142,7 @@ impl Tpe {
 }
 
 /// A value drawn uniformly (log-uniformly for a log scale).
-pub fn random_value(dimension: Dimension, rng: &mut impl Rng) -> f64 {
+fn random_value(dimension: Dimension, rng: &mut impl Rng) -> f64 {
     match dimension {
         Dimension::Choice(count) => rng.random_range(0..count.max(1)) as f64,
         Dimension::Float { low, high, log } => {
