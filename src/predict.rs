@@ -139,15 +139,30 @@ fn batch_input(
     height: u32,
     device: &Device,
 ) -> Result<Tensor<4>> {
-    let limits = model.pipeline.spec.data.image_limits();
-    let mut input = batch_pixels(paths, width, height, limits)?;
+    let pixels = batch_pixels(
+        paths,
+        width,
+        height,
+        model.pipeline.spec.data.image_limits(),
+    )?;
+    let shape = [paths.len(), 3, height as usize, width as usize];
+    Ok(model_input(model, pixels, shape, device))
+}
+
+/// `model`'s input on `device` from a batch of pixel values of `shape` `[n, 3, height,
+/// width]`: preprocessed as training preprocesses them.
+pub fn model_input(
+    model: &TrainedModel,
+    mut pixels: Vec<f32>,
+    shape: [usize; 4],
+    device: &Device,
+) -> Tensor<4> {
     preprocess_pixels(
-        &mut input,
-        (height * width) as usize,
+        &mut pixels,
+        shape[2] * shape[3],
         model.classifier.preprocess,
     );
-    let shape = [paths.len(), 3, height as usize, width as usize];
-    Ok(Tensor::from_data(TensorData::new(input, shape), device))
+    Tensor::from_data(TensorData::new(pixels, shape), device)
 }
 
 /// The pixel values (0-255) of `paths` decoded and resized to `width` x `height`, as

@@ -132,11 +132,7 @@ pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
     }
     let sweep = plan.is_sweep.then(|| format!("sweep-{}", new_run_id()));
     if let Some(sweep) = &sweep {
-        let trials = plan
-            .tpe
-            .as_ref()
-            .map_or(plan.trials.len(), |tpe| tpe.trials);
-        tracing::info!("{sweep}: {trials} trials");
+        tracing::info!("{sweep}: {} trials", plan.trial_count());
     }
     install_interrupt_handler();
     // Runs by trial index, so the sweep's table lists them in the file's order.

@@ -136,7 +136,7 @@ impl Sequential<'_> {
                         && let Some(value) =
                             self.value_at(&run, rungs.epochs[rung], &asha.monitor)?
                     {
-                        progress[member].values.push(asha.score(value));
+                        progress[member].values.push(asha.mode.oriented(value));
                     }
                     if run.status != RunStatus::Pruned {
                         ended.push(member);
@@ -163,10 +163,11 @@ impl Sequential<'_> {
 
     /// Trials the sweep has yet to start: planned ones, then those TPE will choose.
     fn not_started(&self) -> usize {
-        let later = self.plan.tpe.as_ref().map_or(0, |search| {
-            search.trials.saturating_sub(self.plan.trials.len())
-        });
-        self.queue.len() + later
+        self.queue.len()
+            + self
+                .plan
+                .trial_count()
+                .saturating_sub(self.plan.trials.len())
     }
 
     /// The position in the plan of the next trial to train: the planned ones in order,
@@ -224,11 +225,7 @@ impl Sequential<'_> {
             return;
         }
         let trial = &self.plan.trials[position];
-        let total = self
-            .plan
-            .tpe
-            .as_ref()
-            .map_or(self.plan.trials.len(), |search| search.trials);
+        let total = self.plan.trial_count();
         match &self.plan.tpe {
             Some(search) if position >= search.startup_trials() => tracing::info!(
                 "trial {}/{total} (tpe, monitoring {}): {:?}",

@@ -78,6 +78,8 @@ pub fn classifier_graph(parts: &ClassifierParts) -> Result<GraphProto> {
 #[derive(Default)]
 struct Emitter {
     nodes: GraphBuilder,
+    /// The names of ReLU6's bounds, once a layer needs them.
+    relu6_bounds: Option<[String; 2]>,
 }
 
 impl Emitter {
@@ -158,17 +160,22 @@ impl Emitter {
         Ok(match layer.activation {
             conv_bn::Activation::Linear => x,
             conv_bn::Activation::Relu => self.unary("Relu", x),
-            conv_bn::Activation::Relu6 => self.relu6(name, x),
+            conv_bn::Activation::Relu6 => self.relu6(x),
         })
     }
 
-    fn relu6(&mut self, name: &str, x: Map) -> Map {
-        let low = self
-            .nodes
-            .constant(&format!("{name}.clip_min"), &[], &[0.0]);
-        let high = self
-            .nodes
-            .constant(&format!("{name}.clip_max"), &[], &[6.0]);
+    /// `Clip` to [0, 6], its bounds one pair of initializers for the whole graph.
+    fn relu6(&mut self, x: Map) -> Map {
+        let [low, high] = match &self.relu6_bounds {
+            Some(bounds) => bounds.clone(),
+            None => {
+                let bounds = [
+                    self.nodes.constant("relu6.min", &[], &[0.0]),
+                    self.nodes.constant("relu6.max", &[], &[6.0]),
+                ];
+                self.relu6_bounds.insert(bounds).clone()
+            }
+        };
         let output = self.nodes.node("Clip", &[&x.name, &low, &high], Vec::new());
         Map {
             name: output,

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::inference::{TrainedModel, most_probable};
 use crate::model::BackboneLayer;
-use crate::predict::{batch_pixels, preprocess_pixels};
+use crate::predict::{batch_pixels, model_input};
 use crate::progress::Activity;
 pub use classifier::ClassifierParts;
 use classifier::classifier_graph;
@@ -126,7 +126,6 @@ pub fn check_onnx(
     let mut session = OnnxSession::open(exported)?;
     let spec = &model.pipeline.spec;
     let [height, width] = spec.data.image_size;
-    let plane = (height * width) as usize;
     let classes = model.classes.len();
     let device = crate::device::cpu();
     let bar = activity.progress_bar(images.len(), "check");
@@ -145,10 +144,7 @@ pub fn check_onnx(
         let pixels = batch_pixels(&paths, width, height, spec.data.image_limits())?;
         let shape = [batch.len(), 3, height as usize, width as usize];
         let onnx_rows = session.run(pixels.clone(), shape)?.probabilities;
-        let mut input = pixels;
-        preprocess_pixels(&mut input, plane, model.classifier.preprocess);
-        let input =
-            burn::tensor::Tensor::from_data(burn::tensor::TensorData::new(input, shape), &device);
+        let input = model_input(model, pixels, shape, &device);
         let runner_rows = model.probabilities(input, false)?;
         anyhow::ensure!(
             onnx_rows.len() == runner_rows.len() && runner_rows.len() == batch.len() * classes,

@@ -196,6 +196,13 @@ impl Plan {
         Ok(plan)
     }
 
+    /// How many trials the file runs: those planned, or all that a tpe sweep will choose.
+    pub fn trial_count(&self) -> usize {
+        self.tpe
+            .as_ref()
+            .map_or(self.trials.len(), |search| search.trials)
+    }
+
     /// Plans `trial` (the file's pipeline with the trial's values) after the others.
     pub fn add_trial(&mut self, trial: Trial, store: &Store) -> Result<&PlannedTrial> {
         let trial_pipeline = if self.is_sweep {

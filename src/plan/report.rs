@@ -192,7 +192,7 @@ pub fn plan_report(plan: &Plan, stages: &Stages, device: &Device) -> Result<Plan
             mode: asha.mode,
         }),
         chosen_later: plan.tpe.as_ref().map(|search| ChosenLater {
-            trials: search.trials - plan.trials.len(),
+            trials: plan.trial_count() - plan.trials.len(),
             monitor: search.monitor.clone(),
             mode: search.mode,
         }),

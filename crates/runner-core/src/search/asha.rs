@@ -52,14 +52,6 @@ impl Asha {
             rungs,
         }))
     }
-
-    /// `value` oriented so that higher is better.
-    pub fn score(&self, value: f64) -> f64 {
-        match self.mode {
-            SweepMode::Max => value,
-            SweepMode::Min => -value,
-        }
-    }
 }
 
 /// The epochs at which trials are compared: `min_epochs * reduction_factor^k` below

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::tpe::{Dimension, Observation, Tpe};
 use crate::spec::Problem;
-use crate::spec::sweep::{Distribution, SweepAxis, SweepMethod, SweepMode, SweepSpec, Trial};
+use crate::spec::sweep::{Axis, SweepMethod, SweepMode, SweepSpec, Trial};
 
 /// A finished (or paused) trial as the search sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,22 +24,6 @@ pub struct Observed {
 
 /// How many suggestions (and then random draws) are tried for a configuration not run yet.
 const ATTEMPTS: usize = 100;
-
-/// One axis of the space.
-#[derive(Debug, Clone, PartialEq)]
-enum Axis {
-    /// One of the listed values (a list, or `{ choice = [...] }`).
-    Values(Vec<Value>),
-    Float {
-        low: f64,
-        high: f64,
-        log: bool,
-    },
-    Int {
-        low: i64,
-        high: i64,
-    },
-}
 
 /// The TPE search of a sweep.
 #[derive(Debug, Clone)]
@@ -87,7 +71,7 @@ impl TpeSearch {
         let axes = sweep
             .axes
             .iter()
-            .map(|(key, axis)| Ok((key.clone(), axis_of(key, axis)?)))
+            .map(|(key, axis)| Ok((key.clone(), axis.checked(key)?)))
             .collect::<Result<Vec<_>, Problem>>()?;
         let dimensions = axes.iter().map(|(_, axis)| dimension(axis)).collect();
         let monitor = sweep
@@ -140,10 +124,7 @@ impl TpeSearch {
                     Some(Observation {
                         point: self.point(&observed.values)?,
                         epochs: observed.epochs,
-                        value: match self.mode {
-                            SweepMode::Max => *best,
-                            SweepMode::Min => -best,
-                        },
+                        value: self.mode.oriented(*best),
                     })
                 })
                 .collect()
@@ -195,51 +176,6 @@ fn dimension(axis: &Axis) -> Dimension {
         Axis::Values(ref values) => Dimension::Choice(values.len()),
         Axis::Float { low, high, log } => Dimension::Float { low, high, log },
         Axis::Int { low, high } => Dimension::Int { low, high },
-    }
-}
-
-fn axis_of(key: &str, axis: &SweepAxis) -> Result<Axis, Problem> {
-    let problem = |message: String| Err(Problem::new(key, message));
-    match axis {
-        SweepAxis::Values(values) | SweepAxis::Distribution(Distribution::Choice(values)) => {
-            if values.is_empty() {
-                return problem("the list of values is empty".into());
-            }
-            Ok(Axis::Values(values.clone()))
-        }
-        SweepAxis::Distribution(Distribution::Uniform([low, high])) => {
-            if !(low < high && (high - low).is_finite()) {
-                return problem(format!(
-                    "the range [{low}, {high}] is empty or not finite: low < high, both finite"
-                ));
-            }
-            Ok(Axis::Float {
-                low: *low,
-                high: *high,
-                log: false,
-            })
-        }
-        SweepAxis::Distribution(Distribution::Loguniform([low, high])) => {
-            if !(0.0 < *low && low < high && high.is_finite()) {
-                return problem(format!(
-                    "a log-uniform range needs 0 < low < high, got [{low}, {high}]"
-                ));
-            }
-            Ok(Axis::Float {
-                low: *low,
-                high: *high,
-                log: true,
-            })
-        }
-        SweepAxis::Distribution(Distribution::Int([low, high])) => {
-            if low > high {
-                return problem(format!("the range [{low}, {high}] is empty: low <= high"));
-            }
-            Ok(Axis::Int {
-                low: *low,
-                high: *high,
-            })
-        }
     }
 }
 

@@ -128,6 +128,14 @@ impl SweepMode {
         })
     }
 
+    /// `value` turned so that higher is better.
+    pub fn oriented(self, value: f64) -> f64 {
+        match self {
+            Self::Max => value,
+            Self::Min => -value,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Self::Max => "max",
@@ -255,16 +263,19 @@ pub fn expand(sweep: &SweepSpec, seed: u64) -> Result<Vec<Trial>, Problem> {
                     "a random sweep needs `trials = N` (at least 1)",
                 ));
             };
+            let axes = sweep
+                .axes
+                .iter()
+                .map(|(key, axis)| Ok((key, axis.checked(key)?)))
+                .collect::<Result<Vec<_>, Problem>>()?;
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
             (0..trials)
                 .map(|_| {
-                    sweep
-                        .axes
-                        .iter()
-                        .map(|(key, axis)| Ok((key.clone(), draw(key, axis, &mut rng)?)))
-                        .collect::<Result<BTreeMap<_, _>, Problem>>()
+                    axes.iter()
+                        .map(|(key, axis)| ((*key).clone(), draw(axis, &mut rng)))
+                        .collect()
                 })
-                .collect::<Result<_, _>>()?
+                .collect()
         }
         SweepMethod::Tpe => {
             let search = TpeSearch::of_sweep(sweep, seed)?.expect("a tpe sweep");
@@ -315,46 +326,88 @@ pub fn expand(sweep: &SweepSpec, seed: u64) -> Result<Vec<Trial>, Problem> {
     Ok(trials)
 }
 
-fn draw(key: &str, axis: &SweepAxis, rng: &mut ChaCha8Rng) -> Result<Value, Problem> {
-    let bad_range = |low: f64, high: f64| {
-        Err(Problem::new(
-            key,
-            format!(
-                "the range [{low}, {high}] is empty, or too wide to draw from: low < high, and high - low a finite number"
-            ),
-        ))
-    };
-    Ok(match axis {
-        SweepAxis::Values(values) | SweepAxis::Distribution(Distribution::Choice(values)) => {
-            if values.is_empty() {
-                return Err(Problem::new(key, "the list of values is empty"));
+/// An axis checked for drawing from: a list with values, or a range that is not empty.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Axis {
+    /// One of the listed values (a list, or `{ choice = [...] }`).
+    Values(Vec<Value>),
+    /// A float in `[low, high)`, log-uniform with `log`.
+    Float { low: f64, high: f64, log: bool },
+    /// An integer in `[low, high]`.
+    Int { low: i64, high: i64 },
+}
+
+impl SweepAxis {
+    /// The axis of `key`, checked: an empty list or range is a problem at `key`.
+    pub fn checked(&self, key: &str) -> Result<Axis, Problem> {
+        let bad_range = |low: f64, high: f64| {
+            Err(Problem::new(
+                key,
+                format!(
+                    "the range [{low}, {high}] is empty, or too wide to draw from: low < high, and high - low a finite number"
+                ),
+            ))
+        };
+        match self {
+            SweepAxis::Values(values) | SweepAxis::Distribution(Distribution::Choice(values)) => {
+                if values.is_empty() {
+                    return Err(Problem::new(key, "the list of values is empty"));
+                }
+                Ok(Axis::Values(values.clone()))
             }
-            values[rng.random_range(0..values.len())].clone()
-        }
-        SweepAxis::Distribution(Distribution::Uniform([low, high])) => {
-            // The sampler scales by `high - low`, which overflows to infinity for spans
-            // wider than f64::MAX even when both ends are finite.
-            if !(low < high && (high - low).is_finite()) {
-                return bad_range(*low, *high);
+            SweepAxis::Distribution(Distribution::Uniform([low, high])) => {
+                // The sampler scales by `high - low`, which overflows to infinity for spans
+                // wider than f64::MAX even when both ends are finite.
+                if !(low < high && (high - low).is_finite()) {
+                    return bad_range(*low, *high);
+                }
+                Ok(Axis::Float {
+                    low: *low,
+                    high: *high,
+                    log: false,
+                })
             }
-            Value::from(rng.random_range(*low..*high))
-        }
-        SweepAxis::Distribution(Distribution::Loguniform([low, high])) => {
-            if !(0.0 < *low && low < high && high.is_finite()) {
-                return Err(Problem::new(
-                    key,
-                    format!("a log-uniform range needs 0 < low < high, got [{low}, {high}]"),
-                ));
+            SweepAxis::Distribution(Distribution::Loguniform([low, high])) => {
+                if !(0.0 < *low && low < high && high.is_finite()) {
+                    return Err(Problem::new(
+                        key,
+                        format!("a log-uniform range needs 0 < low < high, got [{low}, {high}]"),
+                    ));
+                }
+                Ok(Axis::Float {
+                    low: *low,
+                    high: *high,
+                    log: true,
+                })
             }
-            Value::from(rng.random_range(low.ln()..high.ln()).exp())
-        }
-        SweepAxis::Distribution(Distribution::Int([low, high])) => {
-            if low > high {
-                return bad_range(*low as f64, *high as f64);
+            SweepAxis::Distribution(Distribution::Int([low, high])) => {
+                if low > high {
+                    return bad_range(*low as f64, *high as f64);
+                }
+                Ok(Axis::Int {
+                    low: *low,
+                    high: *high,
+                })
             }
-            Value::from(rng.random_range(*low..=*high))
         }
-    })
+    }
+}
+
+fn draw(axis: &Axis, rng: &mut ChaCha8Rng) -> Value {
+    match axis {
+        Axis::Values(values) => values[rng.random_range(0..values.len())].clone(),
+        Axis::Float {
+            low,
+            high,
+            log: false,
+        } => Value::from(rng.random_range(*low..*high)),
+        Axis::Float {
+            low,
+            high,
+            log: true,
+        } => Value::from(rng.random_range(low.ln()..high.ln()).exp()),
+        Axis::Int { low, high } => Value::from(rng.random_range(*low..=*high)),
+    }
 }
 
 /// The spec of one trial: `base` (without its sweep) with the trial's values set. A key
