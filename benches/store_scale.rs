@@ -96,6 +96,7 @@ fn synthetic_run(index: usize) -> (RunRecord, Vec<EpochMetrics>, String) {
         last: BTreeMap::new(),
         artifacts: BTreeMap::new(),
         confusion_matrix: Vec::new(),
+        top_losses: Vec::new(),
     };
     for epoch in &epochs {
         record.add_epoch(epoch);

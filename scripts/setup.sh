@@ -10,7 +10,10 @@
 #   - TensorBoard (PyPI) in a virtualenv, $RUNNER_HOME/tensorboard-venv, whose event-file
 #     reader checks `runner export-logs --tensorboard` in the tests (--no-tensorboard skips it),
 #   - ONNX Runtime and onnx (PyPI) in $RUNNER_HOME/onnx-venv: `runner export --check` loads the
-#     wheel's libonnxruntime.so, and the tests run onnx.checker (--no-onnx skips it).
+#     wheel's libonnxruntime.so, and the tests run onnx.checker (--no-onnx skips it),
+#   - Debian's chromium and chromium-driver, which drive `runner ui`'s pages in the browser
+#     tests, when run as root with apt-get (otherwise those tests say they are skipped;
+#     --no-browser skips it).
 # Downloads land in $RUNNER_HOME (default ~/.cache/runner) so every clone shares them;
 # a second run downloads nothing. In the repository it writes only ignored files:
 # .cargo/config.toml (where LibTorch is), weights/ and data/ (links into the cache).
@@ -23,6 +26,7 @@ usage() {
   echo "  --no-slurm do not install Slurm for the Slurm executor's tests" >&2
   echo "  --no-tensorboard  do not install TensorBoard for the event-file tests" >&2
   echo "  --no-onnx  do not install ONNX Runtime (runner export --check) and onnx (the export tests)" >&2
+  echo "  --no-browser  do not install Chromium and ChromeDriver for the dashboard's browser tests" >&2
 }
 
 want_cuda=0
@@ -30,6 +34,7 @@ want_data=1
 want_slurm=1
 want_tensorboard=1
 want_onnx=1
+want_browser=1
 for arg in "$@"; do
   case "$arg" in
     --cuda) want_cuda=1 ;;
@@ -37,6 +42,7 @@ for arg in "$@"; do
     --no-slurm) want_slurm=0 ;;
     --no-tensorboard) want_tensorboard=0 ;;
     --no-onnx) want_onnx=0 ;;
+    --no-browser) want_browser=0 ;;
     -h | --help) usage; exit 0 ;;
     *) usage; exit 2 ;;
   esac
@@ -187,6 +193,25 @@ provision_slurm() {
   fi
 }
 
+# Headless Chromium and its WebDriver server for tests/ui_dashboard.rs, which loads every
+# page of `runner ui` in a real browser; about 130 MB of packages, ~25 s.
+provision_browser() {
+  if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
+    return
+  fi
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    log "Chromium is not installed, so the dashboard's browser tests will be skipped;"
+    log "  install Debian's chromium and chromium-driver to run them"
+    return
+  fi
+  log "installing Debian's chromium and chromium-driver (for the dashboard's browser tests)"
+  local packages=(chromium chromium-driver)
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+  fi
+}
+
 # TensorBoard's own event-file reader, for tests/compare_cli.rs; about 40 MB from PyPI.
 # Installs pinned PyPI packages in the virtualenv $cache/NAME, once per set of versions.
 provision_venv() {
@@ -242,5 +267,8 @@ fi
 if [ "$want_onnx" = 1 ]; then
   provision_venv onnx-venv "runner export --check and the ONNX export tests" \
     "onnxruntime==$ONNXRUNTIME_VERSION" "onnx==$ONNX_VERSION"
+fi
+if [ "$want_browser" = 1 ]; then
+  provision_browser
 fi
 log "ready: LibTorch at $libtorch"

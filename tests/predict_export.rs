@@ -193,6 +193,9 @@ fn inspect_agrees_with_predict_on_the_validation_images() {
     let written: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("inspect.json")).unwrap()).unwrap();
     assert_eq!(written, report);
+    // ... and the run keeps the highest losses, for `runner ui`'s run page.
+    let shown = json_output(&runner(&store, &["show", &run_id, "--format", "json"]));
+    assert_eq!(shown["top_losses"], report["top_losses"]);
 
     let unknown = runner(
         &store,

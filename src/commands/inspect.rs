@@ -18,7 +18,7 @@ use runner_core::commands::Format;
 use runner_core::commands::libtorch::InspectArgs;
 use runner_core::report::escape_text;
 use runner_core::report::inspect::{Tile, draw_confusion_matrix, draw_grid};
-use runner_core::store::Store;
+use runner_core::store::{Store, TopLoss};
 
 /// Keras' crossentropy clips probabilities to [1e-7, 1 - 1e-7] before the logarithm.
 const EPSILON: f64 = 1e-7;
@@ -33,20 +33,6 @@ struct ClassFigures {
     f1: f64,
     /// Validation images of the class.
     support: usize,
-}
-
-#[derive(Serialize)]
-struct ImageLoss {
-    image: String,
-    #[serde(rename = "true")]
-    true_class: String,
-    predicted: String,
-    /// The predicted class's probability.
-    probability: f64,
-    /// The true class's probability.
-    true_probability: f64,
-    /// `-ln(true_probability)`, clipped as Keras clips it.
-    loss: f64,
 }
 
 pub fn exec(args: InspectArgs, store: &Store) -> Result<()> {
@@ -98,6 +84,8 @@ pub fn exec(args: InspectArgs, store: &Store) -> Result<()> {
     highest.sort_by(|a, b| b.loss.total_cmp(&a.loss));
     highest.truncate(args.top as usize);
 
+    // Kept with the run, for `runner ui`'s run page.
+    store.record_top_losses(&record.id, &highest)?;
     std::fs::create_dir_all(&args.out).map_err(|err| {
         crate::error::input_error(format!("cannot create `{}`: {err}", args.out.display()))
     })?;
@@ -139,13 +127,13 @@ pub fn exec(args: InspectArgs, store: &Store) -> Result<()> {
 }
 
 /// Each image's loss from its true class's probability.
-fn losses(predictions: &[Prediction], labels: &[u32], classes: &[String]) -> Vec<ImageLoss> {
+fn losses(predictions: &[Prediction], labels: &[u32], classes: &[String]) -> Vec<TopLoss> {
     predictions
         .iter()
         .zip(labels)
         .map(|(prediction, &label)| {
             let true_probability = prediction.probabilities[label as usize];
-            ImageLoss {
+            TopLoss {
                 image: prediction.image.clone(),
                 true_class: classes[label as usize].clone(),
                 predicted: prediction.class.clone(),
@@ -170,7 +158,7 @@ fn write_per_class(per_class: &[ClassFigures], out: &Path) -> Result<()> {
 /// The image of `loss` at most [`TILE_SIDE`] pixels on its longer side (in the pipeline's
 /// aspect ratio), captioned with its classes.
 fn tile(
-    loss: &ImageLoss,
+    loss: &TopLoss,
     [height, width]: [u32; 2],
     limits: runner_core::spec::ImageLimits,
 ) -> Result<Tile> {
@@ -204,7 +192,7 @@ fn print_table(
     run: &str,
     report: &serde_json::Value,
     per_class: &[ClassFigures],
-    highest: &[ImageLoss],
+    highest: &[TopLoss],
     out: &Path,
 ) {
     println!(

@@ -85,6 +85,7 @@ pub fn new_record(trial: &PlannedTrial, inputs: &[SplitInput], options: &RunOpti
         last: Default::default(),
         artifacts: Default::default(),
         confusion_matrix: Vec::new(),
+        top_losses: Vec::new(),
     }
 }
 

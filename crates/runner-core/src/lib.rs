@@ -1,7 +1,8 @@
 //! The parts of runner that need no LibTorch: the pipeline file ([`spec`]), the run store
-//! ([`store`]), what is printed from it ([`report`]) and the command line ([`cli`],
-//! [`commands`]). The `runner` binary is built from these alone, so commands that only
-//! read the store start fast; training lives in the `runner` crate.
+//! ([`store`]), what is printed from it ([`report`]), the command line ([`cli`],
+//! [`commands`]) and the dashboard that shows the store in a browser ([`ui`]). The
+//! `runner` binary is built from these alone, so commands that only read the store start
+//! fast; training lives in the `runner` crate.
 
 pub mod arch;
 pub mod cli;
@@ -13,3 +14,4 @@ pub mod report;
 pub mod search;
 pub mod spec;
 pub mod store;
+pub mod ui;

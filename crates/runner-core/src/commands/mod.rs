@@ -16,6 +16,7 @@ pub mod rm;
 pub mod schema;
 pub mod show;
 pub mod sync;
+pub mod ui;
 pub mod validate;
 
 use anyhow::Result;
@@ -36,6 +37,7 @@ pub enum Command {
     Compare(compare::Args),
     Plot(plot::Args),
     ExportLogs(export_logs::Args),
+    Ui(ui::Args),
     #[command(flatten)]
     Model(ModelCommand),
     Validate(validate::Args),
@@ -67,6 +69,7 @@ impl Command {
             Command::Compare(args) => compare::exec(args, store),
             Command::Plot(args) => plot::exec(args, store),
             Command::ExportLogs(args) => export_logs::exec(args, store),
+            Command::Ui(args) => ui::exec(args, store),
             Command::Validate(args) => validate::exec(args, None),
             Command::New(args) => new::exec(args),
             Command::Completions(args) => completions::exec(args),

@@ -248,6 +248,7 @@ pub(crate) mod tests {
             .into(),
             artifacts: Default::default(),
             confusion_matrix: Vec::new(),
+            top_losses: Vec::new(),
         }
     }
 

@@ -66,13 +66,15 @@ pub fn runs_table(runs: &[RunSummary]) -> String {
 
 /// `runner list --format json`: one summary object per run.
 pub fn runs_json(runs: &[RunSummary]) -> Value {
-    Value::Array(runs.iter().map(run_summary).collect())
+    Value::Array(runs.iter().map(run_summary_json).collect())
 }
 
-fn run_summary(run: &RunSummary) -> Value {
+/// One run of `runner list --format json` (and of the dashboard's `/api/runs`).
+pub fn run_summary_json(run: &RunSummary) -> Value {
     json!({
         "run": run.id,
         "pipeline": run.pipeline,
+        "sweep": run.sweep,
         "status": run.status.as_str(),
         "reason": run.reason,
         "epochs": run.epochs,
@@ -92,13 +94,12 @@ pub fn run_json(
     spec_text: Option<&str>,
     store: &Store,
 ) -> Value {
-    let mut value = run_summary(&run.summary());
+    let mut value = run_summary_json(&run.summary());
     let object = value.as_object_mut().expect("a summary is an object");
     let extra = json!({
         "pipeline_file": run.pipeline_file,
         "spec_hash": run.spec_hash,
         "spec": spec_text,
-        "sweep": run.sweep,
         "trial": run.trial,
         "dataset_hash": run.dataset_hash,
         "libtorch_version": run.libtorch_version,
@@ -114,6 +115,7 @@ pub fn run_json(
         "test": run.test,
         "test_epoch": run.test_epoch,
         "confusion_matrix": run.confusion_matrix,
+        "top_losses": run.top_losses,
         "stages": run.stages,
         "reused_in": run.reused_in,
         "skipped_files": run.skipped_files,

@@ -196,6 +196,19 @@ impl Store {
         })
     }
 
+    /// Records the highest-loss validation images `runner inspect` found for a run.
+    pub fn record_top_losses(&self, run_id: &str, top_losses: &[super::TopLoss]) -> Result<()> {
+        self.write(|db| {
+            db.open_tree("runs")?
+                .fetch_and_update(run_id.as_bytes(), |value| {
+                    let mut record: RunRecord = serde_json::from_slice(value?).ok()?;
+                    record.top_losses = top_losses.to_vec();
+                    serde_json::to_vec(&record).ok()
+                })?;
+            Ok(())
+        })
+    }
+
     /// Removes runs with their epochs; their pipeline texts stay while another run uses them.
     pub(super) fn delete_runs(&self, ids: &[String]) -> Result<()> {
         self.write(|db| {

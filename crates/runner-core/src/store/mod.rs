@@ -24,5 +24,5 @@ pub use db::Store;
 pub use gc::GcReport;
 pub use liveness::{HEARTBEAT_INTERVAL, this_host, this_process};
 pub use migrate::SCHEMA_VERSION;
-pub use record::{Artifact, ProcessId, RunRecord, RunStatus, RunSummary};
+pub use record::{Artifact, ProcessId, RunRecord, RunStatus, RunSummary, TopLoss};
 pub use run_id::{is_run_id, new_run_id, now_millis};

@@ -102,6 +102,26 @@ pub struct RunRecord {
     /// `[label][predicted]` counts on the validation images at the best checkpoint.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub confusion_matrix: Vec<Vec<usize>>,
+    /// The validation images with the highest loss at the best checkpoint, highest first,
+    /// as `runner inspect` last found them (`runner ui` shows them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub top_losses: Vec<TopLoss>,
+}
+
+/// A validation image and how wrong the model was about it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopLoss {
+    /// The image file, as the run's dataset lists it.
+    pub image: String,
+    #[serde(rename = "true")]
+    pub true_class: String,
+    pub predicted: String,
+    /// The predicted class's probability.
+    pub probability: f64,
+    /// The true class's probability.
+    pub true_probability: f64,
+    /// `-ln(true_probability)`, clipped as Keras clips it.
+    pub loss: f64,
 }
 
 /// A process on a host, told apart from a later process that reuses its pid by its start
