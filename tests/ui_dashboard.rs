@@ -263,8 +263,25 @@ fn the_api_answers_as_the_commands_do() {
     let dashboard = Dashboard::start(&store);
     let cli = |args: &[&str]| json_output(&runner(&store, args));
 
+    // `runner list`'s objects, each with its best epoch's metrics added.
+    let without_best_epochs = |runs: Value| -> Value {
+        let mut runs = runs;
+        for run in runs.as_array_mut().unwrap() {
+            let at_best = run
+                .as_object_mut()
+                .unwrap()
+                .remove("at_best_epoch")
+                .unwrap();
+            let shown = dashboard.json(&format!("/api/runs/{}", run["run"].as_str().unwrap()));
+            let best = &shown["history"][run["best_epoch"].as_u64().unwrap() as usize - 1];
+            for metric in ["loss", "accuracy", "val_loss", "val_accuracy", "lr"] {
+                assert_eq!(at_best[metric], best[metric], "{run}");
+            }
+        }
+        runs
+    };
     assert_eq!(
-        dashboard.json("/api/runs"),
+        without_best_epochs(dashboard.json("/api/runs")),
         cli(&["list", "--format", "json"])
     );
     assert_eq!(
@@ -292,7 +309,9 @@ fn the_api_answers_as_the_commands_do() {
         ])
     );
     assert_eq!(
-        dashboard.json("/api/runs?where=head.1.rate+%3E%3D+0.3&status=finished"),
+        without_best_epochs(
+            dashboard.json("/api/runs?where=head.1.rate+%3E%3D+0.3&status=finished")
+        ),
         cli(&[
             "list",
             "--where",
@@ -320,6 +339,17 @@ fn the_api_answers_as_the_commands_do() {
     assert!(
         accuracies.windows(2).all(|pair| pair[0] >= pair[1]),
         "{accuracies:?}"
+    );
+    let lowest_first = dashboard.json("/api/runs?sort=at_best_epoch.val_loss");
+    let losses: Vec<f64> = lowest_first
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|run| run["at_best_epoch"]["val_loss"].as_f64().unwrap())
+        .collect();
+    assert!(
+        losses.windows(2).all(|pair| pair[0] <= pair[1]),
+        "{losses:?}"
     );
 
     let sweep = dashboard.json(&format!("/api/sweeps/{SWEEP}"));
@@ -495,16 +525,11 @@ fn every_page_renders_in_a_real_browser() {
         .find(|run| run["run"] == fixture.finished.as_str())
         .unwrap();
     let cell = browser.eval(&format!(
-        "return document.querySelector('tr[data-run=\"{}\"] td[data-column=\"best:val_accuracy\"]').textContent",
+        "return document.querySelector('tr[data-run=\"{}\"] td[data-column=\"at_best:val_accuracy\"]').textContent",
         fixture.finished
     ));
-    assert_eq!(
-        cell,
-        json!(format!(
-            "{:.4}",
-            finished["best"]["val_accuracy"].as_f64().unwrap()
-        ))
-    );
+    let at_best = finished["at_best_epoch"]["val_accuracy"].as_f64().unwrap();
+    assert_eq!(cell, json!(format!("{at_best:.4}")));
     assert!(
         browser.eval("return document.getElementById('live').hidden") == json!(false),
         "a running run makes the table live"
@@ -683,4 +708,54 @@ fn every_page_renders_in_a_real_browser() {
         "return document.querySelector('.error') && document.querySelector('.error').textContent",
     );
     assert!(message.as_str().unwrap().contains("no run"), "{message}");
+}
+
+/// The README's screenshots, from a real store:
+/// `RUNNER_UI_STORE=runs RUNNER_UI_SCREENSHOTS=docs cargo test --test ui_dashboard -- --ignored`
+/// (the run page shows the run with recorded highest losses, else the best one).
+#[test]
+#[ignore = "takes the README's screenshots from the store RUNNER_UI_STORE names"]
+fn screenshots_of_a_real_store() {
+    let store = PathBuf::from(std::env::var_os("RUNNER_UI_STORE").expect("RUNNER_UI_STORE"));
+    let out =
+        PathBuf::from(std::env::var_os("RUNNER_UI_SCREENSHOTS").expect("RUNNER_UI_SCREENSHOTS"));
+    let browser = Browser::start().expect("chromium and chromedriver");
+    let dashboard = Dashboard::start(&store);
+    let shoot = |path: &str, ready: &str, height: u32, name: &str| {
+        browser.resize(1400, height);
+        browser.goto(&dashboard.url(path));
+        browser.wait_for(ready);
+        assert!(browser.console_errors().is_empty(), "{path}");
+        browser.screenshot(&out.join(name));
+    };
+    shoot(
+        "/",
+        "return document.querySelector('#runs tbody tr')",
+        900,
+        "ui-runs.png",
+    );
+    let runs = dashboard.json("/api/runs?sort=val_accuracy&order=desc");
+    let runs = runs.as_array().unwrap();
+    let shown = runs
+        .iter()
+        .map(|run| dashboard.json(&format!("/api/runs/{}", run["run"].as_str().unwrap())))
+        .find(|run| !run["top_losses"].as_array().unwrap().is_empty())
+        .unwrap_or_else(|| {
+            dashboard.json(&format!("/api/runs/{}", runs[0]["run"].as_str().unwrap()))
+        });
+    shoot(
+        &format!("/runs/{}", shown["run"].as_str().unwrap()),
+        "const images = [...document.querySelectorAll('.losses img')]; return document.querySelector('svg.chart') && images.every(i => i.complete)",
+        1500,
+        "ui-run.png",
+    );
+    let sweeps = dashboard.json("/api/sweeps");
+    if let Some(sweep) = sweeps[0]["sweep"].as_str() {
+        shoot(
+            &format!("/sweeps/{sweep}"),
+            "return document.querySelector('#scatters svg')",
+            900,
+            "ui-sweep.png",
+        );
+    }
 }

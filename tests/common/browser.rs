@@ -111,6 +111,15 @@ impl Browser {
         self.command("POST", &self.session_path("/url"), &json!({ "url": url }));
     }
 
+    /// Sets the window's size: the viewport a screenshot shows is 143 pixels less high.
+    pub fn resize(&self, width: u32, height: u32) {
+        self.command(
+            "POST",
+            &self.session_path("/window/rect"),
+            &json!({ "width": width, "height": height + 143 }),
+        );
+    }
+
     /// Runs `script` (a function body) in the page and returns what it returns.
     pub fn eval(&self, script: &str) -> Value {
         self.command(

@@ -55,7 +55,8 @@ pub enum ModelCommand {
     Export(ExportArgs),
     /// Where a run's model goes wrong on its validation images (as fastai's
     /// ClassificationInterpretation): the confusion matrix, precision, recall and F1 per
-    /// class, and the images with the highest loss, from its best checkpoint
+    /// class, and the images with the highest loss (also recorded with the run, for
+    /// `runner ui`), from its best checkpoint
     #[command(
         after_help = "Examples:\n  runner inspect last --out inspect/\n  runner inspect 20261128-183012-456k3mx7q2p --out inspect/ --top 25 --format json"
     )]

@@ -366,6 +366,25 @@ impl Store {
         .map(Option::unwrap_or_default)
     }
 
+    /// One recorded epoch of each of several runs (`None` where a run lacks it), read in
+    /// one opening of the database: the dashboard's page of runs at their best epochs.
+    pub fn epochs_of_runs(&self, wanted: &[(&str, usize)]) -> Result<Vec<Option<EpochMetrics>>> {
+        self.read(|db| {
+            let epochs = db.open_tree("epochs")?;
+            wanted
+                .iter()
+                .map(|(run_id, epoch)| {
+                    let key = epoch_key(run_id, *epoch);
+                    epochs
+                        .get(&key)?
+                        .map(|value| parse(&key, &value))
+                        .transpose()
+                })
+                .collect()
+        })
+        .map(|found| found.unwrap_or_else(|| vec![None; wanted.len()]))
+    }
+
     /// The pipeline text a run was started from.
     pub fn spec_text(&self, spec_hash: &str) -> Result<Option<String>> {
         self.read(|db| {

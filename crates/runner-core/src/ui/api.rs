@@ -56,7 +56,8 @@ pub struct RunsPage {
     pub runs: Value,
 }
 
-/// `GET /api/runs`: the runs that match `pipeline`, `sweep`, `status`, `since` and each
+/// `GET /api/runs`: `runner list --format json` with each run's metrics at its best epoch
+/// (`at_best_epoch`) added: the runs that match `pipeline`, `sweep`, `status`, `since` and each
 /// `where` (the `--where` language of `list` and `compare`), ordered by `sort` (`started`,
 /// `run`, `pipeline`, `sweep`, `status`, `epochs`, a metric's best value, or a parameter
 /// asked for in `params`) and `order` (`asc`, `desc`), `offset` and `limit` of them. With
@@ -68,58 +69,77 @@ pub fn runs(store: &Store, query: &Query) -> ApiResult<RunsPage> {
         .into_iter()
         .map(str::to_string)
         .collect();
-    let mut runs: Vec<(RunSummary, BTreeMap<String, Value>)> =
-        if filter.needs_params() || !param_keys.is_empty() {
-            let records = store.runs().map_err(|e| ApiError::from_store(&e))?;
-            records
-                .into_iter()
-                .filter(|run| filter.matches_record(run))
-                .map(|run| {
-                    let params = param_keys
-                        .iter()
-                        .filter_map(|key| run.params.get(key).map(|v| (key.clone(), v.clone())))
-                        .collect();
-                    (run.summary(), params)
-                })
-                .collect()
-        } else {
-            let no_params = BTreeMap::new();
-            let summaries = store
-                .run_summaries()
-                .map_err(|e| ApiError::from_store(&e))?;
-            summaries
-                .into_iter()
-                .filter(|run| filter.matches(run, &no_params))
-                .map(|run| (run, BTreeMap::new()))
-                .collect()
-        };
+    let mut rows: Vec<ListedRun> = if filter.needs_params() || !param_keys.is_empty() {
+        let records = store.runs().map_err(|e| ApiError::from_store(&e))?;
+        records
+            .into_iter()
+            .filter(|run| filter.matches_record(run))
+            .map(|run| ListedRun {
+                params: param_keys
+                    .iter()
+                    .filter_map(|key| run.params.get(key).map(|v| (key.clone(), v.clone())))
+                    .collect(),
+                summary: run.summary(),
+                at_best_epoch: Value::Null,
+            })
+            .collect()
+    } else {
+        let no_params = BTreeMap::new();
+        let summaries = store
+            .run_summaries()
+            .map_err(|e| ApiError::from_store(&e))?;
+        summaries
+            .into_iter()
+            .filter(|run| filter.matches(run, &no_params))
+            .map(|summary| ListedRun {
+                summary,
+                params: BTreeMap::new(),
+                at_best_epoch: Value::Null,
+            })
+            .collect()
+    };
     let sort = query.one("sort").unwrap_or("started");
-    // The store's order is the start order; a stable sort keeps it among equals.
-    if sort != "started" && sort != "run" {
-        runs.sort_by(|(a, a_params), (b, b_params)| {
-            compare_by(sort, a, b, a_params.get(sort), b_params.get(sort))
-        });
-    }
-    match query.one("order").unwrap_or("asc") {
-        "asc" => {}
-        "desc" => runs.reverse(),
+    let descending = match query.one("order").unwrap_or("asc") {
+        "asc" => false,
+        "desc" => true,
         other => {
             return Err(ApiError::bad_request(format!(
                 "order={other}: give asc or desc"
             )));
         }
+    };
+    // The store's order is the start order; newest first when descending, and kept among
+    // equal values by the stable sort.
+    if descending {
+        rows.reverse();
     }
-    let total = runs.len();
+    if sort.starts_with(AT_BEST_EPOCH) {
+        add_best_epochs(store, &mut rows)?;
+    }
+    if sort != "started" && sort != "run" {
+        rows.sort_by(|a, b| match (a.sort_value(sort), b.sort_value(sort)) {
+            (Some(x), Some(y)) if descending => compare_values(&y, &x),
+            (Some(x), Some(y)) => compare_values(&x, &y),
+            // Runs without the value go last either way.
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => Ordering::Equal,
+        });
+    }
+    let total = rows.len();
     let offset = query.number("offset")?.unwrap_or(0).min(total);
     let limit = query.number("limit")?.unwrap_or(total);
-    let page = runs
+    let page = &mut rows[offset..offset.saturating_add(limit).min(total)];
+    if !sort.starts_with(AT_BEST_EPOCH) {
+        add_best_epochs(store, page)?;
+    }
+    let page = page
         .iter()
-        .skip(offset)
-        .take(limit)
-        .map(|(run, params)| {
-            let mut value = report::runs::run_summary_json(run);
+        .map(|row| {
+            let mut value = report::runs::run_summary_json(&row.summary);
+            value[AT_BEST_EPOCH.trim_end_matches('.')] = row.at_best_epoch.clone();
             if !param_keys.is_empty() {
-                value["params"] = json!(params);
+                value["params"] = json!(row.params);
             }
             value
         })
@@ -130,34 +150,80 @@ pub fn runs(store: &Store, query: &Query) -> ApiResult<RunsPage> {
     })
 }
 
-/// Orders two runs by a column; runs without a value go last whichever the order.
-fn compare_by(
-    sort: &str,
-    a: &RunSummary,
-    b: &RunSummary,
-    a_param: Option<&Value>,
-    b_param: Option<&Value>,
-) -> Ordering {
-    match sort {
-        "pipeline" => a.pipeline.cmp(&b.pipeline),
-        "sweep" => a.sweep.cmp(&b.sweep),
-        "status" => a.status.as_str().cmp(b.status.as_str()),
-        "epochs" => a.epochs.cmp(&b.epochs),
-        _ if a_param.is_some() || b_param.is_some() => match (a_param, b_param) {
-            (Some(x), Some(y)) => match (x.as_f64(), y.as_f64()) {
-                (Some(x), Some(y)) => x.total_cmp(&y),
-                _ => report::select::display(x).cmp(&report::select::display(y)),
+/// The sort key prefix of a metric at the best epoch (`at_best_epoch.val_accuracy`), and
+/// the field that holds those metrics.
+const AT_BEST_EPOCH: &str = "at_best_epoch.";
+
+/// A run as the runs table lists it.
+struct ListedRun {
+    summary: RunSummary,
+    /// The parameters asked for.
+    params: BTreeMap<String, Value>,
+    /// The metrics of its best epoch, the weights Keras' `restore_best_weights` and the
+    /// `best` checkpoint keep, or null.
+    at_best_epoch: Value,
+}
+
+impl ListedRun {
+    /// The value a column sorts by: a field, a metric at the best epoch, a parameter, or a
+    /// metric's best value.
+    fn sort_value(&self, sort: &str) -> Option<Value> {
+        let run = &self.summary;
+        match sort {
+            "pipeline" => Some(json!(run.pipeline)),
+            "sweep" => run.sweep.as_ref().map(|sweep| json!(sweep)),
+            "status" => Some(json!(run.status.as_str())),
+            "epochs" => Some(json!(run.epochs)),
+            _ => match sort.strip_prefix(AT_BEST_EPOCH) {
+                Some(metric) => self
+                    .at_best_epoch
+                    .get(metric)
+                    .filter(|value| !value.is_null())
+                    .cloned(),
+                None => self
+                    .params
+                    .get(sort)
+                    .cloned()
+                    .or_else(|| run.best.get(sort).map(|value| json!(value))),
             },
-            (Some(_), None) => Ordering::Less,
-            (None, _) => Ordering::Greater,
-        },
-        metric => match (a.best.get(metric), b.best.get(metric)) {
-            (Some(x), Some(y)) => x.total_cmp(y),
-            (Some(_), None) => Ordering::Less,
-            (None, Some(_)) => Ordering::Greater,
-            (None, None) => Ordering::Equal,
-        },
+        }
     }
+}
+
+/// Numbers by value, anything else as people read it.
+fn compare_values(a: &Value, b: &Value) -> Ordering {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => x.total_cmp(&y),
+        _ => report::select::display(a).cmp(&report::select::display(b)),
+    }
+}
+
+/// Reads the metrics of each run's best epoch, in one opening of the store: the store
+/// keeps epochs apart from the records.
+fn add_best_epochs(store: &Store, rows: &mut [ListedRun]) -> ApiResult<()> {
+    let wanted: Vec<(&str, usize)> = rows
+        .iter()
+        .map(|row| (row.summary.id.as_str(), row.summary.best_epoch.unwrap_or(0)))
+        .collect();
+    let epochs = store
+        .epochs_of_runs(&wanted)
+        .map_err(|e| ApiError::from_store(&e))?;
+    for (row, epoch) in rows.iter_mut().zip(epochs) {
+        row.at_best_epoch = epoch.map_or(Value::Null, |epoch| epoch_metrics(&epoch));
+    }
+    Ok(())
+}
+
+/// An epoch's metrics by the names the logs use (`val_accuracy`, `lr`, `val_auc`, ...).
+fn epoch_metrics(epoch: &crate::metrics::EpochMetrics) -> Value {
+    let mut metrics = serde_json::Map::new();
+    for name in ["loss", "accuracy", "val_loss", "val_accuracy", "lr"] {
+        metrics.insert(name.into(), json!(epoch.value(name)));
+    }
+    for (name, value) in &epoch.extra {
+        metrics.insert(name.clone(), json!(value));
+    }
+    Value::Object(metrics)
 }
 
 fn run_filter(query: &Query) -> ApiResult<RunFilter> {

@@ -7,7 +7,8 @@ const PAGE_SIZE = 100;
 const POLL_MS = 2000;
 const COLORS = ["#2f6fdd", "#e67e22", "#27ae60", "#8e44ad", "#c0392b", "#16a085", "#d35400", "#2c3e50", "#f1c40f", "#7f8c8d"];
 const BASE_COLUMNS = ["run", "pipeline", "sweep", "status", "epochs", "best_epoch", "started"];
-const DEFAULT_COLUMNS = ["run", "pipeline", "sweep", "status", "epochs", "best:val_accuracy", "best:val_loss", "started"];
+// The metrics of the best epoch: the weights the `best` checkpoint keeps.
+const DEFAULT_COLUMNS = ["run", "pipeline", "sweep", "status", "epochs", "best_epoch", "at_best:val_accuracy", "at_best:val_loss", "started"];
 
 // ---- small DOM helpers -------------------------------------------------------------
 
@@ -59,6 +60,13 @@ function fmt(value, digits = 4) {
   if (typeof value === "number") return Number.isInteger(value) ? String(value) : value.toFixed(digits);
   if (typeof value === "string") return value;
   return JSON.stringify(value);
+}
+
+// A parameter's value as written in the pipeline file: 0.2, not 0.2000.
+function plain(value) {
+  if (value === undefined || value === null) return "–";
+  if (typeof value === "number") return String(value);
+  return typeof value === "string" ? value : JSON.stringify(value);
 }
 
 function statusBadge(status) { return el("span", { class: `status ${status}`, text: status }); }
@@ -157,6 +165,7 @@ function lineChart(title, series, { xLabel = "epoch", width = 560, height = 300 
 function columnLabel(column) {
   const [kind, name] = column.includes(":") ? column.split(/:(.*)/s) : ["", column];
   if (kind === "best") return `best ${name}`;
+  if (kind === "at_best") return `${name} at best epoch`;
   if (kind === "last") return `last ${name}`;
   if (kind === "param") return name;
   return column.replace("_", " ");
@@ -167,10 +176,11 @@ function cellOf(run, column) {
   if (column === "sweep") return el("td", {}, sweepLink(run.sweep));
   if (column === "status") return el("td", {}, statusBadge(run.status));
   const [kind, name] = column.includes(":") ? column.split(/:(.*)/s) : ["", column];
-  if (kind === "best" || kind === "last") {
-    return el("td", { class: "num", "data-column": column, text: fmt((run[kind] || {})[name]) });
+  if (kind === "best" || kind === "last" || kind === "at_best") {
+    const values = kind === "at_best" ? run.at_best_epoch : run[kind];
+    return el("td", { class: "num", "data-column": column, text: fmt((values || {})[name]) });
   }
-  if (kind === "param") return el("td", { "data-column": column, text: fmt((run.params || {})[name]) });
+  if (kind === "param") return el("td", { "data-column": column, text: plain((run.params || {})[name]) });
   const value = column === "started" ? run.started_at : run[column];
   return el("td", { class: typeof value === "number" ? "num" : null, "data-column": column, text: fmt(value) });
 }
@@ -178,7 +188,8 @@ function cellOf(run, column) {
 function sortKey(column) {
   if (column === "started" || column === "run") return column;
   const [kind, name] = column.includes(":") ? column.split(/:(.*)/s) : ["", column];
-  return kind === "best" || kind === "param" ? name : kind === "last" ? null : column === "best_epoch" ? null : column;
+  if (kind === "at_best") return `at_best_epoch.${name}`;
+  return kind === "best" || kind === "param" ? name : kind === "last" || column === "best_epoch" ? null : column;
 }
 
 async function runsPage() {
@@ -234,7 +245,7 @@ async function runsPage() {
       onchange: (e) => go({ cols: (e.target.checked ? columns.concat(column) : columns.filter((c) => c !== column)).join(",") }),
     }), " ", columnLabel(column)));
   BASE_COLUMNS.forEach(addChoice);
-  for (const metric of facets.metrics) { addChoice(`best:${metric}`); addChoice(`last:${metric}`); }
+  for (const metric of facets.metrics) { addChoice(`at_best:${metric}`); addChoice(`best:${metric}`); addChoice(`last:${metric}`); }
   chooser.append(choices);
   chooser.addEventListener("toggle", async () => {
     if (!chooser.open || chooser.dataset.loaded) return;
@@ -361,7 +372,7 @@ async function runPage(id) {
     el("tbody", {}, history.map((e) => el("tr", {}, [e.epoch, e.phase, e.loss, e.accuracy, e.val_loss, e.val_accuracy, e.lr, e.seconds]
       .map((v, i) => el("td", { class: "num", text: i === 6 ? Number(v).toExponential(2) : fmt(v) })))))));
   parts.push(el("h2", { text: "Parameters" }), el("table", { id: "params" }, el("tbody", {},
-    Object.entries(run.params || {}).map(([k, v]) => el("tr", {}, el("td", { text: k }), el("td", { text: fmt(v) }))))));
+    Object.entries(run.params || {}).map(([k, v]) => el("tr", {}, el("td", { text: k }), el("td", { text: plain(v) }))))));
   parts.push(el("h2", { text: "Pipeline file as recorded" }), el("pre", { id: "spec", text: run.spec || "(not recorded)" }));
   show(...parts);
   poll(run.status === "running", () => runPage(id).catch(fail));
@@ -370,7 +381,7 @@ async function runPage(id) {
 // ---- comparing runs --------------------------------------------------------------------
 
 function rowLabel(row, params) {
-  const label = params.map((p) => `${p}=${fmt(row.params[p])}`).join(" ");
+  const label = params.map((p) => `${p}=${plain(row.params[p])}`).join(" ");
   return label || row.run;
 }
 
@@ -410,7 +421,7 @@ async function comparePage() {
     el("tbody", {}, rows.map((row) => el("tr", { "data-run": row.run },
       el("td", {}, runLink(row.run)), el("td", {}, statusBadge(row.status)), el("td", { class: "num", text: row.seeds }),
       el("td", { class: "num", text: row.epochs }),
-      params.map((p) => el("td", { text: fmt(row.params[p]) })),
+      params.map((p) => el("td", { text: plain(row.params[p]) })),
       metrics.map((m) => el("td", { class: "num", text: row.std[m] !== undefined ? `${fmt(row[metricKind][m])} ± ${fmt(row.std[m])}` : fmt(row[metricKind][m]) }))))));
   const histories = await Promise.all(rows.map((row) => Promise.all(row.runs.map(async (id) =>
     (await getJson(`/api/runs/${encodeURIComponent(id)}`)).body.history || []))));
@@ -434,14 +445,16 @@ async function sweepsPage() {
     el("p", { class: "muted", text: "No sweeps recorded yet." }));
 }
 
-// One scatter per swept parameter against the chosen metric: numbers on a linear axis,
-// other values as evenly spaced categories; pruned trials are hollow.
+// One scatter per swept parameter against the chosen metric: numbers on a linear axis
+// (logarithmic when they span a decade or more, as learning rates do), other values as
+// evenly spaced categories; pruned trials are hollow.
 function scatter(param, trials, metric) {
   const width = 420, height = 280, m = { left: 58, right: 16, top: 30, bottom: 48 };
   const values = trials.map((t) => t.params[param]);
   const numeric = values.every((v) => typeof v === "number");
-  const categories = numeric ? [] : [...new Set(values.map((v) => fmt(v)))];
-  const xOf = (v) => (numeric ? v : categories.indexOf(fmt(v)));
+  const categories = numeric ? [] : [...new Set(values.map(plain))].sort();
+  const log = numeric && Math.min(...values) > 0 && Math.max(...values) / Math.min(...values) >= 10;
+  const xOf = (v) => (log ? Math.log10(v) : numeric ? v : categories.indexOf(plain(v)));
   const points = trials.map((t) => ({ trial: t, x: xOf(t.params[param]), y: (t.best || {})[metric] })).filter((p) => Number.isFinite(p.y));
   const chart = svg("svg", { class: "chart", width, height, viewBox: `0 0 ${width} ${height}`, "data-param": param });
   chart.append(svg("text", { class: "title", x: m.left, y: 18, text: `${metric} by ${param}` }));
@@ -460,11 +473,12 @@ function scatter(param, trials, metric) {
     axis.append(svg("line", { class: "gridline", x1: m.left, x2: width - m.right, y1: sy(t), y2: sy(t) }));
     axis.append(svg("text", { x: m.left - 6, y: sy(t) + 4, "text-anchor": "end", text: tickLabel(t) }));
   }
-  const xTicks = numeric ? niceTicks(x0, x1, 5) : categories.map((_, i) => i);
+  const xTicks = log ? niceTicks(x0, x1, 5).filter(Number.isInteger) : numeric ? niceTicks(x0, x1, 5) : categories.map((_, i) => i);
+  const xText = (t) => (log ? tickLabel(10 ** t) : numeric ? tickLabel(t) : categories[t]);
   for (const t of xTicks) {
-    axis.append(svg("text", { x: sx(t), y: height - m.bottom + 16, "text-anchor": "middle", text: numeric ? tickLabel(t) : categories[t] }));
+    axis.append(svg("text", { x: sx(t), y: height - m.bottom + 16, "text-anchor": "middle", text: xText(t) }));
   }
-  axis.append(svg("text", { x: (width + m.left) / 2, y: height - 10, "text-anchor": "middle", text: param }));
+  axis.append(svg("text", { x: (width + m.left) / 2, y: height - 10, "text-anchor": "middle", text: log ? `${param} (log scale)` : param }));
   chart.append(axis);
   points.forEach((p, i) => {
     const pruned = p.trial.status === "pruned";
@@ -474,7 +488,7 @@ function scatter(param, trials, metric) {
       fill: pruned ? "#fff" : "#2f6fdd", stroke: pruned ? "#e67e22" : "#fff",
       "data-run": p.trial.run, "data-status": p.trial.status, "data-y": p.y,
       onclick: () => { location.href = `/runs/${encodeURIComponent(p.trial.run)}`; },
-    }, svg("title", { text: `${p.trial.run} (${p.trial.status})\n${param}=${fmt(p.trial.params[param])}\n${metric} ${fmt(p.y)}` }));
+    }, svg("title", { text: `${p.trial.run} (${p.trial.status})\n${param}=${plain(p.trial.params[param])}\n${metric} ${fmt(p.y)}` }));
     chart.append(dot);
   });
   return chart;
@@ -493,7 +507,7 @@ async function sweepPage(name) {
     el("thead", {}, el("tr", {}, ["run", "status", "epochs", ...sweep.params, `best ${metric}`].map((h) => el("th", { text: h })))),
     el("tbody", {}, sweep.trials.map((t) => el("tr", { "data-run": t.run, "data-status": t.status },
       el("td", {}, runLink(t.run)), el("td", {}, statusBadge(t.status)), el("td", { class: "num", text: t.epochs }),
-      sweep.params.map((p) => el("td", { text: fmt(t.params[p]) })),
+      sweep.params.map((p) => el("td", { text: plain(t.params[p]) })),
       el("td", { class: "num", text: fmt((t.best || {})[metric]) })))));
   show(el("h1", { text: `Sweep ${sweep.sweep}` }),
     el("div", { class: "toolbar" }, chooser,
@@ -518,5 +532,6 @@ function route() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  route().catch(fail);
+  // The mark says when the first render ended (benches/ui_scale.rs reads it).
+  route().catch(fail).finally(() => performance.mark("rendered"));
 });
