@@ -55,10 +55,15 @@ impl Dashboard {
     /// A request sent byte for byte as given (no client normalizes its path): the
     /// status and the body.
     fn raw(&self, method: &str, target: &str, host: &str) -> (u16, String) {
+        self.raw_with(method, target, &format!("Host: {host}\r\n"))
+    }
+
+    /// A request with these header lines (each ending in CRLF).
+    fn raw_with(&self, method: &str, target: &str, headers: &str) -> (u16, String) {
         let mut stream = TcpStream::connect(&self.address).unwrap();
         write!(
             stream,
-            "{method} {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+            "{method} {target} HTTP/1.1\r\n{headers}Connection: close\r\n\r\n"
         )
         .unwrap();
         let mut response = Vec::new();
@@ -137,6 +142,25 @@ impl Fixture {
             .iter()
             .map(|image| top_loss(&dir.path().join("data").join(image)))
             .collect();
+        let store = Store::new(dir.path().join("store"));
+        // What the run saw: its validation folder's files with their sizes and hashes.
+        let validation = dir.path().join("data/validation");
+        let listed: Vec<(String, Vec<u8>)> = [
+            "blue/blue0.png",
+            "blue/blue1.png",
+            "red/red0.png",
+            "red/red1.png",
+        ]
+        .iter()
+        .map(|file| {
+            (
+                file.to_string(),
+                std::fs::read(validation.join(file)).unwrap(),
+            )
+        })
+        .collect();
+        let key = save_manifest(&store, &listed);
+        runs[0].0.stages.insert("manifest.validation".into(), key);
         let failed = id();
         let mut failed_run = run(&failed, 0.3, 7, 1, 0.5);
         failed_run.0.status = RunStatus::Failed;
@@ -169,9 +193,29 @@ impl Fixture {
         let mut hostile_run = run(&hostile, 0.2, 9, 2, 0.7);
         hostile_run.0.top_losses = vec![
             top_loss(&dir.path().join("secret.png")),
-            top_loss(&dir.path().join("data/validation/red/../../../secret.png")),
+            top_loss(&dir.path().join("data/validation/../../secret.png")),
             top_loss(Path::new("/etc/hostname")),
+            top_loss(&dir.path().join("data/validation/red/red1.png")),
         ];
+        // A manifest that lists the file beside the data, and a dataset file, with other
+        // contents than they have.
+        let key = save_manifest(
+            &store,
+            &[
+                (
+                    "../../secret.png".into(),
+                    b"\x89PNG\r\n\x1a\nsomething else".to_vec(),
+                ),
+                (
+                    "red/red1.png".into(),
+                    b"\x89PNG\r\n\x1a\nanother image".to_vec(),
+                ),
+            ],
+        );
+        hostile_run
+            .0
+            .stages
+            .insert("manifest.validation".into(), key);
         runs.push(hostile_run);
         let running = id();
         let mut running_run = run(&running, 0.2, 8, 2, 0.85);
@@ -180,7 +224,6 @@ impl Fixture {
         running_run.0.host = this_host();
         running_run.0.process = this_process();
         runs.push(running_run);
-        let store = Store::new(dir.path().join("store"));
         store.import_runs(&runs).unwrap();
         Fixture {
             dir,
@@ -243,6 +286,25 @@ fn synthetic_run(
     .unwrap();
     record.reset_epochs(&history);
     (record, history, spec.to_string())
+}
+
+/// Keeps a manifest listing `files` (path relative to the split's folder, contents) and
+/// returns its key.
+fn save_manifest(store: &Store, files: &[(String, Vec<u8>)]) -> String {
+    use sha2::Digest;
+    let text: String = files
+        .iter()
+        .map(|(path, bytes)| {
+            format!(
+                "{path}\t{}\t{:x}\t0\n",
+                bytes.len(),
+                sha2::Sha256::digest(bytes)
+            )
+        })
+        .collect();
+    let key = format!("{:x}", sha2::Sha256::digest(text.as_bytes()));
+    store.save_manifest(&key, &text).unwrap();
+    key
 }
 
 fn top_loss(image: &Path) -> runner::store::TopLoss {
@@ -452,10 +514,18 @@ fn bad_requests_get_4xx_and_touch_nothing() {
             &host,
             404,
         ),
+        (
+            "GET",
+            format!("/api/runs/{hostile}/top_losses/3"),
+            &host,
+            404,
+        ),
+        ("GET", "/runs/..%2F..%2Fetc%2Fpasswd".into(), &host, 404),
         ("GET", long_query, &host, 414),
         ("POST", "/api/runs".into(), &host, 405),
         ("DELETE", format!("/api/runs/{finished}"), &host, 405),
         ("PUT", "/".into(), &host, 405),
+        ("POST", format!("/api/sweeps/{SWEEP}"), &host, 405),
         // DNS rebinding: a page elsewhere that resolves its own name to 127.0.0.1.
         ("GET", "/api/runs".into(), "attacker.example:80", 421),
     ];
@@ -464,6 +534,13 @@ fn bad_requests_get_4xx_and_touch_nothing() {
         assert_eq!(status, *expected, "{method} {target} (Host {host}): {body}");
         assert!(!body.contains("THE-SECRET-BYTES"), "{target}: {body}");
     }
+    // What a browser sends for an <img> or fetch() on a page of another site.
+    let (status, _) = dashboard.raw_with(
+        "GET",
+        &format!("/api/runs/{finished}/top_losses/0"),
+        &format!("Host: {host}\r\nSec-Fetch-Site: cross-site\r\n"),
+    );
+    assert_eq!(status, 403);
     drop(dashboard);
     assert_eq!(
         json_output(&runner(&store, &["list", "--format", "json"])),
@@ -472,14 +549,15 @@ fn bad_requests_get_4xx_and_touch_nothing() {
     assert_eq!(files_under(fixture.dir.path(), &store), files_before);
 }
 
-/// Every file under `root` outside `store`, with its size.
+/// Every file under `root` but the store's database (which sled may compact when opened),
+/// with its size.
 fn files_under(root: &Path, store: &Path) -> Vec<(PathBuf, u64)> {
     let mut files = Vec::new();
     let mut pending = vec![root.to_path_buf()];
     while let Some(dir) = pending.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
-            if path.starts_with(store) {
+            if path.starts_with(store.join("db")) {
                 continue;
             }
             if path.is_dir() {

@@ -172,38 +172,34 @@ impl Store {
 
     /// Refreshes a running run's heartbeat without touching the rest of its record.
     pub fn touch(&self, run_id: &str) -> Result<()> {
-        self.write(|db| {
-            db.open_tree("runs")?
-                .fetch_and_update(run_id.as_bytes(), |value| {
-                    let mut record: RunRecord = serde_json::from_slice(value?).ok()?;
-                    record.heartbeat_at = now_millis();
-                    serde_json::to_vec(&record).ok()
-                })?;
-            Ok(())
-        })
+        self.update_run(run_id, |record| record.heartbeat_at = now_millis())
     }
 
     /// Records a file a run produced after it ended (a plot, an export) under `name`.
     pub fn add_artifact(&self, run_id: &str, name: &str, artifact: super::Artifact) -> Result<()> {
-        self.write(|db| {
-            db.open_tree("runs")?
-                .fetch_and_update(run_id.as_bytes(), |value| {
-                    let mut record: RunRecord = serde_json::from_slice(value?).ok()?;
-                    record.artifacts.insert(name.to_string(), artifact.clone());
-                    serde_json::to_vec(&record).ok()
-                })?;
-            Ok(())
+        self.update_run(run_id, |record| {
+            record.artifacts.insert(name.to_string(), artifact.clone());
         })
     }
 
     /// Records the highest-loss validation images `runner inspect` found for a run.
     pub fn record_top_losses(&self, run_id: &str, top_losses: &[super::TopLoss]) -> Result<()> {
+        self.update_run(run_id, |record| record.top_losses = top_losses.to_vec())
+    }
+
+    /// Changes a recorded run in place. A record that does not parse is left as it is
+    /// (sled would remove an entry whose update gives nothing), and so is a run the store
+    /// does not have.
+    fn update_run(&self, run_id: &str, change: impl Fn(&mut RunRecord)) -> Result<()> {
         self.write(|db| {
             db.open_tree("runs")?
                 .fetch_and_update(run_id.as_bytes(), |value| {
-                    let mut record: RunRecord = serde_json::from_slice(value?).ok()?;
-                    record.top_losses = top_losses.to_vec();
-                    serde_json::to_vec(&record).ok()
+                    let value = value?;
+                    let updated = serde_json::from_slice(value).ok().and_then(|mut record| {
+                        change(&mut record);
+                        serde_json::to_vec(&record).ok()
+                    });
+                    Some(updated.unwrap_or_else(|| value.to_vec()))
                 })?;
             Ok(())
         })
@@ -375,10 +371,9 @@ impl Store {
                 .iter()
                 .map(|(run_id, epoch)| {
                     let key = epoch_key(run_id, *epoch);
-                    epochs
-                        .get(&key)?
-                        .map(|value| parse(&key, &value))
-                        .transpose()
+                    // An unreadable entry shows as missing: one damaged epoch should not
+                    // hide every run listed with it.
+                    Ok(epochs.get(&key)?.and_then(|value| parse(&key, &value).ok()))
                 })
                 .collect()
         })

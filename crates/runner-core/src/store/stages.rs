@@ -84,6 +84,28 @@ impl Store {
             .with_context(|| format!("cannot write `{}`", path.display()))
     }
 
+    /// The files a kept manifest lists, each with its size and SHA-256 (hex), by path
+    /// relative to its split's folder; `None` if the store has no manifest by that key
+    /// (or the key is not a stage key, which never names a file).
+    pub fn manifest_files(&self, key: &str) -> Option<Vec<(String, u64, String)>> {
+        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let file = self.root().join("manifests").join(format!("{key}.tsv"));
+        let text = std::fs::read_to_string(file).ok()?;
+        Some(
+            text.lines()
+                .filter_map(|line| {
+                    let mut fields = line.split('\t');
+                    let path = fields.next()?.to_string();
+                    let size = fields.next()?.parse().ok()?;
+                    let hash = fields.next()?.to_string();
+                    Some((path, size, hash))
+                })
+                .collect(),
+        )
+    }
+
     /// Makes a finished run a trial of `sweep` as well, without training it again.
     pub fn join_sweep(&self, run_id: &str, sweep: &str) -> Result<()> {
         self.write(|db| {

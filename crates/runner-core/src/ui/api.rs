@@ -38,11 +38,11 @@ impl ApiError {
         }
     }
 
-    /// A store that cannot be read is the server's problem (500); a bad value in the
-    /// request, the client's (400).
+    /// A store that cannot be read (damaged, or of a newer runner) is the server's
+    /// problem, not the request's.
     fn from_store(error: &anyhow::Error) -> Self {
         Self {
-            status: if is_input_error(error) { 400 } else { 500 },
+            status: 500,
             message: format!("{error:#}"),
         }
     }
@@ -108,15 +108,15 @@ pub fn runs(store: &Store, query: &Query) -> ApiResult<RunsPage> {
             )));
         }
     };
-    // The store's order is the start order; newest first when descending, and kept among
-    // equal values by the stable sort.
+    // The store's order is the ids' (start time to the millisecond, then random); newest
+    // first when descending, and kept among equal values by the stable sort.
     if descending {
         rows.reverse();
     }
     if sort.starts_with(AT_BEST_EPOCH) {
         add_best_epochs(store, &mut rows)?;
     }
-    if sort != "started" && sort != "run" {
+    if sort != "run" {
         rows.sort_by(|a, b| match (a.sort_value(sort), b.sort_value(sort)) {
             (Some(x), Some(y)) if descending => compare_values(&y, &x),
             (Some(x), Some(y)) => compare_values(&x, &y),
@@ -170,6 +170,7 @@ impl ListedRun {
     fn sort_value(&self, sort: &str) -> Option<Value> {
         let run = &self.summary;
         match sort {
+            "started" => Some(json!(run.started_at)),
             "pipeline" => Some(json!(run.pipeline)),
             "sweep" => run.sweep.as_ref().map(|sweep| json!(sweep)),
             "status" => Some(json!(run.status.as_str())),
@@ -190,11 +191,14 @@ impl ListedRun {
     }
 }
 
-/// Numbers by value, anything else as people read it.
+/// Numbers by value before anything else, which compares as people read it: a total
+/// order even where a parameter is a number in some runs and text in others.
 fn compare_values(a: &Value, b: &Value) -> Ordering {
     match (a.as_f64(), b.as_f64()) {
         (Some(x), Some(y)) => x.total_cmp(&y),
-        _ => report::select::display(a).cmp(&report::select::display(b)),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => report::select::display(a).cmp(&report::select::display(b)),
     }
 }
 
@@ -203,12 +207,17 @@ fn compare_values(a: &Value, b: &Value) -> Ordering {
 fn add_best_epochs(store: &Store, rows: &mut [ListedRun]) -> ApiResult<()> {
     let wanted: Vec<(&str, usize)> = rows
         .iter()
-        .map(|row| (row.summary.id.as_str(), row.summary.best_epoch.unwrap_or(0)))
+        .filter_map(|row| Some((row.summary.id.as_str(), row.summary.best_epoch?)))
         .collect();
-    let epochs = store
+    let mut epochs = store
         .epochs_of_runs(&wanted)
-        .map_err(|e| ApiError::from_store(&e))?;
-    for (row, epoch) in rows.iter_mut().zip(epochs) {
+        .map_err(|e| ApiError::from_store(&e))?
+        .into_iter();
+    for row in rows
+        .iter_mut()
+        .filter(|row| row.summary.best_epoch.is_some())
+    {
+        let epoch = epochs.next().flatten();
         row.at_best_epoch = epoch.map_or(Value::Null, |epoch| epoch_metrics(&epoch));
     }
     Ok(())
@@ -313,7 +322,10 @@ pub fn run(store: &Store, id: &str) -> ApiResult<Value> {
 /// [`runs`], with `all_params`, `last`, `no_group` and `sort` as the command's flags.
 pub fn compare_runs(store: &Store, query: &Query) -> ApiResult<Value> {
     let filter = run_filter(query)?;
-    let ids = query.list("runs");
+    let mut ids = query.list("runs");
+    // A run named twice is still one run, not two seeds.
+    let mut seen = BTreeSet::new();
+    ids.retain(|id| seen.insert(*id));
     let records: Vec<RunRecord> = if ids.is_empty() {
         store.runs().map_err(|e| ApiError::from_store(&e))?
     } else {
@@ -391,9 +403,11 @@ pub fn sweep(store: &Store, name: &str) -> ApiResult<Value> {
             ..Default::default()
         },
     );
+    // The metrics compare's rows carry.
     let metrics: BTreeSet<&str> = trials
         .iter()
         .flat_map(|run| run.best.keys().map(String::as_str))
+        .filter(|metric| crate::report::compare::METRICS.contains(metric))
         .collect();
     Ok(json!({
         "sweep": name,

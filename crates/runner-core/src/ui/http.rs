@@ -66,7 +66,7 @@ impl Reader {
 pub fn router(reader: Reader) -> Router {
     Router::new()
         .route("/", get(page))
-        .route("/runs/{id}", get(page))
+        .route("/runs/{id}", get(run_page))
         .route("/compare", get(page))
         .route("/sweeps", get(page))
         .route("/sweeps/{name}", get(page))
@@ -80,14 +80,16 @@ pub fn router(reader: Reader) -> Router {
         .route("/api/sweeps", get(sweeps))
         .route("/api/sweeps/{name}", get(sweep))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(reader.clone(), guard))
         .with_state(reader)
 }
 
-/// Refuses what no page asks for before routing: URLs over [`MAX_URI_BYTES`] (414) and,
-/// when serving loopback only, a `Host` that is not a loopback name (421), which is how a
-/// page on another site would reach this server through DNS rebinding. Adds the headers
-/// every answer carries.
+/// Refuses what no page asks for before any handler runs: URLs over [`MAX_URI_BYTES`]
+/// (414); when serving loopback only, a `Host` that is not a loopback name (421), which is
+/// how a page on another site would reach this server through DNS rebinding; and requests
+/// a browser says another site made (403: an `<img>` or `fetch` on a page elsewhere).
+/// Adds the headers every answer carries.
 async fn guard(State(reader): State<Reader>, request: Request, next: Next) -> Response {
     if request.uri().to_string().len() > MAX_URI_BYTES {
         return error_response(
@@ -101,6 +103,16 @@ async fn guard(State(reader): State<Reader>, request: Request, next: Next) -> Re
             "this dashboard answers only requests addressed to it by a loopback name",
         );
     }
+    if request
+        .headers()
+        .get("sec-fetch-site")
+        .is_some_and(|site| site == "cross-site")
+    {
+        return error_response(
+            StatusCode::FORBIDDEN,
+            "this dashboard answers only its own pages",
+        );
+    }
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     for (name, value) in [
@@ -110,6 +122,10 @@ async fn guard(State(reader): State<Reader>, request: Request, next: Next) -> Re
         ),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "no-referrer"),
+        (
+            header::HeaderName::from_static("cross-origin-resource-policy"),
+            "same-origin",
+        ),
         (header::CACHE_CONTROL, "no-store"),
     ] {
         headers.insert(name, HeaderValue::from_static(value));
@@ -141,6 +157,14 @@ async fn page() -> Response {
         .into_response()
 }
 
+async fn run_page(Path(id): Path<String>) -> Response {
+    if is_id_text(&id) {
+        page().await
+    } else {
+        not_found().await
+    }
+}
+
 async fn asset(Path(name): Path<String>) -> Response {
     match assets::asset(&name) {
         Some((content_type, body)) => {
@@ -152,6 +176,13 @@ async fn asset(Path(name): Path<String>) -> Response {
 
 async fn not_found() -> Response {
     error_response(StatusCode::NOT_FOUND, "no such page")
+}
+
+async fn method_not_allowed() -> Response {
+    error_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "the dashboard only reads: GET (or HEAD)",
+    )
 }
 
 async fn runs(State(reader): State<Reader>, RawQuery(raw): RawQuery) -> Response {

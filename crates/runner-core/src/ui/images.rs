@@ -1,13 +1,16 @@
 //! The images a run page shows: its highest-loss validation images. A request names an
 //! image by its place in the run's recorded list, never by path, and the file is served
-//! only if it lies inside one of the dataset folders the run's pipeline names: a record
-//! read back from the store is not trusted to name a file elsewhere on the machine.
+//! only if the run's manifests (what it saw, file by file, under its dataset folders) list
+//! it with the size and SHA-256 the file has now. The store is not trusted: a record
+//! edited to name another file would also need that file's hash, that is, its content.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use sha2::{Digest, Sha256};
+
 use super::api::{ApiError, ApiResult, find_run};
-use crate::store::Store;
+use crate::store::{RunRecord, Store};
 
 /// Larger files are not images a dataset holds; reading them would only cost memory.
 const MAX_IMAGE_BYTES: u64 = 64 << 20;
@@ -28,11 +31,27 @@ pub fn top_loss_image(store: &Store, id: &str, index: usize) -> ApiResult<Image>
             index + 1
         )));
     };
-    let pipeline = store
-        .run_pipeline(&run)
-        .map_err(|error| ApiError::not_found(format!("{error:#}")))?;
+    let image = Path::new(&top_loss.image);
+    let refused = |why: &str| {
+        ApiError::not_found(format!("run {}'s image `{}` {why}", run.id, top_loss.image))
+    };
+    let listed = listed_as(store, &run, image)
+        .ok_or_else(|| refused("is not a file of its datasets' manifests"))?;
+    let image = read_image(image)?;
+    if image.bytes.len() as u64 != listed.0
+        || format!("{:x}", Sha256::digest(&image.bytes)) != listed.1
+    {
+        return Err(refused("has changed since the run read it"));
+    }
+    Ok(image)
+}
+
+/// The size and SHA-256 the run's manifests give `image`, a file of one of its pipeline's
+/// dataset folders (a manifest lists files relative to their split's folder).
+fn listed_as(store: &Store, run: &RunRecord, image: &Path) -> Option<(u64, String)> {
+    let pipeline = store.run_pipeline(run).ok()?;
     let data = &pipeline.spec.data;
-    let folders: Vec<PathBuf> = [&data.train, &data.validation, &data.test]
+    let roots: Vec<PathBuf> = [&data.train, &data.validation, &data.test]
         .into_iter()
         .flatten()
         .cloned()
@@ -43,28 +62,22 @@ pub fn top_loss_image(store: &Store, id: &str, index: usize) -> ApiResult<Image>
                 .filter_map(|csv| csv.parent().map(Path::to_path_buf)),
         )
         .collect();
-    let file = inside_any(Path::new(&top_loss.image), &folders).ok_or_else(|| {
-        ApiError::not_found(format!(
-            "run {}'s image `{}` is not a file in its datasets' folders",
-            run.id, top_loss.image
-        ))
-    })?;
-    read_image(&file)
-}
-
-/// `path` resolved, if it is a file inside one of `folders` (resolved too, so that
-/// neither `..` nor a symbolic link leads out).
-fn inside_any(path: &Path, folders: &[PathBuf]) -> Option<PathBuf> {
-    let file = std::fs::canonicalize(path).ok()?;
-    let inside = folders
+    run.stages
         .iter()
-        .any(|folder| std::fs::canonicalize(folder).is_ok_and(|folder| file.starts_with(folder)));
-    (inside && file.is_file()).then_some(file)
+        .filter(|(stage, _)| stage.starts_with("manifest."))
+        .filter_map(|(_, key)| store.manifest_files(key))
+        .flatten()
+        .find(|(path, _, _)| roots.iter().any(|root| root.join(path) == image))
+        .map(|(_, size, hash)| (size, hash))
 }
 
 fn read_image(file: &Path) -> ApiResult<Image> {
     let unreadable =
         |reason: String| ApiError::not_found(format!("the image `{}` {reason}", file.display()));
+    // A FIFO or a device would block or never end.
+    if !std::fs::metadata(file).is_ok_and(|metadata| metadata.is_file()) {
+        return Err(unreadable("is not a file".into()));
+    }
     let handle =
         std::fs::File::open(file).map_err(|err| unreadable(format!("cannot be read: {err}")))?;
     let mut bytes = Vec::new();
@@ -118,21 +131,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn serves_only_files_inside_the_datasets() {
-        let root = tempfile::tempdir().unwrap();
-        let data = root.path().join("data");
-        std::fs::create_dir_all(data.join("cats")).unwrap();
-        std::fs::write(data.join("cats/a.png"), b"\x89PNG\r\n").unwrap();
-        std::fs::write(root.path().join("secret.png"), b"\x89PNG\r\n").unwrap();
-        std::os::unix::fs::symlink(root.path().join("secret.png"), data.join("cats/link.png"))
-            .unwrap();
-        let folders = [data.clone()];
-        assert!(inside_any(&data.join("cats/a.png"), &folders).is_some());
-        assert!(inside_any(&data.join("cats/../../secret.png"), &folders).is_none());
-        assert!(inside_any(&data.join("cats/link.png"), &folders).is_none());
-        assert!(inside_any(&data.join("cats"), &folders).is_none());
-        assert!(inside_any(&root.path().join("secret.png"), &folders).is_none());
+    fn images_are_told_by_their_first_bytes() {
         assert_eq!(image_type(b"\xff\xd8\xff\xe0"), Some("image/jpeg"));
+        assert_eq!(image_type(b"\x89PNG\r\n"), Some("image/png"));
         assert_eq!(image_type(b"<svg onload=alert(1)>"), None);
     }
 }

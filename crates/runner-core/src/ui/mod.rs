@@ -42,9 +42,20 @@ pub fn serve(store: &Store, options: &ServeOptions) -> Result<()> {
             ),
         };
         let address = listener.local_addr()?;
-        let url = format!("http://{address}/");
+        // Browsers refuse to open 0.0.0.0: the URL names this machine's loopback then.
+        let url = if address.ip().is_unspecified() {
+            format!("http://127.0.0.1:{}/", address.port())
+        } else {
+            format!("http://{address}/")
+        };
+        if !store.root().join("db").exists() {
+            tracing::warn!(
+                "no run store at `{}` yet: the dashboard shows its runs once `runner run` records some (--store DIR names another)",
+                store.root().display()
+            );
+        }
         println!(
-            "serving the store at `{}` on {url} (read-only; Ctrl-C stops)",
+            "serving the store at `{}` on {url} (listening on {address}; read-only; Ctrl-C stops)",
             store.root().display()
         );
         std::io::stdout().flush()?;

@@ -73,11 +73,23 @@ function statusBadge(status) { return el("span", { class: `status ${status}`, te
 function runLink(id) { return el("a", { href: `/runs/${encodeURIComponent(id)}`, text: id }); }
 function sweepLink(name) { return name ? el("a", { href: `/sweeps/${encodeURIComponent(name)}`, text: name }) : "–"; }
 
+// What the user chose on a page, kept when a live page draws itself again: the runs
+// ticked for comparing, the curves hidden by a legend click.
+const kept = { selected: new Set(), hidden: new Set(), histories: new Map() };
+
 let pollTimer = null;
 function poll(active, refresh) {
   clearTimeout(pollTimer);
   document.getElementById("live").hidden = !active;
-  if (active) pollTimer = setTimeout(refresh, POLL_MS);
+  if (!active) return;
+  const again = () => {
+    // Not while the user types in a field or has the column chooser open.
+    const busy = document.activeElement && ["INPUT", "SELECT"].includes(document.activeElement.tagName) ||
+      document.querySelector("details[open]");
+    if (busy) pollTimer = setTimeout(again, POLL_MS);
+    else refresh();
+  };
+  pollTimer = setTimeout(again, POLL_MS);
 }
 
 // ---- charts --------------------------------------------------------------------------
@@ -134,6 +146,7 @@ function lineChart(title, series, { xLabel = "epoch", width = 560, height = 300 
   series.forEach((s, index) => {
     const color = s.color || COLORS[index % COLORS.length];
     const group = svg("g", { class: "series", "data-series": s.name });
+    const hiddenKey = `${title}\u0000${s.name}`;
     if (s.band && s.band.length) {
       const upper = s.band.map((b) => `${sx(b[0])},${sy(b[2])}`);
       const lower = s.band.slice().reverse().map((b) => `${sx(b[0])},${sy(b[1])}`);
@@ -151,8 +164,17 @@ function lineChart(title, series, { xLabel = "epoch", width = 560, height = 300 
     chart.append(group);
     const item = svg("g", {
       class: "legend-item", transform: `translate(${legendX},${height - 14})`,
-      onclick: () => { item.classList.toggle("off"); group.style.display = item.classList.contains("off") ? "none" : ""; },
+      onclick: () => {
+        if (kept.hidden.has(hiddenKey)) kept.hidden.delete(hiddenKey); else kept.hidden.add(hiddenKey);
+        show();
+      },
     }, svg("rect", { width: 10, height: 10, y: -9, fill: color }), svg("text", { x: 14, text: s.name }));
+    const show = () => {
+      const off = kept.hidden.has(hiddenKey);
+      item.classList.toggle("off", off);
+      group.style.display = off ? "none" : "";
+    };
+    show();
     legend.append(item);
     legendX += 24 + 6.5 * s.name.length;
   });
@@ -162,8 +184,15 @@ function lineChart(title, series, { xLabel = "epoch", width = 560, height = 300 
 
 // ---- the runs table --------------------------------------------------------------------
 
+// A column is `KIND:NAME` (best:val_accuracy, at_best:val_loss, last:lr, param:head.2.rate)
+// or a field of the run (run, status, epochs, ...).
+function splitColumn(column) {
+  const at = column.indexOf(":");
+  return at < 0 ? ["", column] : [column.slice(0, at), column.slice(at + 1)];
+}
+
 function columnLabel(column) {
-  const [kind, name] = column.includes(":") ? column.split(/:(.*)/s) : ["", column];
+  const [kind, name] = splitColumn(column);
   if (kind === "best") return `best ${name}`;
   if (kind === "at_best") return `${name} at best epoch`;
   if (kind === "last") return `last ${name}`;
@@ -175,7 +204,7 @@ function cellOf(run, column) {
   if (column === "run") return el("td", {}, runLink(run.run));
   if (column === "sweep") return el("td", {}, sweepLink(run.sweep));
   if (column === "status") return el("td", {}, statusBadge(run.status));
-  const [kind, name] = column.includes(":") ? column.split(/:(.*)/s) : ["", column];
+  const [kind, name] = splitColumn(column);
   if (kind === "best" || kind === "last" || kind === "at_best") {
     const values = kind === "at_best" ? run.at_best_epoch : run[kind];
     return el("td", { class: "num", "data-column": column, text: fmt((values || {})[name]) });
@@ -187,7 +216,7 @@ function cellOf(run, column) {
 
 function sortKey(column) {
   if (column === "started" || column === "run") return column;
-  const [kind, name] = column.includes(":") ? column.split(/:(.*)/s) : ["", column];
+  const [kind, name] = splitColumn(column);
   if (kind === "at_best") return `at_best_epoch.${name}`;
   return kind === "best" || kind === "param" ? name : kind === "last" || column === "best_epoch" ? null : column;
 }
@@ -198,7 +227,6 @@ async function runsPage() {
   const sort = params.get("sort") || "started";
   const order = params.get("order") || "desc";
   const page = Math.max(0, parseInt(params.get("page") || "0", 10) || 0);
-  const facets = (await getJson("/api/facets")).body;
 
   const api = new URLSearchParams();
   for (const key of ["pipeline", "sweep", "status", "since"]) if (params.get(key)) api.set(key, params.get(key));
@@ -209,6 +237,7 @@ async function runsPage() {
   api.set("limit", PAGE_SIZE);
   const paramColumns = columns.filter((c) => c.startsWith("param:")).map((c) => c.slice(6));
   if (paramColumns.length) api.set("params", paramColumns.join(","));
+  const [{ body: facets }, { body: runs, response }] = await Promise.all([getJson("/api/facets"), getJson(`/api/runs?${api}`)]);
 
   const go = (changes) => {
     const next = new URLSearchParams(location.search);
@@ -254,11 +283,10 @@ async function runsPage() {
     keys.forEach((key) => addChoice(`param:${key}`));
   });
 
-  const { body: runs, response } = await getJson(`/api/runs?${api}`);
   const total = Number(response.headers.get("x-total-count") || runs.length);
-  const selected = new Set();
+  const selected = kept.selected;
   const compareButton = el("button", {
-    type: "button", disabled: true, text: "Compare selected",
+    type: "button", disabled: selected.size < 1, text: "Compare selected",
     onclick: () => { location.href = `/compare?runs=${[...selected].join(",")}`; },
   });
   const head = el("tr", {}, el("th", {}), columns.map((column) => {
@@ -271,7 +299,7 @@ async function runsPage() {
   }));
   const rows = runs.map((run) => el("tr", { "data-run": run.run },
     el("td", {}, el("input", {
-      type: "checkbox", "aria-label": `select ${run.run}`,
+      type: "checkbox", "aria-label": `select ${run.run}`, checked: selected.has(run.run),
       onchange: (e) => {
         if (e.target.checked) selected.add(run.run); else selected.delete(run.run);
         compareButton.disabled = selected.size < 1;
@@ -325,7 +353,9 @@ async function runPage(id) {
   const run = (await getJson(`/api/runs/${encodeURIComponent(id)}`)).body;
   document.title = `runner · ${run.run}`;
   const history = run.history || [];
-  const extraNames = [...new Set(history.flatMap((e) => Object.keys(e.extra || {})))].filter((n) => !/_.+_/.test(n));
+  // Overall metrics only: per-class ones (`precision_cats`, `val_auc_dogs`) would crowd it.
+  const perClass = (name) => (run.classes || []).some((cls) => name.endsWith(`_${cls}`));
+  const extraNames = [...new Set(history.flatMap((e) => Object.keys(e.extra || {})))].filter((n) => !perClass(n));
   const charts = el("div", { class: "grid" },
     lineChart("accuracy", historySeries(history, ["accuracy", "val_accuracy"])),
     lineChart("loss", historySeries(history, ["loss", "val_loss"])),
@@ -413,7 +443,8 @@ function meanCurve(histories, name) {
 
 async function comparePage() {
   const rows = (await getJson(`/api/compare${location.search}`)).body;
-  const params = rows.length ? Object.keys(rows[0].params) : [];
+  // A parameter some rows lack (an optimizer's own setting) is still one that differs.
+  const params = [...new Set(rows.flatMap((r) => Object.keys(r.params)))].sort();
   const metricKind = rows.length && rows[0].last ? "last" : "best";
   const metrics = [...new Set(rows.flatMap((r) => Object.keys(r[metricKind] || {})))];
   const table = el("table", { id: "compare" },
@@ -423,8 +454,14 @@ async function comparePage() {
       el("td", { class: "num", text: row.epochs }),
       params.map((p) => el("td", { text: plain(row.params[p]) })),
       metrics.map((m) => el("td", { class: "num", text: row.std[m] !== undefined ? `${fmt(row[metricKind][m])} ± ${fmt(row.std[m])}` : fmt(row[metricKind][m]) }))))));
-  const histories = await Promise.all(rows.map((row) => Promise.all(row.runs.map(async (id) =>
-    (await getJson(`/api/runs/${encodeURIComponent(id)}`)).body.history || []))));
+  // Finished runs' histories are fetched once, running ones at every refresh.
+  const history = async (id, running) => {
+    if (running || !kept.histories.has(id)) {
+      kept.histories.set(id, (await getJson(`/api/runs/${encodeURIComponent(id)}`)).body.history || []);
+    }
+    return kept.histories.get(id);
+  };
+  const histories = await Promise.all(rows.map((row) => Promise.all(row.runs.map((id) => history(id, row.status.includes("running"))))));
   const overlay = (name) => lineChart(name, rows.map((row, i) => ({ name: rowLabel(row, params), ...meanCurve(histories[i], name) })), { width: 680, height: 340 });
   show(el("h1", { text: `Compare ${rows.reduce((n, r) => n + r.seeds, 0)} runs` }),
     el("p", { class: "muted", text: params.length ? "Parameters that differ, then each metric (mean ± std over seeds)." : "The runs have the same parameters." }),
@@ -499,6 +536,11 @@ async function sweepPage(name) {
   document.title = `runner · sweep ${sweep.sweep}`;
   const params = new URLSearchParams(location.search);
   const metric = params.get("metric") || (sweep.metrics.includes("val_accuracy") ? "val_accuracy" : sweep.metrics[0]);
+  if (!metric) {
+    show(el("h1", { text: `Sweep ${sweep.sweep}` }), el("p", { class: "muted", text: "No trial has finished an epoch yet." }));
+    poll(sweep.trials.some((t) => t.status === "running"), () => sweepPage(name).catch(fail));
+    return;
+  }
   const chooser = el("label", {}, "metric ", el("select", {
     name: "metric", onchange: (e) => { params.set("metric", e.target.value); location.search = params.toString(); },
   }, sweep.metrics.map((m) => el("option", { value: m, text: m, selected: m === metric }))));
@@ -533,5 +575,5 @@ function route() {
 
 document.addEventListener("DOMContentLoaded", () => {
   // The mark says when the first render ended (benches/ui_scale.rs reads it).
-  route().catch(fail).finally(() => performance.mark("rendered"));
+  Promise.resolve().then(route).catch(fail).finally(() => performance.mark("rendered"));
 });
