@@ -6,14 +6,16 @@
 //!
 //!     cargo bench --bench ui_scale
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 #[path = "../tests/common/browser.rs"]
 #[allow(dead_code)]
 mod browser;
+#[path = "../tests/common/dashboard.rs"]
+#[allow(dead_code)]
+mod dashboard;
 mod scale_store;
 
 const REPEATS: usize = 7;
@@ -50,22 +52,8 @@ fn main() {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let store = dir.path().join("store");
     scale_store::fill(&store);
-    let mut server = Command::new(env!("CARGO_BIN_EXE_runner"))
-        .args(["ui", "--port", "0"])
-        .env("RUNNER_STORE", &store)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("runner ui starts");
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let address = line
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .expect("runner ui prints its address")
-        .to_string();
+    let dashboard = dashboard::Dashboard::start(&store);
+    let address = dashboard.address.clone();
 
     let mut table_total = 0.0;
     for target in [
@@ -115,6 +103,4 @@ fn main() {
         }
         None => println!("Chromium not installed: the in-browser time is not measured"),
     }
-    let _ = server.kill();
-    let _ = server.wait();
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod browser;
+pub mod dashboard;
 pub mod torch_save;
 
 use std::path::{Path, PathBuf};

@@ -107,6 +107,19 @@ function niceTicks(min, max, count) {
   return ticks;
 }
 
+// The scales of a chart's plotting area inside margins `m`, and its axis group with the
+// value axis drawn: ticks, labels and grid lines.
+function plotArea(m, width, height, [x0, x1], [y0, y1]) {
+  const sx = (x) => m.left + ((x - x0) / (x1 - x0)) * (width - m.left - m.right);
+  const sy = (y) => height - m.bottom - ((y - y0) / (y1 - y0)) * (height - m.top - m.bottom);
+  const axis = svg("g", { class: "axis" });
+  for (const t of niceTicks(y0, y1, 5)) {
+    axis.append(svg("line", { class: "gridline", x1: m.left, x2: width - m.right, y1: sy(t), y2: sy(t) }));
+    axis.append(svg("text", { x: m.left - 6, y: sy(t) + 4, "text-anchor": "end", text: tickLabel(t) }));
+  }
+  return { sx, sy, axis };
+}
+
 // A line chart of series {name, points: [[x, y]], band: [[x, low, high]], color}; each
 // point is a circle carrying data-x and data-y, with a tooltip; clicking a legend entry
 // hides or shows its series.
@@ -126,13 +139,7 @@ function lineChart(title, series, { xLabel = "epoch", width = 560, height = 300 
   let [y0, y1] = [Math.min(...ys), Math.max(...ys)];
   const pad = (y1 - y0) * 0.08 || Math.abs(y0) * 0.05 || 0.05;
   y0 -= pad; y1 += pad;
-  const sx = (x) => m.left + ((x - x0) / (x1 - x0)) * (width - m.left - m.right);
-  const sy = (y) => height - m.bottom - ((y - y0) / (y1 - y0)) * (height - m.top - m.bottom);
-  const axis = svg("g", { class: "axis" });
-  for (const t of niceTicks(y0, y1, 5)) {
-    axis.append(svg("line", { class: "gridline", x1: m.left, x2: width - m.right, y1: sy(t), y2: sy(t) }));
-    axis.append(svg("text", { x: m.left - 6, y: sy(t) + 4, "text-anchor": "end", text: tickLabel(t) }));
-  }
+  const { sx, sy, axis } = plotArea(m, width, height, [x0, x1], [y0, y1]);
   // Epochs are whole numbers.
   const xTicks = niceTicks(x0, x1, 8).filter((t) => Number.isInteger(t));
   for (const t of xTicks) {
@@ -503,13 +510,7 @@ function scatter(param, trials, metric) {
   let [y0, y1] = [Math.min(...points.map((p) => p.y)), Math.max(...points.map((p) => p.y))];
   const pad = (y1 - y0) * 0.1 || 0.01;
   y0 -= pad; y1 += pad;
-  const sx = (x) => m.left + ((x - x0) / (x1 - x0)) * (width - m.left - m.right);
-  const sy = (y) => height - m.bottom - ((y - y0) / (y1 - y0)) * (height - m.top - m.bottom);
-  const axis = svg("g", { class: "axis" });
-  for (const t of niceTicks(y0, y1, 5)) {
-    axis.append(svg("line", { class: "gridline", x1: m.left, x2: width - m.right, y1: sy(t), y2: sy(t) }));
-    axis.append(svg("text", { x: m.left - 6, y: sy(t) + 4, "text-anchor": "end", text: tickLabel(t) }));
-  }
+  const { sx, sy, axis } = plotArea(m, width, height, [x0, x1], [y0, y1]);
   const xTicks = log ? niceTicks(x0, x1, 5).filter(Number.isInteger) : numeric ? niceTicks(x0, x1, 5) : categories.map((_, i) => i);
   const xText = (t) => (log ? tickLabel(10 ** t) : numeric ? tickLabel(t) : categories[t]);
   for (const t of xTicks) {
