@@ -333,6 +333,13 @@ fn the_api_answers_as_the_commands_do() {
         "{losses:?}"
     );
 
+    // Histories in one request, as `show` has them.
+    let histories = dashboard.json(&format!("/api/histories?runs={a},{}", fixture.finished));
+    for id in [a, &fixture.finished] {
+        let shown = cli(&["show", id, "--format", "json"]);
+        assert_eq!(histories[id.as_str()], shown["history"]);
+    }
+
     let sweep = dashboard.json(&format!("/api/sweeps/{SWEEP}"));
     assert_eq!(sweep["params"], json!(["head.1.rate", "pipeline.seed"]));
     let statuses: Vec<&str> = sweep["trials"]
@@ -391,6 +398,7 @@ fn bad_requests_get_4xx_and_touch_nothing() {
         ),
         ("GET", "/runs/../../etc/passwd".into(), &host, 404),
         ("GET", "/api/runs?limit=-1".into(), &host, 400),
+        ("GET", "/api/histories?runs=no-such-run".into(), &host, 404),
         ("GET", "/api/runs?where=nonsense".into(), &host, 400),
         ("GET", "/api/runs?order=sideways".into(), &host, 400),
         ("GET", "/api/compare?runs=no-such-run".into(), &host, 404),

@@ -351,15 +351,27 @@ impl Store {
 
     /// The recorded epochs of a run, in order.
     pub fn epochs(&self, run_id: &str) -> Result<Vec<EpochMetrics>> {
+        Ok(self.histories(&[run_id])?.remove(0))
+    }
+
+    /// The recorded epochs of several runs, in order, read in one opening of the database.
+    pub fn histories(&self, run_ids: &[&str]) -> Result<Vec<Vec<EpochMetrics>>> {
         self.read(|db| {
-            let mut epochs = Vec::new();
-            for entry in db.open_tree("epochs")?.scan_prefix(epoch_prefix(run_id)) {
-                let (key, value) = entry?;
-                epochs.push(parse(&key, &value)?);
-            }
-            Ok(epochs)
+            let epochs = db.open_tree("epochs")?;
+            run_ids
+                .iter()
+                .map(|run_id| {
+                    epochs
+                        .scan_prefix(epoch_prefix(run_id))
+                        .map(|entry| {
+                            let (key, value) = entry?;
+                            parse(&key, &value)
+                        })
+                        .collect()
+                })
+                .collect()
         })
-        .map(Option::unwrap_or_default)
+        .map(|found| found.unwrap_or_else(|| vec![Vec::new(); run_ids.len()]))
     }
 
     /// One recorded epoch of each of several runs (`None` where a run lacks it), read in

@@ -354,6 +354,35 @@ pub fn compare_runs(store: &Store, query: &Query) -> ApiResult<Value> {
     Ok(compare_format::to_json(&comparison))
 }
 
+/// `GET /api/histories?runs=ID,ID`: each run's recorded epochs (as `runner show`'s
+/// `history`), by run id, read in one opening of the store: the compare page's curves.
+pub fn histories(store: &Store, query: &Query) -> ApiResult<Value> {
+    let ids = query.list("runs");
+    if ids.len() > MAX_HISTORIES {
+        return Err(ApiError::bad_request(format!(
+            "at most {MAX_HISTORIES} runs' histories at once"
+        )));
+    }
+    let runs: Vec<RunRecord> = ids
+        .iter()
+        .map(|id| find_run(store, id))
+        .collect::<ApiResult<_>>()?;
+    let run_ids: Vec<&str> = runs.iter().map(|run| run.id.as_str()).collect();
+    let histories = store
+        .histories(&run_ids)
+        .map_err(|e| ApiError::from_store(&e))?;
+    Ok(Value::Object(
+        run_ids
+            .iter()
+            .zip(histories)
+            .map(|(id, history)| ((*id).to_string(), json!(history)))
+            .collect(),
+    ))
+}
+
+/// More runs than a comparison shows at once are a mistake or an attack.
+const MAX_HISTORIES: usize = 1000;
+
 /// `GET /api/sweeps`: each sweep with its number of trials and how many have each status.
 pub fn sweeps(store: &Store) -> ApiResult<Value> {
     let summaries = store

@@ -22,7 +22,7 @@ use super::query::Query;
 use crate::store::Store;
 
 /// Longer URLs are not ones the pages make (a `where` condition is tens of bytes).
-pub const MAX_URI_BYTES: usize = 8 * 1024;
+const MAX_URI_BYTES: usize = 8 * 1024;
 
 /// The store, read by one request at a time: sled lets one open of a database at a
 /// time per process, and each read opens and closes it (as `runner list` does), so
@@ -77,6 +77,7 @@ pub fn router(reader: Reader) -> Router {
         .route("/api/runs/{id}", get(run))
         .route("/api/runs/{id}/top_losses/{index}", get(top_loss_image))
         .route("/api/compare", get(compare))
+        .route("/api/histories", get(histories))
         .route("/api/sweeps", get(sweeps))
         .route("/api/sweeps/{name}", get(sweep))
         .fallback(not_found)
@@ -243,6 +244,14 @@ async fn compare(State(reader): State<Reader>, RawQuery(raw): RawQuery) -> Respo
     answer(
         reader
             .read(move |store| api::compare_runs(store, &Query::parse(raw.as_deref())))
+            .await,
+    )
+}
+
+async fn histories(State(reader): State<Reader>, RawQuery(raw): RawQuery) -> Response {
+    answer(
+        reader
+            .read(move |store| api::histories(store, &Query::parse(raw.as_deref())))
             .await,
     )
 }

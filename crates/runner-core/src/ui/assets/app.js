@@ -461,14 +461,15 @@ async function comparePage() {
       el("td", { class: "num", text: row.epochs }),
       params.map((p) => el("td", { text: plain(row.params[p]) })),
       metrics.map((m) => el("td", { class: "num", text: row.std[m] !== undefined ? `${fmt(row[metricKind][m])} ± ${fmt(row.std[m])}` : fmt(row[metricKind][m]) }))))));
-  // Finished runs' histories are fetched once, running ones at every refresh.
-  const history = async (id, running) => {
-    if (running || !kept.histories.has(id)) {
-      kept.histories.set(id, (await getJson(`/api/runs/${encodeURIComponent(id)}`)).body.history || []);
-    }
-    return kept.histories.get(id);
-  };
-  const histories = await Promise.all(rows.map((row) => Promise.all(row.runs.map((id) => history(id, row.status.includes("running"))))));
+  // Finished runs' histories are fetched once, running ones at every refresh, all in one
+  // request.
+  const wanted = rows.flatMap((row) => row.runs.filter((id) => row.status.includes("running") || !kept.histories.has(id)));
+  for (let start = 0; start < wanted.length; start += 200) {
+    const ids = wanted.slice(start, start + 200).map(encodeURIComponent).join(",");
+    const fetched = (await getJson(`/api/histories?runs=${ids}`)).body;
+    for (const [id, history] of Object.entries(fetched)) kept.histories.set(id, history);
+  }
+  const histories = rows.map((row) => row.runs.map((id) => kept.histories.get(id) || []));
   const overlay = (name) => lineChart(name, rows.map((row, i) => ({ name: rowLabel(row, params), ...meanCurve(histories[i], name) })), { width: 680, height: 340 });
   show(el("h1", { text: `Compare ${rows.reduce((n, r) => n + r.seeds, 0)} runs` }),
     el("p", { class: "muted", text: params.length ? "Parameters that differ, then each metric (mean ± std over seeds)." : "The runs have the same parameters." }),
