@@ -190,7 +190,7 @@ impl Store {
     /// Changes a recorded run in place. A record that does not parse is left as it is
     /// (sled would remove an entry whose update gives nothing), and so is a run the store
     /// does not have.
-    fn update_run(&self, run_id: &str, change: impl Fn(&mut RunRecord)) -> Result<()> {
+    pub(super) fn update_run(&self, run_id: &str, change: impl Fn(&mut RunRecord)) -> Result<()> {
         self.write(|db| {
             db.open_tree("runs")?
                 .fetch_and_update(run_id.as_bytes(), |value| {
@@ -517,6 +517,23 @@ pub(super) fn parse<T: serde::de::DeserializeOwned>(key: &[u8], value: &[u8]) ->
 mod tests {
     use super::*;
     use crate::report::compare::tests::run;
+
+    #[test]
+    fn changing_a_record_it_cannot_read_keeps_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let id = "20261128-183012-456k3mx7q2p";
+        store
+            .write(|db| Ok(db.open_tree("runs")?.insert(id, &b"{damaged"[..])?))
+            .unwrap();
+        store.touch(id).unwrap();
+        store.join_sweep(id, "sweep").unwrap();
+        let kept = store
+            .read(|db| Ok(db.open_tree("runs")?.get(id)?))
+            .unwrap()
+            .flatten();
+        assert_eq!(kept.as_deref(), Some(&b"{damaged"[..]));
+    }
 
     #[test]
     fn artifacts_are_read_only_from_the_checkpoints_folder() {

@@ -108,16 +108,10 @@ impl Store {
 
     /// Makes a finished run a trial of `sweep` as well, without training it again.
     pub fn join_sweep(&self, run_id: &str, sweep: &str) -> Result<()> {
-        self.write(|db| {
-            db.open_tree("runs")?
-                .fetch_and_update(run_id.as_bytes(), |value| {
-                    let mut record: RunRecord = serde_json::from_slice(value?).ok()?;
-                    if !record.reused_in.iter().any(|id| id == sweep) {
-                        record.reused_in.push(sweep.to_string());
-                    }
-                    serde_json::to_vec(&record).ok()
-                })?;
-            Ok(())
+        self.update_run(run_id, |record| {
+            if !record.reused_in.iter().any(|id| id == sweep) {
+                record.reused_in.push(sweep.to_string());
+            }
         })
     }
 }
