@@ -117,14 +117,22 @@ pub fn runs(store: &Store, query: &Query) -> ApiResult<RunsPage> {
         add_best_epochs(store, &mut rows)?;
     }
     if sort != "run" {
-        rows.sort_by(|a, b| match (a.sort_value(sort), b.sort_value(sort)) {
-            (Some(x), Some(y)) if descending => compare_values(&y, &x),
-            (Some(x), Some(y)) => compare_values(&x, &y),
+        // Each run's value once, not once per comparison: 10,000 runs take ~130,000.
+        let keys: Vec<Option<Value>> = rows.iter().map(|row| row.sort_value(sort)).collect();
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        order.sort_by(|&a, &b| match (&keys[a], &keys[b]) {
+            (Some(x), Some(y)) if descending => compare_values(y, x),
+            (Some(x), Some(y)) => compare_values(x, y),
             // Runs without the value go last either way.
             (Some(_), None) => Ordering::Less,
             (None, Some(_)) => Ordering::Greater,
             (None, None) => Ordering::Equal,
         });
+        let mut unsorted: Vec<Option<ListedRun>> = rows.into_iter().map(Some).collect();
+        rows = order
+            .into_iter()
+            .filter_map(|index| unsorted[index].take())
+            .collect();
     }
     let total = rows.len();
     let offset = query.number("offset")?.unwrap_or(0).min(total);
