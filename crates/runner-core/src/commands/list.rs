@@ -6,7 +6,7 @@ use anyhow::Result;
 
 use super::Format;
 use crate::report;
-use crate::report::select::{Condition, RunFilter, parse_since};
+use crate::report::select::RunFilter;
 use crate::store::{RunSummary, Store};
 
 /// List the recorded runs, oldest first
@@ -85,16 +85,13 @@ pub struct FilterArgs {
 
 impl FilterArgs {
     pub fn to_filter(&self) -> Result<RunFilter> {
-        Ok(RunFilter {
-            pipeline: self.pipeline.clone(),
-            sweep: self.sweep.clone(),
-            status: self.status.clone(),
-            since: self.since.as_deref().map(parse_since).transpose()?,
-            conditions: self
-                .conditions
-                .iter()
-                .map(|c| Condition::parse(c))
-                .collect::<Result<_>>()?,
-        })
+        let conditions: Vec<&str> = self.conditions.iter().map(String::as_str).collect();
+        RunFilter::parse(
+            self.pipeline.as_deref(),
+            self.sweep.as_deref(),
+            self.status.as_deref(),
+            self.since.as_deref(),
+            &conditions,
+        )
     }
 }

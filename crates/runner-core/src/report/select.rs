@@ -22,6 +22,27 @@ pub struct RunFilter {
 }
 
 impl RunFilter {
+    /// The filters as `list`, `compare` and the dashboard's API take them, as text:
+    /// `since` a duration or a date, each condition `KEY OP VALUE`.
+    pub fn parse(
+        pipeline: Option<&str>,
+        sweep: Option<&str>,
+        status: Option<&str>,
+        since: Option<&str>,
+        conditions: &[&str],
+    ) -> Result<Self> {
+        Ok(Self {
+            pipeline: pipeline.map(str::to_string),
+            sweep: sweep.map(str::to_string),
+            status: status.map(str::to_string),
+            since: since.map(parse_since).transpose()?,
+            conditions: conditions
+                .iter()
+                .map(|condition| Condition::parse(condition))
+                .collect::<Result<_>>()?,
+        })
+    }
+
     /// Whether a `--where` condition needs the runs' parameters, which only full records
     /// carry.
     pub fn needs_params(&self) -> bool {

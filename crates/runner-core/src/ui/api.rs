@@ -13,7 +13,7 @@ use crate::error::is_input_error;
 use crate::report;
 use crate::report::compare::{CompareOptions, compare};
 use crate::report::compare_format;
-use crate::report::select::{Condition, RunFilter, parse_since};
+use crate::report::select::RunFilter;
 use crate::store::{RunRecord, RunSummary, Store};
 
 /// An answer other than 200: its status and what went wrong.
@@ -244,24 +244,20 @@ fn epoch_metrics(epoch: &crate::metrics::EpochMetrics) -> Value {
 }
 
 fn run_filter(query: &Query) -> ApiResult<RunFilter> {
-    let input = |error: anyhow::Error| ApiError::bad_request(format!("{error:#}"));
-    Ok(RunFilter {
-        pipeline: query.one("pipeline").map(str::to_string),
-        sweep: query.one("sweep").map(str::to_string),
-        status: query.one("status").map(str::to_string),
-        since: query
-            .one("since")
-            .map(parse_since)
-            .transpose()
-            .map_err(input)?,
-        conditions: query
-            .all("where")
-            .into_iter()
-            .filter(|text| !text.trim().is_empty())
-            .map(Condition::parse)
-            .collect::<anyhow::Result<_>>()
-            .map_err(input)?,
-    })
+    // The page sends an empty `where` when its field is empty.
+    let conditions: Vec<&str> = query
+        .all("where")
+        .into_iter()
+        .filter(|text| !text.trim().is_empty())
+        .collect();
+    RunFilter::parse(
+        query.one("pipeline"),
+        query.one("sweep"),
+        query.one("status"),
+        query.one("since"),
+        &conditions,
+    )
+    .map_err(|error| ApiError::bad_request(format!("{error:#}")))
 }
 
 /// `GET /api/facets`: what the runs table offers to filter and show: the pipelines,
@@ -422,10 +418,14 @@ pub fn sweeps(store: &Store) -> ApiResult<Value> {
 /// `GET /api/sweeps/NAME`: the sweep's trials as `runner compare --sweep NAME --no-group
 /// --format json` rows (the swept parameters are those that differ), in trial order.
 pub fn sweep(store: &Store, name: &str) -> ApiResult<Value> {
+    let in_sweep = RunFilter {
+        sweep: Some(name.to_string()),
+        ..Default::default()
+    };
     let runs = store.runs().map_err(|e| ApiError::from_store(&e))?;
     let mut trials: Vec<RunRecord> = runs
         .into_iter()
-        .filter(|run| run.summary().in_sweep(name))
+        .filter(|run| in_sweep.matches_record(run))
         .collect();
     if trials.is_empty() {
         return Err(ApiError::not_found(format!(
