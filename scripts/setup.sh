@@ -155,6 +155,15 @@ provision_data() {
   log "  (train/{cats,dogs} and validation/{cats,dogs}, e.g. from the cats_and_dogs_filtered archive)"
 }
 
+# Installs Debian packages (apt-get install's arguments), reading the package lists first
+# only when they are too old to have them.
+apt_install() {
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  fi
+}
+
 # The build compiles crates/runner-image/src/native/jpeg_scaled.c against jpeglib.h and links libjpeg.
 provision_libjpeg() {
   if echo '#include <stdio.h>
@@ -168,10 +177,7 @@ int main(void) { return 0; }' | gcc -x c - -o /dev/null -ljpeg 2>/dev/null; then
     exit 2
   fi
   log "installing Debian's libjpeg-dev (libjpeg-turbo)"
-  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libjpeg-dev >/dev/null; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libjpeg-dev >/dev/null
-  fi
+  apt_install libjpeg-dev
 }
 
 # A throw-away single-node cluster for tests/slurm_executor.rs (tests/slurm/cluster.sh);
@@ -186,11 +192,7 @@ provision_slurm() {
     return
   fi
   log "installing Debian's slurmctld, slurmd, slurm-client and munge (for the Slurm executor's tests)"
-  local packages=(slurmctld slurmd slurm-client munge)
-  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null
-  fi
+  apt_install slurmctld slurmd slurm-client munge
 }
 
 # Headless Chromium and its WebDriver server for tests/ui_dashboard.rs, which loads every
@@ -205,11 +207,7 @@ provision_browser() {
     return
   fi
   log "installing Debian's chromium and chromium-driver (for the dashboard's browser tests)"
-  local packages=(chromium chromium-driver)
-  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
-  fi
+  apt_install --no-install-recommends chromium chromium-driver
 }
 
 # TensorBoard's own event-file reader, for tests/compare_cli.rs; about 40 MB from PyPI.
