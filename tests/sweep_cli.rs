@@ -132,11 +132,12 @@ monitor = "val_accuracy"
         "{}",
         stdout(&planned)
     );
-    // Each trial waits for the ones before it: no parallel workers, whatever --jobs says.
+    // Two workers: each TPE trial is chosen here from the trials finished so far and
+    // trained in a worker, which plans it from its values.
     let output = runner(store, &["run", file, "--jobs", "2"]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(
-        stderr(&output).contains("its trials run one at a time in this process, not in 2 workers"),
+        stderr(&output).contains("training up to 2 trials at a time"),
         "{}",
         stderr(&output)
     );
@@ -321,4 +322,110 @@ scheduler = { type = "asha", min_epochs = 1, reduction_factor = 2, monitor = "va
             .collect()
     };
     assert_eq!(metrics(&promoted), metrics(&alone));
+}
+
+#[test]
+fn halving_in_workers_stops_at_its_budget_and_running_again_trains_paused_trials_on() {
+    let sweep = |budget: &str| {
+        format!(
+            "[sweep]\n{budget}scheduler = {{ type = \"asha\", min_epochs = 1, reduction_factor = 2, monitor = \"val_loss\" }}\n\"train.optimizer.lr\" = [0.03, 0.01, 0.003, 0.001, 0.0003, 0.0001]\n"
+        )
+    };
+    let folder = sweep_folder(4, &sweep("budget_epochs = 5\n"));
+    let (dir, experiment, store) = (&folder.dir, &folder.experiment, &folder.store);
+    let file = experiment.to_str().unwrap();
+
+    // Two workers: new trials and promotions alike train in them, until 5 epochs are spent.
+    let first = runner(store, &["run", file, "--jobs", "2"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(
+        stderr(&first).contains("training up to 2 trials at a time"),
+        "{}",
+        stderr(&first)
+    );
+    assert!(
+        stdout(&first).contains("budget spent"),
+        "{}",
+        stdout(&first)
+    );
+    let paused: Vec<String> = list_runs(store)
+        .iter()
+        .filter(|run| run["status"] == "pruned")
+        .map(|run| run["run"].as_str().unwrap().to_string())
+        .collect();
+    assert!(!paused.is_empty(), "{:?}", list_runs(store));
+
+    // Without the budget: the paused trials train on from their snapshots, in workers,
+    // instead of again; every trial has one run.
+    std::fs::write(experiment, format!("base = \"tiny.toml\"\n\n{}", sweep(""))).unwrap();
+    let second = runner(store, &["run", file, "--jobs", "2"]);
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains("trains on from run"),
+        "{}",
+        stderr(&second)
+    );
+    let runs = list_runs(store);
+    assert_eq!(runs.len(), 6, "one run per trial: {runs:?}");
+    let mut trials: Vec<u64> = runs
+        .iter()
+        .map(|run| {
+            let shown = json_output(&runner(
+                store,
+                &["show", run["run"].as_str().unwrap(), "--format", "json"],
+            ));
+            shown["trial"].as_u64().unwrap()
+        })
+        .collect();
+    trials.sort_unstable();
+    assert_eq!(trials, [0, 1, 2, 3, 4, 5]);
+    assert!(
+        runs.iter().any(|run| run["status"] == "finished"),
+        "{runs:?}"
+    );
+
+    // A run paused by the first `runner run` and trained on by a worker of the second has
+    // the history of an uninterrupted run, epoch for epoch.
+    let carried_on = runs
+        .iter()
+        .filter(|run| paused.contains(&run["run"].as_str().unwrap().to_string()))
+        .max_by_key(|run| run["epochs"].as_u64().unwrap())
+        .expect("a paused run is still in the store");
+    let carried_on = json_output(&runner(
+        store,
+        &[
+            "show",
+            carried_on["run"].as_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    ));
+    let lr = carried_on["params"]["train.optimizer.lr"].as_f64().unwrap();
+    let straight = dir.path().join("straight");
+    let alone = runner(
+        &straight,
+        &[
+            "run",
+            dir.path().join("tiny.toml").to_str().unwrap(),
+            "-s",
+            &format!("train.optimizer.lr={lr}"),
+        ],
+    );
+    assert!(alone.status.success(), "{}", stderr(&alone));
+    let alone = json_output(&runner(&straight, &["show", "last", "--format", "json"]));
+    let history = |run: &Value| -> Vec<Value> {
+        run["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|epoch| {
+                ["loss", "accuracy", "val_loss", "val_accuracy"]
+                    .map(|name| epoch[name].clone())
+                    .into()
+            })
+            .collect()
+    };
+    let epochs = carried_on["history"].as_array().unwrap().len();
+    assert!(epochs >= 2, "{carried_on}");
+    assert_eq!(history(&carried_on), history(&alone)[..epochs]);
 }

@@ -28,6 +28,9 @@ pub fn exec(args: TrialArgs, store: &Store) -> Result<()> {
         key: &args.key,
         threads: args.threads,
         bundles: &args.bundle,
+        values: args.values.as_deref(),
+        resume: args.resume.as_deref(),
+        pause_after: args.pause_after,
     };
     let run = run_worker(&worker, &options)?;
     println!("run {} {}", run.id, run.status.as_str());

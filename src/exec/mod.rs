@@ -6,12 +6,14 @@
 mod checkpoints;
 mod history_csv;
 mod inputs;
+mod pool;
 mod record;
-mod sequential;
+mod schedule;
 mod slurm;
 mod trial;
 mod workers;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -26,9 +28,10 @@ use crate::stages::Stages;
 use crate::store::{RunRecord, RunStatus, Store, new_run_id, now_millis, this_host, this_process};
 pub use checkpoints::FROZEN_LAYERS;
 use checkpoints::{Snapshot, latest_snapshot};
-use sequential::Sequential;
+use pool::InProcess;
+use schedule::{Outcome, Scheduler};
 pub use trial::{Start, Stop, run_trial};
-use workers::WORKERS_FOLDER;
+use workers::{WORKERS_FOLDER, WorkerPool};
 pub use workers::{WorkerTrial, run_worker};
 
 /// Set by Ctrl-C; training stops after the current batch and the run is recorded as
@@ -100,8 +103,13 @@ pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
     // them count as trained: take them in before planning looks for them.
     take_in_left_bundles(&load_pipeline(file)?, &store)?;
     let mut plan = Plan::new(file, &options.overrides, options.on_cuda(), &store)?;
-    // Sweeps that decide as trials finish run their trials one at a time.
-    let one_at_a_time = [
+    let paused = if plan.is_sweep && !options.retrain {
+        paused_runs(&store)?
+    } else {
+        HashMap::new()
+    };
+    // Sweeps that decide as trials end: which to start, promote, or whether to start one.
+    let adaptive = [
         (
             plan.tpe.is_some(),
             "a tpe sweep chooses each trial from the finished ones",
@@ -112,23 +120,17 @@ pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
         ),
         (
             plan.budget.is_set(),
-            "a sweep budget counts the trials run one after another",
+            "a sweep budget counts the work as it is done",
         ),
     ]
     .into_iter()
     .find_map(|(applies, why)| applies.then_some(why));
-    if let Some(why) = one_at_a_time {
-        if options.in_slurm {
-            bail_input!(
-                "{why}: such a sweep runs its trials one at a time in this process, and the Slurm executor does not apply to it yet"
-            );
-        }
-        if options.jobs > 1 {
-            tracing::warn!(
-                "{why}: its trials run one at a time in this process, not in {} workers",
-                options.jobs
-            );
-        }
+    if let Some(why) = adaptive
+        && options.in_slurm
+    {
+        bail_input!(
+            "{why}: such a sweep runs its trials from this process or its `--jobs` workers, and the Slurm executor does not apply to it yet"
+        );
     }
     let sweep = plan.is_sweep.then(|| format!("sweep-{}", new_run_id()));
     if let Some(sweep) = &sweep {
@@ -137,7 +139,6 @@ pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
     install_interrupt_handler();
     // Runs by trial index, so the sweep's table lists them in the file's order.
     let mut runs: Vec<(usize, RunRecord)> = Vec::new();
-    let mut failures = Vec::new();
     let mut to_train: Vec<usize> = Vec::new();
     for (position, trial) in plan.trials.iter().enumerate() {
         match &trial.trained_before {
@@ -157,36 +158,50 @@ pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
     }
     let reused = runs.len();
     let mut stages = Stages::new(&store, &options.device);
-    let mut budget_spent = None;
-    let parallel: Vec<&PlannedTrial> = to_train.iter().map(|p| &plan.trials[*p]).collect();
-    match &sweep {
-        _ if options.in_slurm && !parallel.is_empty() => {
-            let (trained, failed) =
-                slurm::run_in_slurm(&plan, &parallel, sweep.as_deref(), &mut stages, options)?;
-            runs.extend(trained);
-            failures.extend(failed);
+    let outcome = if options.in_slurm && !to_train.is_empty() {
+        let trials: Vec<&PlannedTrial> = to_train.iter().map(|p| &plan.trials[*p]).collect();
+        let (trained, failures) =
+            slurm::run_in_slurm(&plan, &trials, sweep.as_deref(), &mut stages, options)?;
+        runs.extend(trained);
+        Outcome {
+            runs,
+            failures,
+            budget_spent: None,
         }
-        Some(sweep) if options.jobs > 1 && parallel.len() > 1 && one_at_a_time.is_none() => {
-            let (trained, failed) =
-                workers::run_in_workers(&plan, &parallel, sweep, &mut stages, options)?;
-            runs.extend(trained);
-            failures.extend(failed);
-        }
-        _ => {
-            let outcome = Sequential {
-                plan: &mut plan,
-                store: &store,
-                sweep: sweep.as_deref(),
-                options,
-                queue: to_train.into(),
-                runs,
+    } else {
+        let scheduler = Scheduler {
+            queue: to_train.iter().copied().collect(),
+            plan: &mut plan,
+            store: &store,
+            sweep: sweep.as_deref(),
+            options,
+            runs,
+            paused,
+        };
+        match &sweep {
+            Some(sweep) if options.jobs > 1 && (to_train.len() > 1 || adaptive.is_some()) => {
+                let mut pool =
+                    WorkerPool::new(scheduler.plan, &to_train, sweep, &mut stages, options)?;
+                let outcome = scheduler.run(&mut pool, &mut stages)?;
+                pool.close()?;
+                outcome
             }
-            .run(&mut stages)?;
-            runs = outcome.runs;
-            failures = outcome.failures;
-            budget_spent = outcome.budget_spent;
+            _ => {
+                let mut pool = InProcess {
+                    store: &store,
+                    options,
+                    sweep: sweep.as_deref(),
+                    ended: Vec::new(),
+                };
+                scheduler.run(&mut pool, &mut stages)?
+            }
         }
-    }
+    };
+    let Outcome {
+        mut runs,
+        failures,
+        budget_spent,
+    } = outcome;
     runs.sort_by_key(|(index, _)| *index);
     Ok(FileRuns {
         budget_spent,
@@ -195,6 +210,21 @@ pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
         reused,
         failures,
     })
+}
+
+/// The runs successive halving paused that can be trained on (they have a snapshot), the
+/// latest by training stage key.
+fn paused_runs(store: &Store) -> Result<HashMap<String, RunRecord>> {
+    let mut paused = HashMap::new();
+    for run in store.runs()? {
+        if run.status == RunStatus::Pruned
+            && let Some(key) = run.stages.get("training").cloned()
+            && latest_snapshot(store, &run.id)?.is_some()
+        {
+            paused.insert(key, run);
+        }
+    }
+    Ok(paused)
 }
 
 /// `runner run --resume RUN_ID`: continues an interrupted or failed run from its last

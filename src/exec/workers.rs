@@ -5,6 +5,7 @@
 //! takes into the store: one writer of the database, and one ingest path for both
 //! executors.
 
+use std::collections::BTreeSet;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -13,12 +14,17 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
+use super::checkpoints::latest_snapshot;
 use super::inputs::trial_inputs;
+use super::pool::{Ended, Job, Pool};
 use super::trial::TrialContext;
-use super::{INTERRUPTED, RunOptions, Start, Stop, install_interrupt_handler, run_trial};
+use super::{
+    INTERRUPTED, RunOptions, Start, Stop, install_interrupt_handler, reopen_for_training, run_trial,
+};
 use crate::bail_input;
 use crate::model::build_classifier;
 use crate::plan::{Plan, PlannedTrial};
+use crate::spec::sweep::Trial;
 use crate::stages::Stages;
 use crate::store::{REJECTED_FOLDER, RunRecord, RunStatus, Store, sweep_bundles};
 
@@ -41,88 +47,216 @@ pub struct WorkerTrial<'a> {
     pub threads: usize,
     /// Where the worker leaves its run as a bundle.
     pub bundles: &'a Path,
+    /// The trial's values as JSON, for a trial the file's plan does not have (TPE chose
+    /// it).
+    pub values: Option<&'a str>,
+    /// The run successive halving paused, which the worker trains on from its snapshot.
+    pub resume: Option<&'a str>,
+    /// Pause after this epoch (successive halving's next rung).
+    pub pause_after: Option<usize>,
 }
 
-/// Trains `trials` in up to `options.jobs` workers. Returns the finished runs by trial
-/// index and the failures.
-pub fn run_in_workers(
-    plan: &Plan,
-    trials: &[&PlannedTrial],
-    sweep: &str,
-    stages: &mut Stages,
-    options: &RunOptions,
-) -> Result<WorkerOutcomes> {
-    prepare_shared_stages(trials, stages, options)?;
-    let store = Store::new(&options.store);
-    store.plan_trials(sweep, planned_keys(trials))?;
-    let bundles = sweep_bundles(&options.store.join(WORKERS_FOLDER), sweep);
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let threads = (cores / options.jobs).max(1);
-    tracing::info!(
-        "training {} trials, {} at a time, {threads} LibTorch thread(s) each",
-        trials.len(),
-        options.jobs
-    );
-    let mut waiting = trials.iter();
-    // Each running worker holds a slot, 0..jobs, which picks its GPU.
-    let mut running: Vec<(usize, usize, Child)> = Vec::new();
-    let mut exits = Vec::new();
-    let mut forwarded_interrupt = false;
-    loop {
-        let interrupted = INTERRUPTED.load(Ordering::SeqCst);
-        while running.len() < options.jobs && !interrupted {
-            let Some(trial) = waiting.next() else { break };
-            let slot = (0..options.jobs)
-                .find(|slot| running.iter().all(|(_, taken, _)| taken != slot))
-                .expect("fewer workers run than there are slots");
-            let device = worker_device(&options.device_label, options.gpus, slot);
-            let worker = WorkerTrial {
-                file: &plan.source,
-                index: trial.index,
-                sweep: Some(sweep),
-                key: &trial.keys.training,
-                threads,
-                bundles: &bundles,
-            };
-            running.push((trial.index, slot, spawn_worker(&worker, &device, options)?));
-        }
-        if interrupted && !forwarded_interrupt {
-            forwarded_interrupt = true;
-            for (_, _, child) in &running {
-                // SAFETY: kill(2) on a child we started and have not reaped.
-                unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
-            }
-        }
-        if running.is_empty() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-        let mut still_running = Vec::with_capacity(running.len());
-        for (index, slot, mut child) in running {
-            match child.try_wait()? {
-                Some(status) => exits.push((index, status)),
-                None => still_running.push((index, slot, child)),
-            }
-        }
-        running = still_running;
-    }
-    let ingested = store.ingest_bundles(&bundles)?;
-    // Bad bundles stay in `rejected/` for a look; the rest of the folder is done with.
-    if !bundles.join(REJECTED_FOLDER).exists() {
-        let _ = std::fs::remove_dir_all(bundles.parent().unwrap_or(&bundles));
-    }
-    let exits = exits
-        .into_iter()
-        .map(|(index, status)| {
-            let ended = if status.success() {
-                None
-            } else {
-                Some(format!("its worker exited ({status}); see its log above"))
-            };
-            (index, ended)
+/// Jobs trained in up to `options.jobs` worker processes at once, each leaving its run in
+/// a bundle that this process takes in when the worker exits.
+pub struct WorkerPool<'a> {
+    options: &'a RunOptions,
+    store: Store,
+    sweep: &'a str,
+    /// LibTorch threads per worker.
+    threads: usize,
+    /// The folders workers leave bundles in: the sweep's, and that of each earlier sweep
+    /// whose paused run a worker trains on (a bundle belongs to its run's sweep).
+    folders: BTreeSet<PathBuf>,
+    /// Trials whose stages have been computed here, by position.
+    prepared: BTreeSet<usize>,
+    running: Vec<Worker>,
+    /// Runs taken in whose worker has not been seen to exit yet.
+    taken_in: Vec<RunRecord>,
+}
+
+/// A running worker: its job, and the slot that picks its GPU.
+struct Worker {
+    position: usize,
+    index: usize,
+    epochs_before: usize,
+    slot: usize,
+    child: Child,
+}
+
+impl<'a> WorkerPool<'a> {
+    /// A pool for `sweep`, with the stages of `planned` (positions in `plan`) computed
+    /// here first, so each worker finds them cached.
+    pub fn new(
+        plan: &Plan,
+        planned: &[usize],
+        sweep: &'a str,
+        stages: &mut Stages,
+        options: &'a RunOptions,
+    ) -> Result<Self> {
+        let trials: Vec<&PlannedTrial> = planned.iter().map(|p| &plan.trials[*p]).collect();
+        prepare_shared_stages(&trials, stages, options)?;
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let threads = (cores / options.jobs).max(1);
+        tracing::info!(
+            "training up to {} trials at a time, {threads} LibTorch thread(s) each",
+            options.jobs
+        );
+        Ok(Self {
+            options,
+            store: Store::new(&options.store),
+            sweep,
+            threads,
+            folders: BTreeSet::from([sweep_bundles(&options.store.join(WORKERS_FOLDER), sweep)]),
+            prepared: planned.iter().copied().collect(),
+            running: Vec::new(),
+            taken_in: Vec::new(),
         })
-        .collect();
-    Ok(outcomes(ingested, exits))
+    }
+
+    /// Takes in the bundles of every folder; removes a folder once it is done with (bad
+    /// bundles stay in its `rejected/` for a look).
+    fn take_in(&mut self) -> Result<()> {
+        for folder in &self.folders {
+            self.taken_in.extend(self.store.ingest_bundles(folder)?);
+        }
+        Ok(())
+    }
+
+    /// Takes in what is left once the sweep is over and removes the bundle folders.
+    pub fn close(mut self) -> Result<()> {
+        self.take_in()?;
+        for folder in &self.folders {
+            if !folder.join(REJECTED_FOLDER).exists() {
+                let _ = std::fs::remove_dir_all(folder.parent().unwrap_or(folder));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Pool for WorkerPool<'_> {
+    fn slots(&self) -> usize {
+        self.options.jobs
+    }
+
+    fn busy(&self) -> usize {
+        self.running.len()
+    }
+
+    fn start(&mut self, plan: &Plan, job: Job, stages: &mut Stages) -> Result<()> {
+        let trial = &plan.trials[job.position];
+        if job.resume.is_none() && self.prepared.insert(job.position) {
+            prepare_shared_stages(&[trial], stages, self.options)?;
+        }
+        // The bundle of a run trained on goes to its own sweep's folder.
+        let submission = job
+            .resume
+            .as_ref()
+            .and_then(|run| run.sweep.clone())
+            .unwrap_or_else(|| self.sweep.to_string());
+        self.store
+            .plan_trials(&submission, [(trial.index, trial.keys.training.as_str())])?;
+        let bundles = sweep_bundles(&self.options.store.join(WORKERS_FOLDER), &submission);
+        self.folders.insert(bundles.clone());
+        let slot = (0..self.options.jobs)
+            .find(|slot| self.running.iter().all(|worker| worker.slot != *slot))
+            .expect("a job starts only when a slot is free");
+        let device = worker_device(&self.options.device_label, self.options.gpus, slot);
+        // A trial TPE chose is not in the file's plan: the worker plans it from its values.
+        let values = (plan.tpe.is_some())
+            .then(|| serde_json::to_string(&trial.values))
+            .transpose()?;
+        let worker = WorkerTrial {
+            file: &plan.source,
+            index: trial.index,
+            sweep: Some(&submission),
+            key: &trial.keys.training,
+            threads: self.threads,
+            bundles: &bundles,
+            values: values.as_deref(),
+            resume: job.resume.as_ref().map(|run| run.id.as_str()),
+            pause_after: job.stop.pause_after,
+        };
+        let child = spawn_worker(&worker, &device, self.options)?;
+        self.running.push(Worker {
+            position: job.position,
+            index: trial.index,
+            epochs_before: job.epochs_before(),
+            slot,
+            child,
+        });
+        Ok(())
+    }
+
+    fn wait(&mut self) -> Result<Vec<Ended>> {
+        let mut forwarded_interrupt = false;
+        while !self.running.is_empty() {
+            if INTERRUPTED.load(Ordering::SeqCst) && !forwarded_interrupt {
+                forwarded_interrupt = true;
+                for worker in &self.running {
+                    // SAFETY: kill(2) on a child we started and have not reaped.
+                    unsafe { libc::kill(worker.child.id() as libc::pid_t, libc::SIGINT) };
+                }
+            }
+            let mut exited = Vec::new();
+            let mut still_running = Vec::with_capacity(self.running.len());
+            for mut worker in std::mem::take(&mut self.running) {
+                match worker.child.try_wait()? {
+                    Some(status) => exited.push((worker, status)),
+                    None => still_running.push(worker),
+                }
+            }
+            self.running = still_running;
+            if exited.is_empty() {
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+            // A worker renames its bundle into place before it exits.
+            self.take_in()?;
+            return Ok(exited
+                .into_iter()
+                .map(|(worker, status)| {
+                    let taken = self
+                        .taken_in
+                        .iter()
+                        .rposition(|run| run.trial == Some(worker.index))
+                        .map(|at| self.taken_in.remove(at));
+                    Ended {
+                        position: worker.position,
+                        epochs_before: worker.epochs_before,
+                        run: job_outcome(taken, status),
+                    }
+                })
+                .collect());
+        }
+        Ok(Vec::new())
+    }
+}
+
+/// A worker's run if it finished, stopped early or was paused; otherwise why not.
+fn job_outcome(run: Option<RunRecord>, status: std::process::ExitStatus) -> Result<RunRecord> {
+    match run {
+        Some(run)
+            if matches!(
+                run.status,
+                RunStatus::Finished | RunStatus::StoppedEarly | RunStatus::Pruned
+            ) =>
+        {
+            Ok(run)
+        }
+        Some(run) => Err(anyhow::anyhow!(
+            "run {} {}: {}",
+            run.id,
+            run.status.as_str(),
+            run.reason.as_deref().unwrap_or("no reason recorded")
+        )),
+        None if status.success() => Err(anyhow::anyhow!(
+            "no run was recorded (the trial left no result)"
+        )),
+        None => Err(anyhow::anyhow!(
+            "no run was recorded (its worker exited ({status}); see its log above)"
+        )),
+    }
 }
 
 /// The training stage key of each trial, which the bundles left for them must claim.
@@ -236,6 +370,27 @@ fn worker_command(exe: &Path, worker: &WorkerTrial, device: &str, options: &RunO
         .args(["--device", device])
         .arg("--bundle")
         .arg(worker.bundles)
+        .args(
+            worker
+                .values
+                .map(|values| ["--values", values])
+                .into_iter()
+                .flatten(),
+        )
+        .args(
+            worker
+                .resume
+                .map(|run| ["--resume", run])
+                .into_iter()
+                .flatten(),
+        )
+        .args(
+            worker
+                .pause_after
+                .map(|epoch| ["--pause-after".to_string(), epoch.to_string()])
+                .into_iter()
+                .flatten(),
+        )
         .args(options.overrides.iter().flat_map(|value| ["--set", value]))
         // The coordinator prints the sweep's outcome; workers only log, on stderr.
         .stdout(std::process::Stdio::null());
@@ -275,15 +430,33 @@ fn train_planned_trial(
     caches: &Store,
     options: &RunOptions,
 ) -> Result<RunRecord> {
-    let plan = Plan::new(worker.file, &options.overrides, options.on_cuda(), records)?;
-    let Some(trial) = plan.trials.iter().find(|trial| trial.index == worker.index) else {
-        bail_input!(
+    let mut plan = Plan::new(worker.file, &options.overrides, options.on_cuda(), records)?;
+    let known = plan
+        .trials
+        .iter()
+        .position(|trial| trial.index == worker.index);
+    let position = match (known, worker.values) {
+        (Some(position), _) => position,
+        (None, Some(values)) => {
+            let values = serde_json::from_str(values)
+                .map_err(|err| crate::error::input_error(format!("`--values`: {err}")))?;
+            plan.add_trial(
+                Trial {
+                    index: worker.index,
+                    values,
+                },
+                records,
+            )?;
+            plan.trials.len() - 1
+        }
+        (None, None) => bail_input!(
             "`{}` has no trial {} (it has {})",
             worker.file.display(),
             worker.index,
             plan.trials.len()
-        );
+        ),
     };
+    let trial = &plan.trials[position];
     if trial.keys.training != worker.key {
         bail_input!(
             "trial {} of `{}` is not the trial that was planned: the file or its data changed since the sweep started",
@@ -292,10 +465,32 @@ fn train_planned_trial(
         );
     }
     let mut stages = Stages::new(caches, &options.device);
-    let start = Start::Fresh {
-        sweep: worker.sweep,
+    let start = match worker.resume {
+        None => Start::Fresh {
+            sweep: worker.sweep,
+        },
+        Some(run_id) => {
+            let record = caches.lend_paused_run(run_id, records)?;
+            if record.stages.get("training") != Some(&trial.keys.training) {
+                bail_input!(
+                    "run {run_id} is not a run of trial {} of `{}`",
+                    worker.index,
+                    worker.file.display()
+                );
+            }
+            let Some(snapshot) = latest_snapshot(records, run_id)? else {
+                bail_input!("run {run_id} was paused without a snapshot");
+            };
+            Start::Resume {
+                record: Box::new(reopen_for_training(records, record, &snapshot)?),
+                snapshot: Box::new(snapshot),
+            }
+        }
     };
-    run_trial(trial, start, Stop::default(), &mut stages, options)
+    let stop = Stop {
+        pause_after: worker.pause_after,
+    };
+    run_trial(trial, start, stop, &mut stages, options)
 }
 
 /// A store folder of this process in the temporary folder, removed when dropped.
@@ -344,6 +539,9 @@ mod tests {
             key: "k",
             threads: 4,
             bundles: Path::new("bundles"),
+            values: None,
+            resume: None,
+            pause_after: None,
         };
         let devices: Vec<String> = (0..4)
             .map(|slot| {

@@ -169,6 +169,16 @@ pub struct TrialArgs {
     /// The coordinator's `-s KEY=VALUE` overrides
     #[arg(short = 's', long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+    /// The trial's sweep values as JSON, for a trial the file's plan does not have (one
+    /// that TPE chose)
+    #[arg(long)]
+    pub values: Option<String>,
+    /// Train on from the snapshot of this run, paused by successive halving
+    #[arg(long, value_name = "RUN_ID")]
+    pub resume: Option<String>,
+    /// Pause the run after this epoch (successive halving's next rung)
+    #[arg(long, value_name = "EPOCH")]
+    pub pause_after: Option<usize>,
 }
 
 #[derive(Debug, clap::Args)]

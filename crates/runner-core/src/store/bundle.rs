@@ -173,6 +173,31 @@ impl Store {
         Ok(bundle)
     }
 
+    /// Copies run `run_id` of this store, paused by successive halving, into `scratch` (a
+    /// worker's scratch store) to be trained on there and come back in a bundle: its
+    /// record (without the sweeps it stands for, which a bundle may not claim; taking it
+    /// back in keeps them), epochs, pipeline text and checkpoint files.
+    pub fn lend_paused_run(&self, run_id: &str, scratch: &Store) -> Result<RunRecord> {
+        let Some(mut record) = self.find_exact(run_id)? else {
+            crate::bail_input!("the store has no run {run_id} to train on");
+        };
+        if record.status != RunStatus::Pruned {
+            crate::bail_input!(
+                "run {run_id} is {}, not paused by successive halving",
+                record.status.as_str()
+            );
+        }
+        let epochs = self.epochs(run_id)?;
+        let spec_text = self.spec_text(&record.spec_hash)?.unwrap_or_default();
+        record.reused_in.clear();
+        scratch.import_runs(&[(record.clone(), epochs, spec_text)])?;
+        let checkpoints = self.checkpoint_dir(run_id)?;
+        if checkpoints.is_dir() {
+            copy_dir(&checkpoints, &scratch.checkpoint_dir(run_id)?)?;
+        }
+        Ok(record)
+    }
+
     /// Takes every whole bundle in `dir` into this store (runs, epochs, pipeline texts,
     /// checkpoints; a finished run also as its training stage's result, when that is the
     /// stage planned for its trial) and removes it; moves bad ones into `rejected/`.
@@ -273,6 +298,7 @@ impl Store {
             ..
         } = contents;
         let checkpoints = bundle.join("checkpoints");
+        let mut continued = false;
         match self.find_exact(&record.id)? {
             Some(stored) if stored.is_same_run(&record) => {
                 // Recorded by an ingester that stopped before it moved the checkpoints.
@@ -281,6 +307,11 @@ impl Store {
                     move_dir(&checkpoints, &folder)?;
                 }
                 return Ok(Ok(None));
+            }
+            Some(stored) if record.continues(&stored, &epochs, &self.epochs(&stored.id)?) => {
+                // A paused run a worker or task trained on: it replaces what was stored.
+                record.reused_in = stored.reused_in;
+                continued = true;
             }
             Some(_) => {
                 let fresh = new_run_id();
@@ -297,7 +328,12 @@ impl Store {
         // the folder of a deleted run.
         self.import_runs(&[(record.clone(), epochs, spec_text)])?;
         if checkpoints.is_dir() {
-            move_dir(&checkpoints, &self.checkpoint_dir(&record.id)?)?;
+            let folder = self.checkpoint_dir(&record.id)?;
+            if continued {
+                replace_dir(&checkpoints, &folder)?;
+            } else {
+                move_dir(&checkpoints, &folder)?;
+            }
         }
         if planned
             && matches!(record.status, RunStatus::Finished | RunStatus::StoppedEarly)
@@ -356,6 +392,24 @@ impl RunRecord {
             && self.process == other.process
             && self.spec_hash == other.spec_hash
             && self.trial == other.trial
+    }
+
+    /// Whether this record, with `epochs`, is `stored` (with `stored_epochs`), a run paused
+    /// by successive halving, trained on since from its snapshot: the same run and
+    /// pipeline and training stage, with the history it had and more.
+    fn continues(
+        &self,
+        stored: &RunRecord,
+        epochs: &[EpochMetrics],
+        stored_epochs: &[EpochMetrics],
+    ) -> bool {
+        stored.status == RunStatus::Pruned
+            && self.id == stored.id
+            && self.started_at == stored.started_at
+            && self.spec_hash == stored.spec_hash
+            && self.trial == stored.trial
+            && self.stages == stored.stages
+            && epochs.starts_with(stored_epochs)
     }
 
     /// Gives the run a new id; its artifacts, checked to be in its checkpoint folder,
@@ -484,7 +538,36 @@ fn move_dir(from: &Path, to: &Path) -> Result<()> {
     std::fs::remove_dir_all(from).with_context(|| format!("cannot remove `{}`", from.display()))
 }
 
-/// Copies files and folders; a link is refused rather than followed.
+/// Puts the folder `from` in the place of the folder `to`: moved in beside it first, so
+/// that `to` is whole at every moment but an instant between two renames.
+fn replace_dir(from: &Path, to: &Path) -> Result<()> {
+    let name = to.file_name().unwrap_or_default().to_string_lossy();
+    let incoming = to.with_file_name(format!(".{name}.incoming"));
+    let replaced = to.with_file_name(format!(".{name}.replaced"));
+    for leftover in [&incoming, &replaced] {
+        if leftover.exists() {
+            std::fs::remove_dir_all(leftover)
+                .with_context(|| format!("cannot remove `{}`", leftover.display()))?;
+        }
+    }
+    move_dir(from, &incoming)?;
+    if to.exists() {
+        std::fs::rename(to, &replaced)
+            .with_context(|| format!("cannot rename `{}`", to.display()))?;
+    }
+    std::fs::rename(&incoming, to)
+        .with_context(|| format!("cannot rename `{}`", incoming.display()))?;
+    if replaced.exists() {
+        std::fs::remove_dir_all(&replaced)
+            .with_context(|| format!("cannot remove `{}`", replaced.display()))?;
+    }
+    Ok(())
+}
+
+/// Copies files and folders; a link is refused rather than followed. A file is linked
+/// rather than copied where the file system allows: the store never writes a file in
+/// place (every one is written under another name and renamed), so a link is as good as
+/// a copy, and a checkpoint may be gigabytes.
 fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     std::fs::create_dir_all(to)
         .with_context(|| format!("cannot create the folder `{}`", to.display()))?;
@@ -497,6 +580,9 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
         if kind.is_dir() {
             copy_dir(&entry.path(), &target)?;
         } else if kind.is_file() {
+            if std::fs::hard_link(entry.path(), &target).is_ok() {
+                continue;
+            }
             std::fs::copy(entry.path(), &target).with_context(|| {
                 format!(
                     "cannot copy `{}` to `{}`",
