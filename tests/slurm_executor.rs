@@ -354,3 +354,60 @@ fn bad_requests_are_refused_before_anything_is_submitted() {
     assert_eq!(submitted(), "", "a job was submitted");
     assert!(list_runs(&store).is_empty());
 }
+
+#[test]
+fn successive_halving_submits_each_trial_and_promotion_as_a_task() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let experiment = write_sweep(dir.path(), 4, RATES, "max_concurrent = 2");
+    // Every trial trained straight through here, the reference for each epoch.
+    let local = dir.path().join("store-local");
+    let output = runner(&local, &["run", &experiment]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let straight = histories(&local);
+    assert_eq!(straight.len(), 4);
+
+    let mut text = std::fs::read_to_string(&experiment).unwrap();
+    text.push_str(
+        "scheduler = { type = \"asha\", min_epochs = 1, reduction_factor = 2, monitor = \"val_loss\" }\n",
+    );
+    std::fs::write(&experiment, text).unwrap();
+    let on_slurm = dir.path().join("store-slurm");
+    let output = cluster.run(&on_slurm, &["run", &experiment, "--executor", "slurm"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let log = stderr(&output);
+    assert!(log.contains("up to 2 at a time"), "{log}");
+    assert!(log.contains("promoted to rung"), "{log}");
+    // A promotion is a task of its own, paused at its rung.
+    assert!(log.contains(", to epoch 2"), "{log}");
+
+    let runs = list_runs(&on_slurm);
+    assert_eq!(runs.len(), 4, "one run per trial: {runs:?}");
+    assert!(runs.iter().any(|run| run["status"] == "pruned"), "{runs:?}");
+    assert!(
+        runs.iter().any(|run| run["status"] == "finished"),
+        "{runs:?}"
+    );
+    // Each run, paused or promoted through several tasks, has the first epochs of the
+    // straight run of its trial, to the last digit.
+    for run in &runs {
+        let shown = json_output(&runner(
+            &on_slurm,
+            &["show", run["run"].as_str().unwrap(), "--format", "json"],
+        ));
+        let trial = shown["trial"].as_u64().unwrap();
+        let losses: Vec<f64> = shown["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|epoch| epoch["val_loss"].as_f64().unwrap())
+            .collect();
+        let (_, full) = straight.iter().find(|(t, _)| *t == trial).unwrap();
+        assert!(
+            !losses.is_empty() && full.starts_with(&losses),
+            "trial {trial}: {losses:?} vs {full:?}"
+        );
+    }
+}

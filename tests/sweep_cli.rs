@@ -354,6 +354,18 @@ fn halving_in_workers_stops_at_its_budget_and_running_again_trains_paused_trials
         .map(|run| run["run"].as_str().unwrap().to_string())
         .collect();
     assert!(!paused.is_empty(), "{:?}", list_runs(store));
+    // The plan says which trials train on, from where, and what a run may spend.
+    let planned = stdout(&runner(store, &["plan", file]));
+    assert!(
+        planned.contains(&format!("run {}, trains on", paused[0])),
+        "{planned}"
+    );
+    assert!(
+        planned.contains(
+            "budget: each `runner run` of the sweep starts work until 5 epochs are spent"
+        ),
+        "{planned}"
+    );
 
     // Without the budget: the paused trials train on from their snapshots, in workers,
     // instead of again; every trial has one run.

@@ -10,10 +10,11 @@ mod pool;
 mod record;
 mod schedule;
 mod slurm;
+mod slurm_tasks;
 mod trial;
 mod workers;
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -30,6 +31,7 @@ pub use checkpoints::FROZEN_LAYERS;
 use checkpoints::{Snapshot, latest_snapshot};
 use pool::InProcess;
 use schedule::{Outcome, Scheduler};
+use slurm_tasks::SlurmTasks;
 pub use trial::{Start, Stop, run_trial};
 use workers::{WORKERS_FOLDER, WorkerPool};
 pub use workers::{WorkerTrial, run_worker};
@@ -103,35 +105,13 @@ pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
     // them count as trained: take them in before planning looks for them.
     take_in_left_bundles(&load_pipeline(file)?, &store)?;
     let mut plan = Plan::new(file, &options.overrides, options.on_cuda(), &store)?;
-    let paused = if plan.is_sweep && !options.retrain {
-        paused_runs(&store)?
-    } else {
-        HashMap::new()
-    };
-    // Sweeps that decide as trials end: which to start, promote, or whether to start one.
-    let adaptive = [
-        (
-            plan.tpe.is_some(),
-            "a tpe sweep chooses each trial from the finished ones",
-        ),
-        (
-            plan.asha.is_some(),
-            "successive halving promotes trials as others finish",
-        ),
-        (
-            plan.budget.is_set(),
-            "a sweep budget counts the work as it is done",
-        ),
-    ]
-    .into_iter()
-    .find_map(|(applies, why)| applies.then_some(why));
-    if let Some(why) = adaptive
-        && options.in_slurm
-    {
-        bail_input!(
-            "{why}: such a sweep runs its trials from this process or its `--jobs` workers, and the Slurm executor does not apply to it yet"
-        );
-    }
+    // Sweeps that decide as trials end which to start or promote, or whether to start
+    // one, and those that train paused runs on, go through the scheduler one job at a
+    // time; the others may be submitted whole.
+    let adaptive = plan.tpe.is_some()
+        || plan.asha.is_some()
+        || plan.budget.is_set()
+        || (!options.retrain && plan.trials.iter().any(|trial| trial.paused.is_some()));
     let sweep = plan.is_sweep.then(|| format!("sweep-{}", new_run_id()));
     if let Some(sweep) = &sweep {
         tracing::info!("{sweep}: {} trials", plan.trial_count());
@@ -158,7 +138,7 @@ pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
     }
     let reused = runs.len();
     let mut stages = Stages::new(&store, &options.device);
-    let outcome = if options.in_slurm && !to_train.is_empty() {
+    let outcome = if options.in_slurm && !to_train.is_empty() && !adaptive {
         let trials: Vec<&PlannedTrial> = to_train.iter().map(|p| &plan.trials[*p]).collect();
         let (trained, failures) =
             slurm::run_in_slurm(&plan, &trials, sweep.as_deref(), &mut stages, options)?;
@@ -176,10 +156,15 @@ pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
             sweep: sweep.as_deref(),
             options,
             runs,
-            paused,
+            continued: HashSet::new(),
         };
         match &sweep {
-            Some(sweep) if options.jobs > 1 && (to_train.len() > 1 || adaptive.is_some()) => {
+            Some(sweep) if options.in_slurm => {
+                let mut pool =
+                    SlurmTasks::new(scheduler.plan, &to_train, sweep, &mut stages, options)?;
+                scheduler.run(&mut pool, &mut stages)?
+            }
+            Some(sweep) if options.jobs > 1 && (to_train.len() > 1 || adaptive) => {
                 let mut pool =
                     WorkerPool::new(scheduler.plan, &to_train, sweep, &mut stages, options)?;
                 let outcome = scheduler.run(&mut pool, &mut stages)?;
@@ -210,21 +195,6 @@ pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
         reused,
         failures,
     })
-}
-
-/// The runs successive halving paused that can be trained on (they have a snapshot), the
-/// latest by training stage key.
-fn paused_runs(store: &Store) -> Result<HashMap<String, RunRecord>> {
-    let mut paused = HashMap::new();
-    for run in store.runs()? {
-        if run.status == RunStatus::Pruned
-            && let Some(key) = run.stages.get("training").cloned()
-            && latest_snapshot(store, &run.id)?.is_some()
-        {
-            paused.insert(key, run);
-        }
-    }
-    Ok(paused)
 }
 
 /// `runner run --resume RUN_ID`: continues an interrupted or failed run from its last

@@ -5,7 +5,7 @@
 //! snapshot instead of again. The jobs run in a [`Pool`]: here, in `--jobs` workers or as
 //! Slurm tasks, the decisions being the same.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::Ordering;
 
 use anyhow::Result;
@@ -38,9 +38,9 @@ pub struct Scheduler<'a> {
     pub queue: VecDeque<usize>,
     /// The runs so far, trained before included, by trial index.
     pub runs: Vec<(usize, RunRecord)>,
-    /// Runs that successive halving paused in an earlier `runner run`, by training stage
-    /// key: a trial with one trains on from it.
-    pub paused: HashMap<String, RunRecord>,
+    /// The paused runs taken on so far: one is trained on by one trial only, when two
+    /// trials have its configuration.
+    pub continued: HashSet<String>,
 }
 
 /// A trial under successive halving.
@@ -325,7 +325,11 @@ impl Scheduler<'_> {
     /// paused for it, if any, into this sweep.
     fn take_paused(&mut self, position: usize) -> Result<Option<RunRecord>> {
         let trial = &self.plan.trials[position];
-        let Some(run) = self.paused.remove(&trial.keys.training) else {
+        let paused = trial
+            .paused
+            .clone()
+            .filter(|run| !self.options.retrain && self.continued.insert(run.id.clone()));
+        let Some(run) = paused else {
             self.log_start(position);
             return Ok(None);
         };

@@ -22,7 +22,7 @@ use crate::stages::Stages;
 use crate::store::{RunRecord, RunStatus, SLURM_FOLDER, Store, new_run_id, sweep_bundles};
 
 /// How often the job's state is read.
-const POLL_INTERVAL: Duration = Duration::from_secs(1);
+pub(super) const POLL_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Trains `trials` as the tasks of a Slurm array job and returns the finished runs by
 /// trial index and why the other trials did not finish.
@@ -41,7 +41,7 @@ pub fn run_in_slurm(
     let arguments = sbatch_arguments(&executor, trials, &job);
     let checked = job
         .write_script(plan, trials, sweep, &store, &executor, &options.overrides)
-        .and_then(|()| check_request(&arguments, &job));
+        .and_then(|()| check_request(&arguments, &job.script));
     if let Err(error) = checked {
         // Nothing was submitted: leave no folder that looks like a submission.
         let _ = std::fs::remove_dir_all(&job.folder);
@@ -50,7 +50,7 @@ pub fn run_in_slurm(
 
     prepare_shared_stages(trials, stages, options)?;
     Store::new(&store).plan_trials(&submission, planned_keys(trials))?;
-    let job_id = submit(&arguments, &job)?;
+    let job_id = submit(&arguments, &job.script)?;
     tracing::info!(
         "submitted {} trial(s) as Slurm job {job_id}; task logs in {}",
         trials.len(),
@@ -69,16 +69,16 @@ pub fn shared_folder(executor: Option<&ExecutorSpec>, store: &Path) -> PathBuf {
 }
 
 /// The files of one submission in the shared folder.
-struct JobFiles {
-    folder: PathBuf,
-    script: PathBuf,
-    logs: PathBuf,
-    bundles: PathBuf,
+pub(super) struct JobFiles {
+    pub folder: PathBuf,
+    pub script: PathBuf,
+    pub logs: PathBuf,
+    pub bundles: PathBuf,
 }
 
 impl JobFiles {
     /// Creates the submission's folders and checks they can be written.
-    fn create(shared: &Path, submission: &str) -> Result<Self> {
+    pub fn create(shared: &Path, submission: &str) -> Result<Self> {
         let bundles = sweep_bundles(shared, submission);
         let folder = bundles.parent().unwrap_or(shared).to_path_buf();
         let logs = folder.join("logs");
@@ -163,6 +163,13 @@ fn sbatch_arguments(
         format!("--array={}{throttle}", indices.join(",")),
         format!("--output={}", job.logs.join("trial-%a.log").display()),
     ];
+    arguments.extend(resource_arguments(executor));
+    arguments
+}
+
+/// `sbatch`'s options for each task's resources, from `[executor]`.
+pub(super) fn resource_arguments(executor: &ExecutorSpec) -> Vec<String> {
+    let mut arguments = Vec::new();
     let optional = [
         ("--partition", executor.partition.clone()),
         ("--time", executor.time_limit.clone()),
@@ -187,11 +194,11 @@ fn sbatch_arguments(
 
 /// Asks Slurm whether it would take the job (`sbatch --test-only`): an unknown partition,
 /// a malformed time limit or more resources than any node has are refused here.
-fn check_request(arguments: &[String], job: &JobFiles) -> Result<()> {
+pub(super) fn check_request(arguments: &[String], script: &Path) -> Result<()> {
     let output = match Command::new("sbatch")
         .arg("--test-only")
         .args(arguments)
-        .arg(&job.script)
+        .arg(script)
         .output()
     {
         Ok(output) => output,
@@ -210,11 +217,11 @@ fn check_request(arguments: &[String], job: &JobFiles) -> Result<()> {
     Ok(())
 }
 
-fn submit(arguments: &[String], job: &JobFiles) -> Result<String> {
+pub(super) fn submit(arguments: &[String], script: &Path) -> Result<String> {
     let output = Command::new("sbatch")
         .arg("--parsable")
         .args(arguments)
-        .arg(&job.script)
+        .arg(script)
         .output()
         .context("cannot run `sbatch`")?;
     if !output.status.success() {
@@ -234,20 +241,20 @@ fn submit(arguments: &[String], job: &JobFiles) -> Result<String> {
 
 /// A task's state as `scontrol` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct TaskState {
-    state: String,
-    reason: String,
+pub(super) struct TaskState {
+    pub state: String,
+    pub reason: String,
 }
 
 impl TaskState {
-    fn unknown() -> Self {
+    pub fn unknown() -> Self {
         Self {
             state: "UNKNOWN".into(),
             reason: "no longer listed by Slurm".into(),
         }
     }
 
-    fn has_ended(&self) -> bool {
+    pub fn has_ended(&self) -> bool {
         !matches!(
             self.state.as_str(),
             "PENDING"
@@ -370,7 +377,7 @@ fn task_endings(
         .collect()
 }
 
-fn describe(state: &TaskState) -> String {
+pub(super) fn describe(state: &TaskState) -> String {
     match state.reason.as_str() {
         // A task cancelled while pending keeps the reason it was pending for.
         _ if state.state == "CANCELLED" => state.state.clone(),
@@ -407,17 +414,17 @@ fn progress(
 /// for the tasks not started yet (`ArrayTaskId=2-3,5%2`; once those are cancelled, Slurm's
 /// "no value" 4294967294 stands for them).
 #[derive(Debug, Default)]
-struct JobStates {
+pub(super) struct JobStates {
     tasks: BTreeMap<usize, TaskState>,
     rest: Option<TaskState>,
 }
 
 impl JobStates {
-    fn of(&self, index: usize) -> Option<&TaskState> {
+    pub fn of(&self, index: usize) -> Option<&TaskState> {
         self.tasks.get(&index).or(self.rest.as_ref())
     }
 
-    fn any_active(&self) -> bool {
+    pub fn any_active(&self) -> bool {
         self.tasks
             .values()
             .chain(self.rest.iter())
@@ -426,7 +433,7 @@ impl JobStates {
 }
 
 /// The job's task states; `None` once Slurm no longer knows the job (`MinJobAge`).
-fn job_states(job_id: &str) -> Result<Option<JobStates>> {
+pub(super) fn job_states(job_id: &str) -> Result<Option<JobStates>> {
     let output = Command::new("scontrol")
         .args(["-o", "show", "job", job_id])
         .output()
@@ -488,7 +495,7 @@ fn expand_task_ids(text: &str) -> Vec<usize> {
     indices
 }
 
-fn shell_quote(text: impl std::fmt::Display) -> String {
+pub(super) fn shell_quote(text: impl std::fmt::Display) -> String {
     format!("'{}'", text.to_string().replace('\'', r"'\''"))
 }
 

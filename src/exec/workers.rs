@@ -224,7 +224,7 @@ impl Pool for WorkerPool<'_> {
                     Ended {
                         position: worker.position,
                         epochs_before: worker.epochs_before,
-                        run: job_outcome(taken, status),
+                        run: job_outcome(taken, &worker_ending(status)),
                     }
                 })
                 .collect());
@@ -233,8 +233,17 @@ impl Pool for WorkerPool<'_> {
     }
 }
 
-/// A worker's run if it finished, stopped early or was paused; otherwise why not.
-fn job_outcome(run: Option<RunRecord>, status: std::process::ExitStatus) -> Result<RunRecord> {
+fn worker_ending(status: std::process::ExitStatus) -> String {
+    if status.success() {
+        "the trial left no result".into()
+    } else {
+        format!("its worker exited ({status}); see its log above")
+    }
+}
+
+/// A job's run if it finished, stopped early or was paused; otherwise why not (`how`: how
+/// its process ended).
+pub(super) fn job_outcome(run: Option<RunRecord>, how: &str) -> Result<RunRecord> {
     match run {
         Some(run)
             if matches!(
@@ -250,12 +259,7 @@ fn job_outcome(run: Option<RunRecord>, status: std::process::ExitStatus) -> Resu
             run.status.as_str(),
             run.reason.as_deref().unwrap_or("no reason recorded")
         )),
-        None if status.success() => Err(anyhow::anyhow!(
-            "no run was recorded (the trial left no result)"
-        )),
-        None => Err(anyhow::anyhow!(
-            "no run was recorded (its worker exited ({status}); see its log above)"
-        )),
+        None => Err(anyhow::anyhow!("no run was recorded ({how})")),
     }
 }
 
@@ -350,7 +354,12 @@ fn spawn_worker(worker: &WorkerTrial, device: &str, options: &RunOptions) -> Res
 }
 
 /// The command line of a worker training `worker` on `device`.
-fn worker_command(exe: &Path, worker: &WorkerTrial, device: &str, options: &RunOptions) -> Command {
+pub(super) fn worker_command(
+    exe: &Path,
+    worker: &WorkerTrial,
+    device: &str,
+    options: &RunOptions,
+) -> Command {
     let mut command = Command::new(exe);
     command
         .arg("--store")

@@ -64,6 +64,9 @@ pub struct PlannedTrial {
     pub phases: Vec<PlannedPhase>,
     /// A finished run whose training stage has this trial's key: the trial's result.
     pub trained_before: Option<RunRecord>,
+    /// Otherwise, a run of this trial that successive halving paused (in an earlier
+    /// `runner run` of a sweep): the trial trains on from its snapshot.
+    pub paused: Option<RunRecord>,
 }
 
 /// One phase of a trial: the pipeline as that phase sees it, and its feature stages.
@@ -173,6 +176,10 @@ impl Plan {
             .transpose()
             .map_err(|problem| Problem::input_error([problem]))?
             .unwrap_or_default();
+        let mut inputs = inputs;
+        if sweep.is_some() {
+            inputs.paused = store.paused_runs()?;
+        }
         let mut plan = Self {
             source: file.to_path_buf(),
             file: pipeline.file.clone(),
@@ -231,6 +238,8 @@ struct InputCache {
     check_weights: bool,
     /// Whether the trials will run on CUDA, where `precision = "auto"` means `bf16`.
     on_cuda: bool,
+    /// The runs successive halving paused, by training stage key (a sweep's only).
+    paused: HashMap<String, RunRecord>,
 }
 
 impl InputCache {
@@ -269,11 +278,18 @@ impl InputCache {
             })
             .collect::<Result<_>>()?;
         let (files, manifests) = splits.into_iter().unzip();
+        let trained_before = store.run_for_stage(&keys.training)?;
+        let paused = if trained_before.is_none() {
+            self.paused.get(&keys.training).cloned()
+        } else {
+            None
+        };
         Ok(PlannedTrial {
             index: trial.index,
             values: trial.values,
             phases,
-            trained_before: store.run_for_stage(&keys.training)?,
+            trained_before,
+            paused,
             keys,
             files,
             manifests,

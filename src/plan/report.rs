@@ -28,6 +28,9 @@ pub struct PlanReport {
     /// For a sweep with successive halving: the epochs of its rungs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rungs: Option<Rungs>,
+    /// What one `runner run` of the sweep may spend before it stops starting work.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget: Option<String>,
 }
 
 /// Successive halving's rungs, as planned.
@@ -66,7 +69,8 @@ pub struct TrialRow {
     /// In the first phase: `shared stage KEY`, or why the training features cannot be
     /// cached.
     pub training_features: String,
-    /// `to train (N epochs)` or `trained before: run ID`.
+    /// `to train (N epochs)`, `trained before: run ID` or `paused after epoch N: run ID,
+    /// trains on`.
     pub training: String,
 }
 
@@ -159,9 +163,13 @@ pub fn plan_report(plan: &Plan, stages: &Stages, device: &Device) -> Result<Plan
             None => format!("shared stage {}", short(&first.keys.features[0])),
             Some(problem) => format!("not cached: {problem}"),
         };
-        let training = match &trial.trained_before {
-            Some(run) => format!("trained before: run {}", run.id),
-            None => format!("to train ({} epochs)", spec.train.epochs),
+        let training = match (&trial.trained_before, &trial.paused) {
+            (Some(run), _) => format!("trained before: run {}", run.id),
+            (None, Some(run)) => format!(
+                "paused after epoch {}: run {}, trains on",
+                run.epochs, run.id
+            ),
+            (None, None) => format!("to train ({} epochs)", spec.train.epochs),
         };
         let status = if to_train { "to compute" } else { "cached" };
         add_stage(
@@ -191,6 +199,7 @@ pub fn plan_report(plan: &Plan, stages: &Stages, device: &Device) -> Result<Plan
             monitor: asha.monitor.clone(),
             mode: asha.mode,
         }),
+        budget: plan.budget.is_set().then(|| plan.budget.to_string()),
         chosen_later: plan.tpe.as_ref().map(|search| ChosenLater {
             trials: plan.trial_count() - plan.trials.len(),
             monitor: search.monitor.clone(),
@@ -292,6 +301,12 @@ impl PlanReport {
                 rungs.reduction_factor,
                 rungs.monitor,
                 rungs.mode.name()
+            );
+        }
+        if let Some(budget) = &self.budget {
+            let _ = writeln!(
+                out,
+                "budget: each `runner run` of the sweep starts work until {budget} are spent, then stops; running it again continues"
             );
         }
         if let Some(later) = &self.chosen_later {

@@ -183,6 +183,18 @@ pub struct Budget {
     pub epochs: Option<usize>,
 }
 
+/// `20m`, `30 epochs`, `20m or 30 epochs`.
+impl std::fmt::Display for Budget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let time = self
+            .time
+            .map(|time| humantime::format_duration(time).to_string());
+        let epochs = self.epochs.map(|epochs| format!("{epochs} epochs"));
+        let parts: Vec<String> = time.into_iter().chain(epochs).collect();
+        f.write_str(&parts.join(" or "))
+    }
+}
+
 impl Budget {
     /// The sweep's budget; an unreadable duration is a problem at `budget`.
     pub fn of_sweep(sweep: &SweepSpec) -> Result<Self, Problem> {

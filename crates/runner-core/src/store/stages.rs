@@ -1,6 +1,8 @@
 //! Finished stages, found by key: a run whose training stage has the key a new trial
 //! would train under is that trial's result, so the trial is not trained again.
 
+use std::collections::HashMap;
+
 use anyhow::{Context, Result};
 
 use super::db::{Store, parse};
@@ -44,6 +46,33 @@ impl Store {
                 .map(|key| String::from_utf8_lossy(&key).into_owned()))
         })?;
         Ok(found.flatten())
+    }
+
+    /// The runs successive halving paused that can be trained on (their checkpoint folder
+    /// holds a resume snapshot), the latest for each training stage key.
+    pub fn paused_runs(&self) -> Result<HashMap<String, RunRecord>> {
+        let mut paused = HashMap::new();
+        // Oldest first: a later run of the same stage replaces an earlier one.
+        for run in self.runs()? {
+            if run.status != RunStatus::Pruned {
+                continue;
+            }
+            let has_snapshot = std::fs::read_dir(self.checkpoint_dir(&run.id)?)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|entry| {
+                    entry
+                        .file_name()
+                        .to_str()
+                        .and_then(|name| name.strip_prefix("resume-"))
+                        .is_some_and(|epoch| epoch.parse::<usize>().is_ok())
+                });
+            if has_snapshot && let Some(key) = run.stages.get("training").cloned() {
+                paused.insert(key, run);
+            }
+        }
+        Ok(paused)
     }
 
     /// The run that finished the stage with `key`, if it is still in the store, finished,
