@@ -28,7 +28,9 @@ pub struct ExecutorSpec {
     /// Memory per trial in Slurm's format (`sbatch --mem`): `"16G"`, `"4000M"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<String>,
-    /// Tasks of the array running at once (`sbatch --array=...%N`); all when absent.
+    /// Tasks of the array running at once (`sbatch --array=...%N`); all when absent. A
+    /// sweep that decides as its trials end (tpe, successive halving, a budget) submits a
+    /// task per trial or promotion, this many at once, 4 when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = super::bounds::AT_LEAST_ONE.in_schema())]
     pub max_concurrent: Option<u32>,
