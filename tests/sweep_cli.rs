@@ -379,6 +379,24 @@ fn halving_in_workers_stops_at_its_budget_and_running_again_trains_paused_trials
     );
     let runs = list_runs(store);
     assert_eq!(runs.len(), 6, "one run per trial: {runs:?}");
+
+    // `compare --sweep` shows each sweep's rungs, paused trials and budget under its table.
+    let sweep_of = |output: &std::process::Output| {
+        let text = stderr(output);
+        let at = text.find("sweep-").expect("the sweep is named");
+        text[at..].split(':').next().unwrap().to_string()
+    };
+    let compared = stdout(&runner(store, &["compare", "--sweep", &sweep_of(&first)]));
+    assert!(
+        compared.contains("successive halving: ") && compared.contains("budget 5 epochs: spent ("),
+        "{compared}"
+    );
+    let compared = stdout(&runner(store, &["compare", "--sweep", &sweep_of(&second)]));
+    assert!(
+        compared.contains("6 reached rung 1 (1 epochs), ")
+            && compared.contains("(every trial to its end: 24)"),
+        "{compared}"
+    );
     let mut trials: Vec<u64> = runs
         .iter()
         .map(|run| {

@@ -26,7 +26,9 @@ use crate::plan::{Plan, PlannedTrial};
 use crate::progress::Activity;
 use crate::spec::{Pipeline, load_pipeline};
 use crate::stages::Stages;
-use crate::store::{RunRecord, RunStatus, Store, new_run_id, now_millis, this_host, this_process};
+use crate::store::{
+    RunRecord, RunStatus, Store, SweepRecord, new_run_id, now_millis, this_host, this_process,
+};
 pub use checkpoints::FROZEN_LAYERS;
 use checkpoints::{Snapshot, latest_snapshot};
 use pool::InProcess;
@@ -142,11 +144,13 @@ pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
         let trials: Vec<&PlannedTrial> = to_train.iter().map(|p| &plan.trials[*p]).collect();
         let (trained, failures) =
             slurm::run_in_slurm(&plan, &trials, sweep.as_deref(), &mut stages, options)?;
+        let epochs_trained = trained.iter().map(|(_, run)| run.epochs).sum();
         runs.extend(trained);
         Outcome {
             runs,
             failures,
             budget_spent: None,
+            epochs_trained,
         }
     } else {
         let scheduler = Scheduler {
@@ -186,7 +190,22 @@ pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
         mut runs,
         failures,
         budget_spent,
+        epochs_trained,
     } = outcome;
+    if let Some(sweep) = &sweep {
+        store.record_sweep(&SweepRecord {
+            sweep: sweep.clone(),
+            trials: plan.trial_count(),
+            rungs: plan
+                .asha
+                .as_ref()
+                .map(|asha| asha.rungs.epochs.clone())
+                .unwrap_or_default(),
+            budget: plan.budget.is_set().then(|| plan.budget.to_string()),
+            budget_spent: budget_spent.clone(),
+            epochs_trained,
+        })?;
+    }
     runs.sort_by_key(|(index, _)| *index);
     Ok(FileRuns {
         budget_spent,

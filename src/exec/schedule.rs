@@ -27,6 +27,8 @@ pub struct Outcome {
     pub failures: Vec<String>,
     /// Why the budget stopped the sweep, and how many trials it did not start.
     pub budget_spent: Option<(String, usize)>,
+    /// Epochs trained (runs trained before cost none).
+    pub epochs_trained: usize,
 }
 
 pub struct Scheduler<'a> {
@@ -175,6 +177,7 @@ impl Scheduler<'_> {
             runs: self.runs,
             failures,
             budget_spent: meter.spent,
+            epochs_trained: meter.epochs,
         })
     }
 

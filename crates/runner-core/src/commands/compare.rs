@@ -64,9 +64,26 @@ pub fn exec(args: Args, store: &Store) -> Result<()> {
     if let Some(metric) = args.sort {
         comparison.sort_by(&metric);
     }
+    // The sweep as a whole, under its table.
+    let footer = match &args.filter.sweep {
+        Some(sweep) => store
+            .sweep_record(sweep)?
+            .map(|record| compare_format::sweep_footer(&record, &selected)),
+        None => None,
+    };
     match args.format {
-        CompareFormat::Table => println!("{}", compare_format::to_table(&comparison)),
-        CompareFormat::Markdown => print!("{}", compare_format::to_markdown(&comparison)),
+        CompareFormat::Table => {
+            println!("{}", compare_format::to_table(&comparison));
+            if let Some(footer) = &footer {
+                println!("{footer}");
+            }
+        }
+        CompareFormat::Markdown => {
+            print!("{}", compare_format::to_markdown(&comparison));
+            if let Some(footer) = &footer {
+                println!("\n{footer}");
+            }
+        }
         CompareFormat::Csv => print!("{}", compare_format::to_csv(&comparison)?),
         CompareFormat::Json => {
             println!(

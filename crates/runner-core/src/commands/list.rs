@@ -71,7 +71,7 @@ pub struct FilterArgs {
     pipeline: Option<String>,
     /// Only trials of this sweep
     #[arg(long)]
-    sweep: Option<String>,
+    pub sweep: Option<String>,
     /// Only runs with this status
     #[arg(long, value_parser = ["running", "finished", "stopped_early", "failed", "interrupted", "pruned"])]
     status: Option<String>,

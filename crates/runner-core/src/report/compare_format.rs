@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use super::compare::{Comparison, METRICS};
 use super::escape_text;
 use super::select::display;
+use crate::store::{RunRecord, RunStatus, SweepRecord};
 
 /// Header and cells of every row, shared by the table, CSV and Markdown outputs.
 fn grid(comparison: &Comparison) -> (Vec<String>, Vec<Vec<String>>) {
@@ -153,6 +154,49 @@ pub fn to_json(comparison: &Comparison) -> Value {
             })
             .collect(),
     )
+}
+
+/// What a sweep's `runner run` did as a whole, under its table: the rungs and how many of
+/// `runs` reached each, the trials paused, the epochs trained against every trial
+/// trained to its end, and the budget.
+pub fn sweep_footer(record: &SweepRecord, runs: &[RunRecord]) -> String {
+    let mut parts = vec![format!("{}: {} trial(s)", record.sweep, record.trials)];
+    if let Some(&last) = record.rungs.last() {
+        let reached: Vec<String> = record
+            .rungs
+            .iter()
+            .enumerate()
+            .map(|(rung, &epochs)| {
+                let count = runs.iter().filter(|run| run.epochs >= epochs).count();
+                format!("{count} reached rung {} ({epochs} epochs)", rung + 1)
+            })
+            .collect();
+        let paused = runs
+            .iter()
+            .filter(|run| run.status == RunStatus::Pruned)
+            .count();
+        parts.push(format!(
+            "successive halving: {}; {paused} paused (`pruned`)",
+            reached.join(", ")
+        ));
+        parts.push(format!(
+            "{} epochs trained (every trial to its end: {})",
+            record.epochs_trained,
+            record.trials * last
+        ));
+    } else {
+        parts.push(format!("{} epochs trained", record.epochs_trained));
+    }
+    if let Some(budget) = &record.budget {
+        parts.push(match &record.budget_spent {
+            Some((reason, left)) => {
+                format!("budget {budget}: spent ({reason}), {left} trial(s) not started")
+            }
+            None => format!("budget {budget}: not spent"),
+        });
+    }
+    // The record was read back from the store: no control characters reach the terminal.
+    escape_text(&parts.join("; "))
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@
 //! Trees: `meta` (schema version), `runs` (id -> run record), `epochs` (id/epoch ->
 //! metrics), `specs` (spec hash -> pipeline text), `stages` (stage key -> run id, see
 //! `stages`), `planned` (submission/trial -> the training stage key its coordinator
-//! planned, which a bundle's run must claim).
+//! planned, which a bundle's run must claim), `sweeps` (sweep id -> what one `runner run`
+//! of it did, see `sweeps`).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

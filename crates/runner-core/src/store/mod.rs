@@ -18,6 +18,7 @@ mod relative;
 mod remove;
 mod run_id;
 mod stages;
+mod sweeps;
 
 pub use bundle::{BundleContents, REJECTED_FOLDER, SLURM_FOLDER, parse_bundle, sweep_bundles};
 pub use db::Store;
@@ -26,3 +27,4 @@ pub use liveness::{HEARTBEAT_INTERVAL, this_host, this_process};
 pub use migrate::SCHEMA_VERSION;
 pub use record::{Artifact, ProcessId, RunRecord, RunStatus, RunSummary, TopLoss};
 pub use run_id::{is_run_id, new_run_id, now_millis};
+pub use sweeps::SweepRecord;
