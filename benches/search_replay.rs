@@ -6,7 +6,7 @@
 //! method, the median epochs consumed over 20 seeds. bench/search/optuna_replay.py replays
 //! Optuna the same way; bench/search/README.md says how the curves were recorded.
 //!
-//! Run: cargo bench --bench search_replay [CURVES.json]
+//! Run: cargo bench --bench search_replay [CURVES.json] [--seeds N]
 
 use std::path::PathBuf;
 
@@ -17,6 +17,7 @@ use runner::search::asha::{Next, Rungs, TrialProgress, next_job};
 use runner::search::tpe::{Dimension, Observation, Tpe};
 use serde_json::Value;
 
+/// Seeds per method unless `--seeds N` says otherwise: the 20.
 const SEEDS: u64 = 20;
 /// How far below the grid's best a value may be and still count as found: the issue's
 /// 0.2 percentage points, then closer.
@@ -233,20 +234,28 @@ fn median(mut values: Vec<usize>) -> f64 {
 }
 
 fn main() {
-    let file = std::env::args()
-        .skip(1)
-        .find(|arg| !arg.starts_with('-'))
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let seeds = args
+        .iter()
+        .position(|arg| arg == "--seeds")
+        .and_then(|at| args.get(at + 1))
+        .map_or(SEEDS, |n| n.parse().expect("--seeds takes a number"));
+    let file = args
+        .iter()
+        .enumerate()
+        .find(|(at, arg)| !arg.starts_with('-') && (*at == 0 || args[at - 1] != "--seeds"))
+        .map(|(_, arg)| arg)
         .map_or_else(|| PathBuf::from("bench/search/curves.json"), PathBuf::from);
     for margin in MARGINS {
         let table = Table::load(&file, margin);
-        report(&table, margin);
+        report(&table, margin, seeds);
     }
 }
 
-fn report(table: &Table, margin: f64) {
+fn report(table: &Table, margin: f64, seeds: u64) {
     let configurations = table.curves.len();
     println!(
-        "\n{configurations} configurations x 8 epochs; target: validation accuracy >= {:.4} (the grid's best minus {:.1} points); median epochs over {SEEDS} seeds",
+        "\n{configurations} configurations x 8 epochs; target: validation accuracy >= {:.4} (the grid's best minus {:.1} points); median epochs over {seeds} seeds",
         table.target + 1e-9,
         margin * 100.0
     );
@@ -278,7 +287,7 @@ fn report(table: &Table, margin: f64) {
     println!("| method | median epochs | min | max |");
     println!("|---|---|---|---|");
     for (name, method) in &methods {
-        let epochs: Vec<usize> = (0..SEEDS).map(method).collect();
+        let epochs: Vec<usize> = (0..seeds).map(method).collect();
         let (low, high) = (*epochs.iter().min().unwrap(), *epochs.iter().max().unwrap());
         println!("| {name} | {} | {low} | {high} |", median(epochs));
     }

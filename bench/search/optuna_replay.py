@@ -10,16 +10,15 @@ HyperbandPruner, and with the SuccessiveHalvingPruner (asynchronous successive h
 both with min_resource 1, reduction_factor 3 (and max_resource 8 for Hyperband).
 
 Run: "$RUNNER_HOME/bench-venv/bin/python" bench/search/optuna_replay.py [CURVES.json]
+         [--seeds N] [--margins 0.002,0.001]
 """
 
+import argparse
 import json
 import statistics
-import sys
 
 import optuna
 
-SEEDS = 20
-MARGINS = [0.002, 0.001, 0.0]
 BUDGET = 2000
 
 
@@ -61,7 +60,7 @@ def replay(table, target, pruner, seed):
     return spent["epochs"]
 
 
-def main(path):
+def main(path, seeds, margins):
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with open(path) as file:
         table = json.load(file)
@@ -75,16 +74,21 @@ def main(path):
         ),
         "optuna tpe, no pruner": lambda: optuna.pruners.NopPruner(),
     }
-    for margin in MARGINS:
+    for margin in margins:
         target = best - margin - 1e-9
         print(f"\noptuna {optuna.__version__}; target {target + 1e-9:.4f} (the grid's best minus "
-              f"{margin * 100:.1f} points); median epochs over {SEEDS} seeds")
+              f"{margin * 100:.1f} points); median epochs over {seeds} seeds")
         print("| method | median epochs | min | max |")
         print("|---|---|---|---|")
         for name, pruner in pruners.items():
-            epochs = [replay(table, target, pruner, seed) for seed in range(SEEDS)]
+            epochs = [replay(table, target, pruner, seed) for seed in range(seeds)]
             print(f"| {name} | {statistics.median(epochs)} | {min(epochs)} | {max(epochs)} |")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "bench/search/curves.json")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("curves", nargs="?", default="bench/search/curves.json")
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--margins", default="0.002,0.001,0.0")
+    args = parser.parse_args()
+    main(args.curves, args.seeds, [float(m) for m in args.margins.split(",")])

@@ -4,6 +4,13 @@
 //! highest rung that has one goes on to the next rung, and otherwise a new trial starts.
 //! A trial left behind in a rung is paused, not lost: its epochs are kept, and a later
 //! promotion continues it from its snapshot.
+//!
+//! The top of a rung is its best `max(1, n / reduction_factor)` of `n` trials, as
+//! Optuna's `SuccessiveHalvingPruner` and Ray Tune's ASHA count it: a rung with fewer
+//! than `reduction_factor` trials lets its best go on. The strict count (none until a
+//! rung has `reduction_factor` trials) trains the first trials one rung each before any
+//! trains further, which with few workers costs the most where the first rung says the
+//! least (BENCHMARKS.md, the search replay).
 
 use crate::spec::Problem;
 use crate::spec::sweep::{SchedulerSpec, SweepMode, SweepSpec};
@@ -118,10 +125,10 @@ pub fn next_job(rungs: &Rungs, trials: &[TrialProgress], running: &[usize]) -> N
             .filter(|(_, trial)| trial.values.len() > rung)
             .map(|(index, trial)| (index, trial.values[rung]))
             .collect();
-        let promotable = reached.len() / rungs.reduction_factor;
-        if promotable == 0 {
+        if reached.is_empty() {
             continue;
         }
+        let promotable = (reached.len() / rungs.reduction_factor).max(1);
         // Highest first; the earlier trial first among equal values.
         reached.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         let candidate = reached[..promotable]
@@ -160,21 +167,19 @@ mod tests {
     }
 
     #[test]
-    fn promotes_the_top_third_of_a_rung_once_it_has_three_trials() {
+    fn promotes_the_top_third_of_a_rung_and_the_best_of_a_rung_with_fewer_than_three() {
         let rungs = Rungs::new(1, 3, 9).unwrap();
-        // Two trials at rung 0: too few to promote anyone.
-        let trials = vec![at(&[0.6]), at(&[0.9])];
+        let promote = |trial, rung| Next::Promote { trial, rung };
+        // Alone in its rung, a trial is its best: it goes on, rung after rung.
+        assert_eq!(next_job(&rungs, &[at(&[0.6])], &[]), promote(0, 1));
+        assert_eq!(next_job(&rungs, &[at(&[0.6, 0.62])], &[]), promote(0, 2));
+        // A second trial goes on only if it beats the first at their rung.
+        let trials = vec![at(&[0.6, 0.62, 0.7]), at(&[0.5])];
         assert_eq!(next_job(&rungs, &trials, &[]), Next::Start);
-        // A third: the best of the three goes on.
-        let trials = vec![at(&[0.6]), at(&[0.9]), at(&[0.7])];
-        assert_eq!(
-            next_job(&rungs, &trials, &[]),
-            Next::Promote { trial: 1, rung: 1 }
-        );
-        // Once promoted (it reached rung 1), nobody else is in the top third.
-        let trials = vec![at(&[0.6]), at(&[0.9, 0.91]), at(&[0.7])];
-        assert_eq!(next_job(&rungs, &trials, &[]), Next::Start);
-        // Six at rung 0: the second best is now in the top third as well.
+        let trials = vec![at(&[0.6, 0.62, 0.7]), at(&[0.9])];
+        assert_eq!(next_job(&rungs, &trials, &[]), promote(1, 1));
+        // Six at rung 0: the top third is two; the best is training (or done), so the
+        // second best goes on ...
         let trials = vec![
             at(&[0.6]),
             at(&[0.9, 0.91]),
@@ -183,12 +188,11 @@ mod tests {
             at(&[0.55]),
             at(&[0.65]),
         ];
-        assert_eq!(
-            next_job(&rungs, &trials, &[]),
-            Next::Promote { trial: 2, rung: 1 }
-        );
-        // ... unless it is being trained already.
-        assert_eq!(next_job(&rungs, &trials, &[2]), Next::Start);
+        assert_eq!(next_job(&rungs, &trials, &[1]), promote(2, 1));
+        // ... unless it is being trained already; the others are not in the top third.
+        assert_eq!(next_job(&rungs, &trials, &[1, 2]), Next::Start);
+        // Free, the best of rung 1 (alone there) goes to the top rung first.
+        assert_eq!(next_job(&rungs, &trials, &[]), promote(1, 2));
     }
 
     #[test]
