@@ -412,7 +412,7 @@ impl BudgetMeter {
             return false;
         };
         tracing::info!(
-            "budget spent ({reason}): {left} trial(s) not started; running the file again continues with them"
+            "budget spent ({reason}): {left} trial(s) not started; running the file again continues with them and trains paused trials on"
         );
         self.spent = Some((reason, left));
         true

@@ -424,19 +424,49 @@ fn draw(axis: &Axis, rng: &mut ChaCha8Rng) -> Value {
 
 /// The spec of one trial: `base` (without its sweep) with the trial's values set. A key
 /// the pipeline does not have, or a value that makes it invalid, is an error naming both.
+///
+/// A value that changes a table's `type` (`train.optimizer.type = "adam"`) is set first,
+/// and the table keeps only the keys the new type has: the base's settings of the old
+/// type (RMSprop's `rho`, which the base spec holds even when the file left it to its
+/// default) do not apply to it. The other values are set after, so they may name keys of
+/// the new type (`train.optimizer.beta_1`).
 pub fn trial_spec(base: &PipelineSpec, trial: &Trial) -> Result<PipelineSpec, Problem> {
-    let mut document = serde_json::to_value(PipelineSpec {
-        sweep: None,
-        ..base.clone()
-    })
-    .expect("a spec is JSON");
-    for (key, value) in &trial.values {
+    let problem = |err: String| {
+        let key = trial.values.keys().next().cloned().unwrap_or_default();
+        Problem::new(key, format!("trial {}: {err}", trial.index))
+    };
+    let to_document = |spec: &PipelineSpec| {
+        serde_json::to_value(PipelineSpec {
+            sweep: None,
+            ..spec.clone()
+        })
+        .expect("a spec is JSON")
+    };
+    let (types, others): (Vec<_>, Vec<_>) = trial
+        .values
+        .iter()
+        .partition(|(key, _)| key.rsplit('.').next() == Some("type"));
+    let retyped_base;
+    let base = if types.is_empty() {
+        base
+    } else {
+        let mut document = to_document(base);
+        for (key, value) in &types {
+            set_path(&mut document, key, (*value).clone())?;
+        }
+        let tables: Vec<&str> = types
+            .iter()
+            .map(|(key, _)| key.strip_suffix(".type").unwrap_or(""))
+            .collect();
+        retyped_base = parse_retyped(document, &tables).map_err(problem)?;
+        &retyped_base
+    };
+    let mut document = to_document(base);
+    for (key, value) in others {
         set_path(&mut document, key, value.clone())?;
     }
-    let spec: PipelineSpec = from_value(document).map_err(|err| {
-        let key = trial.values.keys().next().cloned().unwrap_or_default();
-        Problem::new(key, format!("trial {}: {}", trial.index, err.into_inner()))
-    })?;
+    let spec: PipelineSpec =
+        from_value(document).map_err(|err| problem(err.into_inner().to_string()))?;
     if let Some(Problem { key, message, .. }) = value_problems(&spec).into_iter().next() {
         let value = trial
             .values
@@ -447,6 +477,42 @@ pub fn trial_spec(base: &PipelineSpec, trial: &Trial) -> Result<PipelineSpec, Pr
         return Err(Problem::new(key, message));
     }
     Ok(spec)
+}
+
+/// `document` parsed after the `type` of each table in `tables` (dotted keys) changed,
+/// dropping from those tables each key the new type does not have.
+fn parse_retyped(mut document: Value, tables: &[&str]) -> Result<PipelineSpec, String> {
+    loop {
+        let error = match from_value::<_, PipelineSpec>(document.clone()) {
+            Ok(spec) => return Ok(spec),
+            Err(error) => error.into_inner().to_string(),
+        };
+        let unknown = error
+            .strip_prefix("unknown field `")
+            .and_then(|rest| rest.split('`').next());
+        // Each pass removes a key, so the loop ends.
+        let removed = unknown.is_some_and(|field| {
+            tables.iter().any(|table| {
+                table_at(&mut document, table)
+                    .and_then(Value::as_object_mut)
+                    .is_some_and(|map| map.remove(field).is_some())
+            })
+        });
+        if !removed {
+            return Err(error);
+        }
+    }
+}
+
+/// The value at dotted `key`, if the document has it.
+fn table_at<'a>(document: &'a mut Value, key: &str) -> Option<&'a mut Value> {
+    key.split('.')
+        .filter(|segment| !segment.is_empty())
+        .try_fold(document, |node, segment| match node {
+            Value::Object(map) => map.get_mut(segment),
+            Value::Array(items) => items.get_mut(segment.parse::<usize>().ok()?),
+            _ => None,
+        })
 }
 
 /// Sets `value` at dotted `key` (`head.2.rate`); every step of the path must exist.
@@ -486,6 +552,45 @@ mod tests {
 
     fn sweep(text: &str) -> SweepSpec {
         toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn a_value_that_changes_a_tables_type_drops_the_old_types_keys() {
+        use crate::spec::types::OptimizerSpec;
+        let text = crate::spec::starter_pipeline(crate::spec::Arch::EfficientnetLite0);
+        let mut base: PipelineSpec = toml::from_str(&text).unwrap();
+        base.train.optimizer = serde_json::from_value(
+            serde_json::json!({ "type": "rmsprop", "lr": 0.01, "rho": 0.8 }),
+        )
+        .unwrap();
+        let trial = |values: &[(&str, Value)]| Trial {
+            index: 0,
+            values: values
+                .iter()
+                .map(|(key, value)| ((*key).to_string(), value.clone()))
+                .collect(),
+        };
+        let adam = trial_spec(&base, &trial(&[("train.optimizer.type", "adam".into())])).unwrap();
+        let expected: OptimizerSpec =
+            serde_json::from_value(serde_json::json!({ "type": "adam", "lr": 0.01 })).unwrap();
+        assert_eq!(adam.train.optimizer, expected);
+        // A key of the new type is set after the type changed.
+        let tuned = trial_spec(
+            &base,
+            &trial(&[
+                ("train.optimizer.type", "adam".into()),
+                ("train.optimizer.beta_1", 0.8.into()),
+            ]),
+        )
+        .unwrap();
+        let expected: OptimizerSpec = serde_json::from_value(
+            serde_json::json!({ "type": "adam", "lr": 0.01, "beta_1": 0.8 }),
+        )
+        .unwrap();
+        assert_eq!(tuned.train.optimizer, expected);
+        // A type that does not exist is still an error.
+        let bad = trial_spec(&base, &trial(&[("train.optimizer.type", "adamax".into())]));
+        assert!(bad.is_err());
     }
 
     #[test]
