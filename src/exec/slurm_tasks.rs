@@ -16,7 +16,7 @@ use super::slurm::{
     JobFiles, POLL_INTERVAL, TaskState, check_request, describe, job_states, resource_arguments,
     shared_folder, shell_quote, submit,
 };
-use super::workers::{WorkerTrial, job_outcome, prepare_shared_stages, worker_command};
+use super::workers::{Handover, WorkerTrial, job_outcome, prepare_shared_stages, worker_command};
 use super::{INTERRUPTED, RunOptions};
 use crate::plan::Plan;
 use crate::spec::ExecutorSpec;
@@ -151,26 +151,21 @@ impl Pool for SlurmTasks<'_> {
 
     fn start(&mut self, plan: &Plan, job: Job, stages: &mut Stages) -> Result<()> {
         let trial = &plan.trials[job.position];
-        if job.resume.is_none() && self.prepared.insert(job.position) {
-            prepare_shared_stages(&[trial], stages, &self.options)?;
-        }
-        let submission = job
-            .resume
-            .as_ref()
-            .and_then(|run| run.sweep.clone())
-            .unwrap_or_else(|| self.sweep.to_string());
+        let Handover { submission, values } = Handover::prepare(
+            plan,
+            &job,
+            self.sweep,
+            &mut self.prepared,
+            stages,
+            &self.options,
+        )?;
         if !self.submissions.contains_key(&submission) {
             let files = JobFiles::create(&self.shared, &submission)?;
             self.submissions.insert(submission.clone(), files);
         }
         let files = &self.submissions[&submission];
-        self.store
-            .plan_trials(&submission, [(trial.index, trial.keys.training.as_str())])?;
         self.submitted += 1;
         let n = self.submitted;
-        let values = (plan.tpe.is_some())
-            .then(|| serde_json::to_string(&trial.values))
-            .transpose()?;
         let threads = self.executor.cpus_per_trial.unwrap_or(1) as usize;
         let device = if self.executor.gpus_per_trial.unwrap_or(0) > 0 {
             "cuda:0"

@@ -113,8 +113,7 @@ impl<'a> WorkerPool<'a> {
         })
     }
 
-    /// Takes in the bundles of every folder; removes a folder once it is done with (bad
-    /// bundles stay in its `rejected/` for a look).
+    /// Takes in the bundles of every folder.
     fn take_in(&mut self) -> Result<()> {
         for folder in &self.folders {
             self.taken_in.extend(self.store.ingest_bundles(folder)?);
@@ -122,7 +121,8 @@ impl<'a> WorkerPool<'a> {
         Ok(())
     }
 
-    /// Takes in what is left once the sweep is over and removes the bundle folders.
+    /// Takes in what is left once the sweep is over and removes the bundle folders (one
+    /// with bad bundles stays, for a look in its `rejected/`).
     pub fn close(mut self) -> Result<()> {
         self.take_in()?;
         for folder in &self.folders {
@@ -145,27 +145,22 @@ impl Pool for WorkerPool<'_> {
 
     fn start(&mut self, plan: &Plan, job: Job, stages: &mut Stages) -> Result<()> {
         let trial = &plan.trials[job.position];
-        if job.resume.is_none() && self.prepared.insert(job.position) {
-            prepare_shared_stages(&[trial], stages, self.options)?;
-        }
-        // The bundle of a run trained on goes to its own sweep's folder.
-        let submission = job
-            .resume
-            .as_ref()
-            .and_then(|run| run.sweep.clone())
-            .unwrap_or_else(|| self.sweep.to_string());
-        self.store
-            .plan_trials(&submission, [(trial.index, trial.keys.training.as_str())])?;
+        let handover = Handover::prepare(
+            plan,
+            &job,
+            self.sweep,
+            &mut self.prepared,
+            stages,
+            self.options,
+        )?;
+        let submission = handover.submission;
         let bundles = sweep_bundles(&self.options.store.join(WORKERS_FOLDER), &submission);
         self.folders.insert(bundles.clone());
         let slot = (0..self.options.jobs)
             .find(|slot| self.running.iter().all(|worker| worker.slot != *slot))
             .expect("a job starts only when a slot is free");
         let device = worker_device(&self.options.device_label, self.options.gpus, slot);
-        // A trial TPE chose is not in the file's plan: the worker plans it from its values.
-        let values = (plan.tpe.is_some())
-            .then(|| serde_json::to_string(&trial.values))
-            .transpose()?;
+        let values = handover.values;
         let worker = WorkerTrial {
             file: &plan.source,
             index: trial.index,
@@ -260,6 +255,46 @@ pub(super) fn job_outcome(run: Option<RunRecord>, how: &str) -> Result<RunRecord
             run.reason.as_deref().unwrap_or("no reason recorded")
         )),
         None => Err(anyhow::anyhow!("no run was recorded ({how})")),
+    }
+}
+
+/// What a pool of `runner-torch trial` processes (workers, Slurm tasks) settles before it
+/// hands a job over.
+pub(super) struct Handover {
+    /// Where the job's bundle goes: the sweep's folder, or for a paused run trained on,
+    /// the folder of that run's own sweep (a bundle belongs to its run's sweep).
+    pub submission: String,
+    /// For a trial TPE chose, which the file's plan does not have, its values as JSON:
+    /// the process plans it from them.
+    pub values: Option<String>,
+}
+
+impl Handover {
+    /// Computes a new trial's stages here (once per trial, so the process finds them
+    /// cached) and records the training stage key its bundle must claim.
+    pub fn prepare(
+        plan: &Plan,
+        job: &Job,
+        sweep: &str,
+        prepared: &mut BTreeSet<usize>,
+        stages: &mut Stages,
+        options: &RunOptions,
+    ) -> Result<Self> {
+        let trial = &plan.trials[job.position];
+        if job.resume.is_none() && prepared.insert(job.position) {
+            prepare_shared_stages(&[trial], stages, options)?;
+        }
+        let submission = job
+            .resume
+            .as_ref()
+            .and_then(|run| run.sweep.clone())
+            .unwrap_or_else(|| sweep.to_string());
+        Store::new(&options.store)
+            .plan_trials(&submission, [(trial.index, trial.keys.training.as_str())])?;
+        let values = (plan.tpe.is_some())
+            .then(|| serde_json::to_string(&trial.values))
+            .transpose()?;
+        Ok(Self { submission, values })
     }
 }
 
