@@ -32,6 +32,45 @@ fn sweep_folder(epochs: usize, rest: &str) -> SweepFolder {
     }
 }
 
+/// `runner show RUN --format json`.
+fn show(store: &std::path::Path, run: &str) -> Value {
+    json_output(&runner(store, &["show", run, "--format", "json"]))
+}
+
+/// The run of `run`'s learning rate trained straight through, without a sweep, in a store
+/// of its own.
+fn trained_straight(folder: &SweepFolder, run: &Value) -> Value {
+    let lr = run["params"]["train.optimizer.lr"].as_f64().unwrap();
+    let store = folder.dir.path().join(format!("straight-{lr}"));
+    let pipeline = folder.dir.path().join("tiny.toml");
+    let output = runner(
+        &store,
+        &[
+            "run",
+            pipeline.to_str().unwrap(),
+            "-s",
+            &format!("train.optimizer.lr={lr}"),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    show(&store, "last")
+}
+
+/// Each epoch's training and validation loss and accuracy, as recorded.
+fn history(run: &Value) -> Vec<Vec<Value>> {
+    run["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|epoch| {
+            ["loss", "accuracy", "val_loss", "val_accuracy"]
+                .iter()
+                .map(|name| epoch[*name].clone())
+                .collect()
+        })
+        .collect()
+}
+
 #[test]
 fn an_experiment_sweep_runs_every_trial_and_survives_a_failing_one() {
     // lr 1e38 sends the loss to infinity: that trial fails, the others run.
@@ -230,7 +269,7 @@ scheduler = { type = "asha", min_epochs = 1, reduction_factor = 2, monitor = "va
 "train.optimizer.lr" = [0.03, 0.01, 0.003, 0.001, 0.0003, 0.0001]
 "#,
     );
-    let (dir, experiment, store) = (&folder.dir, &folder.experiment, &folder.store);
+    let (experiment, store) = (&folder.experiment, &folder.store);
     let file = experiment.to_str().unwrap();
 
     let planned = runner(store, &["plan", file]);
@@ -283,45 +322,11 @@ scheduler = { type = "asha", min_epochs = 1, reduction_factor = 2, monitor = "va
 
     // A promoted trial's history is the uninterrupted run's: train its configuration
     // straight through in another store and compare every epoch.
-    let promoted = json_output(&runner(
-        store,
-        &[
-            "show",
-            finished[0]["run"].as_str().unwrap(),
-            "--format",
-            "json",
-        ],
-    ));
-    let lr = promoted["params"]["train.optimizer.lr"].as_f64().unwrap();
-    let straight = dir.path().join("straight");
-    let alone = runner(
-        &straight,
-        &[
-            "run",
-            dir.path().join("tiny.toml").to_str().unwrap(),
-            "-s",
-            &format!("train.optimizer.lr={lr}"),
-        ],
+    let promoted = show(store, finished[0]["run"].as_str().unwrap());
+    assert_eq!(
+        history(&promoted),
+        history(&trained_straight(&folder, &promoted))
     );
-    assert!(alone.status.success(), "{}", stderr(&alone));
-    let alone = json_output(&runner(&straight, &["show", "last", "--format", "json"]));
-    let metrics = |run: &Value| -> Vec<(f64, f64, f64, f64)> {
-        run["history"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|epoch| {
-                let value = |name: &str| epoch[name].as_f64().unwrap();
-                (
-                    value("loss"),
-                    value("accuracy"),
-                    value("val_loss"),
-                    value("val_accuracy"),
-                )
-            })
-            .collect()
-    };
-    assert_eq!(metrics(&promoted), metrics(&alone));
 }
 
 #[test]
@@ -332,7 +337,7 @@ fn halving_in_workers_stops_at_its_budget_and_running_again_trains_paused_trials
         )
     };
     let folder = sweep_folder(4, &sweep("budget_epochs = 5\n"));
-    let (dir, experiment, store) = (&folder.dir, &folder.experiment, &folder.store);
+    let (experiment, store) = (&folder.experiment, &folder.store);
     let file = experiment.to_str().unwrap();
 
     // Two workers: new trials and promotions alike train in them, until 5 epochs are spent.
@@ -421,41 +426,9 @@ fn halving_in_workers_stops_at_its_budget_and_running_again_trains_paused_trials
         .filter(|run| paused.contains(&run["run"].as_str().unwrap().to_string()))
         .max_by_key(|run| run["epochs"].as_u64().unwrap())
         .expect("a paused run is still in the store");
-    let carried_on = json_output(&runner(
-        store,
-        &[
-            "show",
-            carried_on["run"].as_str().unwrap(),
-            "--format",
-            "json",
-        ],
-    ));
-    let lr = carried_on["params"]["train.optimizer.lr"].as_f64().unwrap();
-    let straight = dir.path().join("straight");
-    let alone = runner(
-        &straight,
-        &[
-            "run",
-            dir.path().join("tiny.toml").to_str().unwrap(),
-            "-s",
-            &format!("train.optimizer.lr={lr}"),
-        ],
-    );
-    assert!(alone.status.success(), "{}", stderr(&alone));
-    let alone = json_output(&runner(&straight, &["show", "last", "--format", "json"]));
-    let history = |run: &Value| -> Vec<Value> {
-        run["history"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|epoch| {
-                ["loss", "accuracy", "val_loss", "val_accuracy"]
-                    .map(|name| epoch[name].clone())
-                    .into()
-            })
-            .collect()
-    };
+    let carried_on = show(store, carried_on["run"].as_str().unwrap());
     let epochs = carried_on["history"].as_array().unwrap().len();
     assert!(epochs >= 2, "{carried_on}");
-    assert_eq!(history(&carried_on), history(&alone)[..epochs]);
+    let straight = trained_straight(&folder, &carried_on);
+    assert_eq!(history(&carried_on), history(&straight)[..epochs]);
 }

@@ -16,7 +16,9 @@ use super::slurm::{
     JobFiles, POLL_INTERVAL, TaskState, check_request, describe, job_states, resource_arguments,
     shared_folder, shell_quote, submit,
 };
-use super::workers::{Handover, WorkerTrial, job_outcome, prepare_shared_stages, worker_command};
+use super::workers::{
+    Handover, WorkerTrial, job_outcome, prepare_shared_stages, take_run_of, worker_command,
+};
 use super::{INTERRUPTED, RunOptions};
 use crate::plan::Plan;
 use crate::spec::ExecutorSpec;
@@ -267,11 +269,7 @@ impl Pool for SlurmTasks<'_> {
             return Ok(ended
                 .into_iter()
                 .map(|(task, state)| {
-                    let taken = self
-                        .taken_in
-                        .iter()
-                        .rposition(|run| run.trial == Some(task.index))
-                        .map(|at| self.taken_in.remove(at));
+                    let taken = take_run_of(&mut self.taken_in, task.index);
                     let how = format!(
                         "Slurm task {}_{} ended {}; log {}",
                         task.job_id,

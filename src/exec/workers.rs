@@ -211,11 +211,7 @@ impl Pool for WorkerPool<'_> {
             return Ok(exited
                 .into_iter()
                 .map(|(worker, status)| {
-                    let taken = self
-                        .taken_in
-                        .iter()
-                        .rposition(|run| run.trial == Some(worker.index))
-                        .map(|at| self.taken_in.remove(at));
+                    let taken = take_run_of(&mut self.taken_in, worker.index);
                     Ended {
                         position: worker.position,
                         epochs_before: worker.epochs_before,
@@ -226,6 +222,13 @@ impl Pool for WorkerPool<'_> {
         }
         Ok(Vec::new())
     }
+}
+
+/// The run taken in for trial `index`, out of `taken_in` (the latest, should a trial have
+/// left two).
+pub(super) fn take_run_of(taken_in: &mut Vec<RunRecord>, index: usize) -> Option<RunRecord> {
+    let at = taken_in.iter().rposition(|run| run.trial == Some(index))?;
+    Some(taken_in.remove(at))
 }
 
 fn worker_ending(status: std::process::ExitStatus) -> String {
