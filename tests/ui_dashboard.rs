@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 use common::browser::Browser;
 use common::dashboard::Dashboard;
 use common::{STEM_ONLY_BACKBONE, json_output, runner, tiny_pipeline, write_red_blue_dataset};
-use runner::store::{RunRecord, RunStatus, Store, new_run_id, this_host, this_process};
+use runner::store::{
+    RunRecord, RunStatus, Store, SweepRecord, new_run_id, this_host, this_process,
+};
 use runner::train::EpochMetrics;
 use serde_json::{Value, json};
 
@@ -144,6 +146,16 @@ impl Fixture {
         running_run.0.process = this_process();
         runs.push(running_run);
         store.import_runs(&runs).unwrap();
+        store
+            .record_sweep(&SweepRecord {
+                sweep: SWEEP.into(),
+                trials: sweep_trials.len(),
+                rungs: vec![1, 2],
+                budget: Some("20m".into()),
+                budget_spent: None,
+                epochs_trained: 9,
+            })
+            .unwrap();
         Fixture {
             dir,
             finished,
@@ -689,6 +701,16 @@ fn every_page_renders_in_a_real_browser() {
     // The sweep: one scatter per swept parameter, a point per trial, pruned ones marked.
     browser.goto(&dashboard.url(&format!("/sweeps/{SWEEP}")));
     browser.wait_for("return document.querySelector('#scatters svg')");
+    // What the sweep's `runner run` did, as `runner compare --sweep` says it.
+    let summary = browser.eval("return document.querySelector('#sweep-summary').textContent");
+    let compared =
+        String::from_utf8(runner(&fixture.store(), &["compare", "--sweep", SWEEP]).stdout).unwrap();
+    assert_eq!(compared.lines().last(), summary.as_str(), "{compared}");
+    assert!(
+        summary.as_str().unwrap().contains("successive halving: ")
+            && summary.as_str().unwrap().contains("budget 20m: not spent"),
+        "{summary}"
+    );
     let rate_points = browser.eval(
         "return [...document.querySelectorAll('svg[data-param=\"head.1.rate\"] circle')].map(c => [c.dataset.run, c.dataset.status, c.classList.contains('pruned')])",
     );

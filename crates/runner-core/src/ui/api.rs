@@ -446,10 +446,16 @@ pub fn sweep(store: &Store, name: &str) -> ApiResult<Value> {
         .flat_map(|run| run.best.keys().map(String::as_str))
         .filter(|metric| crate::report::compare::METRICS.contains(metric))
         .collect();
+    // What its `runner run` did as a whole, as `runner compare --sweep` says it.
+    let summary = store
+        .sweep_record(name)
+        .map_err(|e| ApiError::from_store(&e))?
+        .map(|record| compare_format::sweep_footer(&record, &trials));
     Ok(json!({
         "sweep": name,
         "params": comparison.params,
         "metrics": metrics,
         "trials": compare_format::to_json(&comparison),
+        "summary": summary,
     }))
 }

@@ -557,6 +557,7 @@ async function sweepPage(name) {
     el("div", { class: "toolbar" }, chooser,
       el("a", { href: `/compare?sweep=${encodeURIComponent(sweep.sweep)}`, text: "compare its configurations (mean ± std over seeds)" })),
     el("p", { class: "muted", text: `${sweep.trials.length} trials${pruned ? `, ${pruned} pruned (hollow)` : ""}; swept: ${sweep.params.join(", ") || "nothing differs"}` }),
+    sweep.summary ? el("p", { id: "sweep-summary", text: sweep.summary }) : null,
     el("div", { class: "grid", id: "scatters" }, sweep.params.map((p) => scatter(p, sweep.trials, metric))),
     el("h2", { text: "Trials" }), table);
   poll(sweep.trials.some((t) => t.status === "running"), () => sweepPage(name).catch(fail));
