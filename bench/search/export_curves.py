@@ -1,9 +1,10 @@
-"""Writes bench/search/curves.json from a finished run of bench/search/grid48.toml: every
+"""Writes bench/search/curves.json from a finished run of bench/search/grid48.toml (or
+curves72.json from grid72.toml, given as GRID): every
 trial's configuration (its values and their indices in the grid's lists) and its
 validation accuracy at each of its 8 epochs, read back with `runner list` and `runner
 show --format json`.
 
-Run: python3 bench/search/export_curves.py SWEEP_ID [RUNNER] > bench/search/curves.json
+Run: python3 bench/search/export_curves.py SWEEP_ID [RUNNER] [GRID] > bench/search/curves.json
 """
 
 import json
@@ -18,8 +19,8 @@ def runner(binary, *args):
     return json.loads(subprocess.run([binary, *args], check=True, capture_output=True).stdout)
 
 
-def main(sweep, binary):
-    with open("bench/search/grid48.toml", "rb") as file:
+def main(sweep, binary, grid_file):
+    with open(grid_file, "rb") as file:
         grid = tomllib.load(file)["sweep"]
     axes = [{"key": key, "values": grid[key]} for key in AXES]
     configurations = []
@@ -43,7 +44,10 @@ def main(sweep, binary):
             "index": index,
             "val_accuracy": [row["val_accuracy"] for row in history],
         })
-    assert len(configurations) == 48, len(configurations)
+    expected = 1
+    for axis in axes:
+        expected *= len(axis["values"])
+    assert len(configurations) == expected, (len(configurations), expected)
     json.dump({"sweep": sweep, "axes": axes, "configurations": configurations}, sys.stdout, indent=1)
     print()
 
@@ -56,4 +60,8 @@ def same(listed, recorded):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "target/release/runner")
+    main(
+        sys.argv[1],
+        sys.argv[2] if len(sys.argv) > 2 else "target/release/runner",
+        sys.argv[3] if len(sys.argv) > 3 else "bench/search/grid48.toml",
+    )
