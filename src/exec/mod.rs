@@ -153,6 +153,8 @@ pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
             epochs_trained,
         }
     } else {
+        // Trials to start: planned ones not trained before, or more that TPE will choose.
+        let work_left = !to_train.is_empty() || plan.trial_count() > plan.trials.len();
         let scheduler = Scheduler {
             queue: to_train.iter().copied().collect(),
             plan: &mut plan,
@@ -163,12 +165,12 @@ pub fn run_file(file: &Path, options: &RunOptions) -> Result<FileRuns> {
             continued: HashSet::new(),
         };
         match &sweep {
-            Some(sweep) if options.in_slurm => {
+            Some(sweep) if options.in_slurm && work_left => {
                 let mut pool =
                     SlurmTasks::new(scheduler.plan, &to_train, sweep, &mut stages, options)?;
                 scheduler.run(&mut pool, &mut stages)?
             }
-            Some(sweep) if options.jobs > 1 && (to_train.len() > 1 || adaptive) => {
+            Some(sweep) if options.jobs > 1 && work_left && (to_train.len() > 1 || adaptive) => {
                 let mut pool =
                     WorkerPool::new(scheduler.plan, &to_train, sweep, &mut stages, options)?;
                 let outcome = scheduler.run(&mut pool, &mut stages)?;
