@@ -114,16 +114,7 @@ fn histories(store: &Path) -> Vec<(u64, Vec<f64>)> {
     let mut histories: Vec<(u64, Vec<f64>)> = finished(store)
         .iter()
         .map(|run| {
-            let shown = json_output(&runner(
-                store,
-                &["show", run["run"].as_str().unwrap(), "--format", "json"],
-            ));
-            let losses = shown["history"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|epoch| epoch["val_loss"].as_f64().unwrap())
-                .collect();
+            let (shown, losses) = shown_with_val_losses(store, run["run"].as_str().unwrap());
             (shown["trial"].as_u64().unwrap(), losses)
         })
         .collect();
@@ -393,17 +384,8 @@ fn successive_halving_submits_each_trial_and_promotion_as_a_task() {
     // Each run, paused or promoted through several tasks, has the first epochs of the
     // straight run of its trial, to the last digit.
     for run in &runs {
-        let shown = json_output(&runner(
-            &on_slurm,
-            &["show", run["run"].as_str().unwrap(), "--format", "json"],
-        ));
+        let (shown, losses) = shown_with_val_losses(&on_slurm, run["run"].as_str().unwrap());
         let trial = shown["trial"].as_u64().unwrap();
-        let losses: Vec<f64> = shown["history"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|epoch| epoch["val_loss"].as_f64().unwrap())
-            .collect();
         let (_, full) = straight.iter().find(|(t, _)| *t == trial).unwrap();
         assert!(
             !losses.is_empty() && full.starts_with(&losses),

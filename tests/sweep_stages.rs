@@ -229,16 +229,7 @@ fn jobs_train_trials_in_workers_with_the_same_results_and_survive_a_failure() {
         );
         let mut histories = Vec::new();
         for run in list_runs(store) {
-            let shown = json_output(&runner(
-                store,
-                &["show", run["run"].as_str().unwrap(), "--format", "json"],
-            ));
-            let losses: Vec<f64> = shown["history"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|epoch| epoch["val_loss"].as_f64().unwrap())
-                .collect();
+            let (shown, losses) = shown_with_val_losses(store, run["run"].as_str().unwrap());
             assert_eq!(shown["params"]["train.epochs"], 3);
             if run["status"] == "finished" {
                 assert_eq!(losses.len(), 3, "the override's epochs");

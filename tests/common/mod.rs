@@ -137,6 +137,19 @@ pub fn list_runs(store: &Path) -> Vec<serde_json::Value> {
         .clone()
 }
 
+/// `runner show RUN --format json` of a run in `store`, and its validation loss at each
+/// recorded epoch.
+pub fn shown_with_val_losses(store: &Path, run: &str) -> (serde_json::Value, Vec<f64>) {
+    let shown = json_output(&runner(store, &["show", run, "--format", "json"]));
+    let losses = shown["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|epoch| epoch["val_loss"].as_f64().unwrap())
+        .collect();
+    (shown, losses)
+}
+
 /// The Python of one of `scripts/setup.sh`'s virtualenvs (`$RUNNER_HOME/VENV`), or `None`:
 /// the test then says it is skipped, unless the environment variable `required` is set (as
 /// `.ci/run` sets it), when a missing virtualenv fails the test.
