@@ -170,8 +170,8 @@ pub fn save_snapshot(
     model: &TrainableModel,
     optimizer: &ModuleOptimizer,
 ) -> Result<()> {
-    let dir = store.checkpoint_dir(run_id)?;
-    let partial = dir.join(format!("resume-{}.partial", state.epoch));
+    let complete = store.snapshot_dir(run_id, state.epoch)?;
+    let partial = complete.with_extension("partial");
     let _ = std::fs::remove_dir_all(&partial);
     std::fs::create_dir_all(&partial)
         .with_context(|| format!("cannot create `{}`", partial.display()))?;
@@ -184,7 +184,6 @@ pub fn save_snapshot(
         serde_json::to_vec_pretty(state)?,
     )
     .context("cannot write the resume state")?;
-    let complete = dir.join(format!("resume-{}", state.epoch));
     let _ = std::fs::remove_dir_all(&complete);
     std::fs::rename(&partial, &complete).with_context(|| {
         format!(
@@ -192,7 +191,7 @@ pub fn save_snapshot(
             complete.display()
         )
     })?;
-    for (epoch, older) in snapshots(&dir) {
+    for (epoch, older) in store.snapshots(run_id)? {
         if epoch < state.epoch {
             let _ = std::fs::remove_dir_all(older);
         }
@@ -202,7 +201,7 @@ pub fn save_snapshot(
 
 /// The latest complete snapshot of a run, if any.
 pub fn latest_snapshot(store: &Store, run_id: &str) -> Result<Option<Snapshot>> {
-    let Some((_, dir)) = snapshots(&store.checkpoint_dir(run_id)?).into_iter().max() else {
+    let Some((_, dir)) = store.snapshots(run_id)?.into_iter().max() else {
         return Ok(None);
     };
     let text = std::fs::read(dir.join("state.json"))
@@ -220,19 +219,4 @@ pub fn latest_snapshot(store: &Store, run_id: &str) -> Result<Option<Snapshot>> 
         model: dir.join("model.bpk"),
         optimizer: dir.join("optimizer.bpk"),
     }))
-}
-
-/// The complete `resume-N/` folders of a checkpoint folder, with their epochs.
-fn snapshots(dir: &Path) -> Vec<(usize, PathBuf)> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|entry| {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let epoch = name.strip_prefix("resume-")?.parse().ok()?;
-            Some((epoch, entry.path()))
-        })
-        .collect()
 }

@@ -21,6 +21,9 @@ use super::run_id::{is_run_id, now_millis};
 use crate::bail_input;
 use crate::metrics::EpochMetrics;
 
+/// The name of a resume snapshot's folder before its epoch.
+const SNAPSHOT_PREFIX: &str = "resume-";
+
 /// How long to wait for another runner process to release the database.
 const LOCK_WAIT: Duration = Duration::from_mins(1);
 
@@ -89,6 +92,29 @@ impl Store {
             );
         }
         Ok(self.root.join("checkpoints").join(run_id))
+    }
+
+    /// Where the resume snapshot of a run after `epoch` goes, in its checkpoint folder.
+    pub fn snapshot_dir(&self, run_id: &str, epoch: usize) -> Result<PathBuf> {
+        Ok(self
+            .checkpoint_dir(run_id)?
+            .join(format!("{SNAPSHOT_PREFIX}{epoch}")))
+    }
+
+    /// The complete resume snapshots of a run (its `resume-N/` folders; one still being
+    /// written has another name), with their epochs.
+    pub fn snapshots(&self, run_id: &str) -> Result<Vec<(usize, PathBuf)>> {
+        let Ok(entries) = std::fs::read_dir(self.checkpoint_dir(run_id)?) else {
+            return Ok(Vec::new());
+        };
+        Ok(entries
+            .flatten()
+            .filter_map(|entry| {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let epoch = name.strip_prefix(SNAPSHOT_PREFIX)?.parse().ok()?;
+                Some((epoch, entry.path()))
+            })
+            .collect())
     }
 
     /// Records a new run and its pipeline text.

@@ -57,18 +57,9 @@ impl Store {
             if run.status != RunStatus::Pruned {
                 continue;
             }
-            let has_snapshot = std::fs::read_dir(self.checkpoint_dir(&run.id)?)
-                .into_iter()
-                .flatten()
-                .flatten()
-                .any(|entry| {
-                    entry
-                        .file_name()
-                        .to_str()
-                        .and_then(|name| name.strip_prefix("resume-"))
-                        .is_some_and(|epoch| epoch.parse::<usize>().is_ok())
-                });
-            if has_snapshot && let Some(key) = run.stages.get("training").cloned() {
+            if !self.snapshots(&run.id)?.is_empty()
+                && let Some(key) = run.stages.get("training").cloned()
+            {
                 paused.insert(key, run);
             }
         }
