@@ -290,9 +290,11 @@ pub fn run_trial(
         RunStatus::Finished
     };
     record.reason = stopped_by;
-    let record = finish(&ctx.store, record)?;
+    // The stage first: a run recorded as finished is then always found as its stage's
+    // result, even when this process dies between the two writes (a stage whose run has
+    // not finished counts for nothing).
     ctx.store.record_stage(&trial.keys.training, &record.id)?;
-    Ok(record)
+    finish(&ctx.store, record)
 }
 
 /// The callbacks of a phase of `trial`, in the order they run, carrying on from `states`
