@@ -16,6 +16,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d
 use burn::prelude::*;
 
 use super::conv_bn::fold_into_conv;
+use super::layout::convolve;
 use super::layers::{BackboneLayer, imagenet_logits};
 
 pub const IMAGENET_CLASSES: usize = 1000;
@@ -87,7 +88,7 @@ impl BasicConv {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = self.conv.forward(x);
+        let x = convolve(&self.conv, x);
         let x = match &self.bn {
             Some(bn) => bn.forward(x),
             None => x,

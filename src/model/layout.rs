@@ -17,6 +17,8 @@ use burn::prelude::*;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 
+use super::conv_autograd;
+
 /// `images` with the same shape and values, stored NHWC.
 pub fn channels_last(images: Tensor<4>) -> Tensor<4> {
     match images.clone().try_into_primitive::<LibTorch>() {
@@ -34,22 +36,30 @@ pub fn channels_last(images: Tensor<4>) -> Tensor<4> {
 }
 
 /// `conv.forward(x)`, with an uneven padding done on `x` first in its own layout: the same
-/// values, with the same zeros where the padding is.
+/// values, with the same zeros where the padding is. A convolution that trains (without
+/// bias, as every trainable one of the backbones) is differentiated by LibTorch
+/// ([`conv_autograd`]).
 pub fn convolve(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let [_, _, height, width] = x.dims();
-    // Only "SAME" padding can be uneven; the others Burn passes to the convolution.
-    if conv.padding != PaddingConfig2d::Same {
-        return conv.forward(x);
+    let options = ConvOptions::new_with_padding(
+        conv.stride,
+        padding(conv, height, width),
+        conv.dilation,
+        conv.groups,
+    );
+    if conv.bias.is_none()
+        && let Some(output) = conv_autograd::conv2d(&x, &conv.weight.val(), &options)
+    {
+        return output;
     }
-    let (top, bottom) = same_padding(conv.kernel_size[0], conv.stride[0], height);
-    let (left, right) = same_padding(conv.kernel_size[1], conv.stride[1], width);
-    if top == bottom && left == right {
+    if !options.is_asymmetric() {
         return conv.forward(x);
     }
     // An autodiff tensor goes through Burn's padding, which knows its gradient.
     let Ok(primitive) = x.clone().try_into_primitive::<LibTorch>() else {
         return conv.forward(x);
     };
+    let [(top, bottom), (left, right)] = options.padding;
     // LibTorch lists the pads from the last dimension back.
     let pads = [left, right, top, bottom].map(|pad| pad as i64);
     let padded = primitive.tensor.constant_pad_nd(pads);
@@ -59,6 +69,18 @@ pub fn convolve(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         conv.bias.as_ref().map(Param::val),
         ConvOptions::new(conv.stride, [0, 0], conv.dilation, conv.groups),
     )
+}
+
+/// The `(before, after)` padding of the height and the width, as Burn pads for `conv`.
+fn padding(conv: &Conv2d, height: usize, width: usize) -> [(usize, usize); 2] {
+    match conv.padding {
+        PaddingConfig2d::Valid => [(0, 0), (0, 0)],
+        PaddingConfig2d::Same => [
+            same_padding(conv.kernel_size[0], conv.stride[0], height),
+            same_padding(conv.kernel_size[1], conv.stride[1], width),
+        ],
+        PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
+    }
 }
 
 /// TensorFlow's "SAME" padding of one side (as Burn computes it): enough for

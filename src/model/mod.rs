@@ -4,6 +4,7 @@
 mod backbone;
 mod classifier;
 pub mod conv_bn;
+mod conv_autograd;
 pub mod efficientnet_lite;
 pub mod head;
 pub mod inception_v3;
