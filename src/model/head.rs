@@ -6,6 +6,7 @@ use burn::module::Param;
 use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
 use burn::prelude::*;
 
+use super::grad;
 use super::layers::global_average_pool;
 use crate::bail_input;
 use crate::spec::{Activation, HeadLayerSpec, Problem, head_shape_problems};
@@ -21,6 +22,20 @@ pub struct Dense {
     pub linear: Linear,
     #[module(skip)]
     pub activation: Activation,
+}
+
+impl Dense {
+    /// `linear.forward(x)`, before the activation, with the product's gradients computed
+    /// as [`grad::dense`] says.
+    fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let Some(product) = grad::dense::matmul(&x, &self.linear.weight.val()) else {
+            return self.linear.forward(x);
+        };
+        match &self.linear.bias {
+            Some(bias) => product + bias.val().unsqueeze(),
+            None => product,
+        }
+    }
 }
 
 #[derive(Module, Debug)]
@@ -121,7 +136,7 @@ impl Head {
                 (HeadLayer::Dropout(dropout), Value::Map(x)) => Value::Map(dropout.forward(x)),
                 (HeadLayer::Dropout(dropout), Value::Flat(x)) => Value::Flat(dropout.forward(x)),
                 (HeadLayer::Dense(dense), Value::Flat(x)) => {
-                    let x = dense.linear.forward(x);
+                    let x = dense.forward(x);
                     Value::Flat(if index == last {
                         x
                     } else {

@@ -17,7 +17,7 @@ use burn::prelude::*;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 
-use super::conv_autograd;
+use super::grad;
 
 /// `images` with the same shape and values, stored NHWC.
 pub fn channels_last(images: Tensor<4>) -> Tensor<4> {
@@ -38,7 +38,7 @@ pub fn channels_last(images: Tensor<4>) -> Tensor<4> {
 /// `conv.forward(x)`, with an uneven padding done on `x` first in its own layout: the same
 /// values, with the same zeros where the padding is. A convolution that trains (without
 /// bias, as every trainable one of the backbones) is differentiated by LibTorch
-/// ([`conv_autograd`]).
+/// ([`grad::conv`]).
 pub fn convolve(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let [_, _, height, width] = x.dims();
     let options = ConvOptions::new_with_padding(
@@ -48,7 +48,7 @@ pub fn convolve(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         conv.groups,
     );
     if conv.bias.is_none()
-        && let Some(output) = conv_autograd::conv2d(&x, &conv.weight.val(), &options)
+        && let Some(output) = grad::conv::conv2d(&x, &conv.weight.val(), &options)
     {
         return output;
     }

@@ -4,8 +4,8 @@
 mod backbone;
 mod classifier;
 pub mod conv_bn;
-mod conv_autograd;
 pub mod efficientnet_lite;
+mod grad;
 pub mod head;
 pub mod inception_v3;
 pub mod inception_v3_weights;

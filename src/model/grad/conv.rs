@@ -4,27 +4,24 @@
 //! both tensors and hands oneDNN a convolution with a kernel as large as the image. PyTorch
 //! calls oneDNN's backward-weights kernel instead. Fine-tuning mixed6 and mixed7 of
 //! InceptionV3 (`cargo bench --bench train_throughput -- top_unfrozen`), the runner spent
-//! 43% more samples than PyTorch in oneDNN's generated kernels (`perf record`, 11,083
-//! against 7,724) for the same step, and ran at 0.85x its speed.
+//! 21% more time per step than PyTorch in oneDNN's generated kernels (`perf record`: 284
+//! against 234 samples per step), and ran at 0.85x its speed; with this, oneDNN's own
+//! timings (`ONEDNN_VERBOSE=profile_exec`) are 760 ms per step against PyTorch's 767.
 //!
 //! Here LibTorch's autograd records the forward convolution on leaves that share the
 //! input's and the weight's memory, and Burn's backward step asks LibTorch for the
 //! gradients it needs: the same `convolution_backward` PyTorch runs.
-
-// Burn deprecates its LibTorch backend; this project is built on it (see src/device.rs).
-#![allow(deprecated)]
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::libtorch::TchTensor;
-use burn::backend::{Autodiff, LibTorch};
+use burn::backend::LibTorch;
 use burn::prelude::*;
 use burn::tensor::ops::ConvOptions;
 
-/// Burn's autodiff over LibTorch, as `.autodiff()` tensors are.
-type Differentiable = Autodiff<LibTorch>;
+use super::Differentiable;
 
 /// `conv2d(x, weight)` without bias under `options` (uneven padding allowed), when both
 /// are tensors Burn differentiates on LibTorch; `None` for any other pair, which Burn's own
