@@ -48,7 +48,7 @@ batch_size = 4
 {head}
 
 [train]
-optimizer = {{ type = "adam", lr = 0.01 }}
+optimizer = {{ type = "adam", lr = 0.001 }}
 loss = "{loss}"
 epochs = 6
 "#

@@ -8,6 +8,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
+use super::grad;
 use super::layout::convolve;
 
 /// The framework whose padding and BatchNorm epsilon a network's weights were trained with.
@@ -114,7 +115,7 @@ impl ConvBn {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let x = convolve(&self.conv, x);
         let x = match &self.bn {
-            Some(bn) => bn.forward(x),
+            Some(bn) => grad::batch_norm::forward(bn, x),
             None => x,
         };
         self.activation.apply(x)

@@ -16,8 +16,9 @@ use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d
 use burn::prelude::*;
 
 use super::conv_bn::fold_into_conv;
-use super::layout::convolve;
+use super::grad;
 use super::layers::{BackboneLayer, imagenet_logits};
+use super::layout::convolve;
 
 pub const IMAGENET_CLASSES: usize = 1000;
 const FEATURES: usize = 2048;
@@ -90,7 +91,7 @@ impl BasicConv {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let x = convolve(&self.conv, x);
         let x = match &self.bn {
-            Some(bn) => bn.forward(x),
+            Some(bn) => grad::batch_norm::forward(bn, x),
             None => x,
         };
         burn::tensor::activation::relu(x)

@@ -8,20 +8,14 @@
 //! against 234 samples per step), and ran at 0.85x its speed; with this, oneDNN's own
 //! timings (`ONEDNN_VERBOSE=profile_exec`) are 760 ms per step against PyTorch's 767.
 //!
-//! Here LibTorch's autograd records the forward convolution on leaves that share the
-//! input's and the weight's memory, and Burn's backward step asks LibTorch for the
-//! gradients it needs: the same `convolution_backward` PyTorch runs.
+//! Here LibTorch's autograd records the convolution ([`super::recorded_by_libtorch`]), and
+//! Burn's backward step gets the gradients from the same `convolution_backward` PyTorch
+//! runs.
 
-use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
-use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::libtorch::TchTensor;
-use burn::backend::LibTorch;
 use burn::prelude::*;
 use burn::tensor::ops::ConvOptions;
 
-use super::Differentiable;
+use super::{Differentiable, recorded_by_libtorch};
 
 /// `conv2d(x, weight)` without bias under `options` (uneven padding allowed), when both
 /// are tensors Burn differentiates on LibTorch; `None` for any other pair, which Burn's own
@@ -29,21 +23,7 @@ use super::Differentiable;
 pub fn conv2d(x: &Tensor<4>, weight: &Tensor<4>, options: &ConvOptions<2>) -> Option<Tensor<4>> {
     let x = x.clone().try_into_primitive::<Differentiable>().ok()?;
     let weight = weight.clone().try_into_primitive::<Differentiable>().ok()?;
-    let output = match LibTorchConvolution
-        .prepare::<NoCheckpointing>([x.node(), weight.node()])
-        .compute_bound()
-        .stateful()
-    {
-        OpsKind::Tracked(prep) => {
-            let recorded = Recorded::forward(x.primitive(), weight.primitive(), options);
-            let output = TchTensor::new(recorded.output.tensor.detach());
-            prep.finish(recorded, output)
-        }
-        OpsKind::UnTracked(prep) => {
-            let output = forward(&x.primitive().tensor, &weight.primitive().tensor, options);
-            prep.finish(TchTensor::new(output))
-        }
-    };
+    let output = recorded_by_libtorch([&x, &weight], |[x, weight]| forward(x, weight, options));
     Some(Tensor::from_primitive::<Differentiable>(output))
 }
 
@@ -69,66 +49,6 @@ fn forward(x: &tch::Tensor, weight: &tch::Tensor, options: &ConvOptions<2>) -> t
     )
 }
 
-/// A convolution as LibTorch's autograd recorded it, kept for the backward step.
-#[derive(Debug, Clone)]
-struct Recorded {
-    /// The output, with LibTorch's graph back to the two leaves.
-    output: TchTensor,
-    /// Leaves sharing the memory of Burn's input and weight, both asking for gradients:
-    /// which of them LibTorch computes is decided in the backward step, where Burn says
-    /// which it needs.
-    leaves: [TchTensor; 2],
-    /// Burn's own handles on that memory. burn-tch writes an operation's result into its
-    /// input's buffer when it holds the last handle; holding these keeps the recorded
-    /// values from being overwritten before the backward step, as Burn's own convolution
-    /// keeps its inputs.
-    _inputs: [TchTensor; 2],
-}
-
-impl Recorded {
-    fn forward(x: &TchTensor, weight: &TchTensor, options: &ConvOptions<2>) -> Self {
-        let leaf = |tensor: &TchTensor| tensor.tensor.detach().set_requires_grad(true);
-        let leaves = [leaf(x), leaf(weight)];
-        let output = forward(&leaves[0], &leaves[1], options);
-        Self {
-            output: TchTensor::new(output),
-            leaves: leaves.map(TchTensor::new),
-            _inputs: [x.clone(), weight.clone()],
-        }
-    }
-}
-
-#[derive(Debug)]
-struct LibTorchConvolution;
-
-impl Backward<LibTorch, 2> for LibTorchConvolution {
-    type State = Recorded;
-
-    fn backward(self, ops: Ops<Recorded, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let output_grad = grads.consume::<LibTorch>(&ops.node);
-        let recorded = ops.state;
-        // Only the leaves Burn needs are asked for: LibTorch then skips the other
-        // gradient (the input's, for the first trainable layer).
-        let wanted: Vec<(usize, _)> = ops
-            .parents
-            .into_iter()
-            .enumerate()
-            .filter_map(|(index, parent)| parent.map(|parent| (index, parent)))
-            .collect();
-        let leaves: Vec<&tch::Tensor> = wanted
-            .iter()
-            .map(|(index, _)| &recorded.leaves[*index].tensor)
-            .collect();
-        // LibTorch backpropagates ones from its roots; `output * output_grad` has the
-        // gradient `output_grad` with respect to `output`.
-        let root = &recorded.output.tensor * &output_grad.tensor;
-        let gradients = tch::Tensor::run_backward(&[root], &leaves, false, false);
-        for ((_, parent), gradient) in wanted.into_iter().zip(gradients) {
-            grads.register::<LibTorch>(parent.id, TchTensor::new(gradient));
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use burn::tensor::Distribution;
@@ -151,11 +71,8 @@ mod tests {
         ];
         for (inputs, outputs, kernel, stride, padding, groups) in cases {
             let options = ConvOptions::new_with_padding([stride; 2], padding, [1, 1], groups);
-            let x = Tensor::<4>::random(
-                [3, inputs, 11, 10],
-                Distribution::Normal(0.0, 1.0),
-                &device,
-            );
+            let x =
+                Tensor::<4>::random([3, inputs, 11, 10], Distribution::Normal(0.0, 1.0), &device);
             let x = crate::model::channels_last(x).require_grad();
             let weight = Tensor::<4>::random(
                 [outputs, inputs / groups, kernel, kernel],
@@ -171,7 +88,10 @@ mod tests {
 
             let ours = conv2d(&x, &weight, &options).expect("LibTorch autodiff tensors");
             let burns = burn_conv2d(x.clone(), weight.clone(), None, options.clone());
-            let difference = (ours.clone() - burns.clone()).abs().max().into_scalar::<f32>();
+            let difference = (ours.clone() - burns.clone())
+                .abs()
+                .max()
+                .into_scalar::<f32>();
             assert!(difference < 1e-4, "output: max abs difference {difference}");
 
             let our_grads = loss(ours).backward();
@@ -198,9 +118,8 @@ mod tests {
     fn an_input_without_gradient_gets_none() {
         let device = crate::device::cpu().autodiff();
         let x = Tensor::<4>::random([2, 3, 6, 6], Distribution::Normal(0.0, 1.0), &device);
-        let weight =
-            Tensor::<4>::random([4, 3, 3, 3], Distribution::Normal(0.0, 1.0), &device)
-                .require_grad();
+        let weight = Tensor::<4>::random([4, 3, 3, 3], Distribution::Normal(0.0, 1.0), &device)
+            .require_grad();
         let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
         let grads = conv2d(&x, &weight, &options).unwrap().sum().backward();
         assert!(x.grad(&grads).is_none());

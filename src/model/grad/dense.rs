@@ -27,10 +27,9 @@ pub fn matmul(x: &Tensor<2>, weight: &Tensor<2>) -> Option<Tensor<2>> {
         .stateful()
     {
         // Both operands are kept: each one's gradient needs the other.
-        OpsKind::Tracked(prep) => prep.finish(
-            [x.primitive().clone(), weight.primitive().clone()],
-            output,
-        ),
+        OpsKind::Tracked(prep) => {
+            prep.finish([x.primitive().clone(), weight.primitive().clone()], output)
+        }
         OpsKind::UnTracked(prep) => prep.finish(output),
     };
     Some(Tensor::from_primitive::<Differentiable>(output))
