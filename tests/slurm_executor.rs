@@ -142,7 +142,7 @@ fn a_sweep_runs_as_an_array_job_and_a_cancelled_one_finishes_on_a_rerun() {
     );
     assert!(stderr(&output).contains("4 done"), "{}", stderr(&output));
     let local = dir.path().join("store-local");
-    let output = runner(&local, &["run", &experiment]);
+    let output = runner_on_one_thread(&local, &["run", &experiment]);
     assert!(output.status.success(), "{}", stderr(&output));
     let slurm_histories = histories(&on_slurm);
     assert_eq!(slurm_histories.len(), 4);
@@ -355,7 +355,7 @@ fn successive_halving_submits_each_trial_and_promotion_as_a_task() {
     let experiment = write_sweep(dir.path(), 4, RATES, "max_concurrent = 2");
     // Every trial trained straight through here, the reference for each epoch.
     let local = dir.path().join("store-local");
-    let output = runner(&local, &["run", &experiment]);
+    let output = runner_on_one_thread(&local, &["run", &experiment]);
     assert!(output.status.success(), "{}", stderr(&output));
     let straight = histories(&local);
     assert_eq!(straight.len(), 4);

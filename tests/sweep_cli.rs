@@ -38,12 +38,12 @@ fn show(store: &std::path::Path, run: &str) -> Value {
 }
 
 /// The run of `run`'s learning rate trained straight through, without a sweep, in a store
-/// of its own.
+/// of its own, on one LibTorch thread (so `run` must have trained on one too).
 fn trained_straight(folder: &SweepFolder, run: &Value) -> Value {
     let lr = run["params"]["train.optimizer.lr"].as_f64().unwrap();
     let store = folder.dir.path().join(format!("straight-{lr}"));
     let pipeline = folder.dir.path().join("tiny.toml");
-    let output = runner(
+    let output = runner_on_one_thread(
         &store,
         &[
             "run",
@@ -280,7 +280,8 @@ scheduler = { type = "asha", min_epochs = 1, reduction_factor = 2, monitor = "va
         "{}",
         stdout(&planned)
     );
-    let output = runner(store, &["run", file]);
+    // On one thread, as `trained_straight` compares it with.
+    let output = runner_on_one_thread(store, &["run", file]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(
         stdout(&output).contains("successive halving paused"),
@@ -342,7 +343,7 @@ fn halving_in_workers_stops_at_its_budget_and_running_again_trains_paused_trials
     let file = experiment.to_str().unwrap();
 
     // Two workers: new trials and promotions alike train in them, until 5 epochs are spent.
-    let first = runner(store, &["run", file, "--jobs", "2"]);
+    let first = runner_on_one_thread(store, &["run", file, "--jobs", "2"]);
     assert!(first.status.success(), "{}", stderr(&first));
     assert!(
         stderr(&first).contains("training up to 2 trials at a time"),
@@ -376,7 +377,7 @@ fn halving_in_workers_stops_at_its_budget_and_running_again_trains_paused_trials
     // Without the budget: the paused trials train on from their snapshots, in workers,
     // instead of again; every trial has one run.
     std::fs::write(experiment, format!("base = \"tiny.toml\"\n\n{}", sweep(""))).unwrap();
-    let second = runner(store, &["run", file, "--jobs", "2"]);
+    let second = runner_on_one_thread(store, &["run", file, "--jobs", "2"]);
     assert!(second.status.success(), "{}", stderr(&second));
     assert!(
         stderr(&second).contains("trains on from run"),

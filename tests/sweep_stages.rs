@@ -215,7 +215,7 @@ fn jobs_train_trials_in_workers_with_the_same_results_and_survive_a_failure() {
 
     let histories = |store: &Path, jobs: &str| {
         // Workers plan the file again: they must get the command line's overrides too.
-        let output = runner(
+        let output = runner_on_one_thread(
             store,
             &["run", experiment, "--jobs", jobs, "-s", "train.epochs=3"],
         );

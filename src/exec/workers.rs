@@ -95,8 +95,8 @@ impl<'a> WorkerPool<'a> {
     ) -> Result<Self> {
         let trials: Vec<&PlannedTrial> = planned.iter().map(|p| &plan.trials[*p]).collect();
         prepare_shared_stages(&trials, stages, options)?;
-        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-        let threads = (cores / options.jobs).max(1);
+        // LibTorch's own thread count (every core, or OMP_NUM_THREADS) shared out.
+        let threads = (usize::try_from(tch::get_num_threads()).unwrap_or(1) / options.jobs).max(1);
         tracing::info!(
             "training up to {} trials at a time, {threads} LibTorch thread(s) each",
             options.jobs

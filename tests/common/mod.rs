@@ -90,10 +90,27 @@ freeze = "none""#;
 
 /// Runs the `runner` binary with its store in `store`.
 pub fn runner(store: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_runner"))
+    runner_command(store, args)
+        .output()
+        .expect("the runner binary starts")
+}
+
+fn runner_command(store: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_runner"));
+    command
         .args(args)
         .env("RUNNER_STORE", store)
-        .env("RUST_LOG", "runner=info")
+        .env("RUST_LOG", "runner=info");
+    command
+}
+
+/// `runner` with LibTorch on one thread (`OMP_NUM_THREADS=1`, which `--jobs` workers then
+/// share out as one thread each, and a Slurm task's default of one CPU). A trainable
+/// backbone's gradients are summed per thread, as PyTorch sums them, so runs compared to the
+/// last digit across executors must train on the same number of threads.
+pub fn runner_on_one_thread(store: &Path, args: &[&str]) -> Output {
+    runner_command(store, args)
+        .env("OMP_NUM_THREADS", "1")
         .output()
         .expect("the runner binary starts")
 }
