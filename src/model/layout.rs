@@ -59,16 +59,21 @@ pub fn convolve(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let Ok(primitive) = x.clone().try_into_primitive::<LibTorch>() else {
         return conv.forward(x);
     };
-    let [(top, bottom), (left, right)] = options.padding;
-    // LibTorch lists the pads from the last dimension back.
-    let pads = [left, right, top, bottom].map(|pad| pad as i64);
-    let padded = primitive.tensor.constant_pad_nd(pads);
+    let padded = pad(&primitive.tensor, options.padding);
     conv2d(
         Tensor::from_primitive::<LibTorch>(TchTensor::new(padded)),
         conv.weight.val(),
         conv.bias.as_ref().map(Param::val),
         ConvOptions::new(conv.stride, [0, 0], conv.dilation, conv.groups),
     )
+}
+
+/// `x` padded with zeros by `padding` (`(before, after)` of the height and the width), in
+/// its own memory layout.
+pub(super) fn pad(x: &tch::Tensor, padding: [(usize, usize); 2]) -> tch::Tensor {
+    let [(top, bottom), (left, right)] = padding;
+    // LibTorch lists the pads from the last dimension back.
+    x.constant_pad_nd([left, right, top, bottom].map(|pad| pad as i64))
 }
 
 /// The `(before, after)` padding of the height and the width, as Burn pads for `conv`.

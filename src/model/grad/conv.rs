@@ -16,6 +16,7 @@ use burn::prelude::*;
 use burn::tensor::ops::ConvOptions;
 
 use super::{Differentiable, recorded_by_libtorch};
+use crate::model::layout::pad;
 
 /// `conv2d(x, weight)` without bias under `options` (uneven padding allowed), when both
 /// are tensors Burn differentiates on LibTorch; `None` for any other pair, which Burn's own
@@ -27,15 +28,11 @@ pub fn conv2d(x: &Tensor<4>, weight: &Tensor<4>, options: &ConvOptions<2>) -> Op
     Some(Tensor::from_primitive::<Differentiable>(output))
 }
 
-/// The convolution LibTorch computes: uneven padding first (constant_pad_nd keeps the
-/// memory layout), then the convolution with the even part.
+/// The convolution LibTorch computes: uneven padding first, then the convolution.
 fn forward(x: &tch::Tensor, weight: &tch::Tensor, options: &ConvOptions<2>) -> tch::Tensor {
     let to_i64 = |values: [usize; 2]| values.map(|value| value as i64);
     let (x, padding) = if options.is_asymmetric() {
-        let [(top, bottom), (left, right)] = options.padding;
-        // LibTorch lists the pads from the last dimension back.
-        let pads = [left, right, top, bottom].map(|pad| pad as i64);
-        (x.constant_pad_nd(pads), [0, 0])
+        (pad(x, options.padding), [0, 0])
     } else {
         (x.shallow_clone(), to_i64(options.padding_begin()))
     };
