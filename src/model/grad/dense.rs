@@ -46,7 +46,9 @@ impl Backward<LibTorch, 2> for DenseProduct {
         let [x, weight] = ops.state;
         let [x_node, weight_node] = ops.parents;
         if let Some(node) = x_node {
-            let grad = weight.tensor.mm(&output_grad.tr()).tr();
+            // Row-major again, as Burn's would be: the layers before sum over it, and a
+            // transposed layout would make their sums take another order.
+            let grad = weight.tensor.mm(&output_grad.tr()).tr().contiguous();
             grads.register::<LibTorch>(node.id, TchTensor::new(grad));
         }
         if let Some(node) = weight_node {
