@@ -94,7 +94,7 @@ fn with_recorded_frozen_layers(
     let frozen = first_frozen
         .try_load_file(file)
         .map_err(|err| cannot_load(file, &err))?;
-    classifier.frozen = frozen.prefix(classifier.frozen_prefix);
+    classifier.frozen = frozen.prefix_of(&classifier.frozen);
     Ok(classifier)
 }
 

@@ -9,8 +9,8 @@ use burn::tensor::FloatDType;
 
 use super::backbone::build_backbone;
 use super::head::{Head, HeadOutput};
-use super::layers::BackboneLayer;
-use super::layout::channels_last;
+use super::layers::{BackboneLayer, average_over_space};
+use super::layout::{channels_first, channels_last};
 use crate::data::Preprocess;
 use crate::spec::{LayerPlan, PipelineSpec, Precision, head_fits_loss};
 
@@ -21,11 +21,15 @@ pub struct FrozenFeatures {
     /// Their number format; the features they give are float32 either way.
     #[module(skip)]
     precision: Precision,
+    /// Whether their output is averaged over height and width
+    /// ([`LayerPlan::pools_features`]).
+    #[module(skip)]
+    pooled: bool,
 }
 
 impl FrozenFeatures {
     /// `layers` (BatchNorm folded) running in `precision`, their weights converted once.
-    fn new(layers: Vec<BackboneLayer>, precision: Precision) -> Self {
+    fn new(layers: Vec<BackboneLayer>, precision: Precision, pooled: bool) -> Self {
         let layers = match precision {
             Precision::Bf16 => layers
                 .into_iter()
@@ -34,15 +38,26 @@ impl FrozenFeatures {
             // `auto` is decided by planning; undecided it runs as float32.
             Precision::Fp32 | Precision::Auto => layers,
         };
-        Self { layers, precision }
+        Self {
+            layers,
+            precision,
+            pooled,
+        }
     }
 
     pub fn forward(&self, images: Tensor<4>) -> Tensor<4> {
         let images = channels_last(images);
         let run = |x: Tensor<4>| self.layers.iter().fold(x, |x, layer| layer.forward(x));
-        match self.precision {
+        let features = match self.precision {
             Precision::Bf16 => run(images.cast(FloatDType::BF16)).cast(FloatDType::F32),
             Precision::Fp32 | Precision::Auto => run(images),
+        };
+        if self.pooled {
+            // In the row-major layout that the head's pooling reads cached features in, so
+            // that the averages are the same to the last bit.
+            average_over_space(channels_first(features))
+        } else {
+            features
         }
     }
 
@@ -56,10 +71,11 @@ impl FrozenFeatures {
         &self.layers
     }
 
-    /// Its first `layers` layers: the frozen prefix of a later phase, which unfroze the
-    /// rest.
-    pub fn prefix(mut self, layers: usize) -> Self {
-        self.layers.truncate(layers);
+    /// Its layers that `later` keeps: the frozen prefix of a later phase, which unfroze
+    /// the rest (and so may no longer pool).
+    pub fn prefix_of(mut self, later: &FrozenFeatures) -> Self {
+        self.layers.truncate(later.layers.len());
+        self.pooled = later.pooled;
         self
     }
 }
@@ -146,7 +162,7 @@ pub struct Classifier {
     pub frozen_prefix: usize,
     /// Whether each layer of the trainable part's backbone is frozen.
     pub tail_frozen: Vec<bool>,
-    /// `[channels, height, width]` of the frozen prefix's output for one image.
+    /// `[channels, height, width]` of the frozen prefix's features for one image.
     pub frozen_output_shape: [usize; 3],
 }
 
@@ -163,6 +179,7 @@ pub fn build_classifier(
     // The plan's frozen prefix runs as folded inference; with BatchNorm in training mode it
     // is empty, and the frozen layers go into the trainable part, frozen there.
     let (frozen_prefix, precision) = (layers.frozen_prefix, layers.precision);
+    let pooled = layers.pools_features(&spec.head);
     let layer_names = backbone
         .layers
         .iter()
@@ -180,6 +197,7 @@ pub fn build_classifier(
             .map(|layer| layer.valid().fold_batchnorm())
             .collect(),
         precision,
+        pooled,
     );
     let tail_frozen = backbone.frozen[frozen_prefix..].to_vec();
     let tail: Vec<BackboneLayer> = tail
@@ -230,6 +248,7 @@ mod tests {
 
     use super::*;
     use crate::arch::efficientnet_lite::LITE0;
+    use crate::spec::{Activation, HeadLayerSpec};
     use crate::model::efficientnet_lite::EfficientNetLite;
 
     #[test]
@@ -242,8 +261,8 @@ mod tests {
             .take(4)
             .map(BackboneLayer::fold_batchnorm)
             .collect();
-        let fp32 = FrozenFeatures::new(layers.clone(), Precision::Fp32);
-        let bf16 = FrozenFeatures::new(layers, Precision::Bf16);
+        let fp32 = FrozenFeatures::new(layers.clone(), Precision::Fp32, false);
+        let bf16 = FrozenFeatures::new(layers, Precision::Bf16, false);
         let images = Tensor::<4>::random([2, 3, 32, 32], Distribution::Uniform(-1.0, 1.0), &device);
 
         let expected = fp32.forward(images.clone());
@@ -259,5 +278,48 @@ mod tests {
             "max abs difference {difference}, largest feature {largest}"
         );
         assert!(difference > 0.0, "the bf16 features are the fp32 ones");
+    }
+
+    #[test]
+    fn pooled_features_give_the_logits_of_whole_ones_to_the_last_bit() {
+        let device = crate::device::cpu();
+        let layers: Vec<BackboneLayer> = EfficientNetLite::new(LITE0, &device)
+            .into_layers()
+            .into_iter()
+            .take(4)
+            .map(BackboneLayer::fold_batchnorm)
+            .collect();
+        let whole = FrozenFeatures::new(layers.clone(), Precision::Fp32, false);
+        let pooled = FrozenFeatures::new(layers, Precision::Fp32, true);
+        let images = Tensor::<4>::random([3, 3, 32, 32], Distribution::Uniform(-1.0, 1.0), &device);
+        let head = [
+            HeadLayerSpec::GlobalAvgPool,
+            HeadLayerSpec::Dense {
+                units: 4,
+                activation: Activation::Relu,
+            },
+            HeadLayerSpec::Dense {
+                units: 1,
+                activation: Activation::Sigmoid,
+            },
+        ];
+        let whole_features = whole.forward(images.clone());
+        let (head, _) = Head::new(&head, shape_of(&whole_features), &device.clone().autodiff())
+            .unwrap();
+        let model = TrainableModel {
+            backbone: Vec::new(),
+            head,
+        }
+        .valid();
+        // As training reads them from the feature cache: the values, in a new tensor.
+        let cached = |features: Tensor<4>| Tensor::<4>::from_data(features.into_data(), &device);
+
+        let pooled_features = pooled.forward(images);
+        let [_, channels, _, _] = whole_features.dims();
+        assert_eq!(pooled_features.dims(), [3, channels, 1, 1]);
+        assert_eq!(
+            model.forward_logits(cached(pooled_features)).into_data(),
+            model.forward_logits(cached(whole_features)).into_data()
+        );
     }
 }

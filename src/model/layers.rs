@@ -55,7 +55,12 @@ impl BackboneLayer {
 
 /// Each channel's mean over the image: `[n, c, h, w]` to `[n, c]`.
 pub fn global_average_pool(x: Tensor<4>) -> Tensor<2> {
-    x.mean_dim(3).mean_dim(2).flatten(1, 3)
+    average_over_space(x).flatten(1, 3)
+}
+
+/// Each channel's mean over the image, as a map: `[n, c, h, w]` to `[n, c, 1, 1]`.
+pub fn average_over_space(x: Tensor<4>) -> Tensor<4> {
+    x.mean_dim(3).mean_dim(2)
 }
 
 /// ImageNet logits (before the softmax) of a network whose classifier is global average

@@ -21,17 +21,27 @@ use super::grad;
 
 /// `images` with the same shape and values, stored NHWC.
 pub fn channels_last(images: Tensor<4>) -> Tensor<4> {
-    match images.clone().try_into_primitive::<LibTorch>() {
+    relaid(images, |nchw| {
+        nchw.permute([0, 2, 3, 1])
+            .contiguous()
+            .permute([0, 3, 1, 2])
+    })
+}
+
+/// `x` with the same shape and values, stored NCHW (row-major): the layout of a tensor
+/// made from values read out of another.
+pub fn channels_first(x: Tensor<4>) -> Tensor<4> {
+    relaid(x, |x| x.contiguous())
+}
+
+/// `x` stored as `relayout` stores its LibTorch tensor.
+fn relaid(x: Tensor<4>, relayout: impl FnOnce(tch::Tensor) -> tch::Tensor) -> Tensor<4> {
+    match x.clone().try_into_primitive::<LibTorch>() {
         Ok(primitive) => {
-            let nhwc = primitive
-                .tensor
-                .permute([0, 2, 3, 1])
-                .contiguous()
-                .permute([0, 3, 1, 2]);
-            Tensor::from_primitive::<LibTorch>(TchTensor::new(nhwc))
+            Tensor::from_primitive::<LibTorch>(TchTensor::new(relayout(primitive.tensor)))
         }
         // Another backend, or an autodiff tensor: left as it is.
-        Err(_) => images,
+        Err(_) => x,
     }
 }
 

@@ -105,6 +105,10 @@ pub fn stage_keys(spec: &PipelineSpec, layers: &LayerPlan, inputs: &InputHashes)
     };
     // float32 features keep the keys they had before precision could be chosen.
     let precision = (layers.precision == Precision::Bf16).then_some(Precision::Bf16.name());
+    // Likewise, features kept whole keep their keys.
+    let pooled = layers
+        .pools_features(&spec.head)
+        .then_some("averaged over height and width");
     let features = decoded
         .iter()
         .map(|decoded| {
@@ -117,6 +121,7 @@ pub fn stage_keys(spec: &PipelineSpec, layers: &LayerPlan, inputs: &InputHashes)
                 &preprocessing,
             ];
             parts.extend(precision);
+            parts.extend(pooled);
             digest(&parts)
         })
         .collect();
@@ -244,6 +249,22 @@ mod tests {
         assert_eq!(keys.decoded, base.decoded);
         assert_eq!(keys.features, base.features);
         assert_ne!(keys.training, base.training);
+    }
+
+    #[test]
+    fn pooled_features_never_share_a_key_with_whole_ones() {
+        // Whole backbone frozen and global average pooling first: the features are pooled.
+        let pooled = spec();
+        let layers = LayerPlan::of(&pooled.backbone).unwrap();
+        assert!(layers.pools_features(&pooled.head));
+        let mut flattened = spec();
+        flattened.head[0] = HeadLayerSpec::Flatten;
+        assert!(!layers.pools_features(&flattened.head));
+        let (pooled, flattened) = (keys_of(&pooled, &inputs()), keys_of(&flattened, &inputs()));
+        assert_eq!(pooled.decoded, flattened.decoded);
+        for (pooled, whole) in pooled.features.iter().zip(&flattened.features) {
+            assert_ne!(pooled, whole);
+        }
     }
 
     #[test]

@@ -398,6 +398,16 @@ impl LayerPlan {
     pub fn frozen_prefix_names(&self) -> &[String] {
         &self.names[..self.frozen_prefix]
     }
+
+    /// Whether the frozen prefix's features are kept averaged over height and width: when
+    /// every kept layer is in the prefix and `head` starts with global average pooling,
+    /// the head would average them first anyway, and its mean over the one value left is
+    /// that value exactly. A feature then takes `channels` floats instead of
+    /// `channels x height x width` (1280 instead of 62,720 for EfficientNet-Lite0).
+    pub fn pools_features(&self, head: &[HeadLayerSpec]) -> bool {
+        self.frozen_prefix == self.names.len()
+            && matches!(head.first(), Some(HeadLayerSpec::GlobalAvgPool))
+    }
 }
 
 /// Resolves `cut` and `freeze` against the architecture's layer names, or says, per key,
@@ -674,6 +684,24 @@ mod tests {
         assert_eq!(range.frozen, vec![false, true, true, false, false]);
         let up_to = resolve_layers(&backbone(None, "{ to = \"block0\" }")).unwrap();
         assert_eq!(up_to.frozen.iter().filter(|frozen| **frozen).count(), 2);
+    }
+
+    #[test]
+    fn features_are_pooled_only_after_the_whole_backbone_and_before_the_head_pools() {
+        let pool_first = [HeadLayerSpec::GlobalAvgPool, HeadLayerSpec::Flatten];
+        let all = resolve_layers(&backbone(Some("block3"), "\"all\"")).unwrap();
+        assert!(all.pools_features(&pool_first));
+        // Another layer first: flattening keeps every value, dropout differs per epoch.
+        for first in [HeadLayerSpec::Flatten, HeadLayerSpec::Dropout { rate: 0.2 }] {
+            assert!(!all.pools_features(&[first, HeadLayerSpec::GlobalAvgPool]));
+        }
+        // A trainable layer comes between the frozen prefix and the head.
+        let up_to = resolve_layers(&backbone(Some("block3"), "{ to = \"block2\" }")).unwrap();
+        assert!(!up_to.pools_features(&pool_first));
+        // With BatchNorm training, nothing runs as a frozen prefix.
+        let mut batchnorm_train = backbone(Some("block3"), "\"all\"");
+        batchnorm_train.batchnorm = BatchNormMode::Train;
+        assert!(!resolve_layers(&batchnorm_train).unwrap().pools_features(&pool_first));
     }
 
     #[test]
