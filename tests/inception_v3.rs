@@ -35,7 +35,10 @@ fn error_of<T>(result: anyhow::Result<T>) -> String {
 #[test]
 fn a_pipeline_cuts_inception_v3_at_mixed7_and_freezes_it() {
     let backbone = "arch = \"inception_v3\"\nweights = \"none\"\ncut = \"mixed7\"\nfreeze = { to = \"mixed7\" }";
-    let text = common::tiny_pipeline(backbone, 1).replace("[32, 32]", "[75, 75]");
+    // Flattened, not pooled: the frozen prefix keeps mixed7's whole map.
+    let text = common::tiny_pipeline(backbone, 1)
+        .replace("[32, 32]", "[75, 75]")
+        .replace("global_avg_pool", "flatten");
     let pipeline = runner::spec::parse_pipeline(Path::new("p.toml"), text).unwrap();
     let classes = ["blue".to_string(), "red".to_string()];
     let spec = &pipeline.spec;

@@ -248,8 +248,8 @@ mod tests {
 
     use super::*;
     use crate::arch::efficientnet_lite::LITE0;
-    use crate::spec::{Activation, HeadLayerSpec};
     use crate::model::efficientnet_lite::EfficientNetLite;
+    use crate::spec::{Activation, HeadLayerSpec};
 
     #[test]
     fn bf16_features_are_float32_and_within_bf16_rounding_of_fp32() {
@@ -304,8 +304,8 @@ mod tests {
             },
         ];
         let whole_features = whole.forward(images.clone());
-        let (head, _) = Head::new(&head, shape_of(&whole_features), &device.clone().autodiff())
-            .unwrap();
+        let (head, _) =
+            Head::new(&head, shape_of(&whole_features), &device.clone().autodiff()).unwrap();
         let model = TrainableModel {
             backbone: Vec::new(),
             head,

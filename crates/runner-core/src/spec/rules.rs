@@ -701,7 +701,11 @@ mod tests {
         // With BatchNorm training, nothing runs as a frozen prefix.
         let mut batchnorm_train = backbone(Some("block3"), "\"all\"");
         batchnorm_train.batchnorm = BatchNormMode::Train;
-        assert!(!resolve_layers(&batchnorm_train).unwrap().pools_features(&pool_first));
+        assert!(
+            !resolve_layers(&batchnorm_train)
+                .unwrap()
+                .pools_features(&pool_first)
+        );
     }
 
     #[test]
