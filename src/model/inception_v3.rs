@@ -116,18 +116,102 @@ fn average_pool(convention: Convention) -> AvgPool2d {
         .init()
 }
 
-/// Mixed 0-2 (35x35 at 299 px): 1x1, 5x5, double 3x3 and pooling branches.
-#[derive(Module, Debug)]
-pub struct InceptionA {
-    pub branch1x1: BasicConv,
-    pub branch5x5_1: BasicConv,
-    pub branch5x5_2: BasicConv,
-    pub branch3x3dbl_1: BasicConv,
-    pub branch3x3dbl_2: BasicConv,
-    pub branch3x3dbl_3: BasicConv,
-    pub branch_pool: BasicConv,
-    pub pool: AvgPool2d,
+/// A mixed block: its convolutions as fields named as torchvision names its modules and
+/// listed in the order Keras creates them (the order its `.h5` weights load in), and its
+/// pooling.
+macro_rules! mixed_block {
+    ($(#[$doc:meta])* $block:ident { $($conv:ident),+ } pool: $pool:ty) => {
+        $(#[$doc])*
+        #[derive(Module, Debug)]
+        pub struct $block {
+            $(pub $conv: BasicConv,)+
+            pub pool: $pool,
+        }
+
+        impl $block {
+            fn conv_bns_mut(&mut self) -> Vec<&mut BasicConv> {
+                vec![$(&mut self.$conv),+]
+            }
+        }
+    };
 }
+
+/// `(field name, convolution)` of each named field of `block`.
+macro_rules! convs {
+    ($block:expr; $($conv:ident),+) => {
+        vec![$((stringify!($conv), &$block.$conv)),+]
+    };
+}
+
+/// A branch's convolutions, named by their fields.
+pub type NamedConvs<'a> = Vec<(&'static str, &'a BasicConv)>;
+
+/// What a branch of a mixed block starts from.
+#[derive(Clone, Copy)]
+pub enum BranchInput<'a> {
+    /// The block's input itself.
+    Block,
+    AveragePool(&'a AvgPool2d),
+    MaxPool(&'a MaxPool2d),
+}
+
+/// One branch of a mixed block: its input, convolutions one after another, then (in
+/// InceptionE) convolutions side by side whose outputs are concatenated. The one
+/// description of a block that its forward pass and its ONNX export both follow.
+pub struct Branch<'a> {
+    pub input: BranchInput<'a>,
+    pub chain: NamedConvs<'a>,
+    pub split: NamedConvs<'a>,
+}
+
+impl<'a> Branch<'a> {
+    fn of(chain: NamedConvs<'a>) -> Self {
+        Self {
+            input: BranchInput::Block,
+            chain,
+            split: Vec::new(),
+        }
+    }
+
+    fn after(self, input: BranchInput<'a>) -> Self {
+        Self { input, ..self }
+    }
+
+    fn split_into(self, split: NamedConvs<'a>) -> Self {
+        Self { split, ..self }
+    }
+}
+
+/// The mixed block made of `branches`, on `x`: the branches' outputs concatenated.
+fn forward_branches(branches: &[Branch], x: &Tensor<4>) -> Tensor<4> {
+    let outputs = branches.iter().map(|branch| {
+        let input = match branch.input {
+            BranchInput::Block => x.clone(),
+            BranchInput::AveragePool(pool) => pool.forward(x.clone()),
+            BranchInput::MaxPool(pool) => pool.forward(x.clone()),
+        };
+        let x = branch
+            .chain
+            .iter()
+            .fold(input, |x, (_, conv)| conv.forward(x));
+        if branch.split.is_empty() {
+            x
+        } else {
+            let sides = branch.split.iter().map(|(_, conv)| conv.forward(x.clone()));
+            Tensor::cat(sides.collect(), 1)
+        }
+    });
+    Tensor::cat(outputs.collect(), 1)
+}
+
+mixed_block!(
+    /// Mixed 0-2 (35x35 at 299 px): 1x1, 5x5, double 3x3 and pooling branches.
+    InceptionA {
+        branch1x1, branch5x5_1, branch5x5_2, branch3x3dbl_1, branch3x3dbl_2, branch3x3dbl_3,
+        branch_pool
+    }
+    pool: AvgPool2d
+);
 
 impl InceptionA {
     fn new(input: usize, pool_features: usize, convention: Convention, device: &Device) -> Self {
@@ -143,41 +227,21 @@ impl InceptionA {
         }
     }
 
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let branch1x1 = self.branch1x1.forward(x.clone());
-        let branch5x5 = self
-            .branch5x5_2
-            .forward(self.branch5x5_1.forward(x.clone()));
-        let branch3x3dbl = self.branch3x3dbl_3.forward(
-            self.branch3x3dbl_2
-                .forward(self.branch3x3dbl_1.forward(x.clone())),
-        );
-        let branch_pool = self.branch_pool.forward(self.pool.forward(x));
-        Tensor::cat(vec![branch1x1, branch5x5, branch3x3dbl, branch_pool], 1)
-    }
-
-    fn conv_bns_mut(&mut self) -> Vec<&mut BasicConv> {
+    fn branches(&self) -> Vec<Branch<'_>> {
         vec![
-            &mut self.branch1x1,
-            &mut self.branch5x5_1,
-            &mut self.branch5x5_2,
-            &mut self.branch3x3dbl_1,
-            &mut self.branch3x3dbl_2,
-            &mut self.branch3x3dbl_3,
-            &mut self.branch_pool,
+            Branch::of(convs!(self; branch1x1)),
+            Branch::of(convs!(self; branch5x5_1, branch5x5_2)),
+            Branch::of(convs!(self; branch3x3dbl_1, branch3x3dbl_2, branch3x3dbl_3)),
+            Branch::of(convs!(self; branch_pool)).after(BranchInput::AveragePool(&self.pool)),
         ]
     }
 }
 
-/// Mixed 3 (35x35 to 17x17): stride-2 3x3, double 3x3 and max-pooling branches.
-#[derive(Module, Debug)]
-pub struct InceptionB {
-    pub branch3x3: BasicConv,
-    pub branch3x3dbl_1: BasicConv,
-    pub branch3x3dbl_2: BasicConv,
-    pub branch3x3dbl_3: BasicConv,
-    pub pool: MaxPool2d,
-}
+mixed_block!(
+    /// Mixed 3 (35x35 to 17x17): stride-2 3x3, double 3x3 and max-pooling branches.
+    InceptionB { branch3x3, branch3x3dbl_1, branch3x3dbl_2, branch3x3dbl_3 }
+    pool: MaxPool2d
+);
 
 impl InceptionB {
     fn new(input: usize, device: &Device) -> Self {
@@ -190,41 +254,23 @@ impl InceptionB {
         }
     }
 
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let branch3x3 = self.branch3x3.forward(x.clone());
-        let branch3x3dbl = self.branch3x3dbl_3.forward(
-            self.branch3x3dbl_2
-                .forward(self.branch3x3dbl_1.forward(x.clone())),
-        );
-        let branch_pool = self.pool.forward(x);
-        Tensor::cat(vec![branch3x3, branch3x3dbl, branch_pool], 1)
-    }
-
-    fn conv_bns_mut(&mut self) -> Vec<&mut BasicConv> {
+    fn branches(&self) -> Vec<Branch<'_>> {
         vec![
-            &mut self.branch3x3,
-            &mut self.branch3x3dbl_1,
-            &mut self.branch3x3dbl_2,
-            &mut self.branch3x3dbl_3,
+            Branch::of(convs!(self; branch3x3)),
+            Branch::of(convs!(self; branch3x3dbl_1, branch3x3dbl_2, branch3x3dbl_3)),
+            Branch::of(Vec::new()).after(BranchInput::MaxPool(&self.pool)),
         ]
     }
 }
 
-/// Mixed 4-7 (17x17): 1x1, factorized 7x7, double factorized 7x7 and pooling branches.
-#[derive(Module, Debug)]
-pub struct InceptionC {
-    pub branch1x1: BasicConv,
-    pub branch7x7_1: BasicConv,
-    pub branch7x7_2: BasicConv,
-    pub branch7x7_3: BasicConv,
-    pub branch7x7dbl_1: BasicConv,
-    pub branch7x7dbl_2: BasicConv,
-    pub branch7x7dbl_3: BasicConv,
-    pub branch7x7dbl_4: BasicConv,
-    pub branch7x7dbl_5: BasicConv,
-    pub branch_pool: BasicConv,
-    pub pool: AvgPool2d,
-}
+mixed_block!(
+    /// Mixed 4-7 (17x17): 1x1, factorized 7x7, double factorized 7x7 and pooling branches.
+    InceptionC {
+        branch1x1, branch7x7_1, branch7x7_2, branch7x7_3, branch7x7dbl_1, branch7x7dbl_2,
+        branch7x7dbl_3, branch7x7dbl_4, branch7x7dbl_5, branch_pool
+    }
+    pool: AvgPool2d
+);
 
 impl InceptionC {
     fn new(input: usize, channels_7x7: usize, convention: Convention, device: &Device) -> Self {
@@ -244,51 +290,25 @@ impl InceptionC {
         }
     }
 
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let branch1x1 = self.branch1x1.forward(x.clone());
-        let branch7x7 = [&self.branch7x7_1, &self.branch7x7_2, &self.branch7x7_3]
-            .iter()
-            .fold(x.clone(), |x, conv| conv.forward(x));
-        let branch7x7dbl = [
-            &self.branch7x7dbl_1,
-            &self.branch7x7dbl_2,
-            &self.branch7x7dbl_3,
-            &self.branch7x7dbl_4,
-            &self.branch7x7dbl_5,
-        ]
-        .iter()
-        .fold(x.clone(), |x, conv| conv.forward(x));
-        let branch_pool = self.branch_pool.forward(self.pool.forward(x));
-        Tensor::cat(vec![branch1x1, branch7x7, branch7x7dbl, branch_pool], 1)
-    }
-
-    fn conv_bns_mut(&mut self) -> Vec<&mut BasicConv> {
+    fn branches(&self) -> Vec<Branch<'_>> {
         vec![
-            &mut self.branch1x1,
-            &mut self.branch7x7_1,
-            &mut self.branch7x7_2,
-            &mut self.branch7x7_3,
-            &mut self.branch7x7dbl_1,
-            &mut self.branch7x7dbl_2,
-            &mut self.branch7x7dbl_3,
-            &mut self.branch7x7dbl_4,
-            &mut self.branch7x7dbl_5,
-            &mut self.branch_pool,
+            Branch::of(convs!(self; branch1x1)),
+            Branch::of(convs!(self; branch7x7_1, branch7x7_2, branch7x7_3)),
+            Branch::of(convs!(self;
+                branch7x7dbl_1, branch7x7dbl_2, branch7x7dbl_3, branch7x7dbl_4, branch7x7dbl_5
+            )),
+            Branch::of(convs!(self; branch_pool)).after(BranchInput::AveragePool(&self.pool)),
         ]
     }
 }
 
-/// Mixed 8 (17x17 to 8x8): 3x3, factorized 7x7 then 3x3, both stride 2, and max pooling.
-#[derive(Module, Debug)]
-pub struct InceptionD {
-    pub branch3x3_1: BasicConv,
-    pub branch3x3_2: BasicConv,
-    pub branch7x7x3_1: BasicConv,
-    pub branch7x7x3_2: BasicConv,
-    pub branch7x7x3_3: BasicConv,
-    pub branch7x7x3_4: BasicConv,
-    pub pool: MaxPool2d,
-}
+mixed_block!(
+    /// Mixed 8 (17x17 to 8x8): 3x3, factorized 7x7 then 3x3, both stride 2, and max pooling.
+    InceptionD {
+        branch3x3_1, branch3x3_2, branch7x7x3_1, branch7x7x3_2, branch7x7x3_3, branch7x7x3_4
+    }
+    pool: MaxPool2d
+);
 
 impl InceptionD {
     fn new(input: usize, device: &Device) -> Self {
@@ -303,49 +323,26 @@ impl InceptionD {
         }
     }
 
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let branch3x3 = self
-            .branch3x3_2
-            .forward(self.branch3x3_1.forward(x.clone()));
-        let branch7x7x3 = [
-            &self.branch7x7x3_1,
-            &self.branch7x7x3_2,
-            &self.branch7x7x3_3,
-            &self.branch7x7x3_4,
-        ]
-        .iter()
-        .fold(x.clone(), |x, conv| conv.forward(x));
-        let branch_pool = self.pool.forward(x);
-        Tensor::cat(vec![branch3x3, branch7x7x3, branch_pool], 1)
-    }
-
-    fn conv_bns_mut(&mut self) -> Vec<&mut BasicConv> {
+    fn branches(&self) -> Vec<Branch<'_>> {
         vec![
-            &mut self.branch3x3_1,
-            &mut self.branch3x3_2,
-            &mut self.branch7x7x3_1,
-            &mut self.branch7x7x3_2,
-            &mut self.branch7x7x3_3,
-            &mut self.branch7x7x3_4,
+            Branch::of(convs!(self; branch3x3_1, branch3x3_2)),
+            Branch::of(convs!(self;
+                branch7x7x3_1, branch7x7x3_2, branch7x7x3_3, branch7x7x3_4
+            )),
+            Branch::of(Vec::new()).after(BranchInput::MaxPool(&self.pool)),
         ]
     }
 }
 
-/// Mixed 9-10 (8x8): 1x1, 3x3 split into 1x3 and 3x1, double 3x3 split the same way, and
-/// pooling branches.
-#[derive(Module, Debug)]
-pub struct InceptionE {
-    pub branch1x1: BasicConv,
-    pub branch3x3_1: BasicConv,
-    pub branch3x3_2a: BasicConv,
-    pub branch3x3_2b: BasicConv,
-    pub branch3x3dbl_1: BasicConv,
-    pub branch3x3dbl_2: BasicConv,
-    pub branch3x3dbl_3a: BasicConv,
-    pub branch3x3dbl_3b: BasicConv,
-    pub branch_pool: BasicConv,
-    pub pool: AvgPool2d,
-}
+mixed_block!(
+    /// Mixed 9-10 (8x8): 1x1, 3x3 split into 1x3 and 3x1, double 3x3 split the same way,
+    /// and pooling branches.
+    InceptionE {
+        branch1x1, branch3x3_1, branch3x3_2a, branch3x3_2b, branch3x3dbl_1, branch3x3dbl_2,
+        branch3x3dbl_3a, branch3x3dbl_3b, branch_pool
+    }
+    pool: AvgPool2d
+);
 
 impl InceptionE {
     fn new(input: usize, convention: Convention, device: &Device) -> Self {
@@ -363,41 +360,14 @@ impl InceptionE {
         }
     }
 
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let branch1x1 = self.branch1x1.forward(x.clone());
-        let branch3x3 = self.branch3x3_1.forward(x.clone());
-        let branch3x3 = Tensor::cat(
-            vec![
-                self.branch3x3_2a.forward(branch3x3.clone()),
-                self.branch3x3_2b.forward(branch3x3),
-            ],
-            1,
-        );
-        let branch3x3dbl = self
-            .branch3x3dbl_2
-            .forward(self.branch3x3dbl_1.forward(x.clone()));
-        let branch3x3dbl = Tensor::cat(
-            vec![
-                self.branch3x3dbl_3a.forward(branch3x3dbl.clone()),
-                self.branch3x3dbl_3b.forward(branch3x3dbl),
-            ],
-            1,
-        );
-        let branch_pool = self.branch_pool.forward(self.pool.forward(x));
-        Tensor::cat(vec![branch1x1, branch3x3, branch3x3dbl, branch_pool], 1)
-    }
-
-    fn conv_bns_mut(&mut self) -> Vec<&mut BasicConv> {
+    fn branches(&self) -> Vec<Branch<'_>> {
         vec![
-            &mut self.branch1x1,
-            &mut self.branch3x3_1,
-            &mut self.branch3x3_2a,
-            &mut self.branch3x3_2b,
-            &mut self.branch3x3dbl_1,
-            &mut self.branch3x3dbl_2,
-            &mut self.branch3x3dbl_3a,
-            &mut self.branch3x3dbl_3b,
-            &mut self.branch_pool,
+            Branch::of(convs!(self; branch1x1)),
+            Branch::of(convs!(self; branch3x3_1))
+                .split_into(convs!(self; branch3x3_2a, branch3x3_2b)),
+            Branch::of(convs!(self; branch3x3dbl_1, branch3x3dbl_2))
+                .split_into(convs!(self; branch3x3dbl_3a, branch3x3dbl_3b)),
+            Branch::of(convs!(self; branch_pool)).after(BranchInput::AveragePool(&self.pool)),
         ]
     }
 }
@@ -421,11 +391,19 @@ impl InceptionLayer {
         match self {
             InceptionLayer::Conv(layer) => layer.forward(x),
             InceptionLayer::MaxPool(layer) => layer.forward(x),
-            InceptionLayer::A(layer) => layer.forward(x),
-            InceptionLayer::B(layer) => layer.forward(x),
-            InceptionLayer::C(layer) => layer.forward(x),
-            InceptionLayer::D(layer) => layer.forward(x),
-            InceptionLayer::E(layer) => layer.forward(x),
+            mixed => forward_branches(&mixed.branches(), &x),
+        }
+    }
+
+    /// A mixed block's branches; none for a convolution or a pooling.
+    pub fn branches(&self) -> Vec<Branch<'_>> {
+        match self {
+            InceptionLayer::Conv(_) | InceptionLayer::MaxPool(_) => Vec::new(),
+            InceptionLayer::A(block) => block.branches(),
+            InceptionLayer::B(block) => block.branches(),
+            InceptionLayer::C(block) => block.branches(),
+            InceptionLayer::D(block) => block.branches(),
+            InceptionLayer::E(block) => block.branches(),
         }
     }
 

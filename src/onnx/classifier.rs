@@ -14,9 +14,7 @@ use super::proto::{AttributeProto, GraphProto, ValueInfoProto};
 use crate::data::Preprocess;
 use crate::model::conv_bn::{self, ConvBn};
 use crate::model::head::{Head, HeadLayer};
-use crate::model::inception_v3::{
-    BasicConv, InceptionA, InceptionB, InceptionC, InceptionD, InceptionE, InceptionLayer,
-};
+use crate::model::inception_v3::{BasicConv, Branch, BranchInput, InceptionLayer};
 use crate::model::layers::BackboneLayer;
 use crate::model::layout::same_padding;
 use crate::model::mbconv::MbConv;
@@ -334,139 +332,30 @@ impl Emitter {
         match layer {
             InceptionLayer::Conv(conv) => self.basic_conv(name, conv, x),
             InceptionLayer::MaxPool(pool) => Ok(self.max_pool(pool, &x)),
-            InceptionLayer::A(block) => self.inception_a(name, block, x),
-            InceptionLayer::B(block) => self.inception_b(name, block, x),
-            InceptionLayer::C(block) => self.inception_c(name, block, x),
-            InceptionLayer::D(block) => self.inception_d(name, block, x),
-            InceptionLayer::E(block) => self.inception_e(name, block, x),
+            mixed => self.mixed(name, &mixed.branches(), &x),
         }
     }
 
-    fn inception_a(&mut self, name: &str, block: &InceptionA, x: Map) -> Result<Map> {
-        let branch1x1 = self.chain(name, &[("branch1x1", &block.branch1x1)], x.clone())?;
-        let branch5x5 = self.chain(
-            name,
-            &[
-                ("branch5x5_1", &block.branch5x5_1),
-                ("branch5x5_2", &block.branch5x5_2),
-            ],
-            x.clone(),
-        )?;
-        let branch3x3dbl = self.chain(
-            name,
-            &[
-                ("branch3x3dbl_1", &block.branch3x3dbl_1),
-                ("branch3x3dbl_2", &block.branch3x3dbl_2),
-                ("branch3x3dbl_3", &block.branch3x3dbl_3),
-            ],
-            x.clone(),
-        )?;
-        let pooled = self.average_pool(&block.pool, &x);
-        let branch_pool = self.chain(name, &[("branch_pool", &block.branch_pool)], pooled)?;
-        Ok(self.concat(&[branch1x1, branch5x5, branch3x3dbl, branch_pool]))
-    }
-
-    fn inception_b(&mut self, name: &str, block: &InceptionB, x: Map) -> Result<Map> {
-        let branch3x3 = self.chain(name, &[("branch3x3", &block.branch3x3)], x.clone())?;
-        let branch3x3dbl = self.chain(
-            name,
-            &[
-                ("branch3x3dbl_1", &block.branch3x3dbl_1),
-                ("branch3x3dbl_2", &block.branch3x3dbl_2),
-                ("branch3x3dbl_3", &block.branch3x3dbl_3),
-            ],
-            x.clone(),
-        )?;
-        let branch_pool = self.max_pool(&block.pool, &x);
-        Ok(self.concat(&[branch3x3, branch3x3dbl, branch_pool]))
-    }
-
-    fn inception_c(&mut self, name: &str, block: &InceptionC, x: Map) -> Result<Map> {
-        let branch1x1 = self.chain(name, &[("branch1x1", &block.branch1x1)], x.clone())?;
-        let branch7x7 = self.chain(
-            name,
-            &[
-                ("branch7x7_1", &block.branch7x7_1),
-                ("branch7x7_2", &block.branch7x7_2),
-                ("branch7x7_3", &block.branch7x7_3),
-            ],
-            x.clone(),
-        )?;
-        let branch7x7dbl = self.chain(
-            name,
-            &[
-                ("branch7x7dbl_1", &block.branch7x7dbl_1),
-                ("branch7x7dbl_2", &block.branch7x7dbl_2),
-                ("branch7x7dbl_3", &block.branch7x7dbl_3),
-                ("branch7x7dbl_4", &block.branch7x7dbl_4),
-                ("branch7x7dbl_5", &block.branch7x7dbl_5),
-            ],
-            x.clone(),
-        )?;
-        let pooled = self.average_pool(&block.pool, &x);
-        let branch_pool = self.chain(name, &[("branch_pool", &block.branch_pool)], pooled)?;
-        Ok(self.concat(&[branch1x1, branch7x7, branch7x7dbl, branch_pool]))
-    }
-
-    fn inception_d(&mut self, name: &str, block: &InceptionD, x: Map) -> Result<Map> {
-        let branch3x3 = self.chain(
-            name,
-            &[
-                ("branch3x3_1", &block.branch3x3_1),
-                ("branch3x3_2", &block.branch3x3_2),
-            ],
-            x.clone(),
-        )?;
-        let branch7x7x3 = self.chain(
-            name,
-            &[
-                ("branch7x7x3_1", &block.branch7x7x3_1),
-                ("branch7x7x3_2", &block.branch7x7x3_2),
-                ("branch7x7x3_3", &block.branch7x7x3_3),
-                ("branch7x7x3_4", &block.branch7x7x3_4),
-            ],
-            x.clone(),
-        )?;
-        let branch_pool = self.max_pool(&block.pool, &x);
-        Ok(self.concat(&[branch3x3, branch7x7x3, branch_pool]))
-    }
-
-    fn inception_e(&mut self, name: &str, block: &InceptionE, x: Map) -> Result<Map> {
-        let branch1x1 = self.chain(name, &[("branch1x1", &block.branch1x1)], x.clone())?;
-        let branch3x3 = self.chain(name, &[("branch3x3_1", &block.branch3x3_1)], x.clone())?;
-        let branch3x3 = [
-            self.chain(
-                name,
-                &[("branch3x3_2a", &block.branch3x3_2a)],
-                branch3x3.clone(),
-            )?,
-            self.chain(name, &[("branch3x3_2b", &block.branch3x3_2b)], branch3x3)?,
-        ];
-        let branch3x3 = self.concat(&branch3x3);
-        let branch3x3dbl = self.chain(
-            name,
-            &[
-                ("branch3x3dbl_1", &block.branch3x3dbl_1),
-                ("branch3x3dbl_2", &block.branch3x3dbl_2),
-            ],
-            x.clone(),
-        )?;
-        let branch3x3dbl = [
-            self.chain(
-                name,
-                &[("branch3x3dbl_3a", &block.branch3x3dbl_3a)],
-                branch3x3dbl.clone(),
-            )?,
-            self.chain(
-                name,
-                &[("branch3x3dbl_3b", &block.branch3x3dbl_3b)],
-                branch3x3dbl,
-            )?,
-        ];
-        let branch3x3dbl = self.concat(&branch3x3dbl);
-        let pooled = self.average_pool(&block.pool, &x);
-        let branch_pool = self.chain(name, &[("branch_pool", &block.branch_pool)], pooled)?;
-        Ok(self.concat(&[branch1x1, branch3x3, branch3x3dbl, branch_pool]))
+    /// A mixed block, branch by branch as `forward_branches` runs it.
+    fn mixed(&mut self, name: &str, branches: &[Branch], x: &Map) -> Result<Map> {
+        let mut outputs = Vec::new();
+        for branch in branches {
+            let input = match branch.input {
+                BranchInput::Block => x.clone(),
+                BranchInput::AveragePool(pool) => self.average_pool(pool, x),
+                BranchInput::MaxPool(pool) => self.max_pool(pool, x),
+            };
+            let chained = self.chain(name, &branch.chain, input)?;
+            outputs.push(if branch.split.is_empty() {
+                chained
+            } else {
+                let sides = (branch.split.iter())
+                    .map(|conv| self.chain(name, &[*conv], chained.clone()))
+                    .collect::<Result<Vec<_>>>()?;
+                self.concat(&sides)
+            });
+        }
+        Ok(self.concat(&outputs))
     }
 
     /// The head up to its logits: pooling or flattening, the dense layers and their
