@@ -190,31 +190,15 @@ impl Checker<'_> {
         table: &toml::Table,
         problems: &mut Vec<Diagnostic>,
     ) -> Option<Vec<HeadLayerSpec>> {
-        let Some(value) = table.get("head") else {
+        if !table.contains_key("head") {
             problems.push(
                 Problem::new("head", "missing `[[head]]` layers")
                     .with_help("add at least a `dense` layer: [[head]] type = \"dense\" units = 1 activation = \"sigmoid\"")
                     .at(None, self.text),
             );
             return None;
-        };
-        let Some(layers) = value.as_array() else {
-            problems.push(self.diagnostic(
-                "head",
-                "`head` must be an array of tables: write each layer as `[[head]]`",
-                false,
-            ));
-            return None;
-        };
-        let before = problems.len();
-        let parsed: Vec<HeadLayerSpec> = layers
-            .iter()
-            .enumerate()
-            .filter_map(|(index, layer)| {
-                self.deserialize(&format!("head.{index}"), layer.clone(), problems)
-            })
-            .collect();
-        (problems.len() == before).then_some(parsed)
+        }
+        self.array(table, "head", "layer", problems)
     }
 
     /// An optional array of tables (`[[callbacks]]`, `[[phases]]`), each entry checked on
@@ -225,13 +209,26 @@ impl Checker<'_> {
         name: &str,
         problems: &mut Vec<Diagnostic>,
     ) -> Option<Vec<T>> {
-        let Some(value) = table.get(name) else {
-            return Some(Vec::new());
-        };
-        let Some(entries) = value.as_array() else {
+        if table.contains_key(name) {
+            self.array(table, name, "entry", problems)
+        } else {
+            Some(Vec::new())
+        }
+    }
+
+    /// The array of tables `name`, each `entry` checked on its own, so that every broken one
+    /// is reported.
+    fn array<T: DeserializeOwned>(
+        &self,
+        table: &toml::Table,
+        name: &str,
+        entry: &str,
+        problems: &mut Vec<Diagnostic>,
+    ) -> Option<Vec<T>> {
+        let Some(entries) = table.get(name).and_then(toml::Value::as_array) else {
             problems.push(self.diagnostic(
                 name,
-                format!("`{name}` must be an array of tables: write each entry as `[[{name}]]`"),
+                format!("`{name}` must be an array of tables: write each {entry} as `[[{name}]]`"),
                 false,
             ));
             return None;
