@@ -15,3 +15,10 @@ pub mod search;
 pub mod spec;
 pub mod store;
 pub mod ui;
+
+/// Asserts that `text` contains `part`, printing `text` when it does not.
+#[cfg(test)]
+#[track_caller]
+pub(crate) fn assert_contains(text: &str, part: &str) {
+    assert!(text.contains(part), "expected `{part}` in:\n{text}");
+}

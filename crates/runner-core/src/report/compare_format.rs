@@ -263,7 +263,7 @@ mod tests {
     #[test]
     fn table_and_markdown_show_mean_and_std() {
         let table = to_table(&sample());
-        assert!(table.contains("0.8500 ± 0.0707"), "{table}");
+        crate::assert_contains(&table, "0.8500 ± 0.0707");
         let markdown = to_markdown(&sample());
         let lines: Vec<&str> = markdown.lines().collect();
         assert_eq!(lines.len(), 4, "{markdown}");

@@ -654,6 +654,11 @@ mod tests {
             self.dir.path().join("outside")
         }
 
+        /// The runs taken in from the bundles folder.
+        fn ingest(&self) -> Vec<RunRecord> {
+            self.store.ingest_bundles(&self.bundles).unwrap()
+        }
+
         /// Every file beside the store, with its contents.
         fn sentinel(&self) -> Vec<(PathBuf, Vec<u8>)> {
             let mut files = Vec::new();
@@ -770,7 +775,7 @@ mod tests {
         let good = record(OTHER);
         setup.good_bundle(&good);
 
-        let ingested = setup.store.ingest_bundles(&setup.bundles).unwrap();
+        let ingested = setup.ingest();
         assert_eq!(ingested.len(), 1);
         assert_eq!(setup.run_ids(), [OTHER]);
         assert_eq!(
@@ -794,13 +799,7 @@ mod tests {
     fn a_bundle_not_named_by_its_run_id_is_rejected() {
         let setup = Setup::new();
         setup.bundle(OTHER, &contents(&record(ID)));
-        assert!(
-            setup
-                .store
-                .ingest_bundles(&setup.bundles)
-                .unwrap()
-                .is_empty()
-        );
+        assert!(setup.ingest().is_empty());
         assert_eq!(setup.rejected(), [OTHER]);
         assert!(setup.run_ids().is_empty());
     }
@@ -812,13 +811,7 @@ mod tests {
         let bundle = setup.good_bundle(&record(ID));
         std::fs::remove_dir_all(bundle.join("checkpoints")).unwrap();
         std::os::unix::fs::symlink(setup.outside(), bundle.join("checkpoints")).unwrap();
-        assert!(
-            setup
-                .store
-                .ingest_bundles(&setup.bundles)
-                .unwrap()
-                .is_empty()
-        );
+        assert!(setup.ingest().is_empty());
         assert_eq!(setup.rejected(), [ID]);
         // Nothing made the store's folder for the run a link to the outside.
         assert!(!setup.store.root().join("checkpoints").join(ID).exists());
@@ -834,13 +827,7 @@ mod tests {
             bundle.join("checkpoints/last.bpk.partial"),
         )
         .unwrap();
-        assert!(
-            setup
-                .store
-                .ingest_bundles(&setup.bundles)
-                .unwrap()
-                .is_empty()
-        );
+        assert!(setup.ingest().is_empty());
         assert_eq!(setup.rejected(), [ID]);
     }
 
@@ -863,13 +850,7 @@ mod tests {
             record.artifacts.get_mut("best").unwrap().path = path;
             setup.good_bundle(&record);
         }
-        assert!(
-            setup
-                .store
-                .ingest_bundles(&setup.bundles)
-                .unwrap()
-                .is_empty()
-        );
+        assert!(setup.ingest().is_empty());
         assert_eq!(setup.rejected().len(), 3);
     }
 
@@ -882,13 +863,7 @@ mod tests {
         let mut contents = contents(&record(OTHER));
         contents["spec_text"] = "[pipeline]\nname = \"replaced\"\n".into();
         setup.bundle(OTHER, &contents);
-        assert!(
-            setup
-                .store
-                .ingest_bundles(&setup.bundles)
-                .unwrap()
-                .is_empty()
-        );
+        assert!(setup.ingest().is_empty());
         assert_eq!(setup.rejected(), [OTHER]);
         assert_eq!(
             setup.store.spec_text(&stored.spec_hash).unwrap().unwrap(),
@@ -903,7 +878,7 @@ mod tests {
         running.status = RunStatus::Running;
         running.host = super::super::this_host();
         setup.good_bundle(&running);
-        let ingested = setup.store.ingest_bundles(&setup.bundles).unwrap();
+        let ingested = setup.ingest();
         assert_eq!(ingested[0].status, RunStatus::Interrupted);
         let stored = setup.store.find_run(ID).unwrap();
         assert_eq!(stored.status, RunStatus::Interrupted);
@@ -921,7 +896,7 @@ mod tests {
         std::fs::create_dir_all(&empty).unwrap();
         std::fs::write(setup.bundles.join("stray-file"), b"x").unwrap();
         setup.good_bundle(&record(ID));
-        let ingested = setup.store.ingest_bundles(&setup.bundles).unwrap();
+        let ingested = setup.ingest();
         assert_eq!(ingested.len(), 1);
         assert_eq!(
             setup.rejected(),
@@ -932,13 +907,7 @@ mod tests {
             ]
         );
         // Once aside, they no longer stand in the way.
-        assert!(
-            setup
-                .store
-                .ingest_bundles(&setup.bundles)
-                .unwrap()
-                .is_empty()
-        );
+        assert!(setup.ingest().is_empty());
     }
 
     #[test]
@@ -947,13 +916,7 @@ mod tests {
         let mut contents = contents(&record(ID));
         contents["format"] = 2.into();
         setup.bundle(ID, &contents);
-        assert!(
-            setup
-                .store
-                .ingest_bundles(&setup.bundles)
-                .unwrap()
-                .is_empty()
-        );
+        assert!(setup.ingest().is_empty());
         assert_eq!(setup.rejected(), [ID]);
     }
 
@@ -991,7 +954,7 @@ mod tests {
         let mut other = record(ID);
         other.process.pid = 4242;
         setup.good_bundle(&other);
-        let ingested = setup.store.ingest_bundles(&setup.bundles).unwrap();
+        let ingested = setup.ingest();
         assert_eq!(ingested.len(), 1);
         let fresh = &ingested[0];
         assert_ne!(fresh.id, ID);
@@ -1016,13 +979,7 @@ mod tests {
         let stored = record(ID);
         setup.store.create_run(&stored, SPEC).unwrap();
         setup.good_bundle(&stored);
-        assert!(
-            setup
-                .store
-                .ingest_bundles(&setup.bundles)
-                .unwrap()
-                .is_empty()
-        );
+        assert!(setup.ingest().is_empty());
         assert_eq!(setup.run_ids(), [ID]);
         // Its checkpoints were still in the bundle: they move in.
         assert!(
@@ -1070,13 +1027,7 @@ mod tests {
         let mut record = record(ID);
         record.sweep = Some("sweep-b".into());
         setup.good_bundle(&record);
-        assert!(
-            setup
-                .store
-                .ingest_bundles(&setup.bundles)
-                .unwrap()
-                .is_empty()
-        );
+        assert!(setup.ingest().is_empty());
         assert_eq!(setup.rejected(), [ID]);
     }
 
@@ -1107,13 +1058,7 @@ mod tests {
         let before = setup.sentinel();
         std::os::unix::fs::symlink(setup.outside(), setup.bundles.join(REJECTED_FOLDER)).unwrap();
         setup.bundle(OTHER, &contents(&record(ID)));
-        assert!(
-            setup
-                .store
-                .ingest_bundles(&setup.bundles)
-                .unwrap()
-                .is_empty()
-        );
+        assert!(setup.ingest().is_empty());
         assert_eq!(setup.sentinel(), before);
         assert!(setup.bundles.join(format!(".rejected-{OTHER}")).is_dir());
     }
