@@ -65,11 +65,10 @@ fn compare_plot_rm_and_gc_on_recorded_runs() {
     assert_eq!(reader.records().count(), 3);
 
     let png = dir.path().join("curves.png");
-    let plotted = runner(
+    succeeded(runner(
         &store,
         &["plot", &ids[0], &ids[2], "--out", png.to_str().unwrap()],
-    );
-    assert!(plotted.status.success(), "{}", stderr(&plotted));
+    ));
     let image = image::open(&png).unwrap();
     assert_eq!((image.width(), image.height()), (1200, 520));
     let shown: Value = serde_json::from_str(&stdout(&runner(
@@ -101,8 +100,7 @@ fn compare_plot_rm_and_gc_on_recorded_runs() {
     );
     assert_eq!(bad.status.code(), Some(2));
 
-    let removed = runner(&store, &["rm", &ids[1]]);
-    assert!(removed.status.success(), "{}", stderr(&removed));
+    succeeded(runner(&store, &["rm", &ids[1]]));
     let listed: Vec<Value> =
         serde_json::from_str(&stdout(&runner(&store, &["list", "--format", "json"]))).unwrap();
     assert_eq!(listed.len(), 2);
@@ -120,14 +118,10 @@ fn compare_plot_rm_and_gc_on_recorded_runs() {
         b"123",
     )
     .unwrap();
-    let gc = runner(&store, &["gc"]);
-    assert!(gc.status.success(), "{}", stderr(&gc));
-    assert!(
-        stderr(&gc).contains(
-            "removed 1 orphaned checkpoint folder(s), 1 half-written file(s) and 0 cached stage result(s) (8 bytes)"
-        ),
-        "{}",
-        stderr(&gc)
+    let gc = succeeded(runner(&store, &["gc"]));
+    assert_contains(
+        &stderr(&gc),
+        "removed 1 orphaned checkpoint folder(s), 1 half-written file(s) and 0 cached stage result(s) (8 bytes)",
     );
     assert!(
         store
@@ -185,7 +179,7 @@ fn export_logs_writes_event_files_tensorboard_reads_back() {
     std::fs::write(&file, text).unwrap();
     let run_id = run_ok(&store, &file);
     let logs = dir.path().join("tb");
-    let exported = runner(
+    succeeded(runner(
         &store,
         &[
             "export-logs",
@@ -193,8 +187,7 @@ fn export_logs_writes_event_files_tensorboard_reads_back() {
             "--tensorboard",
             logs.to_str().unwrap(),
         ],
-    );
-    assert!(exported.status.success(), "{}", stderr(&exported));
+    ));
 
     // TensorBoard's own reader (tests/reference/read_tensorboard.py).
     let read = std::process::Command::new(&python)

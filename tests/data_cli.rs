@@ -20,20 +20,19 @@ fn data_check_reports_counts_sizes_unreadable_files_and_leakage() {
     std::fs::write(&pipeline, tiny_pipeline(STEM_ONLY_BACKBONE, 1)).unwrap();
     let store = dir.path().join("store");
 
-    let output = runner(&store, &["data", "check", pipeline.to_str().unwrap()]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    let output = succeeded(runner(
+        &store,
+        &["data", "check", pipeline.to_str().unwrap()],
+    ));
     let text = stdout(&output);
-    assert!(text.contains("8 images (blue 4, red 4)"), "{text}");
+    assert_contains(&text, "8 images (blue 4, red 4)");
     assert!(
         text.contains("width 32-32, height 32-32 px; 1 unreadable"),
         "{text}"
     );
-    assert!(text.contains("unreadable: blue/notes.jpg"), "{text}");
-    assert!(text.contains("1 across splits"), "{text}");
-    assert!(
-        text.contains("training: red/red0.png = validation: red/copy.png"),
-        "{text}"
-    );
+    assert_contains(&text, "unreadable: blue/notes.jpg");
+    assert_contains(&text, "1 across splits");
+    assert_contains(&text, "training: red/red0.png = validation: red/copy.png");
 
     let output = runner(
         &store,
@@ -65,7 +64,7 @@ fn augment_preview_writes_a_grid_and_refuses_a_pipeline_without_augmentation() {
     std::fs::write(&pipeline, text).unwrap();
     let store = dir.path().join("store");
     let out = dir.path().join("grid.png");
-    let output = runner(
+    succeeded(runner(
         &store,
         &[
             "augment",
@@ -78,8 +77,7 @@ fn augment_preview_writes_a_grid_and_refuses_a_pipeline_without_augmentation() {
             "--samples",
             "3",
         ],
-    );
-    assert!(output.status.success(), "{}", stderr(&output));
+    ));
     let grid = image::open(&out).unwrap().into_rgb8();
     // Two rows of four 32-pixel cells, 4-pixel gaps around and between them.
     assert_eq!(grid.dimensions(), (4 * 36 + 4, 2 * 36 + 4));
@@ -110,12 +108,7 @@ fn augment_preview_writes_a_grid_and_refuses_a_pipeline_without_augmentation() {
             out.to_str().unwrap(),
         ],
     );
-    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("nothing to preview"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&input_error(&output), "nothing to preview");
 }
 
 #[test]
@@ -126,22 +119,21 @@ fn decoded_images_are_cached_across_runs_and_invalidated_by_a_changed_file() {
     std::fs::write(&pipeline, tiny_pipeline(STEM_ONLY_BACKBONE, 1)).unwrap();
     let store = dir.path().join("store");
     let run = || {
-        let output = runner(&store, &["run", pipeline.to_str().unwrap(), "--retrain"]);
-        assert!(output.status.success(), "{}", stderr(&output));
+        let output = succeeded(runner(
+            &store,
+            &["run", pipeline.to_str().unwrap(), "--retrain"],
+        ));
         stderr(&output)
     };
     assert!(run().contains("decoded 8 training images"));
     let again = run();
-    assert!(again.contains("training images: decoded before"), "{again}");
+    assert_contains(&again, "training images: decoded before");
     assert!(!again.contains("decoded 8 training images"), "{again}");
 
     image::RgbImage::from_pixel(32, 32, image::Rgb([10, 10, 10]))
         .save(dir.path().join("data/train/red/red1.png"))
         .unwrap();
     let changed = run();
-    assert!(changed.contains("decoded 8 training images"), "{changed}");
-    assert!(
-        changed.contains("validation images: decoded before"),
-        "{changed}"
-    );
+    assert_contains(&changed, "decoded 8 training images");
+    assert_contains(&changed, "validation images: decoded before");
 }

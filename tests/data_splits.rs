@@ -47,8 +47,8 @@ fn validation_split_class_order_and_test_split() {
     assert!(test["test_loss"].as_f64().unwrap() > 0.0, "{shown}");
     assert!(shown["stages"]["manifest.test"].is_string(), "{shown}");
     let text = stdout(&runner(&store, &["show", &run_id]));
-    assert!(text.contains("6 test"), "{text}");
-    assert!(text.contains("(epoch 2's weights)"), "{text}");
+    assert_contains(&text, "6 test");
+    assert_contains(&text, "(epoch 2's weights)");
 
     // The held-out part is recorded in the manifests: the same files each time.
     let manifests = std::fs::read_dir(store.join("manifests")).unwrap().count();
@@ -130,8 +130,7 @@ fn csv_splits_train_as_folders_do_and_reuse_their_stages() {
     assert_eq!(status("decoded.validation"), "cached", "{stages}");
     assert_eq!(status("training"), "cached", "{stages}");
     assert_ne!(plan(&folders), stages);
-    let again = runner(&store, &["run", csv.to_str().unwrap()]);
-    assert!(again.status.success(), "{}", stderr(&again));
+    succeeded(runner(&store, &["run", csv.to_str().unwrap()]));
     assert_eq!(list_runs(&store).len(), 1, "the CSV pipeline trained again");
 }
 

@@ -43,19 +43,17 @@ freeze = { to = "block28" }"#;
     let file = dir.path().join("p.toml");
     std::fs::write(&file, tiny_pipeline(backbone, 1)).unwrap();
     let store = dir.path().join("store");
-    let output = runner(&store, &["summary", file.to_str().unwrap()]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    let output = succeeded(runner(&store, &["summary", file.to_str().unwrap()]));
     let summary = stdout(&output);
-    assert!(summary.contains("block29"), "{summary}");
+    assert_contains(&summary, "block29");
     assert!(!summary.contains("head_conv"), "{summary}");
 
     let wrong = tiny_pipeline(&backbone.replace("block29", "block30"), 1);
     std::fs::write(&file, wrong).unwrap();
     let output = runner(&store, &["validate", file.to_str().unwrap()]);
     assert!(!output.status.success());
-    assert!(
-        stderr(&output).contains("efficientnet_lite4 has no layer named `block30`"),
-        "{}",
-        stderr(&output)
+    assert_contains(
+        &stderr(&output),
+        "efficientnet_lite4 has no layer named `block30`",
     );
 }

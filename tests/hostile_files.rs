@@ -298,15 +298,14 @@ fn a_limit_of_zero_is_out_of_range() {
     let dir = tempfile::tempdir().unwrap();
     let file = dataset_with(dir.path(), &[], "max_image_pixels = 0\nmax_image_bytes = 0");
     let output = runner(dir.path(), &["validate", file.to_str().unwrap()]);
-    let message = stderr(&output);
-    assert_eq!(output.status.code(), Some(2), "{message}");
-    assert!(
-        message.contains("`data.max_image_pixels` = 0 is out of range: it must be at least 1"),
-        "{message}"
+    let message = common::input_error(&output);
+    assert_contains(
+        &message,
+        "`data.max_image_pixels` = 0 is out of range: it must be at least 1",
     );
-    assert!(
-        message.contains("`data.max_image_bytes` = 0 is out of range: it must be at least 1"),
-        "{message}"
+    assert_contains(
+        &message,
+        "`data.max_image_bytes` = 0 is out of range: it must be at least 1",
     );
 }
 
@@ -342,12 +341,12 @@ fn a_run_skips_the_bombs_and_lists_them() {
     assert!(output.status.success(), "{message}");
     assert_bounded_memory();
     for name in ["bomb.png", "bomb.jpg"] {
-        assert!(
-            message.contains(&format!(
+        assert_contains(
+            &message,
+            &format!(
                 "skipping {}",
                 dir.path().join("data/train/red").join(name).display()
-            )),
-            "{message}"
+            ),
         );
     }
 }
@@ -355,11 +354,7 @@ fn a_run_skips_the_bombs_and_lists_them() {
 /// Runs `args` with the pipeline `file`'s folder as store, expecting an input error, and
 /// returns its message.
 fn input_error(dir: &Path, args: &[&str]) -> String {
-    let output: Output = runner(&dir.join("store"), args);
-    let message = stderr(&output);
-    assert_eq!(output.status.code(), Some(2), "{message}");
-    assert!(!message.contains("panicked"), "{message}");
-    message
+    common::input_error(&runner(&dir.join("store"), args))
 }
 
 /// A resnet18 pipeline over a red/blue dataset with `weights` as its weights file.
@@ -402,10 +397,10 @@ fn validate_refuses_a_weights_file_of_the_wrong_shape() {
     common::torch_save::write_state_dict(&weights, &[tensor]);
     let file = resnet18_pipeline(dir.path(), "small_kernel.pth");
     let message = input_error(dir.path(), &["validate", file.to_str().unwrap()]);
-    assert!(message.contains("p.toml"), "{message}");
-    assert!(
-        message.contains("small_kernel.pth` does not fit resnet18: its tensor `stem.conv.conv.weight` has shape [64, 3, 3, 3], the network needs [64, 3, 7, 7]"),
-        "{message}"
+    assert_contains(&message, "p.toml");
+    assert_contains(
+        &message,
+        "small_kernel.pth` does not fit resnet18: its tensor `stem.conv.conv.weight` has shape [64, 3, 3, 3], the network needs [64, 3, 7, 7]",
     );
 }
 
@@ -416,9 +411,9 @@ fn validate_refuses_a_weights_file_missing_tensors() {
     common::torch_save::write_state_dict(&weights, &[]);
     let file = resnet18_pipeline(dir.path(), "empty.pth");
     let message = input_error(dir.path(), &["validate", file.to_str().unwrap()]);
-    assert!(
-        message.contains("empty.pth` is not a resnet18 weights file: 102 tensors are missing, such as stem.conv.conv.weight"),
-        "{message}"
+    assert_contains(
+        &message,
+        "empty.pth` is not a resnet18 weights file: 102 tensors are missing, such as stem.conv.conv.weight",
     );
 }
 
@@ -472,9 +467,9 @@ fn validate_refuses_a_keras_file_declaring_a_huge_kernel() {
     let file = dir.path().join("p.toml");
     std::fs::write(&file, text).unwrap();
     let message = input_error(dir.path(), &["validate", file.to_str().unwrap()]);
-    assert!(
-        message.contains("bomb.h5` is not InceptionV3 weights: it has 1 Conv2D"),
-        "{message}"
+    assert_contains(
+        &message,
+        "bomb.h5` is not InceptionV3 weights: it has 1 Conv2D",
     );
     assert_bounded_memory();
 }
@@ -532,7 +527,7 @@ fn augment_preview_works_without_the_weights_file() {
     );
     let message = stderr(&output);
     assert!(output.status.success(), "{message}");
-    assert!(message.contains(MISSING_WARNING), "{message}");
+    assert_contains(&message, MISSING_WARNING);
     assert!(grid.is_file());
 }
 

@@ -133,10 +133,8 @@ fn running(id: &str) -> RunRecord {
 
 /// Asserts exit code 2, a message containing `expected`, and no panic; returns stderr.
 fn input_error(output: &std::process::Output, expected: &str) -> String {
-    let message = stderr(output);
-    assert_eq!(output.status.code(), Some(2), "{message}");
-    assert!(message.contains(expected), "{message}");
-    assert!(!message.contains("panicked"), "{message}");
+    let message = common::input_error(output);
+    assert_contains(&message, expected);
     message
 }
 
@@ -201,8 +199,10 @@ fn rm_with_yes_removes_the_runs_and_their_checkpoints_only() {
         setup.add_run(&record(id));
     }
     let before = setup.sentinel();
-    let output = runner(&setup.store(), &["rm", A, "20261130-051501", A, "--yes"]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    succeeded(runner(
+        &setup.store(),
+        &["rm", A, "20261130-051501", A, "--yes"],
+    ));
     assert_eq!(setup.run_ids(), [C]);
     assert!(!setup.checkpoints(A).exists() && !setup.checkpoints(B).exists());
     assert!(setup.checkpoints(C).join("best.bpk").is_file());
@@ -215,14 +215,10 @@ fn rm_dry_run_says_what_it_would_remove_and_removes_nothing() {
     for id in [A, B] {
         setup.add_run(&record(id));
     }
-    let output = runner(&setup.store(), &["rm", A, B, "--dry-run"]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    let output = succeeded(runner(&setup.store(), &["rm", A, B, "--dry-run"]));
     let message = stderr(&output);
-    assert!(
-        message.contains(&format!("would remove {A} (p, finished)")),
-        "{message}"
-    );
-    assert!(message.contains(&format!("would remove {B}")), "{message}");
+    assert_contains(&message, &format!("would remove {A} (p, finished)"));
+    assert_contains(&message, &format!("would remove {B}"));
     assert_eq!(setup.run_ids(), [A, B]);
     assert!(setup.checkpoints(A).join("best.bpk").is_file());
 }
@@ -245,8 +241,7 @@ fn rm_of_a_record_whose_id_is_a_path_deletes_nothing_outside() {
     }
     let before = setup.sentinel();
     for id in ["../outside", "..", "../outside/checkpoints"] {
-        let output = runner(&setup.store(), &["rm", id]);
-        assert!(output.status.success(), "{}", stderr(&output));
+        succeeded(runner(&setup.store(), &["rm", id]));
     }
     assert_eq!(setup.sentinel(), before);
     assert_eq!(setup.run_ids(), [A]);
@@ -277,8 +272,7 @@ fn gc_leaves_the_partial_files_of_a_running_run() {
         std::fs::write(setup.checkpoints(id).join("last.bpk.partial"), b"half").unwrap();
         std::fs::create_dir_all(setup.checkpoints(id).join("resume-3.partial")).unwrap();
     }
-    let output = runner(&setup.store(), &["gc"]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    succeeded(runner(&setup.store(), &["gc"]));
     assert!(setup.checkpoints(A).join("last.bpk.partial").is_file());
     assert!(setup.checkpoints(A).join("resume-3.partial").is_dir());
     assert!(!setup.checkpoints(B).join("last.bpk.partial").exists());
@@ -305,21 +299,13 @@ fn gc_dry_run_lists_and_removes_nothing() {
     };
     let before = files();
 
-    let output = runner(&setup.store(), &["gc", "--cache", "--dry-run"]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    let output = succeeded(runner(&setup.store(), &["gc", "--cache", "--dry-run"]));
     let message = stderr(&output);
-    assert!(
-        message.contains(&format!("would remove {}", orphan.display())),
-        "{message}"
-    );
-    assert!(
-        message.contains(&format!("would remove {}", cached.display())),
-        "{message}"
-    );
+    assert_contains(&message, &format!("would remove {}", orphan.display()));
+    assert_contains(&message, &format!("would remove {}", cached.display()));
     assert_eq!(files(), before);
 
-    let output = runner(&setup.store(), &["gc", "--cache"]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    succeeded(runner(&setup.store(), &["gc", "--cache"]));
     assert!(!orphan.exists() && !cached.exists());
     assert!(setup.checkpoints(A).join("best.bpk").is_file());
 }
@@ -343,8 +329,7 @@ fn gc_never_walks_through_links_or_removes_folders_it_did_not_make() {
     std::fs::create_dir_all(&notes).unwrap();
     let before = setup.sentinel();
 
-    let output = runner(&setup.store(), &["gc", "--cache"]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    succeeded(runner(&setup.store(), &["gc", "--cache"]));
     assert_eq!(setup.sentinel(), before);
     assert!(
         notes.is_dir(),
@@ -403,8 +388,7 @@ fn sync_moves_hostile_bundles_aside_and_takes_the_good_one_in() {
     write_bundle(&shared, C, &bundle_of(&record(C)));
     let before = setup.sentinel();
 
-    let output = runner(&setup.store(), &["sync", shared.to_str().unwrap()]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    let output = succeeded(runner(&setup.store(), &["sync", shared.to_str().unwrap()]));
     let message = stderr(&output);
     for reason in [
         "is not a run id",
@@ -413,7 +397,7 @@ fn sync_moves_hostile_bundles_aside_and_takes_the_good_one_in() {
     ] {
         assert!(message.contains(reason), "{reason}: {message}");
     }
-    assert!(message.contains("took in 1 run(s)"), "{message}");
+    assert_contains(&message, "took in 1 run(s)");
     assert_eq!(setup.run_ids(), [C]);
     assert_eq!(rejected(&shared), [A, B, "absolute", "by-path"]);
     assert_eq!(setup.sentinel(), before);
@@ -427,13 +411,11 @@ fn sync_takes_a_run_claiming_to_run_forever_in_as_interrupted() {
     forever.status = runner_core::store::RunStatus::Running;
     forever.host = this_host(); // pid 1 on this host: alive as long as the machine is
     write_bundle(&shared, A, &bundle_of(&forever));
-    let output = runner(&setup.store(), &["sync", shared.to_str().unwrap()]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    succeeded(runner(&setup.store(), &["sync", shared.to_str().unwrap()]));
     let runs = list_runs(&setup.store());
     assert_eq!(runs[0]["status"], "interrupted");
     // So it can be removed like any other ended run.
-    let output = runner(&setup.store(), &["rm", A]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    succeeded(runner(&setup.store(), &["rm", A]));
 }
 
 #[test]
@@ -444,17 +426,11 @@ fn sync_after_an_unreadable_bundle_still_takes_the_others_in() {
     std::fs::create_dir_all(&broken).unwrap();
     std::fs::write(broken.join("bundle.json"), b"{\"format\": 1, \"record\": {").unwrap();
     write_bundle(&shared, A, &bundle_of(&record(A)));
-    let output = runner(&setup.store(), &["sync", shared.to_str().unwrap()]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("`bundle.json` is not readable"),
-        "{}",
-        stderr(&output)
-    );
+    let output = succeeded(runner(&setup.store(), &["sync", shared.to_str().unwrap()]));
+    assert_contains(&stderr(&output), "`bundle.json` is not readable");
     assert_eq!(setup.run_ids(), [A]);
     write_bundle(&shared, B, &bundle_of(&record(B)));
-    let output = runner(&setup.store(), &["sync", shared.to_str().unwrap()]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    succeeded(runner(&setup.store(), &["sync", shared.to_str().unwrap()]));
     assert_eq!(setup.run_ids(), [A, B]);
 }
 
@@ -495,13 +471,8 @@ fn a_bundle_whose_id_the_store_has_for_another_run_comes_in_under_a_new_id() {
     twin.process.pid = 4242; // another Slurm task that started in the same millisecond
     twin.started_at = 1_001;
     write_bundle(&shared, A, &bundle_of(&twin));
-    let output = runner(&setup.store(), &["sync", shared.to_str().unwrap()]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("taken in as run"),
-        "{}",
-        stderr(&output)
-    );
+    let output = succeeded(runner(&setup.store(), &["sync", shared.to_str().unwrap()]));
+    assert_contains(&stderr(&output), "taken in as run");
     let ids = setup.run_ids();
     assert_eq!(ids.len(), 2, "{ids:?}");
     assert!(ids.contains(&A.to_string()));

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
+use common::assert_contains;
 use runner::model::WeightsUse;
 use runner::model::build_classifier;
 use runner::model::inception_v3_weights::pretrained;
@@ -129,19 +130,16 @@ fn a_tensor_that_does_not_fit_is_named() {
     let device = runner::device::cpu();
     let mut conv = Conv2dConfig::new([2, 4], [2, 3]).init(&device);
     let message = error_of(set_conv(&mut conv, &layers[0], &weights));
-    assert!(
-        message.contains("tiny.h5` does not fit the network"),
-        "{message}"
-    );
-    assert!(
-        message.contains("layer `conv2d_1`'s `conv2d_1/kernel:0` has shape [2, 3, 2, 3], the network needs [2, 3, 2, 4]"),
-        "{message}"
+    assert_contains(&message, "tiny.h5` does not fit the network");
+    assert_contains(
+        &message,
+        "layer `conv2d_1`'s `conv2d_1/kernel:0` has shape [2, 3, 2, 3], the network needs [2, 3, 2, 4]",
     );
     let mut bn = BatchNormConfig::new(3).init(&device);
     let message = error_of(set_batchnorm_without_scale(&mut bn, &layers[2], &weights));
-    assert!(
-        message.contains("layer `dense_1` has 2 weight(s) (dense_1/kernel:0, dense_1/bias:0)"),
-        "{message}"
+    assert_contains(
+        &message,
+        "layer `dense_1` has 2 weight(s) (dense_1/kernel:0, dense_1/bias:0)",
     );
 }
 
@@ -151,20 +149,14 @@ fn files_that_are_not_keras_weights() {
     let text = dir.path().join("text.h5");
     std::fs::write(&text, "not hdf5").unwrap();
     let message = error_of(KerasWeights::open(&text, WeightsUse::Load));
-    assert!(message.contains("cannot read `"), "{message}");
-    assert!(
-        message.contains("text.h5` as Keras weights: not an HDF5 file"),
-        "{message}"
-    );
+    assert_contains(&message, "cannot read `");
+    assert_contains(&message, "text.h5` as Keras weights: not an HDF5 file");
 
     let message = error_of(KerasWeights::open(
         &fixture("not_keras.h5"),
         WeightsUse::Load,
     ));
-    assert!(
-        message.contains("has no `layer_names` attribute"),
-        "{message}"
-    );
+    assert_contains(&message, "has no `layer_names` attribute");
 
     let bytes = std::fs::read(fixture("tiny.h5")).unwrap();
     for length in [100, bytes.len() / 2, bytes.len() - 100] {
@@ -173,10 +165,7 @@ fn files_that_are_not_keras_weights() {
         // Cut in the structure, the file does not open; cut in the data, a tensor does
         // not read.
         let message = error_of(load_tiny(&truncated));
-        assert!(
-            message.contains(&format!("truncated{length}.h5")),
-            "{message}"
-        );
+        assert_contains(&message, &format!("truncated{length}.h5"));
     }
 }
 
@@ -188,27 +177,27 @@ fn inception_v3_refuses_weights_of_another_network() {
         WeightsUse::Load,
         &device,
     ));
-    assert!(
-        message.contains("is not InceptionV3 weights: it has 1 Conv2D, 1 BatchNormalization and 1 Dense layers, where InceptionV3 has 94, 94 and (with its classifier) 1"),
-        "{message}"
+    assert_contains(
+        &message,
+        "is not InceptionV3 weights: it has 1 Conv2D, 1 BatchNormalization and 1 Dense layers, where InceptionV3 has 94, 94 and (with its classifier) 1",
     );
     let message = error_of(pretrained(
         Some(Path::new("missing.h5")),
         WeightsUse::Load,
         &device,
     ));
-    assert!(message.contains("`missing.h5` does not exist"), "{message}");
-    assert!(
-        message.contains("inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"),
-        "{message}"
+    assert_contains(&message, "`missing.h5` does not exist");
+    assert_contains(
+        &message,
+        "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
     );
     let message = error_of(pretrained(
         Some(&fixture("make_fixtures.py")),
         WeightsUse::Load,
         &device,
     ));
-    assert!(
-        message.contains("Keras weights (`.h5`) or torchvision weights (`.pth`)"),
-        "{message}"
+    assert_contains(
+        &message,
+        "Keras weights (`.h5`) or torchvision weights (`.pth`)",
     );
 }

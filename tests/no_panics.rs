@@ -19,14 +19,6 @@ fn setup(pipeline: &str) -> (tempfile::TempDir, PathBuf) {
     (dir, file)
 }
 
-/// Asserts that `output` is an input error (exit code 2, no panic) and returns its stderr.
-fn input_error(output: &Output) -> String {
-    let message = stderr(output);
-    assert_eq!(output.status.code(), Some(2), "{message}");
-    assert!(!message.contains("panicked"), "{message}");
-    message
-}
-
 /// The 1-based line of `text` that contains `part`.
 fn line_of(text: &str, part: &str) -> usize {
     text.lines().position(|line| line.contains(part)).unwrap() + 1
@@ -49,19 +41,13 @@ fn an_experiment_problem_is_shown_in_the_file_that_declared_it() {
     );
     let message = input_error(&output);
     // The head no longer fits the loss because of the experiment's `[set]`...
-    assert!(message.contains("has 3 units"), "{message}");
-    assert!(message.contains("e.toml:5:1"), "{message}");
-    assert!(message.contains("5 | \"head.2.units\" = 3"), "{message}");
+    assert_contains(&message, "has 3 units");
+    assert_contains(&message, "e.toml:5:1");
+    assert_contains(&message, "5 | \"head.2.units\" = 3");
     // ... and the weights file is missing because of the base pipeline.
     let line = line_of(&base, "missing.pth");
-    assert!(
-        message.contains(&format!("{}:{line}:11", base_file.display())),
-        "{message}"
-    );
-    assert!(
-        message.contains(&format!("{line} | weights = \"missing.pth\"")),
-        "{message}"
-    );
+    assert_contains(&message, &format!("{}:{line}:11", base_file.display()));
+    assert_contains(&message, &format!("{line} | weights = \"missing.pth\""));
 }
 
 #[test]
@@ -74,11 +60,9 @@ fn summary_of_a_dense_layer_too_wide_to_count() {
         &["summary", file.to_str().unwrap()],
     );
     let message = input_error(&output);
-    assert!(
-        message.contains(
-            "`head.2.units` = 4611686018427387904 is out of range: it must be in [1, 1048576]"
-        ),
-        "{message}"
+    assert_contains(
+        &message,
+        "`head.2.units` = 4611686018427387904 is out of range: it must be in [1, 1048576]",
     );
 }
 
@@ -92,19 +76,13 @@ fn a_random_sweep_over_a_span_wider_than_a_float() {
         &["validate", file.to_str().unwrap()],
     );
     let message = input_error(&output);
-    assert!(message.contains("too wide to draw from"), "{message}");
+    assert_contains(&message, "too wide to draw from");
 }
 
 /// Runs `runner validate` on `path`, failing if it does not end within 60 s (reading a
 /// FIFO waits for a writer forever).
 fn validate_within_a_minute(store: &Path, path: &Path) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_runner"))
-        .args(["validate", path.to_str().unwrap()])
-        .env("RUNNER_STORE", store)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_runner(store, &["validate", path.to_str().unwrap()], Stdio::piped);
     let started = Instant::now();
     while child.try_wait().unwrap().is_none() {
         if started.elapsed() > Duration::from_mins(1) {
@@ -124,18 +102,15 @@ fn a_fifo_or_a_folder_given_as_the_pipeline_file() {
     assert!(made.success());
     let store = dir.path().join("store");
     let message = input_error(&validate_within_a_minute(&store, &fifo));
-    assert!(
-        message.contains(&format!(
+    assert_contains(
+        &message,
+        &format!(
             "cannot read pipeline file `{}`: it is a FIFO, not a regular file",
             fifo.display()
-        )),
-        "{message}"
+        ),
     );
     let message = input_error(&validate_within_a_minute(&store, dir.path()));
-    assert!(
-        message.contains("it is a folder, not a regular file"),
-        "{message}"
-    );
+    assert_contains(&message, "it is a folder, not a regular file");
 }
 
 /// A pipeline whose backbone (its stem) is frozen, so its features are cached.
@@ -201,10 +176,7 @@ fn a_damaged_features_cache_file_is_computed_again() {
         header,
         &[0u8; 64],
     );
-    assert!(
-        message.contains("ignoring the damaged cache file"),
-        "{message}"
-    );
+    assert_contains(&message, "ignoring the damaged cache file");
 }
 
 #[test]
@@ -219,7 +191,7 @@ fn a_decoded_cache_file_whose_sizes_overflow_is_decoded_again() {
         header,
         &[],
     );
-    assert!(message.contains("decoded 8 training images"), "{message}");
+    assert_contains(&message, "decoded 8 training images");
 }
 
 #[test]
@@ -234,11 +206,11 @@ fn export_of_a_run_whose_record_names_a_phase_it_does_not_have() {
     let out = dir.path().join("model.safetensors");
     let output = runner(&store_dir, &["export", &id, "--out", out.to_str().unwrap()]);
     let message = input_error(&output);
-    assert!(
-        message.contains(&format!(
+    assert_contains(
+        &message,
+        &format!(
             "the store's record of run {id} is damaged: phase 99 does not exist: the pipeline has 1 phase"
-        )),
-        "{message}"
+        ),
     );
 }
 
@@ -282,12 +254,9 @@ fn resuming_from_a_snapshot_that_names_a_phase_the_pipeline_does_not_have() {
     let EditedResume { state, message, .. } = resume_with_edited_snapshot(|snapshot| {
         snapshot["phase"] = 98.into();
     });
-    assert!(
-        message.contains(&format!(
-            "its snapshot `{}` names phase 99",
-            state.display()
-        )),
-        "{message}"
+    assert_contains(
+        &message,
+        &format!("its snapshot `{}` names phase 99", state.display()),
     );
 }
 
@@ -304,9 +273,9 @@ fn resuming_from_a_snapshot_of_an_earlier_format_says_so() {
         // Callbacks' states were one object before they became a list, one per callback.
         snapshot["callbacks"] = serde_json::json!({ "callbacks": [], "best_checkpoint": null });
     });
-    assert!(
-        message.contains("a run interrupted under an earlier runner version cannot be resumed"),
-        "{message}"
+    assert_contains(
+        &message,
+        "a run interrupted under an earlier runner version cannot be resumed",
     );
     assert!(store.find_run(&id).is_ok(), "the run stays recorded");
 }

@@ -148,11 +148,7 @@ fn export_and_check(
         "{name}: the probabilities vary by only {spread}"
     );
     eprintln!("{name}: max |difference| {difference:.2e}, spread {spread:.3}");
-    assert!(
-        stdout(&exported).contains("onnxruntime"),
-        "{}",
-        stdout(&exported)
-    );
+    assert_contains(&stdout(&exported), "onnxruntime");
     assert_eq!(sidecar["format"], "onnx");
     assert_eq!(sidecar["onnx"]["input"]["shape"][0], "batch");
 
@@ -171,7 +167,7 @@ fn export_and_check(
 
 /// How much `runner predict`'s probabilities of the first class vary over `images`.
 fn probability_spread(store: &Path, run: &str, images: &Path) -> f64 {
-    let predicted = runner(
+    let predicted = succeeded(runner(
         store,
         &[
             "predict",
@@ -181,8 +177,7 @@ fn probability_spread(store: &Path, run: &str, images: &Path) -> f64 {
             "json",
             "-q",
         ],
-    );
-    assert!(predicted.status.success(), "{}", stderr(&predicted));
+    ));
     let first: Vec<f64> = stdout(&predicted)
         .lines()
         .map(|line| {

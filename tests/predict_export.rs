@@ -43,8 +43,7 @@ fn predict_and_export_a_trained_run() {
         }
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let predicted = runner(&store, &args);
-    assert!(predicted.status.success(), "{}", stderr(&predicted));
+    let predicted = succeeded(runner(&store, &args));
     // JSON Lines: one object per image.
     let predictions: Vec<Value> = stdout(&predicted)
         .lines()
@@ -69,12 +68,13 @@ fn predict_and_export_a_trained_run() {
         &store,
         &["predict", &run_id, not_an_image.to_str().unwrap()],
     );
-    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
-    assert!(stderr(&bad).contains("notes.txt"), "{}", stderr(&bad));
+    assert_contains(&input_error(&bad), "notes.txt");
 
     let out = dir.path().join("model.safetensors");
-    let exported = runner(&store, &["export", &run_id, "--out", out.to_str().unwrap()]);
-    assert!(exported.status.success(), "{}", stderr(&exported));
+    succeeded(runner(
+        &store,
+        &["export", &run_id, "--out", out.to_str().unwrap()],
+    ));
     // A safetensors file starts with the length of its JSON header, then the header.
     let bytes = std::fs::read(&out).unwrap();
     let header_length = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
@@ -101,7 +101,7 @@ fn inspect_agrees_with_predict_on_the_validation_images() {
     let store = dir.path().join("store");
     let run_id = run_ok(&store, &pipeline);
     let out = dir.path().join("inspect");
-    let inspected = runner(
+    let inspected = succeeded(runner(
         &store,
         &[
             "inspect",
@@ -113,15 +113,14 @@ fn inspect_agrees_with_predict_on_the_validation_images() {
             "--format",
             "json",
         ],
-    );
-    assert!(inspected.status.success(), "{}", stderr(&inspected));
+    ));
     let report = json_output(&inspected);
     assert_eq!(report["run"], run_id.as_str());
     assert_eq!(report["classes"], serde_json::json!(["blue", "red"]));
 
     // The same model through `runner predict`, and each image's class from its folder.
     let validation = dir.path().join("data/validation");
-    let predicted = runner(
+    let predicted = succeeded(runner(
         &store,
         &[
             "predict",
@@ -130,8 +129,7 @@ fn inspect_agrees_with_predict_on_the_validation_images() {
             "--format",
             "json",
         ],
-    );
-    assert!(predicted.status.success(), "{}", stderr(&predicted));
+    ));
     let mut confusion = [[0u64; 2]; 2];
     let mut losses = Vec::new();
     for line in stdout(&predicted).lines() {

@@ -6,7 +6,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -36,8 +36,7 @@ fn checkpoint_epoch(shown: &Value) -> usize {
 fn predict(store: &Path, run: &str, folder: &Path, extra: &[&str]) -> Vec<Value> {
     let mut args = vec!["predict", run, folder.to_str().unwrap(), "--format", "json"];
     args.extend(extra);
-    let output = runner(store, &args);
-    assert!(output.status.success(), "{}", stderr(&output));
+    let output = succeeded(runner(store, &args));
     stdout(&output)
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
@@ -160,32 +159,10 @@ save = "last"
 #[test]
 fn predict_reproduces_a_resumed_run() {
     let (dir, file, store) = setup(&tiny_pipeline(RANDOM_FROZEN, 40), 4);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_runner"))
-        .args(["run", file.to_str().unwrap(), "--quiet"])
-        .env("RUNNER_STORE", &store)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    let epochs_recorded = || -> u64 {
-        if !store.join("db").exists() {
-            return 0;
-        }
-        serde_json::from_str::<Vec<Value>>(&stdout(&runner(&store, &["list", "--format", "json"])))
-            .ok()
-            .and_then(|runs| runs.first().and_then(|run| run["epochs"].as_u64()))
-            .unwrap_or(0)
-    };
-    while epochs_recorded() < 3 {
-        assert!(started.elapsed() < Duration::from_mins(2), "no progress");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let args = ["run", file.to_str().unwrap(), "--quiet"];
+    kill_runner_when(&store, &args, || first_run_epochs(&store) >= 3);
     let run = list_runs(&store)[0]["run"].as_str().unwrap().to_string();
-    let resumed = runner(&store, &["run", "--resume", &run, "--quiet"]);
-    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    succeeded(runner(&store, &["run", "--resume", &run, "--quiet"]));
     assert_eq!(show(&store, &run)["status"], "finished");
     assert_predict_reproduces_validation(&store, &run, &dir.path().join("data/validation"));
 }
@@ -212,7 +189,7 @@ fn predict_streams_files_folders_and_patterns_in_every_format() {
     assert_eq!(flipped.len(), 8);
 
     let pattern = validation.join("red").join("*.png");
-    let csv = runner(
+    let csv = succeeded(runner(
         &store,
         &[
             "predict",
@@ -221,8 +198,7 @@ fn predict_streams_files_folders_and_patterns_in_every_format() {
             "--format",
             "csv",
         ],
-    );
-    assert!(csv.status.success(), "{}", stderr(&csv));
+    ));
     let mut reader = csv::Reader::from_reader(csv.stdout.as_slice());
     assert_eq!(
         reader.headers().unwrap(),
@@ -232,8 +208,10 @@ fn predict_streams_files_folders_and_patterns_in_every_format() {
     assert_eq!(rows.len(), 4);
     assert!(rows.iter().all(|row| row[0].contains("red")));
 
-    let table = runner(&store, &["predict", &run, validation.to_str().unwrap()]);
-    assert!(table.status.success(), "{}", stderr(&table));
+    let table = succeeded(runner(
+        &store,
+        &["predict", &run, validation.to_str().unwrap()],
+    ));
     assert_eq!(stdout(&table).lines().count(), 8);
     for line in stdout(&table).lines() {
         assert_eq!(line.split('\t').count(), 3, "{line}");
@@ -247,12 +225,7 @@ fn predict_streams_files_folders_and_patterns_in_every_format() {
             dir.path().join("data/none*.png").to_str().unwrap(),
         ],
     );
-    assert_eq!(nothing.status.code(), Some(2), "{}", stderr(&nothing));
-    assert!(
-        stderr(&nothing).contains("no file matches"),
-        "{}",
-        stderr(&nothing)
-    );
+    assert_contains(&input_error(&nothing), "no file matches");
 }
 
 /// A pipeline whose test split is its validation folder: the test metrics of some
@@ -277,7 +250,7 @@ fn test_metrics_come_from_the_last_epoch_without_restore_best() {
         history(&shown, "val_accuracy")[4]
     );
     let text = stdout(&runner(&store, &["show", &run]));
-    assert!(text.contains("(epoch 5's weights)"), "{text}");
+    assert_contains(&text, "(epoch 5's weights)");
 }
 
 #[test]
@@ -372,13 +345,11 @@ fn partial_validation_draws_both_classes_from_cached_features_and_images() {
 fn ctrl_c_exits_130_and_the_sweep_counts_the_trial_as_interrupted() {
     let text = tiny_pipeline(STEM_ONLY_BACKBONE, 200) + "\n[sweep]\n\"head.1.rate\" = [0.1, 0.2]\n";
     let (_dir, file, store) = setup(&text, 4);
-    let child = Command::new(env!("CARGO_BIN_EXE_runner"))
-        .args(["run", file.to_str().unwrap(), "--quiet"])
-        .env("RUNNER_STORE", &store)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_runner(
+        &store,
+        &["run", file.to_str().unwrap(), "--quiet"],
+        Stdio::piped,
+    );
     let started = Instant::now();
     loop {
         let epochs = store
@@ -396,11 +367,9 @@ fn ctrl_c_exits_130_and_the_sweep_counts_the_trial_as_interrupted() {
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
     let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
-    assert!(
-        stdout(&output)
-            .contains("0 trial(s) finished (0 trained before, not again), 1 interrupted, 0 failed"),
-        "{}",
-        stdout(&output)
+    assert_contains(
+        &stdout(&output),
+        "0 trial(s) finished (0 trained before, not again), 1 interrupted, 0 failed",
     );
     let runs = list_runs(&store);
     assert_eq!(runs.len(), 1, "the second trial never started");
@@ -466,5 +435,5 @@ fn three_classes_report_per_class_and_macro_metrics() {
     let macro_precision = precisions.iter().sum::<f64>() / 3.0;
     assert!((epoch["val_precision"].as_f64().unwrap() - macro_precision).abs() < 1e-12);
     let text = stdout(&runner(&store, &["show", &run]));
-    assert!(text.contains("green: ["), "{text}");
+    assert_contains(&text, "green: [");
 }

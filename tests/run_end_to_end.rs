@@ -21,8 +21,7 @@ fn a_run_trains_records_and_reads_back() {
     std::fs::write(&pipeline, tiny_pipeline(STEM_ONLY_BACKBONE, 8)).unwrap();
     let store = dir.path().join("store");
 
-    let output = runner(&store, &["run", pipeline.to_str().unwrap()]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    let output = succeeded(runner(&store, &["run", pipeline.to_str().unwrap()]));
     assert!(
         stderr(&output).contains("broken.jpg"),
         "the skipped file is named: {}",
@@ -30,8 +29,7 @@ fn a_run_trains_records_and_reads_back() {
     );
     let run_id = run_id_of(&output);
 
-    let shown = runner(&store, &["show", &run_id, "--format", "json"]);
-    assert!(shown.status.success(), "{}", stderr(&shown));
+    let shown = succeeded(runner(&store, &["show", &run_id, "--format", "json"]));
     let record: Value = serde_json::from_str(&stdout(&shown)).unwrap();
     assert_eq!(record["run"], run_id.as_str());
     assert_eq!(record["pipeline"], "tiny");

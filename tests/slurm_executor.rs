@@ -134,16 +134,13 @@ fn a_sweep_runs_as_an_array_job_and_a_cancelled_one_finishes_on_a_rerun() {
     let on_slurm = dir.path().join("store-slurm");
     let output = cluster.run(&on_slurm, &["run", &experiment, "--executor", "slurm"]);
     assert!(output.status.success(), "{}", stderr(&output));
-    assert!(
-        stdout(&output)
-            .contains("4 trial(s) finished (0 trained before, not again), 0 interrupted, 0 failed"),
-        "{}",
-        stdout(&output)
+    assert_contains(
+        &stdout(&output),
+        "4 trial(s) finished (0 trained before, not again), 0 interrupted, 0 failed",
     );
-    assert!(stderr(&output).contains("4 done"), "{}", stderr(&output));
+    assert_contains(&stderr(&output), "4 done");
     let local = dir.path().join("store-local");
-    let output = runner_on_one_thread(&local, &["run", &experiment]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    succeeded(runner_on_one_thread(&local, &["run", &experiment]));
     let slurm_histories = histories(&on_slurm);
     assert_eq!(slurm_histories.len(), 4);
     assert_eq!(slurm_histories, histories(&local));
@@ -155,8 +152,10 @@ fn a_sweep_runs_as_an_array_job_and_a_cancelled_one_finishes_on_a_rerun() {
     let first = finished(&store)[0]["run"].as_str().unwrap().to_string();
     let shown = json_output(&runner(&store, &["show", &first, "--format", "json"]));
     let sweep = shown["sweep"].as_str().unwrap().to_string();
-    let compared = runner(&store, &["compare", "--sweep", &sweep, "--format", "json"]);
-    assert!(compared.status.success(), "{}", stderr(&compared));
+    succeeded(runner(
+        &store,
+        &["compare", "--sweep", &sweep, "--format", "json"],
+    ));
     let cancel = cluster
         .command("scancel")
         .args(["--name", "runner-tiny"])
@@ -165,7 +164,7 @@ fn a_sweep_runs_as_an_array_job_and_a_cancelled_one_finishes_on_a_rerun() {
     assert!(cancel.success());
     let (status, printed) = slow.wait(Duration::from_mins(2));
     assert_eq!(status.code(), Some(1), "{printed}");
-    assert!(printed.contains("CANCELLED"), "{printed}");
+    assert_contains(&printed, "CANCELLED");
     let done_before = finished(&store).len();
     assert!(
         (1..4).contains(&done_before),
@@ -191,12 +190,11 @@ fn a_sweep_runs_as_an_array_job_and_a_cancelled_one_finishes_on_a_rerun() {
     // The same command again trains only the trials that did not finish.
     let output = cluster.run(&store, &["run", &slow.experiment, "--executor", "slurm"]);
     assert!(output.status.success(), "{}", stderr(&output));
-    assert!(
-        stdout(&output).contains(&format!(
+    assert_contains(
+        &stdout(&output),
+        &format!(
             "4 trial(s) finished ({done_before} trained before, not again), 0 interrupted, 0 failed"
-        )),
-        "{}",
-        stdout(&output)
+        ),
     );
     assert_eq!(finished(&store).len(), 4);
 }
@@ -211,7 +209,7 @@ fn a_coordinator_stopped_with_ctrl_c_leaves_the_job_running_for_runner_sync() {
     // SAFETY: kill(2) on a child we started and have not reaped.
     unsafe { libc::kill(slow.coordinator.id() as libc::pid_t, libc::SIGINT) };
     let (_, printed) = slow.wait(Duration::from_mins(1));
-    assert!(printed.contains("keeps running"), "{printed}");
+    assert_contains(&printed, "keeps running");
 
     let started = Instant::now();
     loop {
@@ -225,13 +223,8 @@ fn a_coordinator_stopped_with_ctrl_c_leaves_the_job_running_for_runner_sync() {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
-    let synced = runner(&store, &["sync"]);
-    assert!(synced.status.success(), "{}", stderr(&synced));
-    assert!(
-        stderr(&synced).contains("run(s) from"),
-        "{}",
-        stderr(&synced)
-    );
+    let synced = succeeded(runner(&store, &["sync"]));
+    assert_contains(&stderr(&synced), "run(s) from");
     assert_eq!(finished(&store).len(), 4);
 }
 
@@ -320,11 +313,9 @@ fn bad_requests_are_refused_before_anything_is_submitted() {
 
     let experiment = write_sweep(dir.path(), 1, "0.01, 0.02", "shared_dir = \"/proc/runner\"");
     let output = cluster.run(&store, &["run", &experiment, "--executor", "slurm"]);
-    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("shared folder `/proc/runner` cannot be written"),
-        "{}",
-        stderr(&output)
+    assert_contains(
+        &input_error(&output),
+        "shared folder `/proc/runner` cannot be written",
     );
 
     let experiment = write_sweep(dir.path(), 1, "0.01, 0.02", "");
@@ -335,12 +326,7 @@ fn bad_requests_are_refused_before_anything_is_submitted() {
         .env("PATH", empty.path())
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("needs Slurm's `sbatch` on the PATH"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&input_error(&output), "needs Slurm's `sbatch` on the PATH");
 
     assert_eq!(submitted(), "", "a job was submitted");
     assert!(list_runs(&store).is_empty());
@@ -355,8 +341,7 @@ fn successive_halving_submits_each_trial_and_promotion_as_a_task() {
     let experiment = write_sweep(dir.path(), 4, RATES, "max_concurrent = 2");
     // Every trial trained straight through here, the reference for each epoch.
     let local = dir.path().join("store-local");
-    let output = runner_on_one_thread(&local, &["run", &experiment]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    succeeded(runner_on_one_thread(&local, &["run", &experiment]));
     let straight = histories(&local);
     assert_eq!(straight.len(), 4);
 
@@ -369,10 +354,10 @@ fn successive_halving_submits_each_trial_and_promotion_as_a_task() {
     let output = cluster.run(&on_slurm, &["run", &experiment, "--executor", "slurm"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let log = stderr(&output);
-    assert!(log.contains("up to 2 at a time"), "{log}");
-    assert!(log.contains("promoted to rung"), "{log}");
+    assert_contains(&log, "up to 2 at a time");
+    assert_contains(&log, "promoted to rung");
     // A promotion is a task of its own, paused at its rung.
-    assert!(log.contains(", to epoch 2"), "{log}");
+    assert_contains(&log, ", to epoch 2");
 
     let runs = list_runs(&on_slurm);
     assert_eq!(runs.len(), 4, "one run per trial: {runs:?}");

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -12,13 +12,11 @@ use serde_json::Value;
 /// Starts `runner run --retrain`: the same pipeline trains again although the store has
 /// its result.
 fn start_run(store: &std::path::Path, pipeline: &std::path::Path) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_runner"))
-        .args(["run", pipeline.to_str().unwrap(), "--retrain"])
-        .env("RUNNER_STORE", store)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+    spawn_runner(
+        store,
+        &["run", pipeline.to_str().unwrap(), "--retrain"],
+        Stdio::null,
+    )
 }
 
 #[test]
@@ -78,13 +76,8 @@ fn kill_9_during_a_parallel_sweep_while_a_reader_reads_loses_no_finished_run() {
     .unwrap();
     let store = dir.path().join("store");
     let start_sweep = || {
-        Command::new(env!("CARGO_BIN_EXE_runner"))
-            .args(["run", sweep.to_str().unwrap(), "--jobs", "2"])
-            .env("RUNNER_STORE", &store)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
+        let args = ["run", sweep.to_str().unwrap(), "--jobs", "2"];
+        spawn_runner(&store, &args, Stdio::null)
     };
 
     // A second process reads the store the whole time; every run it ever sees finished
@@ -96,8 +89,7 @@ fn kill_9_during_a_parallel_sweep_while_a_reader_reads_loses_no_finished_run() {
             let mut reads = 0;
             while !stop.load(std::sync::atomic::Ordering::SeqCst) {
                 if store.join("db").exists() {
-                    let output = runner(&store, &["list", "--format", "json"]);
-                    assert!(output.status.success(), "{}", stderr(&output));
+                    succeeded(runner(&store, &["list", "--format", "json"]));
                     reads += 1;
                 }
                 std::thread::sleep(Duration::from_millis(50));
@@ -178,11 +170,7 @@ fn compare_works_while_a_run_is_writing() {
             compared += 1;
         } else {
             // Before the run is recorded there is nothing to compare yet.
-            assert!(
-                stderr(&output).contains("no recorded run matches"),
-                "{}",
-                stderr(&output)
-            );
+            assert_contains(&stderr(&output), "no recorded run matches");
         }
     }
     assert!(child.wait().unwrap().success());
@@ -225,8 +213,10 @@ fn a_version_1_store_is_upgraded() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     write_v1_store(&store);
-    let output = runner(&store, &["show", "20261128-100000", "--format", "json"]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    let output = succeeded(runner(
+        &store,
+        &["show", "20261128-100000", "--format", "json"],
+    ));
     let run: Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(run["spec"], "[pipeline]\nname = \"old\"\n");
     assert_eq!(
@@ -257,11 +247,9 @@ fn a_newer_store_is_refused() {
         db.flush().unwrap();
     }
     let output = runner(&store, &["list"]);
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("schema version 99, newer than this runner's 2"),
-        "{}",
-        stderr(&output)
+    assert_contains(
+        &input_error(&output),
+        "schema version 99, newer than this runner's 2",
     );
 }
 

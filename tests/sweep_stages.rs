@@ -4,7 +4,6 @@
 mod common;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::Value;
@@ -55,8 +54,7 @@ fn trials_share_features_and_finished_trials_are_not_trained_again() {
     assert_eq!(plan["backbone_passes_without_cache"], 72);
     assert!(plan["trials"][0]["trainable_params"][0].as_u64().unwrap() > 0);
 
-    let output = runner(&store, &["run", &experiment]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    let output = succeeded(runner(&store, &["run", &experiment]));
     let log = stderr(&output);
     assert_eq!(
         log.matches("computed training features").count(),
@@ -79,12 +77,10 @@ fn trials_share_features_and_finished_trials_are_not_trained_again() {
             .unwrap()
             .starts_with("trained before")
     }));
-    let output = runner(&store, &["run", &experiment]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    assert!(
-        stdout(&output).contains("3 trial(s) finished (3 trained before, not again)"),
-        "{}",
-        stdout(&output)
+    let output = succeeded(runner(&store, &["run", &experiment]));
+    assert_contains(
+        &stdout(&output),
+        "3 trial(s) finished (3 trained before, not again)",
     );
     assert!(!stderr(&output).contains("computed training features"));
     assert_eq!(list_runs(&store).len(), 3);
@@ -102,18 +98,12 @@ fn trials_share_features_and_finished_trials_are_not_trained_again() {
 
     // One more value: only the new trial trains, on the cached features.
     let experiment = write_experiment(dir.path(), "0.0, 0.3, 0.5, 0.7");
-    let output = runner(&store, &["run", &experiment]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    assert!(
-        stdout(&output).contains("4 trial(s) finished (3 trained before, not again)"),
-        "{}",
-        stdout(&output)
+    let output = succeeded(runner(&store, &["run", &experiment]));
+    assert_contains(
+        &stdout(&output),
+        "4 trial(s) finished (3 trained before, not again)",
     );
-    assert!(
-        stderr(&output).contains("computed before"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&stderr(&output), "computed before");
     assert_eq!(list_runs(&store).len(), 4);
 
     // A changed training image changes its split's stages and every training key.
@@ -141,14 +131,6 @@ fn a_killed_sweep_resumes_without_training_finished_trials_again() {
     let experiment = write_experiment(dir.path(), "0.0, 0.3, 0.5");
     let store = dir.path().join("store");
 
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_runner"))
-        .args(["run", &experiment, "--quiet"])
-        .env("RUNNER_STORE", &store)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
     let finished = |store: &Path| {
         if !store.join("db").exists() {
             return 0;
@@ -158,29 +140,19 @@ fn a_killed_sweep_resumes_without_training_finished_trials_again() {
             .filter(|run| run["status"] == "finished")
             .count()
     };
-    while finished(&store) == 0 {
-        assert!(
-            started.elapsed() < Duration::from_mins(2),
-            "no trial finished"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.kill().unwrap(); // SIGKILL: no chance to record anything
-    child.wait().unwrap();
+    kill_runner_when(&store, &["run", &experiment, "--quiet"], || {
+        finished(&store) > 0
+    });
     let done_before = finished(&store);
     assert!(
         done_before < 3,
         "the sweep finished before it could be killed"
     );
 
-    let output = runner(&store, &["run", &experiment, "--quiet"]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    assert!(
-        stdout(&output).contains(&format!(
-            "3 trial(s) finished ({done_before} trained before, not again)"
-        )),
-        "{}",
-        stdout(&output)
+    let output = succeeded(runner(&store, &["run", &experiment, "--quiet"]));
+    assert_contains(
+        &stdout(&output),
+        &format!("3 trial(s) finished ({done_before} trained before, not again)"),
     );
     let runs = list_runs(&store);
     let finished_runs = runs
@@ -220,12 +192,9 @@ fn jobs_train_trials_in_workers_with_the_same_results_and_survive_a_failure() {
             &["run", experiment, "--jobs", jobs, "-s", "train.epochs=3"],
         );
         assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-        assert!(
-            stdout(&output).contains(
-                "2 trial(s) finished (0 trained before, not again), 0 interrupted, 1 failed"
-            ),
-            "{}",
-            stdout(&output)
+        assert_contains(
+            &stdout(&output),
+            "2 trial(s) finished (0 trained before, not again), 0 interrupted, 1 failed",
         );
         let mut histories = Vec::new();
         for run in list_runs(store) {

@@ -9,6 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
+use common::assert_contains;
 use common::torch_save::{self, Values};
 use runner::model::mobilenet_v2::{self, MobileNetV2};
 use runner::model::resnet::{self, ResNet};
@@ -52,6 +53,12 @@ impl Torchvision {
         Self {
             keys: tensors.into_iter().map(|tensor| tensor.key).collect(),
         }
+    }
+
+    /// Asserts that `tensor` starts with the first value of the tensor under `key`.
+    #[track_caller]
+    fn assert_first<const D: usize>(&self, tensor: Tensor<D>, key: &str) {
+        assert_eq!(first(tensor), self.at(key, 0), "{key}");
     }
 
     /// What the tensor under `key` holds at flat index `i`.
@@ -105,38 +112,23 @@ fn resnet50_takes_every_tensor_of_torchvisions_state_dict() {
     .unwrap();
 
     let stem = &network.stem.conv;
-    assert_eq!(
-        first(stem.conv.weight.val()),
-        torchvision.at("conv1.weight", 0)
-    );
+    torchvision.assert_first(stem.conv.weight.val(), "conv1.weight");
     let stem_bn = stem.bn.as_ref().unwrap();
-    assert_eq!(first(stem_bn.gamma.val()), torchvision.at("bn1.weight", 0));
-    assert_eq!(first(stem_bn.beta.val()), torchvision.at("bn1.bias", 0));
+    torchvision.assert_first(stem_bn.gamma.val(), "bn1.weight");
+    torchvision.assert_first(stem_bn.beta.val(), "bn1.bias");
     let downsample = network.layer1[0].downsample.as_ref().unwrap();
     let bn = downsample.bn.as_ref().unwrap();
-    assert_eq!(
-        first(bn.running_var.value()),
-        torchvision.at("layer1.0.downsample.1.running_var", 0)
-    );
-    assert_eq!(
-        first(downsample.conv.weight.val()),
-        torchvision.at("layer1.0.downsample.0.weight", 0)
-    );
+    torchvision.assert_first(bn.running_var.value(), "layer1.0.downsample.1.running_var");
+    torchvision.assert_first(downsample.conv.weight.val(), "layer1.0.downsample.0.weight");
     let block = &network.layer3[5];
-    assert_eq!(
-        first(block.conv2.conv.weight.val()),
-        torchvision.at("layer3.5.conv2.weight", 0)
-    );
+    torchvision.assert_first(block.conv2.conv.weight.val(), "layer3.5.conv2.weight");
     let conv3 = network.layer4[2].conv3.as_ref().unwrap();
-    assert_eq!(
-        first(conv3.bn.as_ref().unwrap().running_mean.value()),
-        torchvision.at("layer4.2.bn3.running_mean", 0)
+    torchvision.assert_first(
+        conv3.bn.as_ref().unwrap().running_mean.value(),
+        "layer4.2.bn3.running_mean",
     );
     assert_linear_transposed(network.fc.weight.val(), &torchvision, "fc.weight");
-    assert_eq!(
-        first(network.fc.bias.as_ref().unwrap().val()),
-        torchvision.at("fc.bias", 0)
-    );
+    torchvision.assert_first(network.fc.bias.as_ref().unwrap().val(), "fc.bias");
 }
 
 #[test]
@@ -155,15 +147,12 @@ fn resnet18_takes_torchvisions_basic_blocks() {
     .unwrap();
     let block = &network.layer2[0];
     assert!(block.conv3.is_none());
-    assert_eq!(
-        first(block.conv2.bn.as_ref().unwrap().gamma.val()),
-        torchvision.at("layer2.0.bn2.weight", 0)
+    torchvision.assert_first(
+        block.conv2.bn.as_ref().unwrap().gamma.val(),
+        "layer2.0.bn2.weight",
     );
     let downsample = block.downsample.as_ref().unwrap();
-    assert_eq!(
-        first(downsample.conv.weight.val()),
-        torchvision.at("layer2.0.downsample.0.weight", 0)
-    );
+    torchvision.assert_first(downsample.conv.weight.val(), "layer2.0.downsample.0.weight");
     assert!(network.layer1[0].downsample.is_none());
     assert_linear_transposed(network.fc.weight.val(), &torchvision, "fc.weight");
 }
@@ -186,45 +175,36 @@ fn mobilenet_v2_takes_every_tensor_of_torchvisions_state_dict() {
     let BackboneLayer::ConvBn(stem) = &network.features[0] else {
         panic!("features.0 is a convolution");
     };
-    assert_eq!(
-        first(stem.conv.weight.val()),
-        torchvision.at("features.0.0.weight", 0)
-    );
+    torchvision.assert_first(stem.conv.weight.val(), "features.0.0.weight");
     // features.1 has no expansion: its first convolution is the depthwise one.
     let BackboneLayer::MbConv(block) = &network.features[1] else {
         panic!("features.1 is an inverted residual");
     };
     assert!(block.expand.is_none());
-    assert_eq!(
-        first(block.depthwise.bn.as_ref().unwrap().beta.val()),
-        torchvision.at("features.1.conv.0.1.bias", 0)
+    torchvision.assert_first(
+        block.depthwise.bn.as_ref().unwrap().beta.val(),
+        "features.1.conv.0.1.bias",
     );
-    assert_eq!(
-        first(block.project.conv.weight.val()),
-        torchvision.at("features.1.conv.1.weight", 0)
-    );
+    torchvision.assert_first(block.project.conv.weight.val(), "features.1.conv.1.weight");
     let BackboneLayer::MbConv(block) = &network.features[14] else {
         panic!("features.14 is an inverted residual");
     };
     let expand = block.expand.as_ref().unwrap();
-    assert_eq!(
-        first(expand.conv.weight.val()),
-        torchvision.at("features.14.conv.0.0.weight", 0)
+    torchvision.assert_first(expand.conv.weight.val(), "features.14.conv.0.0.weight");
+    torchvision.assert_first(
+        block.depthwise.conv.weight.val(),
+        "features.14.conv.1.0.weight",
     );
-    assert_eq!(
-        first(block.depthwise.conv.weight.val()),
-        torchvision.at("features.14.conv.1.0.weight", 0)
-    );
-    assert_eq!(
-        first(block.project.bn.as_ref().unwrap().running_mean.value()),
-        torchvision.at("features.14.conv.3.running_mean", 0)
+    torchvision.assert_first(
+        block.project.bn.as_ref().unwrap().running_mean.value(),
+        "features.14.conv.3.running_mean",
     );
     let BackboneLayer::ConvBn(last) = &network.features[18] else {
         panic!("features.18 is a convolution");
     };
-    assert_eq!(
-        first(last.bn.as_ref().unwrap().running_var.value()),
-        torchvision.at("features.18.1.running_var", 0)
+    torchvision.assert_first(
+        last.bn.as_ref().unwrap().running_var.value(),
+        "features.18.1.running_var",
     );
     assert_linear_transposed(
         network.classifier.weight.val(),
@@ -249,10 +229,7 @@ fn another_networks_file_is_refused_with_a_message() {
     .unwrap_err();
     assert!(runner::error::is_input_error(&err), "{err:#}");
     let message = format!("{err:#}");
-    assert!(
-        message.contains("is not a resnet18 weights file"),
-        "{message}"
-    );
+    assert_contains(&message, "is not a resnet18 weights file");
 }
 
 #[test]

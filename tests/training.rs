@@ -4,8 +4,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::Value;
@@ -17,8 +15,7 @@ cut = "block1"
 freeze = "all""#;
 
 fn show(store: &Path, run: &str) -> Value {
-    let output = runner(store, &["show", run, "--format", "json"]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    let output = succeeded(runner(store, &["show", run, "--format", "json"]));
     serde_json::from_str(&stdout(&output)).unwrap()
 }
 
@@ -85,7 +82,7 @@ type = "csv_logger"
     assert_eq!(lines.len(), 5);
     assert!(lines[4].starts_with("4,2,"), "{csv}");
     // The best checkpoint loads into the model of the phase that wrote it.
-    let output = runner(
+    succeeded(runner(
         &store,
         &[
             "predict",
@@ -97,8 +94,7 @@ type = "csv_logger"
                 .to_str()
                 .unwrap(),
         ],
-    );
-    assert!(output.status.success(), "{}", stderr(&output));
+    ));
 }
 
 #[test]
@@ -106,13 +102,8 @@ fn stop_at_on_a_training_metric_stops_and_says_what_it_watched() {
     let text = tiny_pipeline(STEM_ONLY_BACKBONE, 5)
         + "\n[[callbacks]]\ntype = \"stop_at\"\nmonitor = \"accuracy\"\nthreshold = -1.0\n";
     let (_dir, file, store) = setup(&text);
-    let output = runner(&store, &["run", file.to_str().unwrap()]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("says nothing about new images"),
-        "{}",
-        stderr(&output)
-    );
+    let output = succeeded(runner(&store, &["run", file.to_str().unwrap()]));
+    assert_contains(&stderr(&output), "says nothing about new images");
     let shown = show(&store, &run_id_of(&output));
     assert_eq!(shown["status"], "stopped_early");
     assert_eq!(shown["epochs"], 1);
@@ -140,12 +131,10 @@ min_delta = 10.0
 factor = 0.5
 "#;
     let (_dir, file, store) = setup(&text);
-    let output = runner(&store, &["run", file.to_str().unwrap()]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("restoring the weights of epoch 1, the best"),
-        "{}",
-        stderr(&output)
+    let output = succeeded(runner(&store, &["run", file.to_str().unwrap()]));
+    assert_contains(
+        &stderr(&output),
+        "restoring the weights of epoch 1, the best",
     );
     let shown = show(&store, &run_id_of(&output));
     assert_eq!(shown["status"], "stopped_early");
@@ -162,33 +151,9 @@ fn a_run_killed_mid_training_resumes_to_the_history_of_an_uninterrupted_run() {
     ) + "\n[[callbacks]]\ntype = \"reduce_lr_on_plateau\"\npatience = 2\n";
     let (_dir, file, store) = setup(&text);
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_runner"))
-        .args(["run", file.to_str().unwrap(), "--quiet"])
-        .env("RUNNER_STORE", &store)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    let epochs_recorded = || -> u64 {
-        if !store.join("db").exists() {
-            return 0;
-        }
-        let listed = runner(&store, &["list", "--format", "json"]);
-        serde_json::from_str::<Vec<Value>>(&stdout(&listed))
-            .ok()
-            .and_then(|runs| runs.first().and_then(|run| run["epochs"].as_u64()))
-            .unwrap_or(0)
-    };
-    while epochs_recorded() < 5 {
-        assert!(
-            started.elapsed() < Duration::from_mins(2),
-            "the run did not get going"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().unwrap(); // SIGKILL, mid-epoch or between epochs
-    child.wait().unwrap();
+    // Killed mid-epoch or between epochs.
+    let args = ["run", file.to_str().unwrap(), "--quiet"];
+    kill_runner_when(&store, &args, || first_run_epochs(&store) >= 5);
     let listed: Vec<Value> =
         serde_json::from_str(&stdout(&runner(&store, &["list", "--format", "json"]))).unwrap();
     let run = listed[0]["run"].as_str().unwrap().to_string();
@@ -198,13 +163,8 @@ fn a_run_killed_mid_training_resumes_to_the_history_of_an_uninterrupted_run() {
         "killed before the end"
     );
 
-    let output = runner(&store, &["run", "--resume", &run, "--quiet"]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains(&format!("resuming run {run}")),
-        "{}",
-        stderr(&output)
-    );
+    let output = succeeded(runner(&store, &["run", "--resume", &run, "--quiet"]));
+    assert_contains(&stderr(&output), &format!("resuming run {run}"));
     let resumed = show(&store, &run);
     assert_eq!(resumed["status"], "finished");
 
@@ -221,12 +181,7 @@ fn a_run_killed_mid_training_resumes_to_the_history_of_an_uninterrupted_run() {
 
     // A finished run has nothing to resume.
     let again = runner(&store, &["run", "--resume", &run]);
-    assert_eq!(again.status.code(), Some(2));
-    assert!(
-        stderr(&again).contains("nothing to resume"),
-        "{}",
-        stderr(&again)
-    );
+    assert_contains(&input_error(&again), "nothing to resume");
 }
 
 #[test]
@@ -255,6 +210,6 @@ fn the_course_pipeline_runs_as_written_at_a_tiny_scale() {
     assert_eq!(shown["params"]["backbone.cut"], "mixed7");
     let summary = runner(&store, &["summary", file.to_str().unwrap()]);
     let summary = stdout(&summary);
-    assert!(summary.contains("mixed7"), "{summary}");
-    assert!(summary.contains("head.1 (Dense)"), "{summary}");
+    assert_contains(&summary, "mixed7");
+    assert_contains(&summary, "head.1 (Dense)");
 }

@@ -28,14 +28,11 @@ fn validate_reports_every_problem_and_exits_2() {
     );
     assert_eq!(failed.status.code(), Some(2));
     let message = stderr(&failed);
-    assert!(message.contains("bad.toml:10:1"), "{message}");
-    assert!(message.contains("did you mean `batch_size`?"), "{message}");
-    assert!(message.contains("unknown field `epoch`"), "{message}");
-    assert!(message.contains("has 2 problems"), "{message}");
-    assert!(
-        message.contains("1 of 2 pipeline file(s) are not valid"),
-        "{message}"
-    );
+    assert_contains(&message, "bad.toml:10:1");
+    assert_contains(&message, "did you mean `batch_size`?");
+    assert_contains(&message, "unknown field `epoch`");
+    assert_contains(&message, "has 2 problems");
+    assert_contains(&message, "1 of 2 pipeline file(s) are not valid");
 
     let json = runner(
         &store,

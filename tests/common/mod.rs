@@ -8,7 +8,8 @@ pub mod dashboard;
 pub mod torch_save;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// The repository root, where `weights/` and `tests/fixtures/` are.
 pub fn repo_root() -> PathBuf {
@@ -134,6 +135,70 @@ pub fn run_id_of(output: &Output) -> String {
 
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Starts `runner ARGS` on `store` in the background, its standard output and error each
+/// going to `streams()` (`Stdio::null` or `Stdio::piped`).
+pub fn spawn_runner(store: &Path, args: &[&str], streams: fn() -> Stdio) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_runner"))
+        .args(args)
+        .env("RUNNER_STORE", store)
+        .stdout(streams())
+        .stderr(streams())
+        .spawn()
+        .expect("the runner binary starts")
+}
+
+/// Starts `runner ARGS` on `store` and kills it (SIGKILL: no chance to record anything
+/// more) as soon as `ready()` holds, which must happen within two minutes.
+pub fn kill_runner_when(store: &Path, args: &[&str], ready: impl Fn() -> bool) {
+    let mut child = spawn_runner(store, args, Stdio::null);
+    let started = Instant::now();
+    while !ready() {
+        assert!(
+            started.elapsed() < Duration::from_mins(2),
+            "runner {args:?} made no progress"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// The epochs the store's first run has recorded so far (0 before there is a store).
+pub fn first_run_epochs(store: &Path) -> u64 {
+    if !store.join("db").exists() {
+        return 0;
+    }
+    serde_json::from_str::<Vec<serde_json::Value>>(&stdout(&runner(
+        store,
+        &["list", "--format", "json"],
+    )))
+    .ok()
+    .and_then(|runs| runs.first().and_then(|run| run["epochs"].as_u64()))
+    .unwrap_or(0)
+}
+
+/// `output`, once asserted that its command succeeded (its standard error printed if not).
+#[track_caller]
+pub fn succeeded(output: Output) -> Output {
+    assert!(output.status.success(), "{}", stderr(&output));
+    output
+}
+
+/// Asserts that `output` is an input error (exit code 2, no panic) and returns its stderr.
+#[track_caller]
+pub fn input_error(output: &Output) -> String {
+    let message = stderr(output);
+    assert_eq!(output.status.code(), Some(2), "{message}");
+    assert!(!message.contains("panicked"), "{message}");
+    message
+}
+
+/// Asserts that `text` contains `part`, printing `text` when it does not.
+#[track_caller]
+pub fn assert_contains(text: &str, part: &str) {
+    assert!(text.contains(part), "expected `{part}` in:\n{text}");
 }
 
 pub fn stdout(output: &Output) -> String {
