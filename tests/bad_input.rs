@@ -216,11 +216,7 @@ fn a_test_folder_with_other_classes() {
 
 #[test]
 fn a_bad_command_line_override_names_it_and_records_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    write_red_blue_dataset(&dir.path().join("data"), 2);
-    let file = dir.path().join("p.toml");
-    std::fs::write(&file, valid()).unwrap();
-    let store = dir.path().join("store");
+    let (_dir, file, store) = pipeline_folder(&valid(), 2);
     for (set, expected) in [
         (
             "head.9.rate=0.3",

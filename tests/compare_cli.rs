@@ -134,11 +134,7 @@ fn compare_plot_rm_and_gc_on_recorded_runs() {
 
 #[test]
 fn list_filters() {
-    let dir = tempfile::tempdir().unwrap();
-    write_red_blue_dataset(&dir.path().join("data"), 2);
-    let store = dir.path().join("store");
-    let file = dir.path().join("p.toml");
-    std::fs::write(&file, tiny_pipeline(STEM_ONLY_BACKBONE, 1)).unwrap();
+    let (_dir, file, store) = pipeline_folder(&tiny_pipeline(STEM_ONLY_BACKBONE, 1), 2);
     assert!(
         runner(&store, &["run", file.to_str().unwrap()])
             .status

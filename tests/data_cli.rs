@@ -113,11 +113,7 @@ fn augment_preview_writes_a_grid_and_refuses_a_pipeline_without_augmentation() {
 
 #[test]
 fn decoded_images_are_cached_across_runs_and_invalidated_by_a_changed_file() {
-    let dir = tempfile::tempdir().unwrap();
-    write_red_blue_dataset(&dir.path().join("data"), 4);
-    let pipeline = dir.path().join("p.toml");
-    std::fs::write(&pipeline, tiny_pipeline(STEM_ONLY_BACKBONE, 1)).unwrap();
-    let store = dir.path().join("store");
+    let (dir, pipeline, store) = pipeline_folder(&tiny_pipeline(STEM_ONLY_BACKBONE, 1), 4);
     let run = || {
         let output = succeeded(runner(
             &store,

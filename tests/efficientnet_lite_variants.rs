@@ -38,11 +38,7 @@ fn a_pipeline_cuts_and_freezes_lite4_by_its_block_names() {
 weights = "none"
 cut = "block29"
 freeze = { to = "block28" }"#;
-    let dir = tempfile::tempdir().unwrap();
-    write_red_blue_dataset(&dir.path().join("data"), 4);
-    let file = dir.path().join("p.toml");
-    std::fs::write(&file, tiny_pipeline(backbone, 1)).unwrap();
-    let store = dir.path().join("store");
+    let (_dir, file, store) = pipeline_folder(&tiny_pipeline(backbone, 1), 4);
     let output = succeeded(runner(&store, &["summary", file.to_str().unwrap()]));
     let summary = stdout(&output);
     assert_contains(&summary, "block29");

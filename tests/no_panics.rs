@@ -12,10 +12,7 @@ use runner_core::store::{RunStatus, Store};
 
 /// A folder with a two-class dataset and `p.toml` holding `pipeline`.
 fn setup(pipeline: &str) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    write_red_blue_dataset(&dir.path().join("data"), 4);
-    let file = dir.path().join("p.toml");
-    std::fs::write(&file, pipeline).unwrap();
+    let (dir, file, _store) = pipeline_folder(pipeline, 4);
     (dir, file)
 }
 

@@ -7,11 +7,7 @@ use serde_json::Value;
 
 #[test]
 fn predict_and_export_a_trained_run() {
-    let dir = tempfile::tempdir().unwrap();
-    write_red_blue_dataset(&dir.path().join("data"), 16);
-    let pipeline = dir.path().join("tiny.toml");
-    std::fs::write(&pipeline, tiny_pipeline(STEM_ONLY_BACKBONE, 8)).unwrap();
-    let store = dir.path().join("store");
+    let (dir, pipeline, store) = pipeline_folder(&tiny_pipeline(STEM_ONLY_BACKBONE, 8), 16);
     let run_id = run_ok(&store, &pipeline);
     // The pipeline file may be gone: the store keeps its text.
     std::fs::remove_file(&pipeline).unwrap();
@@ -94,11 +90,7 @@ fn predict_and_export_a_trained_run() {
 
 #[test]
 fn inspect_agrees_with_predict_on_the_validation_images() {
-    let dir = tempfile::tempdir().unwrap();
-    write_red_blue_dataset(&dir.path().join("data"), 12);
-    let pipeline = dir.path().join("tiny.toml");
-    std::fs::write(&pipeline, tiny_pipeline(STEM_ONLY_BACKBONE, 2)).unwrap();
-    let store = dir.path().join("store");
+    let (dir, pipeline, store) = pipeline_folder(&tiny_pipeline(STEM_ONLY_BACKBONE, 2), 12);
     let run_id = run_ok(&store, &pipeline);
     let out = dir.path().join("inspect");
     let inspected = succeeded(runner(

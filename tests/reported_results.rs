@@ -81,15 +81,6 @@ fn assert_predict_reproduces_validation(store: &Path, run: &str, validation: &Pa
     );
 }
 
-fn setup(pipeline: &str, per_class: usize) -> (tempfile::TempDir, PathBuf, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    write_red_blue_dataset(&dir.path().join("data"), per_class);
-    let file = dir.path().join("p.toml");
-    std::fs::write(&file, pipeline).unwrap();
-    let store = dir.path().join("store");
-    (dir, file, store)
-}
-
 /// EfficientNet-Lite0 from scratch cut after `block1`, its stem and block0 frozen: layers
 /// that keep their random initial values through training.
 const RANDOM_FROZEN: &str = r#"arch = "efficientnet_lite0"
@@ -99,7 +90,7 @@ freeze = { to = "block0" }"#;
 
 #[test]
 fn predict_reproduces_a_run_with_random_frozen_layers() {
-    let (dir, file, store) = setup(&tiny_pipeline(RANDOM_FROZEN, 3), 8);
+    let (dir, file, store) = pipeline_folder(&tiny_pipeline(RANDOM_FROZEN, 3), 8);
     let run = run_ok(&store, &file);
     let shown = show(&store, &run);
     assert!(shown["artifacts"]["frozen"].is_object(), "{shown}");
@@ -143,7 +134,7 @@ freeze = { to = "stem" }
 type = "checkpoint"
 save = "last"
 "#;
-    let (dir, file, store) = setup(&text, 8);
+    let (dir, file, store) = pipeline_folder(&text, 8);
     let run = run_ok(&store, &file);
     let shown = show(&store, &run);
     // Only the last checkpoint, from the phase that unfroze block0.
@@ -158,7 +149,7 @@ save = "last"
 
 #[test]
 fn predict_reproduces_a_resumed_run() {
-    let (dir, file, store) = setup(&tiny_pipeline(RANDOM_FROZEN, 40), 4);
+    let (dir, file, store) = pipeline_folder(&tiny_pipeline(RANDOM_FROZEN, 40), 4);
     let args = ["run", file.to_str().unwrap(), "--quiet"];
     kill_runner_when(&store, &args, || first_run_epochs(&store) >= 3);
     let run = list_runs(&store)[0]["run"].as_str().unwrap().to_string();
@@ -169,7 +160,7 @@ fn predict_reproduces_a_resumed_run() {
 
 #[test]
 fn predict_streams_files_folders_and_patterns_in_every_format() {
-    let (dir, file, store) = setup(&tiny_pipeline(STEM_ONLY_BACKBONE, 1), 8);
+    let (dir, file, store) = pipeline_folder(&tiny_pipeline(STEM_ONLY_BACKBONE, 1), 8);
     let run = run_ok(&store, &file);
     let validation = dir.path().join("data/validation");
     // Batches of 3 over 8 images: the last batch is partial; flipping changes nothing
@@ -239,7 +230,7 @@ fn test_is_validation(extra: &str) -> String {
 
 #[test]
 fn test_metrics_come_from_the_last_epoch_without_restore_best() {
-    let (_dir, file, store) = setup(&test_is_validation(""), 8);
+    let (_dir, file, store) = pipeline_folder(&test_is_validation(""), 8);
     let run = run_ok(&store, &file);
     let shown = show(&store, &run);
     assert_eq!(shown["test_epoch"], 5, "{shown}");
@@ -262,7 +253,7 @@ monitor = "val_accuracy"
 patience = 5
 restore_best = true
 "#;
-    let (_dir, file, store) = setup(&test_is_validation(callbacks), 8);
+    let (_dir, file, store) = pipeline_folder(&test_is_validation(callbacks), 8);
     let run = run_ok(&store, &file);
     let shown = show(&store, &run);
     // The first epoch with the highest val_accuracy is the one restored.
@@ -344,7 +335,7 @@ fn partial_validation_draws_both_classes_from_cached_features_and_images() {
 #[test]
 fn ctrl_c_exits_130_and_the_sweep_counts_the_trial_as_interrupted() {
     let text = tiny_pipeline(STEM_ONLY_BACKBONE, 200) + "\n[sweep]\n\"head.1.rate\" = [0.1, 0.2]\n";
-    let (_dir, file, store) = setup(&text, 4);
+    let (_dir, file, store) = pipeline_folder(&text, 4);
     let child = spawn_runner(
         &store,
         &["run", file.to_str().unwrap(), "--quiet"],

@@ -21,11 +21,7 @@ fn start_run(store: &std::path::Path, pipeline: &std::path::Path) -> std::proces
 
 #[test]
 fn kill_9_at_random_points_never_loses_a_finished_run() {
-    let dir = tempfile::tempdir().unwrap();
-    write_red_blue_dataset(&dir.path().join("data"), 4);
-    let pipeline = dir.path().join("tiny.toml");
-    std::fs::write(&pipeline, tiny_pipeline(STEM_ONLY_BACKBONE, 6)).unwrap();
-    let store = dir.path().join("store");
+    let (_dir, pipeline, store) = pipeline_folder(&tiny_pipeline(STEM_ONLY_BACKBONE, 6), 4);
 
     // One run that finishes, which every later kill must leave intact.
     let finished_id = run_ok(&store, &pipeline);
@@ -155,11 +151,7 @@ fn kill_9_during_a_parallel_sweep_while_a_reader_reads_loses_no_finished_run() {
 
 #[test]
 fn compare_works_while_a_run_is_writing() {
-    let dir = tempfile::tempdir().unwrap();
-    write_red_blue_dataset(&dir.path().join("data"), 8);
-    let pipeline = dir.path().join("tiny.toml");
-    std::fs::write(&pipeline, tiny_pipeline(STEM_ONLY_BACKBONE, 30)).unwrap();
-    let store = dir.path().join("store");
+    let (_dir, pipeline, store) = pipeline_folder(&tiny_pipeline(STEM_ONLY_BACKBONE, 30), 8);
     let mut child = start_run(&store, &pipeline);
     let mut compared = 0;
     while child.try_wait().unwrap().is_none() {
@@ -255,11 +247,7 @@ fn a_newer_store_is_refused() {
 
 #[test]
 fn two_runs_record_into_the_same_store_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    write_red_blue_dataset(&dir.path().join("data"), 4);
-    let pipeline = dir.path().join("tiny.toml");
-    std::fs::write(&pipeline, tiny_pipeline(STEM_ONLY_BACKBONE, 10)).unwrap();
-    let store = dir.path().join("store");
+    let (_dir, pipeline, store) = pipeline_folder(&tiny_pipeline(STEM_ONLY_BACKBONE, 10), 4);
     let mut first = start_run(&store, &pipeline);
     let mut second = start_run(&store, &pipeline);
     assert!(first.wait().unwrap().success());

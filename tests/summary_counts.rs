@@ -8,12 +8,9 @@ use common::*;
 use serde_json::Value;
 
 fn summary(pipeline: &str) -> Value {
-    let dir = tempfile::tempdir().unwrap();
-    write_red_blue_dataset(&dir.path().join("data"), 2);
-    let file = dir.path().join("p.toml");
-    std::fs::write(&file, pipeline).unwrap();
+    let (_dir, file, store) = pipeline_folder(pipeline, 2);
     json_output(&runner(
-        &dir.path().join("store"),
+        &store,
         &["summary", file.to_str().unwrap(), "--format", "json"],
     ))
 }

@@ -28,15 +28,6 @@ fn history(shown: &Value, field: &str) -> Vec<f64> {
         .collect()
 }
 
-fn setup(pipeline: &str) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    write_red_blue_dataset(&dir.path().join("data"), 4);
-    let file = dir.path().join("p.toml");
-    std::fs::write(&file, pipeline).unwrap();
-    let store = dir.path().join("store");
-    (dir, file, store)
-}
-
 #[test]
 fn phases_train_in_turn_with_their_own_optimizer_and_the_csv_logger_writes_them() {
     let text = tiny_pipeline(TWO_BLOCKS, 4)
@@ -54,7 +45,7 @@ optimizer = { type = "sgd", lr = 0.001, momentum = 0.9 }
 [[callbacks]]
 type = "csv_logger"
 "#;
-    let (_dir, file, store) = setup(&text);
+    let (_dir, file, store) = pipeline_folder(&text, 4);
     let plan = runner(
         &store,
         &["plan", file.to_str().unwrap(), "--format", "json"],
@@ -101,7 +92,7 @@ type = "csv_logger"
 fn stop_at_on_a_training_metric_stops_and_says_what_it_watched() {
     let text = tiny_pipeline(STEM_ONLY_BACKBONE, 5)
         + "\n[[callbacks]]\ntype = \"stop_at\"\nmonitor = \"accuracy\"\nthreshold = -1.0\n";
-    let (_dir, file, store) = setup(&text);
+    let (_dir, file, store) = pipeline_folder(&text, 4);
     let output = succeeded(runner(&store, &["run", file.to_str().unwrap()]));
     assert_contains(&stderr(&output), "says nothing about new images");
     let shown = show(&store, &run_id_of(&output));
@@ -130,7 +121,7 @@ patience = 1
 min_delta = 10.0
 factor = 0.5
 "#;
-    let (_dir, file, store) = setup(&text);
+    let (_dir, file, store) = pipeline_folder(&text, 4);
     let output = succeeded(runner(&store, &["run", file.to_str().unwrap()]));
     assert_contains(
         &stderr(&output),
@@ -149,7 +140,7 @@ fn a_run_killed_mid_training_resumes_to_the_history_of_an_uninterrupted_run() {
         "optimizer = { type = \"adam\", lr = 0.01 }",
         "optimizer = { type = \"adam\", lr = 0.01 }\nlr_schedule = { type = \"cosine\", alpha = 0.1 }",
     ) + "\n[[callbacks]]\ntype = \"reduce_lr_on_plateau\"\npatience = 2\n";
-    let (_dir, file, store) = setup(&text);
+    let (_dir, file, store) = pipeline_folder(&text, 4);
 
     // Killed mid-epoch or between epochs.
     let args = ["run", file.to_str().unwrap(), "--quiet"];
@@ -203,7 +194,7 @@ fn the_course_pipeline_runs_as_written_at_a_tiny_scale() {
         .replace("steps_per_epoch = 100", "steps_per_epoch = 3")
         .replace("validation_steps = 50", "validation_steps = 1");
     assert_ne!(text, shipped);
-    let (_dir, file, store) = setup(&text);
+    let (_dir, file, store) = pipeline_folder(&text, 4);
     let run = run_ok(&store, &file);
     let shown = show(&store, &run);
     assert_eq!(history(&shown, "epoch"), [1.0, 2.0]);

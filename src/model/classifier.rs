@@ -251,16 +251,21 @@ mod tests {
     use crate::model::efficientnet_lite::EfficientNetLite;
     use crate::spec::{Activation, HeadLayerSpec};
 
-    #[test]
-    fn bf16_features_are_float32_and_within_bf16_rounding_of_fp32() {
-        let device = crate::device::cpu();
-        // The stem and three blocks: uneven padding, ReLU6, a residual addition.
-        let layers: Vec<BackboneLayer> = EfficientNetLite::new(LITE0, &device)
+    /// EfficientNet-Lite0's stem and three blocks, folded: uneven padding, ReLU6, a
+    /// residual addition.
+    fn lite0_stem_and_three_blocks(device: &Device) -> Vec<BackboneLayer> {
+        EfficientNetLite::new(LITE0, device)
             .into_layers()
             .into_iter()
             .take(4)
             .map(BackboneLayer::fold_batchnorm)
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn bf16_features_are_float32_and_within_bf16_rounding_of_fp32() {
+        let device = crate::device::cpu();
+        let layers = lite0_stem_and_three_blocks(&device);
         let fp32 = FrozenFeatures::new(layers.clone(), Precision::Fp32, false);
         let bf16 = FrozenFeatures::new(layers, Precision::Bf16, false);
         let images = Tensor::<4>::random([2, 3, 32, 32], Distribution::Uniform(-1.0, 1.0), &device);
@@ -283,12 +288,7 @@ mod tests {
     #[test]
     fn pooled_features_give_the_logits_of_whole_ones_to_the_last_bit() {
         let device = crate::device::cpu();
-        let layers: Vec<BackboneLayer> = EfficientNetLite::new(LITE0, &device)
-            .into_layers()
-            .into_iter()
-            .take(4)
-            .map(BackboneLayer::fold_batchnorm)
-            .collect();
+        let layers = lite0_stem_and_three_blocks(&device);
         let whole = FrozenFeatures::new(layers.clone(), Precision::Fp32, false);
         let pooled = FrozenFeatures::new(layers, Precision::Fp32, true);
         let images = Tensor::<4>::random([3, 3, 32, 32], Distribution::Uniform(-1.0, 1.0), &device);

@@ -46,6 +46,18 @@ pub fn write_red_blue_dataset(root: &Path, per_class: usize) {
 }
 
 /// A small pipeline over `data` (relative to the file) training a from-scratch
+/// A temporary folder with a red/blue dataset (`per_class` images of each class in each
+/// split) and the pipeline `text` in `p.toml`: the folder, the file, and where its store
+/// goes (not created).
+pub fn pipeline_folder(text: &str, per_class: usize) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    write_red_blue_dataset(&dir.path().join("data"), per_class);
+    let file = dir.path().join("p.toml");
+    std::fs::write(&file, text).unwrap();
+    let store = dir.path().join("store");
+    (dir, file, store)
+}
+
 /// EfficientNet-Lite0 cut after its stem; `extra` replaces nothing, it is appended.
 pub fn tiny_pipeline(backbone: &str, epochs: usize) -> String {
     format!(

@@ -187,6 +187,13 @@ mod tests {
         stage_keys(spec, &LayerPlan::of(&spec.backbone).unwrap(), inputs)
     }
 
+    /// The keys of the small pipeline, and of the same after `change`.
+    fn keys_after(change: impl FnOnce(&mut PipelineSpec)) -> (StageKeys, StageKeys) {
+        let mut changed = spec();
+        change(&mut changed);
+        (keys_of(&spec(), &inputs()), keys_of(&changed, &inputs()))
+    }
+
     fn cache_problem(spec: &PipelineSpec) -> Option<String> {
         feature_cache_problem(spec, &LayerPlan::of(&spec.backbone).unwrap())
     }
@@ -226,13 +233,9 @@ mod tests {
 
     #[test]
     fn bf16_features_and_their_training_never_share_a_key_with_fp32() {
-        let base = keys_of(&spec(), &inputs());
-        let mut declared_fp32 = spec();
-        declared_fp32.backbone.precision = Precision::Fp32;
-        assert_eq!(keys_of(&declared_fp32, &inputs()), base);
-        let mut bf16 = spec();
-        bf16.backbone.precision = Precision::Bf16;
-        let keys = keys_of(&bf16, &inputs());
+        let (base, declared_fp32) = keys_after(|spec| spec.backbone.precision = Precision::Fp32);
+        assert_eq!(declared_fp32, base);
+        let (base, keys) = keys_after(|spec| spec.backbone.precision = Precision::Bf16);
         assert_eq!(keys.decoded, base.decoded);
         for (bf16, fp32) in keys.features.iter().zip(&base.features) {
             assert_ne!(bf16, fp32);
@@ -242,10 +245,7 @@ mod tests {
 
     #[test]
     fn a_head_change_changes_only_the_training_key() {
-        let base = keys_of(&spec(), &inputs());
-        let mut changed = spec();
-        changed.head[1] = HeadLayerSpec::Dropout { rate: 0.5 };
-        let keys = keys_of(&changed, &inputs());
+        let (base, keys) = keys_after(|spec| spec.head[1] = HeadLayerSpec::Dropout { rate: 0.5 });
         assert_eq!(keys.decoded, base.decoded);
         assert_eq!(keys.features, base.features);
         assert_ne!(keys.training, base.training);
@@ -312,14 +312,10 @@ mod tests {
 
     #[test]
     fn image_size_cut_and_freeze_change_the_upstream_stages() {
-        let base = keys_of(&spec(), &inputs());
-        let mut resized = spec();
-        resized.data.image_size = [64, 64];
-        assert_ne!(keys_of(&resized, &inputs()).decoded, base.decoded);
+        let (base, resized) = keys_after(|spec| spec.data.image_size = [64, 64]);
+        assert_ne!(resized.decoded, base.decoded);
 
-        let mut cut = spec();
-        cut.backbone.cut = Some("block5".into());
-        let keys = keys_of(&cut, &inputs());
+        let (base, keys) = keys_after(|spec| spec.backbone.cut = Some("block5".into()));
         assert_eq!(keys.decoded, base.decoded);
         assert_ne!(keys.features, base.features);
         assert_ne!(keys.training, base.training);
@@ -327,7 +323,6 @@ mod tests {
 
     #[test]
     fn epochs_seed_and_augmentation_change_only_the_training() {
-        let base = keys_of(&spec(), &inputs());
         for change in [
             (|spec: &mut PipelineSpec| spec.train.epochs = 3) as fn(&mut PipelineSpec),
             |spec| spec.pipeline.seed = 7,
@@ -338,9 +333,7 @@ mod tests {
                 }
             },
         ] {
-            let mut changed = spec();
-            change(&mut changed);
-            let keys = keys_of(&changed, &inputs());
+            let (base, keys) = keys_after(change);
             assert_eq!(keys.features, base.features);
             assert_ne!(keys.training, base.training);
         }
@@ -348,10 +341,7 @@ mod tests {
 
     #[test]
     fn rescale_changes_the_features_of_both_splits() {
-        let base = keys_of(&spec(), &inputs());
-        let mut rescaled = spec();
-        rescaled.augment.rescale = Some(1.0 / 255.0);
-        let keys = keys_of(&rescaled, &inputs());
+        let (base, keys) = keys_after(|spec| spec.augment.rescale = Some(1.0 / 255.0));
         assert_eq!(keys.decoded, base.decoded);
         assert_ne!(keys.features[0], base.features[0]);
         assert_ne!(keys.features[1], base.features[1]);
