@@ -11,11 +11,13 @@
 #
 # Both sides: batch 32, 2 threads (BATCH and THREADS override), random input in memory, and
 # the glibc allocator settings the runner makes at start-up (src/allocator.rs), which a Python
-# process takes from the environment. Run it on an otherwise idle machine; each side prints
-# its separate runs, so a disturbed run shows.
+# process takes from the environment. Run it on an otherwise idle machine. The sides take
+# turns, ROUNDS times (default 3): a machine whose speed drifts within the hour (these do,
+# by 10-15%) then slows both sides alike, and the table gives each round's ratio and their
+# median.
 #
 #   bench/compare.sh [OUTDIR]      (default: a new temporary folder; the JSON of each side
-#                                   and table.md are left there)
+#                                   per round and table.md are left there)
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
@@ -36,40 +38,53 @@ cargo bench --no-run --bench feature_throughput --bench train_throughput 2>&1 | 
 # The same settings src/allocator.rs makes with mallopt, for the Python references.
 export MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=2147483647 MALLOC_TOP_PAD_=1073741824
 
-log "runner: frozen features ($(date -u +%H:%M:%S))"
-cargo bench --quiet --bench feature_throughput -- "$batch" "$threads" 2>/dev/null | tail -1 >"$out/runner_features.json"
-log "references: frozen features ($(date -u +%H:%M:%S))"
-"$python" bench/feature_reference.py --batch "$batch" --threads "$threads" 2>"$out/feature_reference.log" >"$out/reference_features.json"
-log "runner: training steps ($(date -u +%H:%M:%S))"
-cargo bench --quiet --bench train_throughput -- "$batch" "$threads" 2>/dev/null | tail -1 >"$out/runner_train.json"
-log "reference: training steps ($(date -u +%H:%M:%S))"
-"$python" bench/train_reference.py --batch "$batch" --threads "$threads" --layout channels_last \
-  --cases frozen_inference_mode top_unfrozen 2>"$out/train_reference.log" >"$out/reference_train.json"
+rounds=${ROUNDS:-3}
+for round in $(seq 1 "$rounds"); do
+  dir="$out/round$round"
+  mkdir -p "$dir"
+  log "round $round of $rounds: runner, frozen features ($(date -u +%H:%M:%S))"
+  cargo bench --quiet --bench feature_throughput -- "$batch" "$threads" 2>/dev/null | tail -1 >"$dir/runner_features.json"
+  log "round $round: references, frozen features ($(date -u +%H:%M:%S))"
+  "$python" bench/feature_reference.py --batch "$batch" --threads "$threads" 2>"$dir/feature_reference.log" >"$dir/reference_features.json"
+  log "round $round: runner, training steps ($(date -u +%H:%M:%S))"
+  cargo bench --quiet --bench train_throughput -- "$batch" "$threads" 2>/dev/null | tail -1 >"$dir/runner_train.json"
+  log "round $round: reference, training steps ($(date -u +%H:%M:%S))"
+  "$python" bench/train_reference.py --batch "$batch" --threads "$threads" --layout channels_last \
+    --cases frozen_inference_mode top_unfrozen 2>"$dir/train_reference.log" >"$dir/reference_train.json"
+done
 log "done ($(date -u +%H:%M:%S)); results in $out"
 
-"$python" - "$out" <<'PY' | tee "$out/table.md"
-import json, sys, os
-out = sys.argv[1]
-load = lambda name: json.load(open(os.path.join(out, name)))
-runner_features, reference_features = load("runner_features.json"), load("reference_features.json")
-runner_train, reference_train = load("runner_train.json"), load("reference_train.json")
-ips = reference_features["images_per_second"]
-rows = [
-    ("EfficientNet-Lite0 frozen features, 224x224", runner_features["images_per_second"],
-     "PyTorch channels_last, inference_mode", ips["torch_channels_last"]),
-    ("EfficientNet-Lite0 frozen features, 224x224", runner_features["images_per_second"],
-     "ONNX Runtime, ORT_ENABLE_ALL", ips["onnxruntime"]),
-    ("course model step, backbone frozen", runner_train["images_per_second"]["frozen"],
-     "PyTorch channels_last, backbone in inference_mode", reference_train["cases"]["frozen_inference_mode"]),
-    ("course model step, mixed6+mixed7 trainable", runner_train["images_per_second"]["top_unfrozen"],
-     "PyTorch channels_last", reference_train["cases"]["top_unfrozen"]),
-]
-print(f"batch {runner_features['batch']}, {runner_features['threads']} threads, "
-      f"torch {reference_features['torch']}, onnxruntime {reference_features.get('onnxruntime', '-')}; images/s\n")
-print("| what | runner | reference | reference images/s | runner / reference |")
-print("|---|---|---|---|---|")
-for what, runner, reference_name, reference in rows:
-    print(f"| {what} | {runner:.1f} | {reference_name} | {reference:.1f} | **{runner / reference:.2f}x** |")
-print(f"\nrunner feature runs: {runner_features['runs']} (layout {runner_features['layout']}); "
-      f"reference runs: {json.dumps(reference_features['runs'])}")
+"$python" - "$out" "$rounds" <<'PY' | tee "$out/table.md"
+import json, os, statistics, sys
+out, rounds = sys.argv[1], int(sys.argv[2])
+def load(round, name):
+    return json.load(open(os.path.join(out, f"round{round}", name)))
+def rows(round):
+    runner_features, reference_features = load(round, "runner_features.json"), load(round, "reference_features.json")
+    runner_train, reference_train = load(round, "runner_train.json"), load(round, "reference_train.json")
+    ips = reference_features["images_per_second"]
+    return [
+        ("EfficientNet-Lite0 frozen features, 224x224", runner_features["images_per_second"],
+         "PyTorch channels_last, inference_mode", ips["torch_channels_last"]),
+        ("EfficientNet-Lite0 frozen features, 224x224", runner_features["images_per_second"],
+         "ONNX Runtime, ORT_ENABLE_ALL", ips["onnxruntime"]),
+        ("course model step, backbone frozen", runner_train["images_per_second"]["frozen"],
+         "PyTorch channels_last, backbone in inference_mode", reference_train["cases"]["frozen_inference_mode"]),
+        ("course model step, mixed6+mixed7 trainable", runner_train["images_per_second"]["top_unfrozen"],
+         "PyTorch channels_last", reference_train["cases"]["top_unfrozen"]),
+    ]
+per_round = [rows(round) for round in range(1, rounds + 1)]
+first, reference_features = load(1, "runner_features.json"), load(1, "reference_features.json")
+print(f"batch {first['batch']}, {first['threads']} threads, torch {reference_features['torch']}, "
+      f"onnxruntime {reference_features.get('onnxruntime', '-')}; images/s, median of {rounds} "
+      "rounds in which the sides took turns\n")
+print("| what | runner | reference | reference images/s | runner / reference | each round |")
+print("|---|---|---|---|---|---|")
+for index, (what, _, reference_name, _) in enumerate(per_round[0]):
+    runner = statistics.median(r[index][1] for r in per_round)
+    reference = statistics.median(r[index][3] for r in per_round)
+    ratios = [r[index][1] / r[index][3] for r in per_round]
+    each = ", ".join(f"{ratio:.2f}" for ratio in ratios)
+    print(f"| {what} | {runner:.1f} | {reference_name} | {reference:.1f} | "
+          f"**{statistics.median(ratios):.2f}x** | {each} |")
 PY
