@@ -14,7 +14,8 @@ use super::layout::{channels_first, channels_last};
 use crate::data::Preprocess;
 use crate::spec::{LayerPlan, PipelineSpec, Precision, head_fits_loss};
 
-/// The backbone layers before the first trainable one, ready for inference.
+/// The backbone layers before the first trainable one, ready for inference; when they are
+/// the whole backbone and the head starts with global average pooling, that pooling too.
 #[derive(Module, Debug)]
 pub struct FrozenFeatures {
     layers: Vec<BackboneLayer>,
