@@ -151,10 +151,10 @@ pub fn fold_into_conv(conv: &mut Conv2d, bn: BatchNorm) {
 
 #[cfg(test)]
 mod tests {
-    use burn::module::RunningState;
     use burn::tensor::Distribution;
 
     use super::*;
+    use crate::model::test_support::{max_abs_difference, randomize_batchnorm};
 
     #[test]
     fn folding_batchnorm_keeps_the_output() {
@@ -172,23 +172,13 @@ mod tests {
                 framework,
             };
             let mut layer = ConvBn::new(shape, &device);
-            let random = |low: f64, high: f64| {
-                Tensor::<1>::random([6], Distribution::Uniform(low, high), &device)
-            };
-            let bn = layer.bn.as_mut().unwrap();
-            bn.gamma = Param::from_tensor(random(0.5, 2.0));
-            bn.beta = Param::from_tensor(random(-1.0, 1.0));
-            bn.running_mean = RunningState::new(random(-1.0, 1.0));
-            bn.running_var = RunningState::new(random(0.1, 3.0));
+            randomize_batchnorm(layer.bn.as_mut().unwrap());
             let input = Tensor::<4>::random([2, 6, 9, 10], Distribution::Normal(0.0, 2.0), &device);
 
             let expected = layer.forward(input.clone());
             let folded = layer.fold_batchnorm();
             assert!(folded.bn.is_none());
-            let difference = (folded.forward(input) - expected)
-                .abs()
-                .max()
-                .into_scalar::<f32>();
+            let difference = max_abs_difference(folded.forward(input), expected);
             assert!(
                 difference < 1e-5,
                 "{framework:?}: max abs difference {difference}"

@@ -561,10 +561,10 @@ impl InceptionV3 {
 
 #[cfg(test)]
 mod tests {
-    use burn::module::{Param, RunningState};
     use burn::tensor::Distribution;
 
     use super::*;
+    use crate::model::test_support::{layer_shapes, max_abs_difference, randomize_batchnorm};
 
     /// Keras' `model.summary()` of `InceptionV3(include_top=False, input_shape=(150, 150, 3))`.
     const KERAS_SHAPES_150: [(&str, [usize; 3]); 18] = [
@@ -589,17 +589,9 @@ mod tests {
     ];
 
     fn shapes(side: usize, convention: Convention) -> Vec<(String, [usize; 3])> {
-        let device = crate::device::cpu();
-        let layers = InceptionV3::new(convention, &device).into_layers();
+        let layers = InceptionV3::new(convention, &crate::device::cpu()).into_layers();
         let names = crate::spec::Arch::InceptionV3.layer_names();
-        let mut x = Tensor::<4>::zeros([1, 3, side, side], &device);
-        let mut shapes = Vec::new();
-        for (name, layer) in names.iter().zip(&layers) {
-            x = layer.forward(x);
-            let [_, channels, height, width] = x.dims();
-            shapes.push((name.clone(), [channels, height, width]));
-        }
-        shapes
+        names.into_iter().zip(layer_shapes(&layers, side)).collect()
     }
 
     #[test]
@@ -650,23 +642,13 @@ mod tests {
         let device = crate::device::cpu();
         let mut block = InceptionLayer::E(InceptionE::new(16, Convention::Keras, &device));
         for conv in block.conv_bns_mut() {
-            let bn = conv.bn.as_mut().unwrap();
-            let channels = bn.beta.dims()[0];
-            let random = |low: f64, high: f64| {
-                Tensor::<1>::random([channels], Distribution::Uniform(low, high), &device)
-            };
-            bn.beta = Param::from_tensor(random(-1.0, 1.0));
-            bn.running_mean = RunningState::new(random(-1.0, 1.0));
-            bn.running_var = RunningState::new(random(0.1, 3.0));
+            randomize_batchnorm(conv.bn.as_mut().unwrap());
         }
         let input = Tensor::<4>::random([2, 16, 5, 6], Distribution::Normal(0.0, 1.0), &device);
         let expected = block.forward(input.clone());
         let folded = block.fold_batchnorm();
         assert_eq!(folded.kind(), "InceptionE");
-        let difference = (folded.forward(input) - expected)
-            .abs()
-            .max()
-            .into_scalar::<f32>();
+        let difference = max_abs_difference(folded.forward(input), expected);
         assert!(difference < 1e-4, "max abs difference {difference}");
     }
 }

@@ -119,6 +119,7 @@ impl MobileNetV2 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::test_support::layer_shapes;
 
     /// Each feature's output for a 64x64 image, from torchvision 0.24's `mobilenet_v2`.
     const SHAPES_64: [[usize; 3]; 19] = [
@@ -145,17 +146,7 @@ mod tests {
 
     #[test]
     fn feature_shapes_match_torchvision() {
-        let device = crate::device::cpu();
-        let mut x = Tensor::<4>::zeros([1, 3, 64, 64], &device);
-        let shapes: Vec<[usize; 3]> = MobileNetV2::new(&device)
-            .into_layers()
-            .iter()
-            .map(|layer| {
-                x = layer.forward(x.clone());
-                let [_, channels, height, width] = x.dims();
-                [channels, height, width]
-            })
-            .collect();
-        assert_eq!(shapes, SHAPES_64);
+        let layers = MobileNetV2::new(&crate::device::cpu()).into_layers();
+        assert_eq!(layer_shapes(&layers, 64), SHAPES_64);
     }
 }

@@ -16,6 +16,8 @@ pub mod mbconv;
 pub mod mobilenet_v2;
 mod network;
 pub mod resnet;
+#[cfg(test)]
+mod test_support;
 mod weights;
 
 pub use backbone::{Backbone, build_backbone};

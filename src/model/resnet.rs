@@ -234,10 +234,10 @@ impl ResNet {
 
 #[cfg(test)]
 mod tests {
-    use burn::module::{Param, RunningState};
     use burn::tensor::Distribution;
 
     use super::*;
+    use crate::model::test_support::{layer_shapes, max_abs_difference, randomize_batchnorm};
 
     /// Each layer's output for a 64x64 image, from torchvision 0.24's `resnet18`/`resnet50`.
     const RESNET18_SHAPES_64: [[usize; 3]; 9] = [
@@ -272,16 +272,7 @@ mod tests {
     ];
 
     fn shapes(network: ResNet, side: usize) -> Vec<[usize; 3]> {
-        let mut x = Tensor::<4>::zeros([1, 3, side, side], &crate::device::cpu());
-        network
-            .into_layers()
-            .iter()
-            .map(|layer| {
-                x = layer.forward(x.clone());
-                let [_, channels, height, width] = x.dims();
-                [channels, height, width]
-            })
-            .collect()
+        layer_shapes(&network.into_layers(), side)
     }
 
     #[test]
@@ -300,20 +291,6 @@ mod tests {
         assert_eq!(shapes[8], [512, 1, 1]);
     }
 
-    /// Random BatchNorm statistics, so that folding has something to fold.
-    fn randomize_batchnorm(unit: &mut ConvBn) {
-        let bn = unit.bn.as_mut().unwrap();
-        let channels = bn.beta.dims()[0];
-        let device = crate::device::cpu();
-        let random = |low: f64, high: f64| {
-            Tensor::<1>::random([channels], Distribution::Uniform(low, high), &device)
-        };
-        bn.gamma = Param::from_tensor(random(0.5, 2.0));
-        bn.beta = Param::from_tensor(random(-1.0, 1.0));
-        bn.running_mean = RunningState::new(random(-1.0, 1.0));
-        bn.running_var = RunningState::new(random(0.1, 3.0));
-    }
-
     #[test]
     fn folding_batchnorm_keeps_a_blocks_output() {
         let device = crate::device::cpu();
@@ -324,16 +301,13 @@ mod tests {
                 .chain(unit.conv3.as_mut())
                 .chain(unit.downsample.as_mut())
             {
-                randomize_batchnorm(conv);
+                randomize_batchnorm(conv.bn.as_mut().unwrap());
             }
             let layer = BackboneLayer::Residual(unit);
             let input = Tensor::<4>::random([2, 8, 7, 6], Distribution::Normal(0.0, 1.0), &device);
             let expected = layer.forward(input.clone());
             let folded = layer.fold_batchnorm();
-            let difference = (folded.forward(input) - expected)
-                .abs()
-                .max()
-                .into_scalar::<f32>();
+            let difference = max_abs_difference(folded.forward(input), expected);
             assert!(
                 difference < 1e-4,
                 "{block:?}: max abs difference {difference}"

@@ -86,6 +86,7 @@ mod tests {
     use burn::tensor::Distribution;
 
     use super::*;
+    use crate::model::test_support::weighted_sum;
 
     /// The output, the three gradients and the running statistics equal Burn's BatchNorm's
     /// within float rounding, on a channels-last input as the backbones give it.
@@ -115,11 +116,6 @@ mod tests {
         let (ours, burns) = (layer(), layer());
         let x = Tensor::<4>::random([4, 6, 5, 7], Distribution::Normal(0.5, 2.0), &device);
         let x = crate::model::channels_last(x).require_grad();
-        let loss = |output: Tensor<4>| {
-            let weights = output.clone().detach().sin();
-            (output * weights).sum()
-        };
-
         let our_output = forward(&ours, x.clone());
         let burn_output = burns.forward(x.clone());
         let close = |what: &str, ours: Tensor<1>, burns: Tensor<1>| {
@@ -136,8 +132,8 @@ mod tests {
             our_output.clone().flatten(0, 3),
             burn_output.clone().flatten(0, 3),
         );
-        let our_grads = loss(our_output).backward();
-        let burn_grads = loss(burn_output).backward();
+        let our_grads = weighted_sum(our_output).backward();
+        let burn_grads = weighted_sum(burn_output).backward();
         close(
             "input gradient",
             x.grad(&our_grads).unwrap().flatten(0, 3),

@@ -52,6 +52,7 @@ mod tests {
     use burn::tensor::module::conv2d as burn_conv2d;
 
     use super::*;
+    use crate::model::test_support::{max_abs_difference, weighted_sum};
 
     /// The output and both gradients equal Burn's own convolution's, for even and uneven
     /// padding, strides, groups and a channels-last input.
@@ -77,22 +78,13 @@ mod tests {
                 &device,
             )
             .require_grad();
-            // A loss that weights every output differently, so each gradient is distinct.
-            let loss = |output: Tensor<4>| {
-                let weights = output.clone().detach().sin();
-                (output * weights).sum()
-            };
-
             let ours = conv2d(&x, &weight, &options).expect("LibTorch autodiff tensors");
             let burns = burn_conv2d(x.clone(), weight.clone(), None, options.clone());
-            let difference = (ours.clone() - burns.clone())
-                .abs()
-                .max()
-                .into_scalar::<f32>();
+            let difference = max_abs_difference(ours.clone(), burns.clone());
             assert!(difference < 1e-4, "output: max abs difference {difference}");
 
-            let our_grads = loss(ours).backward();
-            let burn_grads = loss(burns).backward();
+            let our_grads = weighted_sum(ours).backward();
+            let burn_grads = weighted_sum(burns).backward();
             for (name, tensor) in [("input", &x), ("weight", &weight)] {
                 let ours = tensor.grad(&our_grads).expect("a gradient");
                 let burns = tensor.grad(&burn_grads).expect("a gradient");

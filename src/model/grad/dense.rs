@@ -63,6 +63,7 @@ mod tests {
     use burn::tensor::Distribution;
 
     use super::*;
+    use crate::model::test_support::weighted_sum;
 
     /// The product and both gradients equal Burn's `matmul`'s; the product and the
     /// weight's gradient to the bit.
@@ -73,17 +74,12 @@ mod tests {
             Tensor::<2>::random(shape, Distribution::Normal(0.0, 1.0), &device).require_grad()
         };
         let (x, weight) = (random([5, 300]), random([300, 7]));
-        let loss = |output: Tensor<2>| {
-            let weights = output.clone().detach().sin();
-            (output * weights).sum()
-        };
-
         let ours = matmul(&x, &weight).expect("LibTorch autodiff tensors");
         let burns = x.clone().matmul(weight.clone());
         assert_eq!(ours.clone().into_data(), burns.clone().into_data());
 
-        let our_grads = loss(ours).backward();
-        let burn_grads = loss(burns).backward();
+        let our_grads = weighted_sum(ours).backward();
+        let burn_grads = weighted_sum(burns).backward();
         assert_eq!(
             weight.grad(&our_grads).unwrap().into_data(),
             weight.grad(&burn_grads).unwrap().into_data()
