@@ -250,7 +250,7 @@ mod tests {
     use super::*;
     use crate::arch::efficientnet_lite::LITE0;
     use crate::model::efficientnet_lite::EfficientNetLite;
-    use crate::spec::{Activation, HeadLayerSpec};
+    use crate::model::test_support::pooling_head;
 
     /// EfficientNet-Lite0's stem and three blocks, folded: uneven padding, ReLU6, a
     /// residual addition.
@@ -293,20 +293,13 @@ mod tests {
         let whole = FrozenFeatures::new(layers.clone(), Precision::Fp32, false);
         let pooled = FrozenFeatures::new(layers, Precision::Fp32, true);
         let images = Tensor::<4>::random([3, 3, 32, 32], Distribution::Uniform(-1.0, 1.0), &device);
-        let head = [
-            HeadLayerSpec::GlobalAvgPool,
-            HeadLayerSpec::Dense {
-                units: 4,
-                activation: Activation::Relu,
-            },
-            HeadLayerSpec::Dense {
-                units: 1,
-                activation: Activation::Sigmoid,
-            },
-        ];
         let whole_features = whole.forward(images.clone());
-        let (head, _) =
-            Head::new(&head, shape_of(&whole_features), &device.clone().autodiff()).unwrap();
+        let (head, _) = Head::new(
+            &pooling_head(),
+            shape_of(&whole_features),
+            &device.clone().autodiff(),
+        )
+        .unwrap();
         let model = TrainableModel {
             backbone: Vec::new(),
             head,

@@ -166,22 +166,12 @@ fn activate(x: Tensor<2>, activation: Activation) -> Tensor<2> {
 mod tests {
     use super::*;
     use crate::model::TrainableModel;
+    use crate::model::test_support::pooling_head;
 
     #[test]
     fn every_dense_weight_and_bias_trains() {
-        let specs: Vec<HeadLayerSpec> = vec![
-            HeadLayerSpec::GlobalAvgPool,
-            HeadLayerSpec::Dense {
-                units: 4,
-                activation: Activation::Relu,
-            },
-            HeadLayerSpec::Dense {
-                units: 1,
-                activation: Activation::Sigmoid,
-            },
-        ];
         let device = crate::device::cpu().autodiff();
-        let (head, _) = Head::new(&specs, [8, 2, 2], &device).unwrap();
+        let (head, _) = Head::new(&pooling_head(), [8, 2, 2], &device).unwrap();
         let model = TrainableModel {
             backbone: Vec::new(),
             head,

@@ -6,6 +6,7 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 
 use super::layers::BackboneLayer;
+use crate::spec::{Activation, HeadLayerSpec};
 
 /// Each layer's output shape, `[channels, height, width]`, for one `side` x `side` image.
 pub fn layer_shapes(layers: &[BackboneLayer], side: usize) -> Vec<[usize; 3]> {
@@ -18,6 +19,21 @@ pub fn layer_shapes(layers: &[BackboneLayer], side: usize) -> Vec<[usize; 3]> {
             [channels, height, width]
         })
         .collect()
+}
+
+/// A small head: global average pooling, Dense(4, relu), Dense(1, sigmoid).
+pub fn pooling_head() -> Vec<HeadLayerSpec> {
+    vec![
+        HeadLayerSpec::GlobalAvgPool,
+        HeadLayerSpec::Dense {
+            units: 4,
+            activation: Activation::Relu,
+        },
+        HeadLayerSpec::Dense {
+            units: 1,
+            activation: Activation::Sigmoid,
+        },
+    ]
 }
 
 /// Random scale, shift and running statistics, so that folding `bn` has something to fold.
