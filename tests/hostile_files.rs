@@ -476,9 +476,7 @@ fn validate_refuses_a_keras_file_declaring_a_huge_kernel() {
 
 /// Runs `runner` with its default log filter, which shows every crate's warnings.
 fn runner_logging_warnings(store: &Path, args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_runner"))
-        .args(args)
-        .env("RUNNER_STORE", store)
+    runner_process(store, args)
         .env_remove("RUST_LOG")
         .output()
         .expect("the runner binary starts")

@@ -8,7 +8,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use common::*;
 use runner_core::store::{RunRecord, Store, sweep_bundles, this_host, this_process};
@@ -445,9 +445,7 @@ fn two_syncs_at_once_both_succeed_and_take_each_bundle_once() {
         write_bundle(&shared, id, &bundle_of(&record(id)));
     }
     let sync = || {
-        Command::new(env!("CARGO_BIN_EXE_runner"))
-            .args(["sync", shared.to_str().unwrap()])
-            .env("RUNNER_STORE", setup.store())
+        runner_process(&setup.store(), &["sync", shared.to_str().unwrap()])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -349,7 +349,9 @@ impl Emitter {
             outputs.push(if branch.split.is_empty() {
                 chained
             } else {
-                let sides = (branch.split.iter())
+                let sides = branch
+                    .split
+                    .iter()
                     .map(|conv| self.chain(name, &[*conv], chained.clone()))
                     .collect::<Result<Vec<_>>>()?;
                 self.concat(&sides)

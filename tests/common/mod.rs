@@ -109,11 +109,16 @@ pub fn runner(store: &Path, args: &[&str]) -> Output {
 }
 
 fn runner_command(store: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_runner"));
+    let mut command = runner_process(store, args);
+    command.env("RUST_LOG", "runner=info");
     command
-        .args(args)
-        .env("RUNNER_STORE", store)
-        .env("RUST_LOG", "runner=info");
+}
+
+/// `runner ARGS` with its store in `store`, and nothing else set: the log filter and the
+/// streams are the caller's.
+pub fn runner_process(store: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_runner"));
+    command.args(args).env("RUNNER_STORE", store);
     command
 }
 
@@ -152,9 +157,7 @@ pub fn stderr(output: &Output) -> String {
 /// Starts `runner ARGS` on `store` in the background, its standard output and error each
 /// going to `streams()` (`Stdio::null` or `Stdio::piped`).
 pub fn spawn_runner(store: &Path, args: &[&str], streams: fn() -> Stdio) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_runner"))
-        .args(args)
-        .env("RUNNER_STORE", store)
+    runner_process(store, args)
         .stdout(streams())
         .stderr(streams())
         .spawn()
