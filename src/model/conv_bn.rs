@@ -8,8 +8,8 @@ use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
-use super::grad;
 use super::layout::convolve;
+use super::{fused_conv, grad};
 
 /// The framework whose padding and BatchNorm epsilon a network's weights were trained with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,12 +113,33 @@ impl ConvBn {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        if self.bn.is_none()
+            && let Some(output) = fused_conv::forward(&self.conv, &x, None, self.activation)
+        {
+            return output;
+        }
+        self.activation.apply(self.normalized(x))
+    }
+
+    /// `then(self(x) + residual)`, for a layer with no activation of its own: the end of a
+    /// residual block.
+    pub fn forward_adding(&self, x: Tensor<4>, residual: Tensor<4>, then: Activation) -> Tensor<4> {
+        debug_assert_eq!(self.activation, Activation::Linear);
+        if self.bn.is_none()
+            && let Some(output) = fused_conv::forward(&self.conv, &x, Some(&residual), then)
+        {
+            return output;
+        }
+        then.apply(self.normalized(x) + residual)
+    }
+
+    /// The convolution and the BatchNorm, op by op.
+    fn normalized(&self, x: Tensor<4>) -> Tensor<4> {
         let x = convolve(&self.conv, x);
-        let x = match &self.bn {
+        match &self.bn {
             Some(bn) => grad::batch_norm::forward(bn, x),
             None => x,
-        };
-        self.activation.apply(x)
+        }
     }
 
     /// Folds the BatchNorm's running statistics into the convolution's weight and bias, for

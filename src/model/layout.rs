@@ -51,12 +51,7 @@ fn relaid(x: Tensor<4>, relayout: impl FnOnce(tch::Tensor) -> tch::Tensor) -> Te
 /// ([`grad::conv`]).
 pub fn convolve(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let [_, _, height, width] = x.dims();
-    let options = ConvOptions::new_with_padding(
-        conv.stride,
-        padding(conv, height, width),
-        conv.dilation,
-        conv.groups,
-    );
+    let options = conv_options(conv, height, width);
     if conv.bias.is_none()
         && let Some(output) = grad::conv::conv2d(&x, &conv.weight.val(), &options)
     {
@@ -75,6 +70,16 @@ pub fn convolve(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         conv.weight.val(),
         conv.bias.as_ref().map(Param::val),
         ConvOptions::new(conv.stride, [0, 0], conv.dilation, conv.groups),
+    )
+}
+
+/// `conv`'s options on an input of `height` x `width`, its padding as Burn pads.
+pub(super) fn conv_options(conv: &Conv2d, height: usize, width: usize) -> ConvOptions<2> {
+    ConvOptions::new_with_padding(
+        conv.stride,
+        padding(conv, height, width),
+        conv.dilation,
+        conv.groups,
     )
 }
 

@@ -61,8 +61,12 @@ impl MbConv {
             Some(expand) => expand.forward(input.clone()),
             None => input.clone(),
         };
-        let x = self.project.forward(self.depthwise.forward(x));
-        if self.residual { x + input } else { x }
+        let x = self.depthwise.forward(x);
+        if self.residual {
+            self.project.forward_adding(x, input, Activation::Linear)
+        } else {
+            self.project.forward(x)
+        }
     }
 
     pub fn fold_batchnorm(self) -> Self {

@@ -5,6 +5,7 @@ mod backbone;
 mod classifier;
 pub mod conv_bn;
 pub mod efficientnet_lite;
+mod fused_conv;
 mod grad;
 pub mod head;
 pub mod inception_v3;

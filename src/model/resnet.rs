@@ -11,7 +11,6 @@
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 
 use super::conv_bn::{Activation, ConvBn, ConvBnShape, Framework};
 use super::layers::{BackboneLayer, imagenet_logits};
@@ -140,12 +139,11 @@ impl ResidualBlock {
             Some(downsample) => downsample.forward(x.clone()),
             None => x.clone(),
         };
-        let x = self.conv2.forward(self.conv1.forward(x));
-        let x = match &self.conv3 {
-            Some(conv3) => conv3.forward(x),
-            None => x,
-        };
-        relu(x + shortcut)
+        let x = self.conv1.forward(x);
+        match &self.conv3 {
+            Some(conv3) => conv3.forward_adding(self.conv2.forward(x), shortcut, Activation::Relu),
+            None => self.conv2.forward_adding(x, shortcut, Activation::Relu),
+        }
     }
 
     pub fn fold_batchnorm(self) -> Self {
