@@ -5,6 +5,9 @@
 #   EfficientNet-Lite0 frozen features at 224x224 (the main job's hot path):
 #     benches/feature_throughput.rs  vs  bench/feature_reference.py (PyTorch channels_last +
 #     inference_mode; ONNX Runtime, all graph optimizations)
+#   The same in bfloat16 (runner `precision = "bf16"`) against ONNX Runtime in float32 and
+#   PyTorch under `torch.autocast("cpu", torch.bfloat16)`, where the CPU has AVX-512 BF16 or
+#   AMX.
 #   The course model (InceptionV3 to mixed7 at 150x150, Dense(1024) head, RMSprop), one
 #   training step, backbone frozen and with mixed6/mixed7 trainable:
 #     benches/train_throughput.rs    vs  bench/train_reference.py --layout channels_last
@@ -38,14 +41,29 @@ cargo bench --no-run --bench feature_throughput --bench train_throughput 2>&1 | 
 # The same settings src/allocator.rs makes with mallopt, for the Python references.
 export MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=2147483647 MALLOC_TOP_PAD_=1073741824
 
+# bfloat16 rows where the CPU computes it (AVX-512 BF16 or AMX): emulated elsewhere, where
+# both sides crawl and the comparison says nothing.
+if grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo; then
+  bf16=1
+  feature_cases=(torch_channels_last torch_nchw onnxruntime torch_channels_last_bf16)
+else
+  bf16=0
+  feature_cases=(torch_channels_last torch_nchw onnxruntime)
+fi
+
 rounds=${ROUNDS:-3}
 for round in $(seq 1 "$rounds"); do
   dir="$out/round$round"
   mkdir -p "$dir"
   log "round $round of $rounds: runner, frozen features ($(date -u +%H:%M:%S))"
-  cargo bench --quiet --bench feature_throughput -- "$batch" "$threads" 2>/dev/null | tail -1 >"$dir/runner_features.json"
+  cargo bench --quiet --bench feature_throughput -- fp32 "$batch" "$threads" 2>/dev/null | tail -1 >"$dir/runner_features.json"
+  if [ "$bf16" = 1 ]; then
+    log "round $round: runner, frozen features in bf16 ($(date -u +%H:%M:%S))"
+    cargo bench --quiet --bench feature_throughput -- bf16 "$batch" "$threads" 2>/dev/null | tail -1 >"$dir/runner_features_bf16.json"
+  fi
   log "round $round: references, frozen features ($(date -u +%H:%M:%S))"
-  "$python" bench/feature_reference.py --batch "$batch" --threads "$threads" 2>"$dir/feature_reference.log" >"$dir/reference_features.json"
+  "$python" bench/feature_reference.py --batch "$batch" --threads "$threads" --cases "${feature_cases[@]}" \
+    2>"$dir/feature_reference.log" >"$dir/reference_features.json"
   log "round $round: runner, training steps ($(date -u +%H:%M:%S))"
   cargo bench --quiet --bench train_throughput -- "$batch" "$threads" 2>/dev/null | tail -1 >"$dir/runner_train.json"
   log "round $round: reference, training steps ($(date -u +%H:%M:%S))"
@@ -72,6 +90,16 @@ def rows(round):
          "PyTorch channels_last, backbone in inference_mode", reference_train["cases"]["frozen_inference_mode"]),
         ("course model step, mixed6+mixed7 trainable", runner_train["images_per_second"]["top_unfrozen"],
          "PyTorch channels_last", reference_train["cases"]["top_unfrozen"]),
+    ] + bf16_rows(round, ips)
+def bf16_rows(round, ips):
+    if not os.path.exists(os.path.join(out, f"round{round}", "runner_features_bf16.json")):
+        return []
+    runner = load(round, "runner_features_bf16.json")["images_per_second"]
+    return [
+        ("EfficientNet-Lite0 frozen features in bf16, 224x224", runner,
+         "ONNX Runtime, ORT_ENABLE_ALL (fp32)", ips["onnxruntime"]),
+        ("EfficientNet-Lite0 frozen features in bf16, 224x224", runner,
+         "PyTorch channels_last, inference_mode, autocast bf16", ips["torch_channels_last_bf16"]),
     ]
 per_round = [rows(round) for round in range(1, rounds + 1)]
 first, reference_features = load(1, "runner_features.json"), load(1, "reference_features.json")

@@ -7,9 +7,11 @@
 //! The references, same network, batch and threads, are bench/feature_reference.py
 //! (PyTorch and ONNX Runtime); bench/compare.sh runs all of them and prints the ratios.
 //!
-//!     scripts/setup.sh && cargo bench --bench feature_throughput [-- [PIPELINE] [bf16] BATCH THREADS]
+//!     scripts/setup.sh && cargo bench --bench feature_throughput [-- [PIPELINE] [fp32|bf16] BATCH THREADS]
 //!
-//! `bf16` runs the frozen layers in bfloat16 (`[backbone] precision = "bf16"`).
+//! `fp32` or `bf16` runs the frozen layers in that number format whatever the pipeline
+//! declares (`[backbone] precision`); without either, a declared `auto` is decided as a run
+//! on this CPU decides it.
 //!
 //! Prints one JSON object: `{"batch", "threads", "images_per_second", "runs", "layout"}`,
 //! `layout` being the memory layout of the features (`channels_last` or `contiguous`).
@@ -18,7 +20,7 @@ use std::path::Path;
 
 use burn::prelude::*;
 use runner::model::build_classifier;
-use runner::spec::{LayerPlan, parse_pipeline};
+use runner::spec::{LayerPlan, Precision, parse_pipeline};
 
 mod common;
 
@@ -44,9 +46,14 @@ fn main() {
         eprintln!("feature_throughput: no weights file, random weights (same speed)");
         spec.backbone.weights = "none".into();
     }
-    if words.iter().any(|arg| arg == "bf16") {
-        spec.backbone.precision = runner::spec::Precision::Bf16;
-    }
+    // `fp32` or `bf16` overrides the pipeline's precision; `auto` is decided as a run on
+    // this CPU decides it.
+    let named = words.iter().find_map(|arg| match arg.as_str() {
+        "fp32" => Some(Precision::Fp32),
+        "bf16" => Some(Precision::Bf16),
+        _ => None,
+    });
+    spec.backbone.precision = named.unwrap_or_else(|| spec.backbone.precision.resolve(false));
     let [height, width] = spec.data.image_size;
     let layers = LayerPlan::of(&spec.backbone).expect("the layers resolve");
     let classes = ["cats".to_string(), "dogs".to_string()];
