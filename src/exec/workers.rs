@@ -361,8 +361,7 @@ pub(super) fn prepare_shared_stages(
             &classifier,
         )?;
     }
-    stages.forget_in_memory();
-    Ok(())
+    stages.forget_in_memory()
 }
 
 /// The device of the worker in `slot`: on CUDA, GPU `slot` modulo the GPUs there are, so

@@ -8,9 +8,10 @@ mod files;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result, anyhow};
 use burn::prelude::Device;
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +37,11 @@ pub struct Stages {
     features_dir: PathBuf,
     decoded: HashMap<String, Arc<DecodedSplit>>,
     features: HashMap<String, Arc<Features>>,
+    /// Decoded images being written to the cache, by key. A split's pixels (300 MB for
+    /// 2000 images at 224x224) are written and synced to disk on a thread of their own while
+    /// the backbone runs on them: that waits on the disk, not the CPU, and took 0.2-3.6 s
+    /// per split of the main job on this machine's virtual disk.
+    writing: HashMap<String, JoinHandle<Result<()>>>,
 }
 
 impl Stages {
@@ -47,6 +53,7 @@ impl Stages {
             features_dir: store.cache_dir("features"),
             decoded: HashMap::new(),
             features: HashMap::new(),
+            writing: HashMap::new(),
         }
     }
 
@@ -73,6 +80,7 @@ impl Stages {
         if let Some(decoded) = self.decoded.get(key) {
             return Ok(decoded.clone());
         }
+        self.finish_writing(key)?;
         let path = self.decoded_file(key);
         let decoded = match files::read_cached::<DecodedHeader>(&path, DECODED_MAGIC) {
             // The file is read back from disk: its sizes are checked against the pipeline's
@@ -86,13 +94,13 @@ impl Stages {
                         == Some(pixels.len()) =>
             {
                 tracing::info!("{split} images: decoded before (stage {})", short(key));
-                DecodedSplit {
+                Arc::new(DecodedSplit {
                     height: header.height,
                     width: header.width,
                     pixels,
                     labels: header.labels,
                     skipped: header.skipped,
-                }
+                })
             }
             _ => {
                 let started = Instant::now();
@@ -105,19 +113,45 @@ impl Stages {
                     started.elapsed().as_secs_f64(),
                     decoded.skipped.len()
                 );
-                let header = DecodedHeader {
-                    height: decoded.height,
-                    width: decoded.width,
-                    labels: decoded.labels.clone(),
-                    skipped: decoded.skipped.clone(),
-                };
-                files::write_cached(&path, DECODED_MAGIC, &header, &decoded.pixels)?;
+                let decoded = Arc::new(decoded);
+                self.write_in_background(key, path, decoded.clone())?;
                 decoded
             }
         };
-        let decoded = Arc::new(decoded);
         self.decoded.insert(key.to_string(), decoded.clone());
         Ok(decoded)
+    }
+
+    /// Writes `decoded` to the cache file `path` on a thread of its own.
+    fn write_in_background(
+        &mut self,
+        key: &str,
+        path: PathBuf,
+        decoded: Arc<DecodedSplit>,
+    ) -> Result<()> {
+        let header = DecodedHeader {
+            height: decoded.height,
+            width: decoded.width,
+            labels: decoded.labels.clone(),
+            skipped: decoded.skipped.clone(),
+        };
+        let writer = std::thread::Builder::new()
+            .name("cache-writer".into())
+            .spawn(move || files::write_cached(&path, DECODED_MAGIC, &header, &decoded.pixels))
+            .context("cannot start a thread to write the cache")?;
+        self.writing.insert(key.to_string(), writer);
+        Ok(())
+    }
+
+    /// Waits until the decoded images with `key` are in the cache folder, if they are
+    /// being written; an error is the write's.
+    fn finish_writing(&mut self, key: &str) -> Result<()> {
+        match self.writing.remove(key) {
+            Some(writer) => writer
+                .join()
+                .map_err(|_| anyhow!("the thread writing the cache file panicked"))?,
+            None => Ok(()),
+        }
     }
 
     /// The features with `key` from memory or the cache, when they are there and readable
@@ -150,10 +184,16 @@ impl Stages {
         self.decoded.remove(key);
     }
 
-    /// Drops the results held in memory; they stay in the cache folder.
-    pub fn forget_in_memory(&mut self) {
+    /// Drops the results held in memory once they are all in the cache folder, where
+    /// other processes (workers, Slurm tasks) read them.
+    pub fn forget_in_memory(&mut self) -> Result<()> {
+        let keys: Vec<String> = self.writing.keys().cloned().collect();
+        for key in keys {
+            self.finish_writing(&key)?;
+        }
         self.decoded.clear();
         self.features.clear();
+        Ok(())
     }
 
     fn decoded_file(&self, key: &str) -> PathBuf {
@@ -162,6 +202,21 @@ impl Stages {
 
     fn features_file(&self, key: &str) -> PathBuf {
         self.features_dir.join(format!("{key}.bin"))
+    }
+}
+
+impl Drop for Stages {
+    /// Lets the cache writes end, so that the cache folder has every result when the run is
+    /// over. A write that fails here loses only the cached copy: it is reported, and the
+    /// stage is computed again when it is next needed.
+    fn drop(&mut self) {
+        for (_, writer) in self.writing.drain() {
+            match writer.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::warn!("{error:#}; it will be computed again"),
+                Err(_) => tracing::warn!("the thread writing a cache file panicked"),
+            }
+        }
     }
 }
 
