@@ -101,6 +101,10 @@ pub fn forward(
     }
     let [_, _, height, width] = x.dims();
     let options = conv_options(conv, height, width);
+    // A zero row before a dilated kernel would move it by the dilation, not by one pixel.
+    if options.is_asymmetric() && options.dilation != [1, 1] {
+        return None;
+    }
     let (weight, padding) = evenly_padded(weight, options.padding);
     let call = Call {
         padding: padding.map(|side| side as i64),
