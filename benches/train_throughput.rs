@@ -8,7 +8,10 @@
 //!       nothing random comes before the head), for reference.
 //! The PyTorch reference is bench/train_reference.py, same shapes, batch and threads.
 //!
-//!     scripts/setup.sh && cargo bench --bench train_throughput [-- [CASE...] BATCH THREADS]
+//!     scripts/setup.sh && cargo bench --bench train_throughput [-- [CASE...] [bf16] BATCH THREADS]
+//!
+//! `bf16` declares `precision = "bf16"`: the frozen prefix in bfloat16 and the trainable
+//! convolutions in mixed precision (where bfloat16 is native).
 
 use std::path::Path;
 
@@ -40,6 +43,9 @@ fn main() {
     let text = std::fs::read_to_string(&file).expect("the course pipeline is in the repository");
     let mut spec = parse_pipeline(&file, text).expect("it parses").spec;
     spec.backbone.weights = "none".into();
+    if words.iter().any(|arg| arg == "bf16") {
+        spec.backbone.precision = runner::spec::Precision::Bf16;
+    }
     let classes = ["cats".to_string(), "dogs".to_string()];
     let device = runner::device::cpu();
     let images = Tensor::<4>::random(

@@ -8,6 +8,7 @@ use burn::prelude::*;
 use burn::tensor::FloatDType;
 
 use super::backbone::build_backbone;
+use super::grad;
 use super::head::{Head, HeadOutput};
 use super::layers::{BackboneLayer, average_over_space};
 use super::layout::{channels_first, channels_last};
@@ -87,15 +88,25 @@ impl FrozenFeatures {
 pub struct TrainableModel {
     pub backbone: Vec<BackboneLayer>,
     pub head: Head,
+    /// Whether the backbone's trainable convolutions compute in bfloat16 where that is
+    /// native (`precision = "bf16"`, mixed precision: weights and gradients stay float32).
+    #[module(skip)]
+    pub mixed_precision: bool,
 }
 
 impl TrainableModel {
     /// Logits from the frozen prefix's features.
     pub fn forward_logits(&self, features: Tensor<4>) -> Tensor<2> {
-        let features = self
-            .backbone
-            .iter()
-            .fold(features, |x, layer| layer.forward(x));
+        let run = || {
+            self.backbone
+                .iter()
+                .fold(features, |x, layer| layer.forward(x))
+        };
+        let features = if self.mixed_precision {
+            grad::conv::in_bfloat16(run)
+        } else {
+            run()
+        };
         self.head.forward_logits(features)
     }
 }
@@ -221,6 +232,7 @@ pub fn build_classifier(
         trainable: TrainableModel {
             backbone: tail,
             head,
+            mixed_precision: precision == Precision::Bf16,
         },
         output,
         // Keras' `rescale` replaces the backbone's preprocessing, in training and inference.
@@ -303,6 +315,7 @@ mod tests {
         let model = TrainableModel {
             backbone: Vec::new(),
             head,
+            mixed_precision: false,
         }
         .valid();
         // As training reads them from the feature cache: the values, in a new tensor.

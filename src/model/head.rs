@@ -175,6 +175,7 @@ mod tests {
         let model = TrainableModel {
             backbone: Vec::new(),
             head,
+            mixed_precision: false,
         };
         // (8 * 4 + 4) + (4 * 1 + 1): the zero-initialized biases are parameters too.
         assert_eq!(model.trainable_params(), 41);

@@ -413,6 +413,7 @@ mod tests {
                 model: TrainableModel {
                     backbone: Vec::new(),
                     head,
+                    mixed_precision: false,
                 },
                 optimizer: build_optimizer(&optimizer),
                 phase: Phase {

@@ -12,11 +12,38 @@
 //! Burn's backward step gets the gradients from the same `convolution_backward` PyTorch
 //! runs.
 
+use std::cell::Cell;
+
 use burn::prelude::*;
 use burn::tensor::ops::ConvOptions;
 
 use super::{Differentiable, recorded_by_libtorch};
 use crate::model::layout::pad;
+use crate::spec::native_bf16;
+
+thread_local! {
+    /// Whether convolutions that train compute in bfloat16 on this thread (mixed precision,
+    /// as under `torch.autocast`): set by [`in_bfloat16`].
+    static IN_BFLOAT16: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `forward` with the convolutions that train computing in bfloat16 where that is
+/// native (CUDA, a CPU with AVX-512 BF16 or AMX): their float32 input and weights are
+/// rounded to bfloat16 for the product, the output is float32 again, and LibTorch's
+/// autograd differentiates the roundings, so the weights and their gradients stay float32.
+/// Fine-tuning mixed6 and mixed7 of InceptionV3 on a Xeon with AMX ran 84-85 images/s
+/// before and 94-98 with it (`cargo bench --bench train_throughput -- top_unfrozen`).
+pub fn in_bfloat16<R>(forward: impl FnOnce() -> R) -> R {
+    /// Puts the previous setting back, also when `forward` unwinds.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            IN_BFLOAT16.set(self.0);
+        }
+    }
+    let _restore = Restore(IN_BFLOAT16.replace(true));
+    forward()
+}
 
 /// `conv2d(x, weight)` without bias under `options` (uneven padding allowed), when both
 /// are tensors Burn differentiates on LibTorch; `None` for any other pair, which Burn's own
@@ -36,14 +63,22 @@ fn forward(x: &tch::Tensor, weight: &tch::Tensor, options: &ConvOptions<2>) -> t
     } else {
         (x.shallow_clone(), to_i64(options.padding_begin()))
     };
-    x.conv2d(
-        weight,
-        None::<tch::Tensor>,
-        to_i64(options.stride),
-        padding,
-        to_i64(options.dilation),
-        options.groups as i64,
-    )
+    let convolve = |x: &tch::Tensor, weight: &tch::Tensor| {
+        x.conv2d(
+            weight,
+            None::<tch::Tensor>,
+            to_i64(options.stride),
+            padding,
+            to_i64(options.dilation),
+            options.groups as i64,
+        )
+    };
+    if IN_BFLOAT16.get() && native_bf16(x.device().is_cuda()) {
+        let bf16 = tch::Kind::BFloat16;
+        convolve(&x.to_kind(bf16), &weight.to_kind(bf16)).to_kind(tch::Kind::Float)
+    } else {
+        convolve(&x, weight)
+    }
 }
 
 #[cfg(test)]
@@ -97,6 +132,45 @@ mod tests {
                     "{name} gradient, kernel {kernel} stride {stride} groups {groups}: \
                      max abs difference {difference} on values up to {largest}"
                 );
+            }
+        }
+    }
+
+    /// In mixed precision the output and both gradients are float32 and within bfloat16
+    /// rounding of float32's where bfloat16 is native, and float32's exactly elsewhere.
+    #[test]
+    fn mixed_precision_keeps_float32_tensors_within_bfloat16_rounding() {
+        let device = crate::device::cpu().autodiff();
+        let options = ConvOptions::new_with_padding([2, 2], [(0, 1), (0, 1)], [1, 1], 1);
+        let x = Tensor::<4>::random([2, 4, 9, 9], Distribution::Normal(0.0, 1.0), &device);
+        let x = crate::model::channels_last(x).require_grad();
+        let weight = Tensor::<4>::random([6, 4, 3, 3], Distribution::Normal(0.0, 1.0), &device)
+            .require_grad();
+        let run = || {
+            let output = conv2d(&x, &weight, &options).unwrap();
+            let grads = weighted_sum(output.clone()).backward();
+            let gradient = |tensor: &Tensor<4>| tensor.grad(&grads).unwrap();
+            [output.inner(), gradient(&x), gradient(&weight)]
+        };
+        let float32 = run();
+        let mixed = in_bfloat16(run);
+        let native = native_bf16(false);
+        for (name, (mixed, float32)) in ["output", "input gradient", "weight gradient"]
+            .into_iter()
+            .zip(mixed.into_iter().zip(float32))
+        {
+            assert_eq!(mixed.dtype(), burn::tensor::DType::F32, "{name}");
+            let largest = float32.clone().abs().max().into_scalar::<f32>();
+            let difference = max_abs_difference(mixed, float32);
+            if native {
+                // Inputs and weights rounded to 8 significant bits, summed in float32.
+                assert!(difference > 0.0, "{name}: not computed in bfloat16");
+                assert!(
+                    difference <= largest / 32.0,
+                    "{name}: {difference} of {largest}"
+                );
+            } else {
+                assert_eq!(difference, 0.0, "{name}: bfloat16 where it is emulated");
             }
         }
     }

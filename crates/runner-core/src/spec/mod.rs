@@ -36,7 +36,7 @@ pub use load::{
 pub use overrides::apply_overrides;
 pub use params::flatten_params;
 pub use phases::{effective_phases, phase_name, phase_spec};
-pub use precision::Precision;
+pub use precision::{Precision, native_bf16};
 pub use rules::{
     LayerPlan, class_folders, head_fits_loss, head_shape_problems, resolve_layers, split_classes,
     unknown_layer_message,

@@ -26,7 +26,7 @@ impl Precision {
     #[must_use]
     pub fn resolve(self, cuda: bool) -> Self {
         match self {
-            Precision::Auto if cuda || cpu_has_native_bf16() => Precision::Bf16,
+            Precision::Auto if native_bf16(cuda) => Precision::Bf16,
             Precision::Auto => Precision::Fp32,
             decided => decided,
         }
@@ -39,6 +39,13 @@ impl Precision {
             Precision::Auto => "auto",
         }
     }
+}
+
+/// Whether bfloat16 arithmetic is native where a run computes: on CUDA (`cuda`), or on a CPU
+/// with AVX-512 BF16 or AMX. Elsewhere LibTorch emulates it, slower than float32.
+pub fn native_bf16(cuda: bool) -> bool {
+    static CPU: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    cuda || *CPU.get_or_init(cpu_has_native_bf16)
 }
 
 /// Whether the CPU has bfloat16 arithmetic (AVX-512 BF16 or AMX), which LibTorch's oneDNN
