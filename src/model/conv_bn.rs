@@ -113,33 +113,14 @@ impl ConvBn {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        if self.bn.is_none()
-            && let Some(output) = fused_conv::forward(&self.conv, &x, None, self.activation)
-        {
-            return output;
-        }
-        self.activation.apply(self.normalized(x))
+        conv_bn_forward(&self.conv, self.bn.as_ref(), x, None, self.activation)
     }
 
     /// `then(self(x) + residual)`, for a layer with no activation of its own: the end of a
     /// residual block.
     pub fn forward_adding(&self, x: Tensor<4>, residual: Tensor<4>, then: Activation) -> Tensor<4> {
         debug_assert_eq!(self.activation, Activation::Linear);
-        if self.bn.is_none()
-            && let Some(output) = fused_conv::forward(&self.conv, &x, Some(&residual), then)
-        {
-            return output;
-        }
-        then.apply(self.normalized(x) + residual)
-    }
-
-    /// The convolution and the BatchNorm, op by op.
-    fn normalized(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = convolve(&self.conv, x);
-        match &self.bn {
-            Some(bn) => grad::batch_norm::forward(bn, x),
-            None => x,
-        }
+        conv_bn_forward(&self.conv, self.bn.as_ref(), x, Some(residual), then)
     }
 
     /// Folds the BatchNorm's running statistics into the convolution's weight and bias, for
@@ -154,6 +135,33 @@ impl ConvBn {
             activation: self.activation,
         }
     }
+}
+
+/// `activation(bn(conv(x)) + residual)` (no addition without `residual`): for a folded layer
+/// (`bn` is `None`) one oneDNN primitive where [`fused_conv`] applies, op by op otherwise.
+/// Every backbone's convolution unit runs through here.
+pub fn conv_bn_forward(
+    conv: &Conv2d,
+    bn: Option<&BatchNorm>,
+    x: Tensor<4>,
+    residual: Option<Tensor<4>>,
+    activation: Activation,
+) -> Tensor<4> {
+    if bn.is_none()
+        && let Some(output) = fused_conv::forward(conv, &x, residual.as_ref(), activation)
+    {
+        return output;
+    }
+    let x = convolve(conv, x);
+    let x = match bn {
+        Some(bn) => grad::batch_norm::forward(bn, x),
+        None => x,
+    };
+    let x = match residual {
+        Some(residual) => x + residual,
+        None => x,
+    };
+    activation.apply(x)
 }
 
 /// Makes `conv` compute `bn(conv(x))` with the BatchNorm's running statistics.

@@ -15,10 +15,8 @@ use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 
-use super::conv_bn::{Activation, fold_into_conv};
+use super::conv_bn::{Activation, conv_bn_forward, fold_into_conv};
 use super::layers::{BackboneLayer, imagenet_logits};
-use super::layout::convolve;
-use super::{fused_conv, grad};
 
 pub const IMAGENET_CLASSES: usize = 1000;
 const FEATURES: usize = 2048;
@@ -89,17 +87,7 @@ impl BasicConv {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        if self.bn.is_none()
-            && let Some(output) = fused_conv::forward(&self.conv, &x, None, Activation::Relu)
-        {
-            return output;
-        }
-        let x = convolve(&self.conv, x);
-        let x = match &self.bn {
-            Some(bn) => grad::batch_norm::forward(bn, x),
-            None => x,
-        };
-        burn::tensor::activation::relu(x)
+        conv_bn_forward(&self.conv, self.bn.as_ref(), x, None, Activation::Relu)
     }
 
     fn fold_batchnorm(&mut self) {

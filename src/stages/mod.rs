@@ -146,12 +146,7 @@ impl Stages {
     /// Waits until the decoded images with `key` are in the cache folder, if they are
     /// being written; an error is the write's.
     fn finish_writing(&mut self, key: &str) -> Result<()> {
-        match self.writing.remove(key) {
-            Some(writer) => writer
-                .join()
-                .map_err(|_| anyhow!("the thread writing the cache file panicked"))?,
-            None => Ok(()),
-        }
+        self.writing.remove(key).map_or(Ok(()), joined)
     }
 
     /// The features with `key` from memory or the cache, when they are there and readable
@@ -211,13 +206,18 @@ impl Drop for Stages {
     /// stage is computed again when it is next needed.
     fn drop(&mut self) {
         for (_, writer) in self.writing.drain() {
-            match writer.join() {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => tracing::warn!("{error:#}; it will be computed again"),
-                Err(_) => tracing::warn!("the thread writing a cache file panicked"),
+            if let Err(error) = joined(writer) {
+                tracing::warn!("{error:#}; it will be computed again");
             }
         }
     }
+}
+
+/// What a cache writer thread ended with: its write's error, or that it panicked.
+fn joined(writer: JoinHandle<Result<()>>) -> Result<()> {
+    writer
+        .join()
+        .map_err(|_| anyhow!("the thread writing a cache file panicked"))?
 }
 
 /// The first 12 hex digits of a key, as shown in logs and plans.
